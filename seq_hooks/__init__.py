@@ -1,0 +1,17 @@
+"""seq-hooks: one unit at a time, supervised, for every heavy command in a project."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seq_hooks.runner import Result as RunResult
+
+__version__ = "0.1.0"
+__all__ = ["RunResult", "__version__", "run"]
+
+
+def run(argv: list[str], **kwargs: Any) -> RunResult:
+    """Run ``argv`` through the project's queue and supervisor; see ``seq_hooks.api.run``."""
+    from seq_hooks.api import run as run_queued
+
+    return run_queued(argv, **kwargs)

@@ -1,0 +1,98 @@
+"""`seq-hooks run [OPTIONS] -- CMD [ARGS...]`: wait for the project lock, run CMD supervised, release."""
+from __future__ import annotations
+
+import signal
+import sys
+
+from seq_hooks import context
+from seq_hooks.errors import UsageError
+from seq_hooks.options import Option, parse
+from seq_hooks.runner import Request, Result, execute
+from seq_hooks.supervisor import Limits
+
+OPTIONS = (
+    Option(("--timeout",), "timeout", "float", "kill the whole tree after S seconds (0 = none)", "S"),
+    Option(("--kill-after",), "kill_after", "float", "grace before SIGKILL once the kill signal is sent", "S"),
+    Option(("--kill-signal",), "kill_signal", "str", "signal sent on timeout (default TERM)", "SIG"),
+    Option(("--memory-limit",), "memory_limit", "int", "whole-tree resident memory limit (0 = none)", "MB"),
+    Option(("--max-procs",), "max_procs", "int", "most live processes in the tree (0 = none)", "N"),
+    Option(("--retry",), "retry", "int", "run again up to N more times after a failure or timeout", "N"),
+    Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the lock", "S"),
+    Option(("--lock",), "lock", "str", "the queue to join (default: default)", "NAME"),
+    Option(("--no-lock",), "no_lock", help="supervise only, do not queue"),
+    Option(("--json",), "json", help="capture the output and print one JSON result object"),
+    Option(("--log",), "log", "str", "write the run's log to FILE", "FILE"),
+    Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks, only the command's output"),
+    Option(("-v", "--verbose"), "verbose", help="a summary line after the run"),
+)
+USAGE_LINE = "[OPTIONS] -- CMD [ARGS...]"
+SUMMARY = "Wait for the project lock, run CMD with its whole process tree supervised, release the lock."
+
+
+def parse_signal(raw: str) -> int:
+    name = raw.upper()
+    if name.isdigit():
+        number = int(name)
+        if 0 < number < signal.NSIG:
+            return number
+    else:
+        name = name if name.startswith("SIG") else "SIG" + name
+        if name in signal.Signals.__members__:
+            return int(signal.Signals[name])
+    raise UsageError(f"--kill-signal: unknown signal {raw!r}")
+
+
+def main(argv: list[str]) -> int:
+    parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, positional_ok=True)
+    command = parsed.rest if parsed.rest is not None else parsed.positional
+    if parsed.rest is not None and parsed.positional:
+        raise UsageError(f"seq-hooks run: unexpected argument {parsed.positional[0]!r} before --")
+    if not command:
+        raise UsageError("seq-hooks run: no command given (usage: seq-hooks run [OPTIONS] -- CMD [ARGS...])")
+    if parsed.flag("no_lock") and parsed.text("lock") is not None:
+        raise UsageError("seq-hooks run: --lock and --no-lock do not go together")
+    ctx = context.load()
+    s = ctx.settings
+
+    def pick(flag: float | None, setting: float) -> float:
+        return setting if flag is None else flag
+
+    limits = Limits(
+        timeout=pick(parsed.number("timeout"), s.timeout),
+        kill_after=pick(parsed.number("kill_after"), s.kill_after),
+        kill_signal=parse_signal(kill) if (kill := parsed.text("kill_signal")) else signal.SIGTERM,
+        memory_limit_mb=int(pick(parsed.integer("memory_limit"), s.memory_limit_mb)),
+        max_procs=int(pick(parsed.integer("max_procs"), s.max_procs)),
+        check_interval=min(s.check_interval, 0.25) if s.check_interval > 0 else 0.25,
+    )
+    max_wait = parsed.number("max_wait")
+    request = Request(
+        argv=command,
+        limits=limits,
+        lock=None if parsed.flag("no_lock") else (parsed.text("lock") or "default"),
+        retry=parsed.integer("retry") or 0,
+        max_wait=s.max_wait if max_wait is None else max_wait,
+        capture=parsed.flag("json"),
+        log_path=parsed.text("log"),
+        quiet=parsed.flag("quiet"),
+    )
+    result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
+    report(result, as_json=parsed.flag("json"), quiet=parsed.flag("quiet"), verbose=parsed.flag("verbose"))
+    return result.exit_code
+
+
+def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None:
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(result.as_dict()) + "\n")
+        sys.stdout.flush()
+        return
+    if result.message and (not quiet or result.reason != "exit"):
+        sys.stderr.write(f"seq-hooks run: {result.message}\n")
+    if verbose:
+        sys.stderr.write(
+            f"seq-hooks run: exit {result.exit_code} ({result.reason}) in {result.duration_s:.2f}s, "
+            f"waited {result.waited_s:.2f}s, peak {result.peak_rss_mb:.1f} MB, log {result.log}\n"
+        )
+

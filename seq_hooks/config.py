@@ -1,0 +1,181 @@
+"""Settings: defaults < [tool.seq-hooks] in pyproject.toml < SEQ_HOOKS_* environment < command-line flags."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from seq_hooks.errors import UsageError
+
+
+class HookSettings(NamedTuple):
+    args: tuple[str, ...] | None = None
+    batch: int | None = None
+    timeout: float | None = None
+    memory_limit_mb: int | None = None
+
+
+class Settings(NamedTuple):
+    memory_limit_mb: int = 2048  # whole tree; 0 = none
+    timeout: float = 1800.0  # seconds per unit; 0 = none
+    kill_after: float = 5.0  # grace between the kill signal and SIGKILL
+    pipeline_timeout: float = 7200.0  # budget of an outermost holder and everything nested in it
+    max_procs: int = 0  # live descendants; 0 = none
+    max_wait: float | None = None  # give up waiting for the lock after this long
+    check_interval: float = 0.25  # longest gap between two memory samples
+    scope: str = "project"  # "project" (git common dir) or "machine" (one queue for the user)
+    log_dir: str | None = None
+    keep_logs: int = 500
+    keep_logs_mb: int = 200
+    python: str | None = None  # the project's interpreter, for the hooks' tools
+    test_paths: tuple[str, ...] = ("tests", "test", ".")
+    hooks: Mapping[str, HookSettings] = {}
+    source: str = "defaults"  # the pyproject.toml that was read, for messages
+
+
+# key: (type name, converter check); numbers must be >= 0
+_NUMBER = "number"
+_INT = "integer"
+_STR = "string"
+_STRLIST = "list of strings"
+_TOP_KEYS: dict[str, str] = {
+    "memory_limit_mb": _INT,
+    "timeout": _NUMBER,
+    "kill_after": _NUMBER,
+    "pipeline_timeout": _NUMBER,
+    "max_procs": _INT,
+    "max_wait": _NUMBER,
+    "check_interval": _NUMBER,
+    "scope": _STR,
+    "log_dir": _STR,
+    "keep_logs": _INT,
+    "keep_logs_mb": _INT,
+    "python": _STR,
+    "test_paths": _STRLIST,
+}
+_HOOK_KEYS: dict[str, str] = {
+    "args": _STRLIST,
+    "batch": _INT,
+    "timeout": _NUMBER,
+    "memory_limit_mb": _INT,
+}
+# the prefixed name wins; the guides' .env.development names are fallbacks
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "memory_limit_mb": ("SEQ_HOOKS_MEMORY_LIMIT_MB", "MEMORY_LIMIT_MB"),
+    "timeout": ("SEQ_HOOKS_TIMEOUT", "TIMEOUT"),
+    "kill_after": ("SEQ_HOOKS_KILL_AFTER",),
+    "pipeline_timeout": ("SEQ_HOOKS_PIPELINE_TIMEOUT", "PIPELINE_TIMEOUT"),
+    "max_wait": ("SEQ_HOOKS_MAX_WAIT",),
+    "max_procs": ("SEQ_HOOKS_MAX_PROCS",),
+    "check_interval": ("SEQ_HOOKS_CHECK_INTERVAL", "CHECK_INTERVAL"),
+    "python": ("SEQ_HOOKS_PYTHON",),
+}
+
+
+def _check(where: str, key: str, kind: str, value: Any) -> Any:
+    def bad(what: str) -> UsageError:
+        return UsageError(f"{where}: {key} must be {what}, got {value!r}")
+
+    if kind == _STR:
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if kind == _STRLIST:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad("a whole number" if kind == _INT else "a number")
+    if kind == _INT and not isinstance(value, int):
+        raise bad("a whole number")
+    if value < 0:
+        raise bad("zero or more")
+    return float(value) if kind == _NUMBER else value
+
+
+def _parse_env(name: str, kind: str, raw: str) -> Any:
+    try:
+        value: Any = int(raw) if kind == _INT else float(raw) if kind == _NUMBER else raw
+    except ValueError:
+        raise UsageError(f"environment variable {name} must be a {kind}, got {raw!r}") from None
+    if kind != _STR and value < 0:
+        raise UsageError(f"environment variable {name} must be zero or more, got {raw!r}")
+    return value
+
+
+def read_pyproject(path: str) -> dict[str, Any]:
+    """The [tool.seq-hooks] table of `path`, or {} when there is none."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    if b"seq-hooks" not in data and b"seq_hooks" not in data:
+        return {}  # skip the TOML parser on the hot path: nothing for us in this file
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot parse: {e}") from None
+    table = doc.get("tool", {}).get("seq-hooks", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.seq-hooks] must be a table")
+    return table
+
+
+def from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validated settings from a [tool.seq-hooks] table: unknown keys and wrong types name the key."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "hooks":
+            if not isinstance(value, dict):
+                raise UsageError(f"{where}: [tool.seq-hooks.hooks] must be a table of hook tables")
+            hooks: dict[str, HookSettings] = {}
+            for hook_id, hook_table in value.items():
+                hwhere = f"{where}: [tool.seq-hooks.hooks.{hook_id}]"
+                if not isinstance(hook_table, dict):
+                    raise UsageError(f"{hwhere} must be a table")
+                fields: dict[str, Any] = {}
+                for hkey, hvalue in hook_table.items():
+                    if hkey not in _HOOK_KEYS:
+                        known = ", ".join(_HOOK_KEYS)
+                        raise UsageError(f"{hwhere}: unknown key {hkey!r} (known: {known})")
+                    fields[hkey] = _check(hwhere, hkey, _HOOK_KEYS[hkey], hvalue)
+                hooks[hook_id] = HookSettings(**fields)
+            out["hooks"] = hooks
+            continue
+        if key not in _TOP_KEYS:
+            known = ", ".join([*_TOP_KEYS, "hooks"])
+            raise UsageError(f"{where}: unknown key {key!r} in [tool.seq-hooks] (known: {known})")
+        out[key] = _check(where, key, _TOP_KEYS[key], value)
+    if out.get("scope", "project") not in ("project", "machine"):
+        raise UsageError(f"{where}: scope must be \"project\" or \"machine\", got {out['scope']!r}")
+    return out
+
+
+def from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, names in ENV_NAMES.items():
+        for name in names:
+            raw = env.get(name)
+            if raw is not None and raw.strip() != "":
+                out[key] = _parse_env(name, _TOP_KEYS[key], raw.strip())
+                break
+    return out
+
+
+def load(root: str, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for the project at `root` (flags are applied by the caller with `Settings._replace`)."""
+    path = os.path.join(root, "pyproject.toml")
+    table = read_pyproject(path)
+    values = from_table(table, path)
+    if table:
+        values["source"] = path
+    values.update(from_env(os.environ if env is None else env))
+    return Settings(**values)

@@ -1,0 +1,19 @@
+"""Where a command runs: the project around the working directory, its settings and its state dir."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from seq_hooks import config, project
+from seq_hooks.config import Settings
+
+
+class Context(NamedTuple):
+    project: project.Project
+    settings: Settings
+    state_dir: str
+
+
+def load(cwd: str | None = None) -> Context:
+    proj = project.find(cwd)
+    settings = config.load(proj.root)
+    return Context(proj, settings, project.state_dir(proj, settings.scope))

@@ -1,0 +1,136 @@
+"""A small command-line parser: the `run` hot path cannot afford argparse's import (see README, performance).
+
+Every command and hook declares its options as a tuple of `Option`; `parse` returns the values by name,
+the positional words, and whatever follows `--`.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from seq_hooks.errors import UsageError
+
+# kinds: "flag" (True when given), "count" (how many times), "str", "int", "float", "append"
+Value = str | int | float | bool | list[str] | None
+
+
+class Option(NamedTuple):
+    names: tuple[str, ...]
+    dest: str
+    kind: str = "flag"
+    help: str = ""
+    metavar: str = ""
+
+
+class Parsed(NamedTuple):
+    values: dict[str, Value]
+    positional: list[str]
+    rest: list[str] | None  # the words after `--`, None when there was no `--`
+
+    def number(self, dest: str) -> float | None:
+        v = self.values[dest]
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    def integer(self, dest: str) -> int | None:
+        v = self.values[dest]
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    def text(self, dest: str) -> str | None:
+        v = self.values[dest]
+        return v if isinstance(v, str) else None
+
+    def flag(self, dest: str) -> bool:
+        return bool(self.values[dest])
+
+    def texts(self, dest: str) -> list[str]:
+        v = self.values[dest]
+        return list(v) if isinstance(v, list) else []
+
+
+class HelpRequested(Exception):
+    """--help was given: print the text and exit 0."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def _convert(opt: Option, name: str, raw: str) -> Value:
+    if opt.kind in ("str", "append"):
+        return raw
+    try:
+        number: int | float = int(raw) if opt.kind == "int" else float(raw)
+    except ValueError:
+        kind = "a whole number" if opt.kind == "int" else "a number"
+        raise UsageError(f"{name} takes {kind}, not {raw!r}") from None
+    if number < 0:
+        raise UsageError(f"{name} must not be negative, got {raw}")
+    return number
+
+
+def render_help(prog: str, usage: str, summary: str, options: tuple[Option, ...]) -> str:
+    lines = [f"usage: {prog} {usage}".rstrip(), "", summary, "", "options:"]
+    for opt in (*options, Option(("-h", "--help"), "help", help="show this help and exit")):
+        takes = opt.kind not in ("flag", "count")
+        left = ", ".join(opt.names) + (f" {opt.metavar or opt.kind.upper()}" if takes else "")
+        lines.append(f"  {left:<26} {opt.help}")
+    return "\n".join(lines) + "\n"
+
+
+def parse(
+    argv: list[str],
+    options: tuple[Option, ...],
+    *,
+    prog: str,
+    usage: str,
+    summary: str,
+    positional_ok: bool = False,
+) -> Parsed:
+    by_name = {name: opt for opt in options for name in opt.names}
+    values: dict[str, Value] = {}
+    for opt in options:
+        values[opt.dest] = [] if opt.kind == "append" else (0 if opt.kind == "count" else None)
+    positional: list[str] = []
+    rest: list[str] | None = None
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        if word == "--":
+            rest = argv[i:]
+            break
+        if word in ("-h", "--help"):
+            raise HelpRequested(render_help(prog, usage, summary, options))
+        if not word.startswith("-") or word == "-":
+            if not positional_ok:
+                raise UsageError(f"{prog}: unexpected argument {word!r} (put the command after --)")
+            positional.append(word)
+            continue
+        name, eq, inline = word.partition("=")
+        found = by_name.get(name)
+        if found is None:
+            raise UsageError(f"{prog}: unknown option {name} (see {prog} --help)")
+        opt = found
+        if opt.kind == "flag":
+            if eq:
+                raise UsageError(f"{prog}: {name} takes no value")
+            values[opt.dest] = True
+            continue
+        if opt.kind == "count":
+            count = values[opt.dest]
+            values[opt.dest] = (count if isinstance(count, int) else 0) + 1
+            continue
+        if eq:
+            raw = inline
+        elif i < len(argv):
+            raw = argv[i]
+            i += 1
+        else:
+            raise UsageError(f"{prog}: {name} needs a value")
+        value = _convert(opt, name, raw)
+        if opt.kind == "append":
+            current = values[opt.dest]
+            assert isinstance(current, list)
+            current.append(str(value))
+        else:
+            values[opt.dest] = value
+    return Parsed(values, positional, rest)

@@ -1,0 +1,115 @@
+"""Where a project's state lives: the git common dir (shared by every worktree), made safely."""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from typing import NamedTuple
+
+from seq_hooks.errors import FatalError, UsageError
+
+
+class Project(NamedTuple):
+    root: str  # the worktree's top directory, or the working directory outside git
+    common_dir: str | None  # git's common dir (all worktrees share it); None outside git
+    git_dir: str | None  # this worktree's git dir
+
+
+def _read_gitdir_file(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline().strip()
+    except OSError:
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    target = line[len("gitdir:") :].strip()
+    return os.path.normpath(os.path.join(os.path.dirname(path), target))
+
+
+def _common_dir(git_dir: str) -> str:
+    env = os.environ.get("GIT_COMMON_DIR")
+    if env:
+        return os.path.realpath(env)
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            rel = f.read().strip()
+    except OSError:
+        return os.path.realpath(git_dir)
+    return os.path.realpath(os.path.join(git_dir, rel))
+
+
+def find(cwd: str | None = None) -> Project:
+    """Finds the git repository around `cwd` the way git does, without spawning git (it is on the hot path)."""
+    here = os.path.realpath(cwd or os.getcwd())
+    env_dir = os.environ.get("GIT_DIR")
+    if env_dir:
+        git_dir = os.path.realpath(os.path.join(here, env_dir))
+        root = os.environ.get("GIT_WORK_TREE") or here
+        return Project(os.path.realpath(root), _common_dir(git_dir), git_dir)
+    d = here
+    while True:
+        dot = os.path.join(d, ".git")
+        if os.path.isdir(dot):
+            return Project(d, _common_dir(dot), dot)
+        if os.path.isfile(dot):
+            linked = _read_gitdir_file(dot)
+            if linked:
+                return Project(d, _common_dir(linked), linked)
+        parent = os.path.dirname(d)
+        if parent == d:
+            return Project(here, None, None)
+        d = parent
+
+
+def ensure_private_dir(path: str) -> str:
+    """Creates `path` mode 0700, or checks that an existing one is a real directory we own."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        ensure_private_dir(os.path.dirname(path))
+        return ensure_private_dir(path)
+    except OSError as e:
+        raise FatalError(f"cannot create the state directory {path}: {e.strerror}") from None
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise FatalError(f"refusing the state directory {path}: it is a symlink (remove it; seq-hooks makes a new one)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise FatalError(f"refusing the state directory {path}: it is not a directory")
+    if st.st_uid != os.geteuid():
+        raise FatalError(f"refusing the state directory {path}: it belongs to uid {st.st_uid}, not to you")
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def _user_state_base() -> str:
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "seq-hooks")
+
+
+def state_dir(project: Project, scope: str = "project") -> str:
+    """The private state directory: `<common-dir>/seq-hooks`, `$SEQ_HOOKS_HOME`, or the user's XDG state dir."""
+    override = os.environ.get("SEQ_HOOKS_HOME")
+    if override:
+        if not os.path.isabs(override):
+            raise UsageError(f"SEQ_HOOKS_HOME must be an absolute path, got {override!r}")
+        return ensure_private_dir(override)
+    if scope == "machine":
+        return ensure_private_dir(os.path.join(_user_state_base(), "machine"))
+    if project.common_dir is not None:
+        return ensure_private_dir(os.path.join(project.common_dir, "seq-hooks"))
+    key = hashlib.sha256(project.root.encode()).hexdigest()[:16]
+    name = os.path.basename(project.root) or "root"
+    return ensure_private_dir(os.path.join(_user_state_base(), "dirs", f"{name}-{key}"))
+
+
+def open_private(path: str, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:
+    """Opens a file in the state dir without following a planted symlink."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise FatalError(f"cannot open {path}: {e.strerror}") from None

@@ -1,0 +1,86 @@
+"""Helpers for tests: temp git repos, running the CLI, process handshakes, reaping by pid."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PY = sys.executable
+
+
+def fixture(name: str, *args: object) -> list[str]:
+    return [PY, str(FIXTURES / name), *(str(a) for a in args)]
+
+
+def seq_hooks(*args: object) -> list[str]:
+    return [PY, "-m", "seq_hooks", *(str(a) for a in args)]
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, text=True, timeout=60)
+
+
+def git_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test")
+    git(path, "config", "user.email", "test@example.invalid")
+    git(path, "config", "commit.gpgsign", "false")
+    return path
+
+
+def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for_file(path: Path, timeout: float = 20.0) -> str:
+    """The handshake: waits (bounded) until a child has written `path`; returns its content."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            text = ""
+        if text:
+            return text
+        time.sleep(0.005)
+    raise AssertionError(f"{path} was not written within {timeout}s")
+
+
+def wait_until(predicate: object, timeout: float = 20.0, what: str = "condition") -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def reap(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Ends a process we started, by pid, and waits for it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout)
+
+
+def kill_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

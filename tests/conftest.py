@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testing.util import alive, git_repo
+
+SESSION_MARK = f"SEQ_HOOKS_TEST_SESSION={os.getpid()}"
+_CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE", "SEQ_HOOKS_TIMEOUT",
+            "SEQ_HOOKS_MEMORY_LIMIT_MB", "SEQ_HOOKS_MAX_WAIT", "SEQ_HOOKS_MAX_PROCS", "SEQ_HOOKS_PIPELINE_TIMEOUT",
+            "SEQ_HOOKS_KILL_AFTER", "SEQ_HOOKS_PYTHON", "TIMEOUT", "MEMORY_LIMIT_MB", "PIPELINE_TIMEOUT",
+            "CHECK_INTERVAL", "XDG_STATE_HOME", "GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR",
+            "PRE_COMMIT", "SEQ_HOOKS_PORTABLE", "SEQ_HOOKS_NO_SUBREAPER")
+
+
+def _ours() -> list[int]:
+    """Live processes that carry this test session's mark: everything the tests started, at any depth."""
+    me = os.getpid()
+    needle = SESSION_MARK.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle in f.read().split(b"\0") and alive(int(entry)):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test runs in a fresh git repository, with a private HOME that must stay empty, no inherited
+    seq-hooks settings, and no process left behind."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in _CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("SEQ_HOOKS_TEST_SESSION", str(os.getpid()))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.invalid")
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path.parent / "pre-commit-cache"))
+    repo = git_repo(tmp_path / "repo")
+    monkeypatch.chdir(repo)
+    yield repo
+    deadline = time.monotonic() + 5
+    while (left := _ours()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"the test left processes behind: {left}"
+    written = [str(p.relative_to(home)) for p in home.rglob("*")]
+    assert not written, f"the test wrote to $HOME: {written}"
