@@ -65,16 +65,12 @@ def _on_wait(info: lock.WaitInfo) -> None:
     _note(f"waiting for lock {info.lock_id!r} ({where}, {info.waited:.0f}s so far): held by {holder}")
 
 
-def _deadline(env: dict[str, str], nested: bool, settings: Settings, locked: bool) -> float | None:
-    """The pipeline deadline (epoch seconds): inherited when nested under a verified holder, else set by a holder."""
-    if nested:
-        try:
-            return float(env[DEADLINE_ENV])
-        except (KeyError, ValueError):
-            pass
-    if locked and settings.pipeline_timeout > 0:
-        return time.time() + settings.pipeline_timeout
-    return None
+def _inherited_deadline(env: dict[str, str]) -> float | None:
+    """The pipeline deadline (epoch seconds) set by the outermost holder; only trusted under a verified holder."""
+    try:
+        return float(env[DEADLINE_ENV])
+    except (KeyError, ValueError):
+        return None
 
 
 def _spawn_failure(e: FatalError, start: float) -> Outcome:
@@ -106,7 +102,8 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     env = dict(os.environ)
     token = new_token()
     markers = lock.verified_markers(state_dir, env) if lock.HOLDER_ENV in env else []
-    deadline = _deadline(env, bool(markers), settings, request.lock is not None)
+    # nested runs never outlive the pipeline budget of the outermost holder, which sets it for them
+    deadline = _inherited_deadline(env) if markers else None
     enqueued = time.time()
     held: lock.Held | None = None
     lock_id: str | None = None
@@ -124,6 +121,8 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         env[lock.HOLDER_ENV] = ",".join(str(m) for m in markers)
     if deadline is not None:
         env[DEADLINE_ENV] = f"{deadline:.3f}"
+    elif held is not None and settings.pipeline_timeout > 0:
+        env[DEADLINE_ENV] = f"{time.time() + settings.pipeline_timeout:.3f}"
     log_dir = settings.log_dir or os.path.join(state_dir, "logs")
     if not os.path.isabs(log_dir):
         log_dir = os.path.join(root, log_dir)

@@ -1,6 +1,7 @@
 """Helpers for tests: temp git repos, running the CLI, process handshakes, reaping by pid."""
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -84,3 +85,28 @@ def kill_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def intervals(stamps: Path) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each unit from a stamp.py file."""
+    starts: dict[str, int] = {}
+    out = []
+    for line in stamps.read_text().splitlines():
+        kind, name, t = line.split()
+        if kind == "start":
+            starts[name] = int(t)
+        else:
+            out.append((starts.pop(name), int(t), name))
+    assert not starts, f"units that never ended: {starts}"
+    return sorted(out)
+
+
+def assert_no_overlap(stamps: Path, expected: int) -> None:
+    spans = intervals(stamps)
+    assert len(spans) == expected
+    for (_, end, a), (start, _, b) in itertools.pairwise(spans):
+        assert end <= start, f"{a} and {b} overlapped"
+
+
+def tickets(queue: Path) -> list[Path]:
+    return sorted(queue.glob("*.ticket")) if queue.is_dir() else []

@@ -1,0 +1,225 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from seq_hooks import journal, lock
+from testing.util import (
+    alive,
+    assert_no_overlap,
+    fixture,
+    reap,
+    run,
+    seq_hooks,
+    tickets,
+    wait_for_file,
+    wait_until,
+)
+
+
+def queue(repo: Path, name: str = "default") -> Path:
+    return repo / ".git" / "seq-hooks" / "locks" / name
+
+
+def start(cmd: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_twenty_concurrent_runs_never_overlap(isolated: Path) -> None:
+    stamps = isolated / "stamps"
+    procs = [start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"u{i}", 0.01))) for i in range(20)]
+    try:
+        assert [p.wait(60) for p in procs] == [0] * 20
+    finally:
+        for p in procs:
+            reap(p)
+    assert_no_overlap(stamps, 20)
+    records = journal.read(str(isolated / ".git" / "seq-hooks"))
+    assert len(records) == 20
+    for r in records:  # complete and parseable after concurrent appends
+        assert r["exit"] == 0 and r["lock"] == "default"
+        assert r["enqueued"] <= r["started"] <= r["ended"]
+        assert r["argv"][1].endswith("stamp.py")
+    assert not tickets(queue(isolated))  # everyone left the queue
+
+
+def _holder(isolated: Path, name: str = "holder", lock_name: str = "default") -> tuple[subprocess.Popen[str], Path]:
+    gate = isolated / f"gate-{name}"
+    pidfile = isolated / f"{name}.pid"
+    cmd = fixture("gate.py", pidfile, gate, isolated / "order", name)
+    proc = start(seq_hooks("run", "--lock", lock_name, "--", *cmd))
+    wait_for_file(pidfile)
+    return proc, gate
+
+
+def test_waiters_are_served_in_arrival_order(isolated: Path) -> None:
+    holder, gate = _holder(isolated)
+    waiters = []
+    try:
+        for i in range(5):
+            waiters.append(start(seq_hooks("run", "--", "sh", "-c", f"echo w{i} >> {isolated / 'order'}")))
+            wait_until(lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued")
+        gate.touch()
+        assert holder.wait(30) == 0
+        assert [w.wait(30) for w in waiters] == [0] * 5
+    finally:
+        for p in (holder, *waiters):
+            reap(p)
+    assert (isolated / "order").read_text().split() == ["holder", "w0", "w1", "w2", "w3", "w4"]
+
+
+def test_killed_holder_command_is_ended_before_the_next_unit_starts(isolated: Path) -> None:
+    pidfile = isolated / "orphan.pid"
+    holder = start(seq_hooks("run", "--", *fixture("ignore_term.py", pidfile, 60)))
+    orphan = int(wait_for_file(pidfile))
+    holder.send_signal(signal.SIGKILL)  # the runner dies; its command keeps running, the lock is released
+    holder.wait(10)
+    assert alive(orphan)
+    check = f"import sys; sys.exit(1 if open('/proc/{orphan}/stat').read().rsplit(')',1)[1].split()[0] != 'Z' else 0)"
+    # the next unit finds the dead holder's ticket, ends its leftovers by run token, then runs
+    p = run(seq_hooks("run", "--", "sh", "-c", f"! test -e /proc/{orphan} || python3 -c \"{check}\""))
+    assert p.returncode == 0, p.stderr
+    assert not alive(orphan)
+
+
+def test_nested_run_does_not_wait_for_its_ancestor(isolated: Path) -> None:
+    p = run(seq_hooks("run", "--", *seq_hooks("run", "--", "echo", "hi")), timeout=30)
+    assert p.returncode == 0
+    assert p.stdout == "hi\n"
+
+
+def test_parallel_nested_siblings_still_go_one_at_a_time(isolated: Path) -> None:
+    stamps = isolated / "stamps"
+    inner = " ".join(seq_hooks("run", "--", *fixture("stamp.py", stamps, "$i", 0.05)))
+    script = f"for i in 1 2 3; do {inner} & done; wait"
+    p = run(seq_hooks("run", "--", "sh", "-c", script), timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert_no_overlap(stamps, 3)
+    nested = [r["lock"] for r in journal.read(str(isolated / ".git" / "seq-hooks")) if r["argv"][0] != "sh"]
+    assert len(nested) == 3 and all(n.startswith("default/nested/") for n in nested)
+
+
+def test_forged_marker_does_not_jump_the_queue(isolated: Path) -> None:
+    holder, gate = _holder(isolated)
+    try:
+        wait_until(lambda: len(tickets(queue(isolated))) == 1, what="holder queued")
+        info = lock.read_queue(str(queue(isolated)))[0]
+        marker = f"default:{info.pid}:{info.token}"  # a true marker, but we are not the holder's descendant
+        env = {**os.environ, "SEQ_HOOKS_HOLDER": marker}
+        p = run(seq_hooks("run", "--max-wait", "0.5", "--", "true"), env=env)
+        assert p.returncode == 75
+        assert "gave up after waiting 0.5s" in p.stderr
+        assert f"pid {info.pid}" in p.stderr
+    finally:
+        gate.touch()
+        reap(holder)
+
+
+def test_max_wait_exits_75_naming_the_holder(isolated: Path) -> None:
+    holder, gate = _holder(isolated)
+    try:
+        start_t = time.monotonic()
+        p = run(seq_hooks("run", "--max-wait", "1", "--", "true"))
+        assert p.returncode == 75
+        assert 0.9 < time.monotonic() - start_t < 5
+        assert "held by pid" in p.stderr and "gate.py" in p.stderr
+        env = {**os.environ, "SEQ_HOOKS_MAX_WAIT": "0.3"}
+        assert run(seq_hooks("run", "--", "true"), env=env).returncode == 75
+    finally:
+        gate.touch()
+        reap(holder)
+
+
+def test_waiter_interrupted_leaves_the_queue_and_others_keep_order(isolated: Path) -> None:
+    holder, gate = _holder(isolated)
+    order = isolated / "order"
+    procs = []
+    try:
+        for i in range(3):
+            procs.append(start(seq_hooks("run", "--", "sh", "-c", f"echo w{i} >> {order}")))
+            wait_until(lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued")
+        procs[1].send_signal(signal.SIGINT)
+        assert procs[1].wait(10) == 130
+        assert len(tickets(queue(isolated))) == 3
+        gate.touch()
+        assert holder.wait(30) == 0
+        assert procs[0].wait(30) == 0 and procs[2].wait(30) == 0
+    finally:
+        for p in (holder, *procs):
+            reap(p)
+    assert order.read_text().split() == ["holder", "w0", "w2"]
+
+
+def test_waiting_is_visible_on_stderr(isolated: Path) -> None:
+    holder, gate = _holder(isolated)
+    try:
+        waiter = start(seq_hooks("run", "--", "true"))
+        assert waiter.stderr is not None
+        line = waiter.stderr.readline()
+        assert "waiting for lock 'default' (next" in line and "held by pid" in line
+        gate.touch()
+        assert waiter.wait(30) == 0
+    finally:
+        gate.touch()
+        for p in (holder, waiter):
+            reap(p)
+
+
+def test_cross_lock_cycle_fails_one_side_fast(isolated: Path) -> None:
+    a_ready, b_ready = isolated / "a", isolated / "b"
+    inner = " ".join(seq_hooks("run", "--", "true"))
+    inner_git = " ".join(seq_hooks("run", "--lock", "git", "--", "true"))
+    wait_a = f"while [ ! -e {b_ready} ]; do sleep 0.01; done"
+    wait_b = f"while [ ! -e {a_ready} ]; do sleep 0.01; done"
+    a = start(seq_hooks("run", "--lock", "git", "--", "sh", "-c", f"touch {a_ready}; {wait_a}; {inner}"))
+    b = start(seq_hooks("run", "--", "sh", "-c", f"touch {b_ready}; {wait_b}; {inner_git}"))
+    try:
+        codes = sorted([a.wait(30), b.wait(30)])
+    finally:
+        reap(a)
+        reap(b)
+    assert codes == [0, 75]
+    assert "lock cycle" in (a.stderr.read() if a.stderr else "") + (b.stderr.read() if b.stderr else "")
+
+
+def test_pipeline_deadline_caps_nested_runs(isolated: Path) -> None:
+    env = {**os.environ, "SEQ_HOOKS_PIPELINE_TIMEOUT": "1"}
+    inner = " ".join(seq_hooks("run", "--json", "--", "sleep", "30"))
+    late = " ".join(seq_hooks("run", "--", "true"))
+    script = f"{inner} > {isolated / 'inner.json'}; sleep 1; {late}"
+    p = run(seq_hooks("run", "--timeout", "0", "--", "sh", "-c", script), env=env, timeout=30)
+    inner_result = json.loads((isolated / "inner.json").read_text())
+    assert inner_result["exit_code"] == 124 and inner_result["duration_s"] < 2
+    assert p.returncode == 124
+    assert "pipeline deadline" in p.stderr
+
+
+def test_leaked_deadline_without_a_holder_is_ignored(isolated: Path) -> None:
+    env = {**os.environ, "SEQ_HOOKS_DEADLINE": str(time.time() - 100)}
+    assert run(seq_hooks("run", "--", "true"), env=env).returncode == 0
+
+
+def test_named_locks_are_separate_queues(isolated: Path) -> None:
+    holder, gate = _holder(isolated, lock_name="mine")
+    try:
+        assert run(seq_hooks("run", "--max-wait", "2", "--", "true")).returncode == 0
+        assert run(seq_hooks("run", "--lock", "mine", "--max-wait", "0.2", "--", "true")).returncode == 75
+        bad = run(seq_hooks("run", "--lock", "../x", "--", "true"))
+        assert bad.returncode == 2 and "invalid lock name" in bad.stderr
+    finally:
+        gate.touch()
+        reap(holder)
+
+
+def test_python_api_runs_through_the_queue(isolated: Path) -> None:
+    import seq_hooks
+
+    result = seq_hooks.run(["sh", "-c", "echo api; exit 3"], timeout=10)
+    assert result.exit_code == 3 and result.stdout == "api\n" and result.lock == "default"
+    assert seq_hooks.run(["sleep", "5"], timeout=0.2).reason == "timeout"
+    records = journal.read(str(isolated / ".git" / "seq-hooks"))
+    assert [r["exit"] for r in records] == [3, 124]
