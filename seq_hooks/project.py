@@ -1,7 +1,6 @@
 """Where a project's state lives: the git common dir (shared by every worktree), made safely."""
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from typing import NamedTuple
@@ -102,6 +101,8 @@ def state_dir(project: Project, scope: str = "project") -> str:
         return ensure_private_dir(os.path.join(_user_state_base(), "machine"))
     if project.common_dir is not None:
         return ensure_private_dir(os.path.join(project.common_dir, "seq-hooks"))
+    import hashlib  # only outside git: off the hot path
+
     key = hashlib.sha256(project.root.encode()).hexdigest()[:16]
     name = os.path.basename(project.root) or "root"
     return ensure_private_dir(os.path.join(_user_state_base(), "dirs", f"{name}-{key}"))

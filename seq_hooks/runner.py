@@ -150,7 +150,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     finally:
         if held is not None:
             held.release()
-    ended = time.time()
+    released = time.time()
     last = outcomes[-1]
     result = Result(
         argv=request.argv,
@@ -168,7 +168,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     )
     journal.append(state_dir, {
         "lock": lock_id, "pid": os.getpid(), "token": token, "argv": request.argv, "cwd": os.getcwd(),
-        "enqueued": round(enqueued, 4), "started": round(started, 4), "ended": round(ended, 4),
+        "enqueued": round(enqueued, 4), "started": round(started, 4), "ended": round(released, 4),
         "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
         "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
         "attempts": result.attempts, "log": log_path,
