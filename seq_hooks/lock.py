@@ -216,12 +216,6 @@ class _Wake(Exception):
     """Raised from SIGALRM to interrupt a blocking flock for periodic work."""
 
 
-class Interrupted(Exception):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def _enqueue(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str]) -> tuple[int, int, float]:
     ensure_private_dir(qdir)
     seq = os.open(os.path.join(qdir, ".seq"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -311,7 +305,8 @@ def acquire(
     """Joins the queue `lock_id` and returns when the lock is ours.
 
     Raises FatalError(75) when `max_wait` expires or when waiting would close a cycle with another lock's
-    holder; Interrupted when SIGINT/SIGTERM/SIGHUP arrives while waiting (our ticket is gone by then).
+    holder, and FatalError(128+N) (or KeyboardInterrupt) when SIGTERM/SIGHUP (SIGINT) arrives while waiting;
+    our ticket is gone by then and the others keep their order.
     """
     qdir = queue_dir(state_dir, lock_id)
     start = time.monotonic()
@@ -322,7 +317,8 @@ def acquire(
         raise _Wake
 
     def on_stop(signum: int, _f: object) -> None:
-        raise Interrupted(signum)
+        name = signal.Signals(signum).name
+        raise FatalError(f"received {name} while waiting for lock {lock_id!r}: left the queue", 128 + signum)
 
     try:
         try:

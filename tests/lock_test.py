@@ -134,7 +134,7 @@ def test_max_wait_exits_75_naming_the_holder(isolated: Path) -> None:
         reap(holder)
 
 
-def test_waiter_interrupted_leaves_the_queue_and_others_keep_order(isolated: Path) -> None:
+def test_waiters_interrupted_leave_the_queue_and_others_keep_order(isolated: Path) -> None:
     holder, gate = _holder(isolated)
     order = isolated / "order"
     procs = []
@@ -144,14 +144,17 @@ def test_waiter_interrupted_leaves_the_queue_and_others_keep_order(isolated: Pat
             wait_until(lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued")
         procs[1].send_signal(signal.SIGINT)
         assert procs[1].wait(10) == 130
-        assert len(tickets(queue(isolated))) == 3
+        procs[2].send_signal(signal.SIGTERM)
+        assert procs[2].wait(10) == 143
+        procs.append(start(seq_hooks("run", "--", "sh", "-c", f"echo w3 >> {order}")))
+        wait_until(lambda: len(tickets(queue(isolated))) == 3, what="last waiter queued")
         gate.touch()
         assert holder.wait(30) == 0
-        assert procs[0].wait(30) == 0 and procs[2].wait(30) == 0
+        assert procs[0].wait(30) == 0 and procs[3].wait(30) == 0
     finally:
         for p in (holder, *procs):
             reap(p)
-    assert order.read_text().split() == ["holder", "w0", "w2"]
+    assert order.read_text().split() == ["holder", "w0", "w3"]
 
 
 def test_waiting_is_visible_on_stderr(isolated: Path) -> None:
@@ -223,3 +226,24 @@ def test_python_api_runs_through_the_queue(isolated: Path) -> None:
     assert seq_hooks.run(["sleep", "5"], timeout=0.2).reason == "timeout"
     records = journal.read(str(isolated / ".git" / "seq-hooks"))
     assert [r["exit"] for r in records] == [3, 124]
+
+
+def test_machine_scope_puts_projects_on_one_queue(isolated: Path) -> None:
+    from testing.util import git_repo
+
+    other = git_repo(isolated.parent / "other")
+    for repo in (isolated, other):
+        (repo / "pyproject.toml").write_text('[tool.seq-hooks]\nscope = "machine"\n')
+    env = {**os.environ, "XDG_STATE_HOME": str(isolated.parent / "state")}
+    gate, pidfile = isolated / "gate", isolated / "holder.pid"
+    holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, isolated / "order", "h")),
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_file(pidfile)
+        p = run(seq_hooks("run", "--max-wait", "0.3", "--", "true"), cwd=other, env=env)
+        assert p.returncode == 75  # the other project waits for this one's holder
+        assert (isolated.parent / "state" / "seq-hooks" / "machine" / "locks" / "default").is_dir()
+        assert not (other / ".git" / "seq-hooks").exists()
+    finally:
+        gate.touch()
+        reap(holder)
