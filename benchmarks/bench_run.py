@@ -21,6 +21,9 @@ def startup(n: int) -> None:
             ("true (bare)", ["true"]),
             ("timeout 5 true", ["timeout", "5", "true"]),
             ("python3 -I -S -c pass", ["python3", "-I", "-S", "-c", "pass"]),
+            ("venv python -c pass (with site)", [sys.executable, "-c", "pass"]),
+            ("venv python: import json, signal, typing, ctypes",
+             [sys.executable, "-c", "import json, signal, typing, ctypes, select, fcntl"]),
             ("seq-hooks run --no-lock -- true", [SEQ_HOOKS, "run", "--no-lock", "--", "true"]),
             ("seq-hooks run -- true (with lock)", [SEQ_HOOKS, "run", "--", "true"]),
         ]
