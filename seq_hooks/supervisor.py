@@ -113,6 +113,29 @@ class _Tree:
         proctree.send(self.pids(), sig)
 
 
+def foreground_tty() -> int | None:
+    """fd 0 when it is a terminal whose foreground process group is ours (an interactive shell started us)."""
+    try:
+        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+            return 0
+    except OSError:
+        pass
+    return None
+
+
+def give_terminal(fd: int, pgid: int) -> None:
+    """Makes `pgid` the terminal's foreground group, so the command can read it (an editor, a prompt) and gets
+    Ctrl-C and Ctrl-Z directly, as under a shell. We may be in the background when taking it back: a background
+    tcsetpgrp raises SIGTTOU, which we ignore for the call."""
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
 def _set_nonblocking(fd: int) -> None:
     os.set_blocking(fd, False)
 
@@ -175,6 +198,11 @@ def supervise(
     except ValueError:  # not the main thread: no signal handling, bounded polling for orphans instead
         old_wakeup = None
 
+    tty = foreground_tty() if old_wakeup is not None else None
+    if tty is not None:
+        give_terminal(tty, pid)
+        proctree.send_group(pid, signal.SIGCONT)  # in case it read the terminal before it was its own
+
     pidfd = -1
     if hasattr(os, "pidfd_open"):
         try:
@@ -206,13 +234,20 @@ def supervise(
         nonlocal main_status
         while True:
             try:
-                got, status = os.waitpid(-1, os.WNOHANG)
+                got, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
             except ChildProcessError:
                 return False
             if got == 0:
                 return True
-            if got == pid:
+            if got != pid:
+                continue
+            if not os.WIFSTOPPED(status):
                 main_status = status
+            elif tty is not None:  # Ctrl-Z reached the command: stop with it, as a shell job does
+                give_terminal(tty, os.getpgrp())
+                os.kill(os.getpid(), signal.SIGSTOP)
+                give_terminal(tty, pid)
+                proctree.send_group(pid, signal.SIGCONT)
 
     def escalate(why: str, sig: int, text: str) -> None:
         nonlocal phase, kill_at, reason, message
@@ -269,6 +304,11 @@ def supervise(
                     pidfd = -1
             children_left = reap()
             now = time.monotonic()
+            if (tty is not None and children_left and not phase and main_status is not None
+                    and os.WIFSIGNALED(main_status) and os.WTERMSIG(main_status) in (signal.SIGINT, signal.SIGQUIT)):
+                # Ctrl-C went straight to the command's group; end what it left running in other groups
+                interrupted_by = os.WTERMSIG(main_status)
+                escalate("interrupted", signal.SIGTERM, "interrupted: stopped what the command left running")
             while received:
                 sig = received.pop(0)
                 if sig == signal.SIGTSTP:
@@ -302,6 +342,8 @@ def supervise(
                     gap = min(gap, max(_MIN_SAMPLE, (limit_bytes - total) / _FILL_RATE))
                 next_sample = now + max(_MIN_SAMPLE, gap)
     finally:
+        if tty is not None:
+            give_terminal(tty, os.getpgrp())
         for fd in (*sinks, wake_r, wake_w):
             os.close(fd)
         if pidfd >= 0:

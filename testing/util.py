@@ -110,3 +110,40 @@ def assert_no_overlap(stamps: Path, expected: int) -> None:
 
 def tickets(queue: Path) -> list[Path]:
     return sorted(queue.glob("*.ticket")) if queue.is_dir() else []
+
+
+class Tmux:
+    """A private tmux server (its own socket) with one window, for driving a real terminal."""
+
+    def __init__(self, tmp: Path, command: str, width: int = 120) -> None:
+        self.socket = str(tmp / "tmux.sock")
+        self.base = ["tmux", "-S", self.socket]
+        subprocess.run([*self.base, "-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", "30",
+                        command], check=True, timeout=20, env=os.environ)
+
+    def send(self, *keys: str) -> None:
+        subprocess.run([*self.base, "send-keys", *keys], check=True, timeout=20)
+
+    def screen(self) -> str:
+        p = subprocess.run([*self.base, "capture-pane", "-p"], capture_output=True, text=True, timeout=20, check=False)
+        return p.stdout
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not on the screen within {timeout}s:\n{self.screen()}")
+
+    def close(self) -> None:
+        """Ends the server (it ends its window's processes) and waits until its socket is gone (bounded)."""
+        p = subprocess.run([*self.base, "display-message", "-p", "#{pid}"], capture_output=True, text=True,
+                           timeout=20, check=False)
+        subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=20, check=False)
+        if p.stdout.strip().isdigit():
+            pid = int(p.stdout.strip())
+            deadline = time.monotonic() + 10
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.01)

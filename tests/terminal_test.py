@@ -1,0 +1,45 @@
+"""The supervised command in a real terminal (tmux): it can read the terminal, and Ctrl-C reaches it."""
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from testing.util import Tmux, seq_hooks
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/test installs it)")
+
+
+def _shell(isolated: Path, cmd: list[str]) -> str:
+    return f"cd {shlex.quote(str(isolated))} && {shlex.join(cmd)}; echo rc=$?; sleep 30"
+
+
+def test_command_can_read_the_terminal(isolated: Path) -> None:
+    cmd = seq_hooks("run", "--", "sh", "-c", "echo ready; read x; echo got:$x")
+    tmux = Tmux(isolated.parent, _shell(isolated, cmd))
+    try:
+        tmux.wait_for("ready")
+        tmux.send("hello", "Enter")  # without the terminal handed over, `read` would stop on SIGTTIN and hang
+        screen = tmux.wait_for("rc=")
+        assert "got:hello" in screen and "rc=0" in screen
+    finally:
+        tmux.close()
+
+
+def test_ctrl_c_stops_the_command_and_what_it_left(isolated: Path) -> None:
+    pidfile = isolated / "daemon.pid"
+    from testing.util import alive, fixture, wait_for_file
+
+    script = f"{shlex.join(fixture('daemon.py', pidfile, 60))}; echo ready; sleep 60"
+    tmux = Tmux(isolated.parent, _shell(isolated, seq_hooks("run", "--", "sh", "-c", script)))
+    try:
+        tmux.wait_for("ready")
+        daemon = int(wait_for_file(pidfile))
+        tmux.send("C-c")
+        screen = tmux.wait_for("rc=")
+        assert "rc=130" in screen
+        assert not alive(daemon)
+    finally:
+        tmux.close()
