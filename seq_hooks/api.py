@@ -16,28 +16,6 @@ from seq_hooks.spawn import spawn
 RunResult = Result
 
 
-def command_line(
-    argv: list[str],
-    *,
-    timeout: float | None = None,
-    kill_after: float | None = None,
-    memory_limit_mb: int | None = None,
-    max_procs: int | None = None,
-    retry: int = 0,
-    max_wait: float | None = None,
-    lock: str | None = "default",
-) -> list[str]:
-    cmd = [sys.executable, "-m", "seq_hooks", "run", "--json", "--quiet"]
-    for flag, value in (("--timeout", timeout), ("--kill-after", kill_after), ("--memory-limit", memory_limit_mb),
-                        ("--max-procs", max_procs), ("--max-wait", max_wait)):
-        if value is not None:
-            cmd += [flag, str(value)]
-    if retry:
-        cmd += ["--retry", str(retry)]
-    cmd += ["--no-lock"] if lock is None else ["--lock", lock]
-    return [*cmd, "--", *argv]
-
-
 def run(
     argv: list[str],
     *,
@@ -55,8 +33,13 @@ def run(
     Settings not given come from [tool.seq-hooks] and SEQ_HOOKS_* as for the command. Output is captured into
     the result. Raises FatalError for a usage or configuration error (exit 2) or a failure of seq-hooks itself.
     """
-    cmd = command_line(argv, timeout=timeout, kill_after=kill_after, memory_limit_mb=memory_limit_mb,
-                       max_procs=max_procs, retry=retry, max_wait=max_wait, lock=lock)
+    cmd = [sys.executable, "-m", "seq_hooks", "run", "--json", "--quiet"]
+    for flag, value in (("--timeout", timeout), ("--kill-after", kill_after), ("--memory-limit", memory_limit_mb),
+                        ("--max-procs", max_procs), ("--max-wait", max_wait), ("--retry", retry or None)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    cmd += ["--no-lock"] if lock is None else ["--lock", lock]
+    cmd += ["--", *argv]
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     old = os.getcwd()
