@@ -230,10 +230,15 @@ def _enqueue(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str])
         since = time.time()
         tmp = os.path.join(qdir, f".new-{os.getpid()}-{token}")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        head = {"pid": os.getpid(), "token": token, "argv": argv, "cwd": cwd, "since": since, "holds": holds}
-        os.write(fd, (json.dumps(head) + "\n").encode())
-        os.rename(tmp, _path(qdir, number))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            head = {"pid": os.getpid(), "token": token, "argv": argv, "cwd": cwd, "since": since, "holds": holds}
+            os.write(fd, (json.dumps(head) + "\n").encode())
+            os.rename(tmp, _path(qdir, number))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
     finally:
         os.close(seq)
     return number, fd, since
