@@ -98,7 +98,8 @@ def _parse_env(name: str, kind: str, raw: str) -> Any:
     try:
         value: Any = int(raw) if kind == _INT else float(raw) if kind == _NUMBER else raw
     except ValueError:
-        raise UsageError(f"environment variable {name} must be a {kind}, got {raw!r}") from None
+        what = {_INT: "a whole number", _NUMBER: "a number"}.get(kind, "a string")
+        raise UsageError(f"environment variable {name} must be {what}, got {raw!r}") from None
     if kind != _STR and value < 0:
         raise UsageError(f"environment variable {name} must be zero or more, got {raw!r}")
     return value

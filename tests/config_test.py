@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seq_hooks import config
+from seq_hooks.config import HookSettings, Settings
+from seq_hooks.errors import UsageError
+
+
+def test_defaults_without_pyproject(isolated: Path) -> None:
+    assert config.load(str(isolated), env={}) == Settings()
+
+
+def test_pyproject_then_environment_then_guides_names(isolated: Path) -> None:
+    (isolated / "pyproject.toml").write_text(
+        "[tool.seq-hooks]\ntimeout = 60\nmemory_limit_mb = 512\nmax_wait = 30\n"
+        "[tool.seq-hooks.hooks.atomic-mypy]\nbatch = 20\nargs = ['--strict']\n"
+    )
+    s = config.load(str(isolated), env={})
+    assert (s.timeout, s.memory_limit_mb, s.max_wait) == (60.0, 512, 30.0)
+    assert s.hooks["atomic-mypy"] == HookSettings(args=("--strict",), batch=20)
+    assert s.source.endswith("pyproject.toml")
+    env = {"TIMEOUT": "5", "MEMORY_LIMIT_MB": "100", "SEQ_HOOKS_MEMORY_LIMIT_MB": "200", "CHECK_INTERVAL": "0.1"}
+    s = config.load(str(isolated), env=env)
+    assert (s.timeout, s.memory_limit_mb, s.check_interval) == (5.0, 200, 0.1)
+
+
+def test_a_pyproject_without_our_table_is_not_parsed(isolated: Path) -> None:
+    (isolated / "pyproject.toml").write_text("this is [not toml")  # nothing of ours in it: skipped, not an error
+    assert config.load(str(isolated), env={}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ({"nope": 1}, "unknown key 'nope'"),
+        ({"timeout": True}, "timeout must be a number"),
+        ({"max_procs": 1.5}, "max_procs must be a whole number"),
+        ({"keep_logs": -1}, "keep_logs must be zero or more"),
+        ({"test_paths": "tests"}, "test_paths must be a list of strings"),
+        ({"hooks": {"atomic-ruff": {"bogus": 1}}}, "[tool.seq-hooks.hooks.atomic-ruff]: unknown key 'bogus'"),
+        ({"hooks": {"atomic-ruff": 3}}, "[tool.seq-hooks.hooks.atomic-ruff] must be a table"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(table: dict[str, object], needle: str) -> None:
+    with pytest.raises(UsageError) as e:
+        config.from_table(table, "/x/pyproject.toml")
+    assert needle in e.value.message
+    assert e.value.message.startswith("/x/pyproject.toml")
+
+
+def test_bad_environment_names_the_variable() -> None:
+    with pytest.raises(UsageError, match="MEMORY_LIMIT_MB must be a whole number"):
+        config.from_env({"MEMORY_LIMIT_MB": "lots"})

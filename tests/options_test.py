@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from seq_hooks.errors import UsageError
+from seq_hooks.options import HelpRequested, Option, Parsed, parse
+
+OPTS = (
+    Option(("--timeout",), "timeout", "float", "seconds", "S"),
+    Option(("-n",), "count", "int"),
+    Option(("-v", "--verbose"), "verbose"),
+    Option(("--arg",), "args", "append"),
+)
+
+
+def go(*argv: str, positional_ok: bool = False) -> Parsed:
+    return parse(list(argv), OPTS, prog="p", usage="[OPTIONS]", summary="s", positional_ok=positional_ok)
+
+
+def test_values_rest_and_positionals() -> None:
+    p = go("--timeout=1.5", "-n", "3", "-v", "--arg", "a", "--arg", "b", "x", "--", "cmd", "--timeout",
+           positional_ok=True)
+    assert p.number("timeout") == 1.5 and p.integer("count") == 3 and p.flag("verbose")
+    assert p.texts("args") == ["a", "b"]
+    assert p.positional == ["x"] and p.rest == ["cmd", "--timeout"]
+
+
+def test_no_dashdash_means_no_rest() -> None:
+    assert go().rest is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--timeout", "x"], "--timeout takes a number, not 'x'"),
+        (["-n", "1.5"], "-n takes a whole number"),
+        (["-n", "-2"], "-n must not be negative"),
+        (["--verbose=1"], "--verbose takes no value"),
+        (["--nope"], "unknown option --nope"),
+        (["stray"], "unexpected argument 'stray'"),
+        (["--arg"], "--arg needs a value"),
+    ],
+)
+def test_errors_name_the_flag(argv: list[str], needle: str) -> None:
+    with pytest.raises(UsageError) as e:
+        go(*argv)
+    assert needle in e.value.message
+
+
+def test_help_lists_every_option() -> None:
+    with pytest.raises(HelpRequested) as e:
+        go("--help")
+    for name in ("--timeout S", "-n INT", "-v, --verbose", "--arg", "-h, --help"):
+        assert name in e.value.text
