@@ -9,7 +9,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from seq_hooks import journal, lock, logfile
+from seq_hooks import journal, lock, logfile, retention
 from seq_hooks.config import Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.supervisor import Limits, Outcome, supervise
@@ -173,4 +173,5 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
         "attempts": result.attempts, "log": log_path,
     })
+    retention.after_run(settings, state_dir, log_dir, token, log_path)
     return result

@@ -1,0 +1,115 @@
+"""Log retention: keep the newest `keep_logs` run logs and at most `keep_logs_mb` of them, oldest removed first.
+
+Called by the runner after every run, so it must be cheap: one listdir of the log dir (0.2 ms for 500 logs,
+README "Logs") decides whether the count is over; the sizes (a stat per log, 1 ms for 500) are summed only on
+one run in 16, or when this run's own log is big, or when the count was over anyway. Only files named the way
+the runner names its logs (`YYYYmmdd-HHMMSS-<token>.log`) are ever removed: a configured log_dir may hold
+other files. The logs of live runs (a token in a live ticket) are kept.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from seq_hooks.config import Settings
+
+_OURS = re.compile(r"\d{8}-\d{6}-([0-9a-f]{16})\.log")
+_MB = 1048576
+SIZE_CHECK_EVERY = 16
+BIG_LOG = _MB  # a log this big triggers the size check at once
+
+
+def logs(log_dir: str, names: list[str] | None = None) -> list[str]:
+    """Our log files in `log_dir` (or among `names`, its listing), oldest first: the name starts with the time."""
+    if names is None:
+        try:
+            names = os.listdir(log_dir)
+        except OSError:
+            return []
+    return sorted(n for n in names if _OURS.fullmatch(n))
+
+
+def _stat(log_dir: str, name: str) -> tuple[int, int]:
+    """(mtime ns, size); a log removed meanwhile counts as old and empty."""
+    try:
+        st = os.stat(os.path.join(log_dir, name))
+    except OSError:
+        return 0, 0
+    return st.st_mtime_ns, st.st_size
+
+
+def _oldest_first(log_dir: str, names: list[str], cut: int | None) -> list[str]:
+    """Orders logs by start second (the name), ties by last write. Only the tie group at `cut` (the first kept
+    index) is stat'ed when given; None: every log (the size check stats them all anyway)."""
+    if cut is not None:
+        if not 0 < cut < len(names) or names[cut - 1][:15] != names[cut][:15]:
+            return names
+        same = [n for n in names if n[:15] == names[cut][:15]]
+        first = names.index(same[0])
+        tie = sorted(same, key=lambda n: (_stat(log_dir, n)[0], n))
+        return [*names[:first], *tie, *names[first + len(same) :]]
+    return sorted(names, key=lambda n: (n[:15], _stat(log_dir, n)[0], n))
+
+
+def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = frozenset(),
+          listing: list[str] | None = None) -> list[str]:
+    """Removes the oldest of our logs until at most `keep` remain (0: no count limit) and they take at most
+    `keep_mb` MB (0: no size limit). The newest log always stays. Returns the removed names."""
+    names = logs(log_dir, listing)
+    over = keep > 0 and len(names) > keep
+    if keep_mb > 0:
+        names = _oldest_first(log_dir, names, None)
+    elif over:
+        names = _oldest_first(log_dir, names, len(names) - keep)
+    doomed: list[str] = names[: len(names) - keep] if over else []
+    kept = names[len(doomed) :]
+    if keep_mb > 0:
+        sizes = [_stat(log_dir, n)[1] for n in kept]
+        total = sum(sizes)
+        i = 0
+        while total > keep_mb * _MB and i < len(kept) - 1:
+            doomed.append(kept[i])
+            total -= sizes[i]
+            i += 1
+    removed = []
+    for n in doomed:
+        m = _OURS.fullmatch(n)
+        if m is not None and m.group(1) in protect:
+            continue
+        try:
+            os.unlink(os.path.join(log_dir, n))
+            removed.append(n)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _live_tokens(state_dir: str) -> frozenset[str]:
+    from seq_hooks import lock
+
+    return frozenset(t.token for _id, q in lock.all_queues(state_dir) for t in lock.read_queue(q) if t.alive)
+
+
+def after_run(settings: Settings, state_dir: str, log_dir: str, token: str, log_path: str | None) -> None:
+    """The runner's hook: cheap when nothing is over; never raises (a run's result matters more)."""
+    try:
+        keep, keep_mb = settings.keep_logs, settings.keep_logs_mb
+        if keep <= 0 and keep_mb <= 0:
+            return
+        listing = os.listdir(log_dir)
+        # the cheap count first (no regex, no stat); `prune` looks at the names and sizes properly
+        over = keep > 0 and sum(1 for n in listing if n.endswith(".log")) > keep
+        size_check = keep_mb > 0 and (int(token[:4], 16) % SIZE_CHECK_EVERY == 0 or _big(log_path))
+        if over or size_check:
+            prune(log_dir, keep, keep_mb if size_check else 0, _live_tokens(state_dir), listing)
+    except (OSError, ValueError):
+        pass
+
+
+def _big(path: str | None) -> bool:
+    if not path:
+        return False
+    try:
+        return os.stat(path).st_size >= BIG_LOG
+    except OSError:
+        return False

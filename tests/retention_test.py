@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from seq_hooks import journal, retention
+from testing.util import fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+
+STATE = Path(".git") / "seq-hooks"
+
+
+def _log(d: Path, i: int, size: int = 10, token: str | None = None) -> Path:
+    p = d / f"20250101-{i:06d}-{token or os.urandom(8).hex()}.log"
+    p.write_bytes(b"x" * size)
+    return p
+
+
+def _configure(repo: Path, **keys: int) -> None:
+    lines = "".join(f"{k} = {v}\n" for k, v in keys.items())
+    (repo / "pyproject.toml").write_text(f"[tool.seq-hooks]\n{lines}")
+
+
+@pytest.fixture
+def logdir(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    d.mkdir()
+    return d
+
+
+def test_prune_keeps_the_newest_and_never_touches_foreign_files(logdir: Path) -> None:
+    logs = [_log(logdir, i) for i in range(10)]
+    foreign = [logdir / "notes.log", logdir / "20250101-000001-nothex.log", logdir / "keep.txt"]
+    for f in foreign:
+        f.write_text("mine")
+    removed = retention.prune(str(logdir), keep=4, keep_mb=0)
+    assert sorted(removed) == [p.name for p in logs[:6]]
+    assert sorted(p.name for p in logdir.iterdir() if p not in foreign) == [p.name for p in logs[6:]]
+    assert all(f.exists() for f in foreign)
+
+
+def test_prune_size_cap_removes_oldest_first_but_keeps_the_newest(logdir: Path) -> None:
+    mb = 1048576
+    logs = [_log(logdir, i, size=mb // 2) for i in range(6)]  # 3 MB in all
+    retention.prune(str(logdir), keep=0, keep_mb=1)
+    assert sorted(logdir.iterdir()) == logs[4:]  # 1 MB left: the two newest
+    big = _log(logdir, 99, size=3 * mb)
+    retention.prune(str(logdir), keep=0, keep_mb=1)
+    assert sorted(logdir.iterdir()) == [big]  # over the cap on its own, but the newest log always stays
+
+
+def test_prune_breaks_ties_within_a_second_by_last_write(logdir: Path) -> None:
+    a = logdir / "20250101-000000-ffffffffffffffff.log"
+    b = logdir / "20250101-000000-0000000000000000.log"
+    a.write_text("older")
+    b.write_text("newer")
+    os.utime(a, ns=(1, 10**18))
+    os.utime(b, ns=(1, 2 * 10**18))
+    assert retention.prune(str(logdir), keep=1, keep_mb=0) == [a.name]
+
+
+def test_prune_spares_logs_of_live_runs(logdir: Path) -> None:
+    live = _log(logdir, 0, token="0123456789abcdef")
+    newer = [_log(logdir, i) for i in range(1, 5)]
+    retention.prune(str(logdir), keep=2, keep_mb=0, protect=frozenset({"0123456789abcdef"}))
+    assert sorted(logdir.iterdir()) == [live, *newer[2:]]
+
+
+@pytest.mark.parametrize(("keep", "runs", "expected"), [(3, 6, 3), (0, 4, 4)])
+def test_runs_keep_the_configured_number_of_logs(isolated: Path, keep: int, runs: int, expected: int) -> None:
+    _configure(isolated, keep_logs=keep)
+    for i in range(runs):
+        assert run(seq_hooks("run", "--", "sh", "-c", f"echo run {i}")).returncode == 0
+    logs = sorted(str(p) for p in (isolated / STATE / "logs").iterdir())
+    newest = [r["log"] for r in journal.read(str(isolated / STATE))][-expected:]
+    assert logs == sorted(newest)  # exactly the newest `expected`: the oldest went first
+    assert f"run {runs - 1}" in Path(newest[-1]).read_text()
+
+
+def test_size_cap_applies_after_a_big_run(isolated: Path) -> None:
+    _configure(isolated, keep_logs=100, keep_logs_mb=1)
+    big = "import sys; sys.stdout.write('y' * 1200000)"
+    for _ in range(2):
+        assert run([*seq_hooks("run", "--quiet", "--", "python3", "-c", big)]).returncode == 0
+    logs = list((isolated / STATE / "logs").iterdir())
+    assert len(logs) == 1  # each log is over 1 MB: only the newest stays
+    assert logs[0].stat().st_size > 1200000
+
+
+def test_a_live_holders_log_survives_retention(isolated: Path) -> None:
+    _configure(isolated, keep_logs=1)
+    pidfile, gate, order = isolated / "holder.pid", isolated / "gate", isolated / "order"
+    holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, order, "holder")))
+    try:
+        wait_for_file(pidfile)
+        logdir = isolated / STATE / "logs"
+        wait_until(lambda: len(list(logdir.glob("*.log"))) == 1, what="the holder's log")
+        holder_log = next(logdir.glob("*.log"))
+        for i in range(3):  # other runs on another lock end while the holder still runs
+            assert run(seq_hooks("run", "--lock", "other", "--", "echo", str(i))).returncode == 0
+        names = sorted(p.name for p in logdir.glob("*.log"))
+        assert holder_log.name in names
+        assert len(names) == 2  # the holder's, kept because it is live, and the newest
+        gate.touch()
+        assert holder.wait(30) == 0
+        assert tickets(isolated / STATE / "locks" / "default") == []
+    finally:
+        reap(holder)
