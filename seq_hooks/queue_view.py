@@ -1,0 +1,117 @@
+"""A snapshot of every queue of a state dir, for `status`: read from the ticket files without taking any lock.
+
+Each ticket is probed with a non-blocking shared flock (lock.read_queue), so reading never waits and never
+changes anyone's place in a queue.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, NamedTuple
+
+from seq_hooks import lock, proctree
+
+_NESTED = "/nested/"
+
+
+class Holder(NamedTuple):
+    ticket: lock.TicketInfo
+    waited_s: float  # from joining the queue to being granted
+    elapsed_s: float  # since granted
+    tree_rss_mb: float  # resident memory of the command's tree now (what the memory limit counts)
+    tree_procs: int
+
+
+class Waiter(NamedTuple):
+    position: int  # 1 = next
+    ticket: lock.TicketInfo
+    waited_s: float
+
+
+class QueueView(NamedTuple):
+    lock_id: str  # "default", "default/nested/<holder token>"
+    parent: str | None  # the lock id a nested queue hangs under
+    depth: int
+    holder: Holder | None
+    waiting: list[Waiter]
+    stale: list[lock.TicketInfo]  # tickets whose owner is dead (nobody holds their flock)
+
+
+class Snapshot(NamedTuple):
+    time: float
+    state_dir: str
+    queues: list[QueueView]  # parents before their nested queues
+
+
+def parent_of(lock_id: str) -> str | None:
+    return lock_id.rsplit(_NESTED, 1)[0] if _NESTED in lock_id else None
+
+
+def tree_memory(pid: int) -> tuple[float, int]:
+    """(MB, processes) of `pid`'s descendants: the supervised command's tree under its runner."""
+    total = count = 0
+    for p in proctree.descendants(pid):
+        i = proctree.info(p)
+        if i is not None and i.state != "Z":
+            total += i.rss
+            count += 1
+    return round(total / 1048576, 1), count
+
+
+def view(lock_id: str, tickets: list[lock.TicketInfo], now: float) -> QueueView:
+    live = [t for t in tickets if t.alive]
+    stale = [t for t in tickets if not t.alive]
+    holder = None
+    rest = live
+    if live and live[0].granted is not None:
+        first = live[0]
+        granted = first.granted if first.granted is not None else now
+        mb, procs = tree_memory(first.pid)
+        holder = Holder(first, max(granted - first.since, 0.0), max(now - granted, 0.0), mb, procs)
+        rest = live[1:]
+    waiting = [Waiter(i, t, max(now - t.since, 0.0)) for i, t in enumerate(rest, 1)]
+    return QueueView(lock_id, parent_of(lock_id), lock_id.count(_NESTED), holder, waiting, stale)
+
+
+def snapshot(state_dir: str) -> Snapshot:
+    now = time.time()
+    by_id: dict[str, QueueView] = {}
+    for lock_id, qdir in lock.all_queues(state_dir):
+        q = view(lock_id, lock.read_queue(qdir), now)
+        if q.parent is not None and q.holder is None and not q.waiting and not q.stale:
+            continue  # an idle nested queue is an empty directory left for its holder's next call
+        by_id[lock_id] = q
+    ordered: list[QueueView] = []
+
+    def add(lock_id: str) -> None:
+        ordered.append(by_id[lock_id])
+        for child in sorted(k for k in by_id if by_id[k].parent == lock_id):
+            add(child)
+
+    for lock_id in sorted(k for k in by_id if by_id[k].parent is None or by_id[k].parent not in by_id):
+        add(lock_id)
+    return Snapshot(now, state_dir, ordered)
+
+
+def _ticket(t: lock.TicketInfo) -> dict[str, Any]:
+    return {"pid": t.pid, "token": t.token, "argv": t.argv, "cwd": t.cwd, "enqueued": round(t.since, 3)}
+
+
+def as_json(snap: Snapshot) -> dict[str, Any]:
+    """The documented `status --json` object (version 1; keys are only ever added)."""
+    locks = []
+    for q in snap.queues:
+        holder = None
+        if q.holder is not None:
+            h = q.holder
+            holder = {**_ticket(h.ticket), "granted": round(h.ticket.granted or 0.0, 3),
+                      "waited_s": round(h.waited_s, 3), "elapsed_s": round(h.elapsed_s, 3),
+                      "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs}
+        locks.append({
+            "lock": q.lock_id,
+            "parent": q.parent,
+            "holder": holder,
+            "waiting": [{"position": w.position, **_ticket(w.ticket), "waited_s": round(w.waited_s, 3)}
+                        for w in q.waiting],
+            "stale": [{"ticket": t.number, **_ticket(t), "granted": t.granted} for t in q.stale],
+        })
+    return {"version": 1, "time": round(snap.time, 3), "state_dir": snap.state_dir, "locks": locks}

@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from seq_hooks.commands import status
+from testing.util import Tmux, alive, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+
+
+class Queue(NamedTuple):
+    holder: subprocess.Popen[bytes]
+    waiters: list[subprocess.Popen[bytes]]
+    gate: Path
+
+
+def queue_dir(repo: Path, name: str = "default") -> Path:
+    return repo / ".git" / "seq-hooks" / "locks" / name
+
+
+@contextlib.contextmanager
+def live_queue(repo: Path, waiters: int = 2, holder_cmd: list[str] | None = None,
+               ready: Path | None = None) -> Iterator[Queue]:
+    """A holder (released by touching the gate; `ready` is its handshake file) and `waiters` waiters, queued
+    in that order."""
+    gate, order = repo / "gate", repo / "order"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        cmd = holder_cmd or fixture("gate.py", repo / "holder.pid", gate, order, "holder")
+        procs.append(subprocess.Popen(seq_hooks("run", "--quiet", "--", *cmd)))
+        wait_for_file(ready or repo / "holder.pid")
+        for i in range(1, waiters + 1):
+            w = fixture("gate.py", repo / f"w{i}.pid", gate, order, f"waiter{i}")
+            procs.append(subprocess.Popen(seq_hooks("run", "--quiet", "--", *w)))
+            wait_until(lambda n=i + 1: len(tickets(queue_dir(repo))) == n, what=f"ticket of waiter {i}")
+        yield Queue(procs[0], procs[1:], gate)
+        gate.touch()
+        assert [p.wait(30) for p in procs] == [0] * len(procs)
+    finally:
+        gate.touch()
+        for p in procs:
+            reap(p)
+
+
+def test_status_shows_holder_then_waiters_in_order(isolated: Path) -> None:
+    with live_queue(isolated) as q:
+        out = run(seq_hooks("status"))
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout  # no colour when not on a terminal
+    lines = out.stdout.splitlines()
+    assert lines[0] == "lock default"
+    holder, first, second = lines[1:4]
+    assert holder.split()[:3] == ["holding", "pid", str(q.holder.pid)]
+    assert "tree" in holder and "1 proc " in holder and "gate.py" in holder and holder.endswith("holder")
+    assert first.split()[:4] == ["waiting", "1", "pid", str(q.waiters[0].pid)] and first.endswith("waiter1")
+    assert second.split()[:4] == ["waiting", "2", "pid", str(q.waiters[1].pid)] and second.endswith("waiter2")
+
+
+def test_status_json_is_ordered_and_answers_fast(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with live_queue(isolated) as q:
+        start = time.monotonic()
+        assert status.main(["--json"]) == 0
+        took = time.monotonic() - start
+        doc = json.loads(capsys.readouterr().out)
+    assert took < 0.5, f"status took {took:.3f}s"
+    assert doc["version"] == 1
+    assert doc["state_dir"] == str(isolated / ".git" / "seq-hooks")
+    [lock] = doc["locks"]
+    assert lock["lock"] == "default" and lock["parent"] is None and lock["stale"] == []
+    holder = lock["holder"]
+    assert holder["pid"] == q.holder.pid
+    assert holder["argv"][-1] == "holder" and holder["cwd"] == str(isolated)
+    assert holder["tree_procs"] == 1 and holder["tree_rss_mb"] > 1  # the gate.py python under the runner
+    assert holder["elapsed_s"] >= 0 and holder["granted"] >= holder["enqueued"]
+    assert [(w["position"], w["pid"], w["argv"][-1]) for w in lock["waiting"]] == [
+        (1, q.waiters[0].pid, "waiter1"), (2, q.waiters[1].pid, "waiter2")]
+    assert lock["waiting"][0]["waited_s"] > lock["waiting"][1]["waited_s"]
+
+
+def test_nested_queue_is_shown_under_its_parent(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gate = isolated / "gate"
+    inner = [shlex.join(seq_hooks("run", "--quiet", "--", *fixture("gate.py", isolated / f"n{i}.pid", gate,
+                                                                    isolated / "order", f"inner{i}")))
+             for i in (1, 2)]
+    script = f"{inner[0]} & until [ -s {isolated / 'n1.pid'} ]; do sleep 0.01; done; {inner[1]} & wait"
+    with live_queue(isolated, waiters=1, holder_cmd=["sh", "-c", script], ready=isolated / "n1.pid") as q:
+        wait_until(lambda: len(list(queue_dir(isolated).glob("nested/*/*.ticket"))) == 2, what="nested tickets")
+        assert status.main(["--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert status.main([]) == 0
+        text = capsys.readouterr().out
+    top, nested = doc["locks"]
+    assert top["lock"] == "default" and top["holder"]["pid"] == q.holder.pid
+    assert [w["pid"] for w in top["waiting"]] == [q.waiters[0].pid]
+    assert nested["parent"] == "default" and nested["lock"].startswith("default/nested/")
+    assert nested["holder"]["argv"][-1] == "inner1"
+    assert [w["argv"][-1] for w in nested["waiting"]] == ["inner2"]
+    assert top["holder"]["tree_procs"] >= 4  # sh, the two nested runners, the inner holder
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("nested "))
+    assert f"under pid {q.holder.pid}" in lines[at]
+    assert lines[at + 1].startswith("    holding") and lines[at + 1].endswith("inner1")
+    assert lines[at + 2].startswith("    waiting 1") and lines[at + 2].endswith("inner2")
+
+
+def plant_stale_ticket(qdir: Path, number: int, argv: list[str], granted: bool = False, token: str = "") -> Path:
+    """A ticket in lock._enqueue's format whose owner is dead: nobody holds its flock."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    head = {"pid": dead.pid, "token": token or os.urandom(8).hex(), "argv": argv, "cwd": str(qdir),
+            "since": time.time() - 5, "holds": []}
+    text = json.dumps(head) + "\n" + (json.dumps({"granted": time.time() - 4}) + "\n" if granted else "")
+    path = qdir / f"{number:012d}.ticket"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def test_a_dead_ticket_is_shown_as_stale(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with live_queue(isolated, waiters=1) as q:
+        stale = plant_stale_ticket(queue_dir(isolated), 99, ["python", "dead-one"])
+        assert status.main(["--json"]) == 0
+        [lock] = json.loads(capsys.readouterr().out)["locks"]
+        assert status.main([]) == 0
+        text = capsys.readouterr().out
+        stale.unlink()
+    assert lock["holder"]["pid"] == q.holder.pid
+    assert [w["pid"] for w in lock["waiting"]] == [q.waiters[0].pid]
+    assert [(s["ticket"], s["argv"]) for s in lock["stale"]] == [(99, ["python", "dead-one"])]
+    assert "stale" in text and "ticket 99" in text and "dead-one" in text
+
+
+def test_free_lock_and_no_lock_yet(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert status.main([]) == 0
+    assert "no lock has been used" in capsys.readouterr().out
+    assert run(seq_hooks("run", "--", "true")).returncode == 0
+    assert status.main([]) == 0
+    assert capsys.readouterr().out == "lock default: free\n"
+    assert status.main(["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["locks"][0]["holder"] is None
+
+
+def test_json_and_watch_do_not_go_together() -> None:
+    p = run(seq_hooks("status", "--json", "--watch"))
+    assert p.returncode == 2 and "do not go together" in p.stderr
+
+
+def test_a_command_cannot_drive_the_terminal_through_status(isolated: Path) -> None:
+    evil = "\x1b]0;pwned\x07\x1b[2J"
+    with live_queue(isolated, waiters=0, holder_cmd=[*fixture("gate.py", isolated / "holder.pid",
+                                                              isolated / "gate", isolated / "order", evil)]):
+        out = run(seq_hooks("status")).stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "?]0;pwned??[2J" in out
+
+
+# --watch in a real terminal -------------------------------------------------------------------------------
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/test does)")
+
+
+def _tmux(isolated: Path, env: str, width: int) -> Tmux:
+    cmd = f"cd {shlex.quote(str(isolated))} && {env} {shlex.join(seq_hooks('status', '--watch'))}; echo rc=$?; sleep 30"
+    return Tmux(isolated.parent, cmd, width=width)
+
+
+def _query(tmux: Tmux, fmt: str) -> str:
+    return subprocess.run([*tmux.base, "display-message", "-p", fmt], capture_output=True, text=True, timeout=20,
+                          check=True).stdout.strip()
+
+
+def _capture(tmux: Tmux, *flags: str) -> str:
+    return subprocess.run([*tmux.base, "capture-pane", "-p", *flags], capture_output=True, text=True, timeout=20,
+                          check=True).stdout
+
+
+def _close(tmux: Tmux) -> None:
+    server = int(_query(tmux, "#{pid}"))
+    tmux.close()
+    wait_until(lambda: not alive(server), timeout=10, what="the tmux server to end")
+
+
+@needs_tmux
+def test_watch_shows_the_queue_and_ends_cleanly_on_ctrl_c(isolated: Path) -> None:
+    with live_queue(isolated) as q:
+        tmux = _tmux(isolated, "", 120)
+        try:
+            screen = tmux.wait_for(f"pid {q.waiters[1].pid}")
+            lines = [line for line in screen.splitlines() if line.strip()]
+            assert lines[0].startswith("seq-hooks status")
+            assert lines[1] == "lock default"
+            assert lines[2].split()[:3] == ["holding", "pid", str(q.holder.pid)]
+            assert lines[3].split()[:4] == ["waiting", "1", "pid", str(q.waiters[0].pid)]
+            assert lines[4].split()[:4] == ["waiting", "2", "pid", str(q.waiters[1].pid)]
+            assert _query(tmux, "#{alternate_on} #{cursor_flag}") == "1 0"
+            assert "\x1b[32m" in _capture(tmux, "-e")  # colour on a terminal
+            first = lines[0]
+            wait_until(lambda: tmux.screen().splitlines()[0] != first, timeout=5, what="a redraw")  # it refreshes
+            tmux.send("C-c")
+            screen = tmux.wait_for("rc=")
+            assert "rc=0" in screen and "Traceback" not in screen and "interrupted" not in screen
+            assert _query(tmux, "#{alternate_on} #{cursor_flag}") == "0 1"  # terminal restored
+        finally:
+            _close(tmux)
+
+
+@needs_tmux
+def test_watch_fits_a_narrow_terminal_and_respects_no_color(isolated: Path) -> None:
+    with live_queue(isolated) as q:
+        tmux = _tmux(isolated, "NO_COLOR=1", 40)
+        try:
+            tmux.wait_for(f"pid {q.waiters[1].pid}")
+            joined = _capture(tmux, "-J")  # a line longer than the pane would come back joined
+            assert all(len(line) <= 40 for line in joined.splitlines()), joined
+            assert "…" in joined
+            assert "\x1b[3" not in _capture(tmux, "-e")
+            tmux.send("C-c")
+            assert "rc=0" in tmux.wait_for("rc=")
+        finally:
+            _close(tmux)
+
+
+def test_watch_without_a_terminal_prints_plain_frames(isolated: Path) -> None:
+    proc = subprocess.Popen(seq_hooks("status", "--watch"), stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("seq-hooks status")
+        assert proc.stdout.readline() == "no lock has been used in this project yet\n"
+        proc.send_signal(2)
+        rest, _ = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "\x1b" not in rest
+    finally:
+        reap(proc)
