@@ -335,6 +335,7 @@ def acquire(
             can_alarm = False
         next_note = start + 0.5
         next_cycle_check = start
+        cycle_seen: float | None = None
         while True:
             lower = [n for n in _ticket_numbers(qdir) if n < number]
             if not lower:
@@ -350,7 +351,7 @@ def acquire(
                     if max_wait is not None and now - start >= max_wait:
                         raise FatalError(_max_wait_message(qdir, lock_id, max_wait), MAX_WAIT)
                     if holds and now >= next_cycle_check:
-                        _check_cycle(state_dir, qdir, lock_id, holds)
+                        cycle_seen = _check_cycle(state_dir, qdir, lock_id, holds, (since, token), cycle_seen, now)
                         next_cycle_check = now + 0.5
                     if on_wait is not None and now >= next_note:
                         on_wait(_wait_info(qdir, lock_id, number, now - start))
@@ -424,15 +425,27 @@ def _max_wait_message(qdir: str, lock_id: str, max_wait: float) -> str:
     return f"gave up after waiting {max_wait:g}s for lock {lock_id!r}: held by {describe(queue[0] if queue else None)}"
 
 
-def _check_cycle(state_dir: str, qdir: str, lock_id: str, holds: list[str]) -> None:
+CYCLE_GRACE = 2.0  # seconds a cycle may last before any waiter in it gives up, not only the youngest
+
+
+def _check_cycle(state_dir: str, qdir: str, lock_id: str, holds: list[str], me: tuple[float, str],
+                 seen: float | None, now: float) -> float | None:
+    """Raises FatalError(75) when our wait closes a cycle and we joined it last (or it outlived CYCLE_GRACE);
+    returns when the cycle was first seen, None when there is none."""
     queue = [t for t in read_queue(qdir) if t.alive]
     if not queue or queue[0].granted is None:
-        return
+        return None
     chain = find_cycle(state_dir, holds, queue[0].token)
-    if chain is not None:
-        via = "; ".join(f"pid {t.pid} ({' '.join(t.argv)[:60]}) waits for it" for t in chain)
-        raise FatalError(
-            f"lock cycle: waiting for {lock_id!r}, held by {describe(queue[0])}, while {via} and on a lock "
-            "this process already holds; giving up to break the deadlock",
-            MAX_WAIT,
-        )
+    if chain is None:
+        return None
+    seen = now if seen is None else seen
+    # Waiters that join at the same moment all see the cycle: only the youngest (since, token) gives up, so
+    # exactly one side fails; the grace covers a youngest that cannot act (stopped, or an older seq-hooks).
+    if any(me < (t.since, t.token) for t in chain) and now - seen < CYCLE_GRACE:
+        return seen
+    via = "; ".join(f"pid {t.pid} ({' '.join(t.argv)[:60]}) waits for it" for t in chain)
+    raise FatalError(
+        f"lock cycle: waiting for {lock_id!r}, held by {describe(queue[0])}, while {via} and on a lock "
+        "this process already holds; giving up to break the deadlock",
+        MAX_WAIT,
+    )

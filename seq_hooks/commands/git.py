@@ -1,0 +1,111 @@
+"""`seq-hooks git [OPTIONS] -- ARGS`: git under the project's `git` lock, so concurrent git commands in one
+repository (and its worktrees) take turns instead of failing on index.lock.
+
+Inside a git hook, or under a `git` lock our ancestor holds, git runs at once (supervised, without the lock):
+the git command that started the hook holds the lock, or the index, and waits for the hook to end.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from seq_hooks import context, lock, proctree
+from seq_hooks.errors import UsageError
+from seq_hooks.options import Option, parse
+from seq_hooks.runner import Request, execute
+from seq_hooks.supervisor import Limits
+
+LOCK = "git"
+OPTIONS = (
+    Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the git lock", "S"),
+    Option(("--timeout",), "timeout", "float", "kill git and its hooks after S seconds (default: only the "
+           "pipeline deadline, pipeline_timeout)", "S"),
+    Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks while waiting"),
+)
+USAGE_LINE = "[OPTIONS] -- GIT-ARGS..."
+SUMMARY = ("Runs git under the project's `git` lock; output and exit status are git's. Inside a git hook, or under\n"
+           "a held `git` lock, git runs at once. `seq-hooks git status` (no options) works without `--` too.")
+# set by git for the hooks it runs: GIT_INDEX_FILE for the commit hooks, GIT_DIR in linked worktrees
+HOOK_ENV = ("GIT_INDEX_FILE", "GIT_DIR")
+
+
+def _git_ancestor(root: str) -> int | None:
+    """A git process among our ancestors working in this worktree: we run inside its hook (even when a hook
+    manager cleaned GIT_* out of the environment)."""
+    pid = os.getpid()
+    for _ in range(64):
+        i = proctree.info(pid)
+        if i is None or i.ppid <= 1:
+            return None
+        pid = i.ppid
+        parent = proctree.info(pid)
+        if parent is not None and parent.name == "git":
+            try:
+                cwd = os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
+            except OSError:
+                continue
+            if cwd == root or cwd.startswith(root.rstrip(os.sep) + os.sep):
+                return pid
+    return None
+
+
+def direct_reason(state_dir: str, root: str, env: dict[str, str]) -> str | None:
+    """Why git must run at once here, or None when it takes the git lock."""
+    for name in HOOK_ENV:
+        if env.get(name):
+            return f"inside a git hook ({name} is set)"
+    if lock.HOLDER_ENV in env:
+        held = [m for m in lock.verified_markers(state_dir, env) if m.lock_id.split("/")[0] == LOCK]
+        if held:
+            return f"under the git lock held by pid {held[0].pid}"
+    if proctree.use_proc():
+        pid = _git_ancestor(root)
+        if pid is not None:
+            return f"inside a git hook of pid {pid}"
+    return None
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(our options, git's arguments): `seq-hooks git [OPTIONS] -- ARGS`, or `seq-hooks git ARGS`."""
+    if argv and not argv[0].startswith("-"):
+        return [], argv
+    if "--" not in argv:
+        if argv and argv[0] in ("-h", "--help"):
+            return argv, []
+        raise UsageError("seq-hooks git: put git's arguments after -- (seq-hooks git [OPTIONS] -- ARGS)")
+    at = argv.index("--")
+    return argv[: at + 1], argv[at + 1 :]
+
+
+def _git_cwd(args: list[str]) -> str | None:
+    """The directory `git -C DIR ...` works in, so the lock is that repository's."""
+    cwd = None
+    i = 0
+    while i + 1 < len(args) and args[i] == "-C":
+        cwd = os.path.join(cwd or os.getcwd(), args[i + 1])
+        i += 2
+    return cwd
+
+
+def main(argv: list[str]) -> int:
+    ours, args = _split(argv)
+    parsed = parse(ours, OPTIONS, prog="seq-hooks git", usage=USAGE_LINE, summary=SUMMARY)
+    if not args:
+        raise UsageError("seq-hooks git: no git arguments given (seq-hooks git -- ARGS)")
+    ctx = context.load(_git_cwd(args))
+    s = ctx.settings
+    why = direct_reason(ctx.state_dir, ctx.project.root, dict(os.environ))
+    timeout = parsed.number("timeout")
+    request = Request(
+        argv=["git", *args],
+        # a commit's hooks are a whole pipeline: bounded by the deadline, each unit inside by its own limits
+        limits=Limits(timeout=0.0 if timeout is None else timeout, kill_after=s.kill_after, memory_limit_mb=0,
+                      max_procs=0, check_interval=min(s.check_interval, 0.25) if s.check_interval > 0 else 0.25),
+        lock=None if why else LOCK,
+        max_wait=parsed.number("max_wait") if parsed.number("max_wait") is not None else s.max_wait,
+        quiet=parsed.flag("quiet"),
+    )
+    result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
+    if result.message and result.reason != "exit":
+        sys.stderr.write(f"seq-hooks git: {result.message}\n")
+    return result.exit_code
