@@ -1,0 +1,344 @@
+"""git-safe: fails when another git operation on THIS repository is live; reports (and with --fix-stale removes)
+a stale lock file.
+
+Live means a process has one of the repository's lock files open (found through /proc/*/fd, psutil elsewhere),
+or a lock file exists while a git command that changes the index or HEAD runs in this worktree. The git command
+that runs us as its hook (an ancestor: `git commit -a` keeps index.lock until the hooks are done) is not
+"another" operation. Git processes in other repositories never count: each one is matched to its repository
+through its working directory or GIT_DIR. Another worktree's index is its own: its lock is only a note.
+A merge, rebase, cherry-pick, revert or bisect that waits for the user (no git process running it) is a note,
+since concluding it is exactly what a commit in progress may be doing; `--strict` makes it a failure.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from seq_hooks import proctree
+from seq_hooks.cli import guard
+from seq_hooks.errors import FAILED, OK, FatalError
+from seq_hooks.options import Option, parse
+
+OPTIONS = (
+    Option(("--fix-stale",), "fix_stale", help="remove stale lock files (only when no process is using them)"),
+    Option(("--strict",), "strict", help="also fail on a merge, rebase, cherry-pick, revert or bisect in progress"),
+)
+SUMMARY = ("Fails, naming the process, when another git operation on this repository is live; reports a stale\n"
+           "index.lock with the command that clears it.")
+# lock files of one worktree (in its git dir) and of the whole repository (in the common dir)
+WORKTREE_LOCKS = ("index.lock", "HEAD.lock")
+SHARED_LOCKS = ("packed-refs.lock", "config.lock", "shallow.lock")
+# git commands that write the index, HEAD or the working tree: another one of these running is a conflict
+WRITERS = frozenset({
+    "add", "am", "apply", "checkout", "checkout-index", "cherry-pick", "commit", "merge", "mv", "pull", "read-tree",
+    "rebase", "reset", "restore", "revert", "rm", "stash", "switch", "update-index", "bisect", "sparse-checkout",
+})
+IN_PROGRESS = (
+    ("MERGE_HEAD", "a merge"), ("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"), ("BISECT_LOG", "a bisect"),
+)
+_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env",
+                            "--exec-path", "--list-cmds", "--attr-source"})
+
+
+class Repo(NamedTuple):
+    top: str | None  # None in a bare repository
+    git_dir: str  # this worktree's
+    common_dir: str
+
+
+class Proc(NamedTuple):
+    """A running git process of this repository."""
+
+    pid: int
+    command: str
+    git_dir: str  # the worktree git dir it works in
+    writer: bool  # its subcommand changes the index, HEAD or the working tree
+
+
+class Scan(NamedTuple):
+    openers: dict[str, list[int]]  # lock path -> pids that have it open
+    gits: list[Proc]  # running git processes of this repository (any worktree)
+
+
+def _git(args: list[str]) -> str:
+    from seq_hooks.spawn import output
+
+    # read-only: never take (or wait for) git's optional locks
+    done = output(["git", *args], env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+    if done.code != 0:
+        raise FatalError(f"not in a git repository ({done.stderr.strip() or f'git exit {done.code}'})", FAILED)
+    return done.stdout
+
+
+def find_repo() -> Repo:
+    git_dir, common, bare = _git(["rev-parse", "--absolute-git-dir", "--git-common-dir",
+                                  "--is-bare-repository"]).splitlines()[:3]
+    top = None if bare == "true" else _git(["rev-parse", "--show-toplevel"]).strip()
+    return Repo(top, os.path.realpath(git_dir), os.path.realpath(os.path.join(os.getcwd(), common)))
+
+
+def _read_gitfile(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            line = f.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    return os.path.realpath(os.path.join(os.path.dirname(path), line[len("gitdir:"):].strip()))
+
+
+def _common_of(git_dir: str) -> str:
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            return os.path.realpath(os.path.join(git_dir, f.read().strip()))
+    except OSError:
+        return git_dir
+
+
+def git_dir_of(cwd: str, git_dir_env: str | None) -> str | None:
+    """The git dir a git process running in `cwd` works in (its own environment, not ours)."""
+    if git_dir_env:
+        return os.path.realpath(os.path.join(cwd, git_dir_env))
+    d = cwd
+    while True:
+        dot = os.path.join(d, ".git")
+        if os.path.isdir(dot):
+            return os.path.realpath(dot)
+        if os.path.isfile(dot):
+            return _read_gitfile(dot)
+        if os.path.basename(d) == ".git" or (os.path.isfile(os.path.join(d, "HEAD"))
+                                             and os.path.isdir(os.path.join(d, "objects"))):
+            return os.path.realpath(d)  # inside a git dir (bare repository, or a hook run in $GIT_DIR)
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def subcommand(argv: list[str]) -> str:
+    """`commit` in `git -C x -c k=v --no-pager commit -m m`."""
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        return word
+    return ""
+
+
+def _env_value(raw: bytes, name: str) -> str | None:
+    prefix = name.encode() + b"="
+    for item in raw.split(b"\0"):
+        if item.startswith(prefix):
+            return item[len(prefix):].decode(errors="replace")
+    return None
+
+
+def _scan_proc(paths: set[str], repo: Repo) -> Scan:
+    openers: dict[str, list[int]] = {}
+    gits: list[Proc] = []
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        if paths:
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                fds = []
+            for fd in fds:
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target in paths:
+                    openers.setdefault(target, []).append(pid)
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                if f.read().strip() != b"git":
+                    continue
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env_dir = _env_value(f.read(), "GIT_DIR")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+        except OSError:
+            continue
+        _add_git(gits, repo, pid, argv, cwd, env_dir)
+    return Scan(openers, gits)
+
+
+def _scan_psutil(paths: set[str], repo: Repo) -> Scan:
+    import psutil
+
+    openers: dict[str, list[int]] = {}
+    gits: list[Proc] = []
+    me = os.getpid()
+    for p in psutil.process_iter():
+        if p.pid == me:
+            continue
+        try:
+            if paths:
+                for f in p.open_files():
+                    if f.path in paths:
+                        openers.setdefault(f.path, []).append(p.pid)
+            if p.name() == "git":
+                _add_git(gits, repo, p.pid, p.cmdline(), p.cwd(), p.environ().get("GIT_DIR"))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return Scan(openers, gits)
+
+
+def _add_git(gits: list[Proc], repo: Repo, pid: int, argv: list[str], cwd: str, env_dir: str | None) -> None:
+    git_dir = git_dir_of(os.path.realpath(cwd), env_dir)
+    if git_dir is not None and _common_of(git_dir) == repo.common_dir:
+        gits.append(Proc(pid, " ".join(argv), git_dir, subcommand(argv) in WRITERS))
+
+
+def scan(paths: set[str], repo: Repo) -> Scan:
+    return _scan_proc(paths, repo) if proctree.use_proc() else _scan_psutil(paths, repo)
+
+
+def ancestors() -> set[int]:
+    out: set[int] = set()
+    pid = os.getpid()
+    for _ in range(4096):
+        i = proctree.info(pid)
+        if i is None or i.ppid <= 0:
+            break
+        out.add(i.ppid)
+        pid = i.ppid
+    return out
+
+
+class LockFile(NamedTuple):
+    path: str
+    shared: bool  # in the common dir: every worktree uses it
+    mine: bool  # this worktree's (or shared): live means a conflict
+    ident: tuple[int, int, int]  # device, inode, mtime: the very file we looked at
+
+
+def lock_files(repo: Repo) -> list[LockFile]:
+    out = [(os.path.join(repo.git_dir, n), False, True) for n in WORKTREE_LOCKS]
+    out += [(os.path.join(repo.common_dir, n), True, True) for n in SHARED_LOCKS]
+    others = [repo.common_dir] if repo.common_dir != repo.git_dir else []
+    try:
+        others += [os.path.join(repo.common_dir, "worktrees", n)
+                   for n in sorted(os.listdir(os.path.join(repo.common_dir, "worktrees")))]
+    except OSError:
+        pass
+    out += [(os.path.join(d, "index.lock"), False, False) for d in others if os.path.realpath(d) != repo.git_dir]
+    found = []
+    for path, shared, mine in out:
+        ident = _ident(path)
+        if ident is not None:
+            found.append(LockFile(path, shared, mine, ident))
+    return found
+
+
+def _ident(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+class Finding(NamedTuple):
+    failure: bool
+    text: str
+
+
+def _show(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def _who(pid: int, command: str | None = None) -> str:
+    cmd = " ".join((command if command is not None else proctree.cmdline(pid)).split())
+    if len(cmd) > 100:
+        cmd = cmd[:97] + "..."
+    return f"pid {pid} ({cmd or '?'})"
+
+
+def check(repo: Repo, *, fix_stale: bool, strict: bool) -> list[Finding]:
+    files = lock_files(repo)
+    found = scan({f.path for f in files}, repo)
+    mine = ancestors()
+    out: list[Finding] = []
+    named: set[int] = set()
+    for lf in files:
+        finding, pids = _check_lock(lf, found, mine, repo, fix_stale)
+        out.append(finding)
+        named.update(pids)
+    for g in found.gits:
+        if g.pid not in mine and g.pid not in named and g.git_dir == repo.git_dir and g.writer:
+            out.append(Finding(True, f"{_who(g.pid, g.command)} is running in this worktree: wait for it to end"))
+    for name, what in IN_PROGRESS:
+        path = os.path.join(repo.git_dir, name)
+        if os.path.lexists(path):
+            verdict = "git-safe --strict fails on it" if not strict else "finish or abort it first"
+            out.append(Finding(strict, f"{_show(path)}: {what} is in progress in this worktree ({verdict})"))
+    return out
+
+
+def _check_lock(lf: LockFile, found: Scan, mine: set[int], repo: Repo, fix_stale: bool) -> tuple[Finding, list[int]]:
+    """What one existing lock file means, and the pids it names."""
+    shown = _show(lf.path)
+    holders = found.openers.get(lf.path, [])
+    # a git writer may keep its lock file after closing it (`git commit -a` during its hooks)
+    writers = [g for g in found.gits if (lf.shared or g.git_dir == os.path.dirname(lf.path)) and g.writer]
+    where = "this repository" if lf.mine else "another worktree of this repository"
+    others = [p for p in holders if p not in mine]
+    if others:
+        who = ", ".join(_who(p) for p in others)
+        return Finding(lf.mine, f"{shown}: held open by {who}: another git operation is live in {where}"), others
+    own = [p for p in holders if p in mine] or [g.pid for g in writers if g.pid in mine]
+    if own:
+        return Finding(False, f"{shown}: belongs to the git command that runs this hook ({_who(own[0])})"), own
+    if writers:
+        who = ", ".join(_who(g.pid, g.command) for g in writers)
+        return (Finding(lf.mine, f"{shown}: exists while {who} is running: another git operation is live in "
+                                 f"{where}"), [g.pid for g in writers])
+    if fix_stale:
+        # look again right before removing: a git command may have taken the lock since the scan
+        again = scan({lf.path}, repo)
+        if again.openers.get(lf.path) or any(g.writer for g in again.gits) or _ident(lf.path) != lf.ident:
+            return Finding(lf.mine, f"{shown}: in use again (a git command started): not removed"), []
+        try:
+            os.unlink(lf.path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            return Finding(True, f"{shown}: stale, but cannot remove it: {e.strerror}"), []
+        return Finding(False, f"{shown}: removed (stale: no process had it open)"), []
+    return (Finding(lf.mine, f"{shown}: stale (no process has it open and no git command of this repository "
+                             f"runs); remove it with: rm -f {shlex.quote(lf.path)}  (or: git-safe --fix-stale)"), [])
+
+
+def _main(argv: list[str]) -> int:
+    parsed = parse(argv, OPTIONS, prog="git-safe", usage="[--fix-stale] [--strict]", summary=SUMMARY,
+                   positional_ok=True)  # pre-commit may pass file names: they do not matter here
+    repo = find_repo()
+    findings = check(repo, fix_stale=parsed.flag("fix_stale"), strict=parsed.flag("strict"))
+    for f in findings:
+        sys.stdout.write(f"git-safe: {f.text}\n")
+    return FAILED if any(f.failure for f in findings) else OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return guard("git-safe", _main, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
