@@ -1,0 +1,144 @@
+"""Benchmark: atomic-ruff against ruff run bare, on the source of a pinned package from PyPI.
+
+    .venv/bin/python benchmarks/bench_hooks.py [--rounds N] [--package NAME==VERSION]
+
+Fetches the package's sdist once into benchmarks/.cache/ (gitignored), copies its .py files into a throw-away git
+repository (so the project, its lock and its journal are private to the benchmark), then times, as the median of
+N rounds after one warm-up each:
+  per file: a shell loop running `ruff check FILE` on each file, against `atomic-ruff FILES...` (one unit per file);
+  batched:  one plain `ruff check FILES...`, against `atomic-ruff --batch 50 FILES...`.
+Targets: per file within 1.3x of the bare loop; batched within 2x of the plain call. Exit 1 when one is missed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+BIN = Path(sys.executable).parent
+RUFF = str(BIN / "ruff")
+ATOMIC_RUFF = str(BIN / "atomic-ruff")
+RUFF_ARGS = ["check", "--force-exclude"]  # what atomic-ruff runs, minus pre-commit's default --fix
+
+
+def fetch(spec: str) -> Path:
+    """The unpacked sdist of `spec` (NAME==VERSION), downloaded with pip on first use."""
+    name, _, version = spec.partition("==")
+    unpacked = CACHE / f"{name}-{version}"
+    if unpacked.is_dir():
+        return unpacked
+    CACHE.mkdir(exist_ok=True)
+    tarball = next(CACHE.glob(f"{name}-{version}.tar.gz"), None)
+    if tarball is None:
+        print(f"fetching {spec} (sdist) from PyPI into {CACHE} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                        "--no-binary", ":all:", spec, "-d", str(CACHE)], check=True)
+        tarball = CACHE / f"{name}-{version}.tar.gz"
+    with tarfile.open(tarball) as tar:
+        tar.extractall(CACHE, filter="data")
+    return unpacked
+
+
+def corpus(source: Path, work: Path) -> list[str]:
+    """Copies the package's .py files (only those: its own ruff settings would exclude most of them) into a fresh
+    git repository; returns them, relative and sorted. ruff checks them with its default settings."""
+    files = sorted(str(p.relative_to(source)) for p in source.rglob("*.py") if p.is_file())
+    for f in files:
+        (work / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / f, work / f)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True, env=env)
+    return files
+
+
+def checked(work: Path, files: list[str], env: dict[str, str]) -> int:
+    """How many of the files ruff really checks (not excluded)."""
+    got = subprocess.run([RUFF, *RUFF_ARGS, "--show-files", "--", *files], cwd=work, env=env, capture_output=True,
+                         text=True, check=False)
+    return sum(1 for line in got.stdout.splitlines() if line.strip().endswith(".py"))
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], stdin: str | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=env, input=stdin, text=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def measure(work: Path, files: list[str], env: dict[str, str], rounds: int, extra: list[str]) -> dict[str, float]:
+    """Median seconds of each case; `extra` goes to ruff on every side (atomic-ruff passes it on)."""
+    ruff = [RUFF, *RUFF_ARGS, *extra]
+    loop = ['while IFS= read -r f; do "$0" "$@" -- "$f" >/dev/null 2>&1; done', *ruff]
+    listing = "\n".join(files) + "\n"
+    cases: dict[str, Callable[[], float]] = {
+        "bare loop": lambda: timed(["bash", "-c", *loop], work, env, listing),
+        "atomic-ruff": lambda: timed([ATOMIC_RUFF, *extra, *files], work, env),
+        "plain call": lambda: timed([*ruff, "--", *files], work, env),
+        "atomic-ruff --batch 50": lambda: timed([ATOMIC_RUFF, "--batch", "50", *extra, *files], work, env),
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for run in cases.values():
+        run()  # warm-up: ruff's cache, the page cache
+    for _ in range(rounds):
+        for name, run in cases.items():
+            times[name].append(run())
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def table(title: str, med: dict[str, float], n: int) -> bool:
+    """Prints one table; True when every target is met."""
+    print(f"\n{title}")
+    print(f"| {'case':<24} | {'total s':>8} | {'ms/file':>8} | {'ratio':>6} | {'target':>6} |")
+    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 10}|{'-' * 8}|{'-' * 8}|")
+    met = True
+    for base, ours, target in (("bare loop", "atomic-ruff", 1.3), ("plain call", "atomic-ruff --batch 50", 2.0)):
+        ratio = med[ours] / med[base]
+        met &= ratio <= target
+        for name, r, t in ((base, "", ""), (ours, f"{ratio:.2f}x", f"{target:.1f}x")):
+            print(f"| {name:<24} | {med[name]:8.3f} | {med[name] / n * 1000:8.2f} | {r:>6} | {t:>6} |")
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--package", default="pip==24.0", help="the sdist whose source is the corpus")
+    args = parser.parse_args(argv)
+    source = fetch(args.package)
+    with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-") as tmp:
+        work = Path(tmp) / "corpus"
+        files = corpus(source, work)
+        if len(files) < 200:
+            print(f"the corpus has only {len(files)} Python files; pick a bigger package", file=sys.stderr)
+            return 2
+        env = {**os.environ, "SEQ_HOOKS_HOME": str(Path(tmp) / "state"), "PRE_COMMIT": "1"}
+        for name in ("SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE"):
+            env.pop(name, None)
+        really = checked(work, files, env)
+        cold = measure(work, files, env, args.rounds, ["--no-cache"])
+        warm = measure(work, files, env, args.rounds, [])
+    n = len(files)
+    print(f"corpus: the .py files of the {args.package} sdist: {n} files, {really} checked by ruff (not excluded); "
+          f"ruff {ruff_version()}; {os.cpu_count()} CPUs; median of {args.rounds} rounds")
+    met = table("ruff --no-cache (files that changed: what a commit checks)", cold, n)
+    warm_met = table("ruff's cache warm (--all-files on an unchanged tree)", warm, n)
+    print("\nall targets met" if met and warm_met else "\nnot every target was met (see the tables)")
+    return 0 if met else 1
+
+
+def ruff_version() -> str:
+    return subprocess.run([RUFF, "--version"], capture_output=True, text=True, check=False).stdout.split()[-1]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""`atomic -- TOOL [ARGS...]`: any tool, once per file (or per --batch N files), through the project lock.
+
+Under pre-commit: `args: [--, TOOL, ARGS...]`; end ARGS with `--` when one of them names an existing file
+(`args: [--, python, scripts/check.py, --]`), so that it is not taken for a file to check.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from seq_hooks.cli import guard
+from seq_hooks.hooks.atomic import Spec, run
+
+SPEC = Spec(
+    hook_id="atomic",
+    tool=None,
+    summary="Run TOOL on each file (or batch) in turn through the project lock: TOOL [ARGS...] FILE...",
+)
+
+
+def _main(argv: list[str]) -> int:
+    return run(SPEC, argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return guard(SPEC.hook_id, _main, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""`atomic-ruff`: `ruff check` once per file (or per --batch N files) through the project lock."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from seq_hooks.cli import guard
+from seq_hooks.hooks.atomic import Spec, run
+
+# --force-exclude: ruff's own excludes apply to the file names pre-commit passes (as in ruff-pre-commit)
+SPEC = Spec(
+    hook_id="atomic-ruff",
+    tool="ruff",
+    summary="Run `ruff check` on each file (or batch) in turn through the project lock. Default args: --fix.",
+    fixed_args=("check", "--force-exclude"),
+    types=("python", "pyi", "jupyter"),
+    dashdash=True,
+)
+
+
+def _main(argv: list[str]) -> int:
+    return run(SPEC, argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return guard(SPEC.hook_id, _main, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,303 @@
+"""The shared atomic runner, through the real hook console scripts (each a process of its own)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from seq_hooks import journal
+from seq_hooks.errors import UsageError
+from seq_hooks.hooks import generic, ruff
+from seq_hooks.hooks.atomic import split_words
+from testing.util import FIXTURES, PY, git, run, seq_hooks
+
+BIN = Path(sys.executable).parent
+RECORD = str(FIXTURES / "record_argv.py")
+
+
+def hook(name: str, *args: object) -> list[str]:
+    return [str(BIN / name), *(str(a) for a in args)]
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if k != "PRE_COMMIT"}
+    out.update(extra)
+    return out
+
+
+def records(path: Path) -> list[list[str]]:
+    return [json.loads(line)[0] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def state(repo: Path) -> str:
+    return str(repo / ".git" / "seq-hooks")
+
+
+def write(repo: Path, name: str, text: str = "x = 1\n") -> Path:
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- how the words are split ------------------------------------------------------------------------------------
+
+def test_words_tool_options_values_and_files(isolated: Path) -> None:
+    write(isolated, "a.py")
+    write(isolated, "-dash.py")
+    words = split_words(ruff.SPEC, ["--batch", "3", "--fix", "--select", "E501", "--line-length=90", "a.py",
+                                    "-dash.py", "gone.py"])
+    assert words.values["batch"] == 3
+    assert words.tool_args == ["--fix", "--select", "E501", "--line-length=90"]
+    assert words.files == ["a.py", "-dash.py", "gone.py"]
+
+
+def test_words_after_double_dash_are_files(isolated: Path) -> None:
+    words = split_words(ruff.SPEC, ["--verbose", "--fix", "--", "--batch", "-x.py"])
+    assert words.values["verbose"] is True
+    assert words.values["batch"] is None
+    assert words.tool_args == ["--fix"]
+    assert words.files == ["--batch", "-x.py"]
+
+
+def test_words_generic_tool_and_terminator(isolated: Path) -> None:
+    write(isolated, "script.py")
+    write(isolated, "a.py")
+    plain = split_words(generic.SPEC, ["--batch=2", "--", "python", "-W", "error", "a.py"])
+    assert (plain.tool_cmd, plain.tool_args, plain.files) == (["python"], ["-W", "error"], ["a.py"])
+    # a tool argument that names an existing file needs the terminator
+    ended = split_words(generic.SPEC, ["--", "python", "script.py", "--", "a.py"])
+    assert (ended.tool_cmd, ended.tool_args, ended.files) == (["python"], ["script.py"], ["a.py"])
+
+
+@pytest.mark.parametrize("argv", [[], ["--"], ["a.py"], ["--batch"], ["--batch", "x", "--", "t"]])
+def test_words_generic_usage_errors(isolated: Path, argv: list[str]) -> None:
+    with pytest.raises(UsageError):
+        split_words(generic.SPEC, argv)
+
+
+# -- units ------------------------------------------------------------------------------------------------------
+
+def test_one_unit_per_file_and_a_failure_does_not_stop_the_others(isolated: Path, tmp_path: Path) -> None:
+    for name in ("a.py", "b.py", "c.py"):
+        write(isolated, name)
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--", PY, RECORD, "--", "a.py", "b.py", "c.py"),
+            env=env(RECORD_TO=str(out), RECORD_FAIL_ON="b.py"))
+    assert p.returncode == 1, p.stderr
+    assert records(out) == [["a.py"], ["b.py"], ["c.py"]]
+    assert "record_argv: failing on b.py" in p.stdout  # a failed unit's output is shown
+    assert "atomic: failed: b.py: exit 3" in p.stdout
+    assert "3 units (3 files): 2 passed, 1 failed" in p.stdout
+    runs = [r for r in journal.read(state(isolated)) if r["argv"][1:2] == [RECORD]]
+    assert [r["argv"][2:] for r in runs] == [["a.py"], ["b.py"], ["c.py"]]
+    assert all(r["lock"] == "default" for r in runs)
+
+
+def test_fail_fast_stops_after_the_first_failure(isolated: Path, tmp_path: Path) -> None:
+    for name in ("a.py", "b.py", "c.py"):
+        write(isolated, name)
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--fail-fast", "--", PY, RECORD, "--", "a.py", "b.py", "c.py"),
+            env=env(RECORD_TO=str(out), RECORD_FAIL_ON="a.py"))
+    assert p.returncode == 1
+    assert records(out) == [["a.py"]]
+    assert "--fail-fast: 2 units not run" in p.stderr
+
+
+def test_batch_from_the_flag_and_from_config(isolated: Path, tmp_path: Path) -> None:
+    names = [f"m{i}.py" for i in range(5)]
+    for name in names:
+        write(isolated, name)
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--batch", "2", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert records(out) == [names[0:2], names[2:4], names[4:]]
+    out.unlink()
+    write(isolated, "pyproject.toml", "[tool.seq-hooks.hooks.atomic]\nbatch = 3\nargs = ['--from-config']\n")
+    p = run(hook("atomic", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert records(out) == [["--from-config", *names[0:3]], ["--from-config", *names[3:]]]  # after ARGS
+    out.unlink()
+    p = run(hook("atomic", "--batch", "0", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out)))
+    assert records(out) == [["--from-config", *names]]
+
+
+def test_timeout_from_hook_config_names_the_unit_and_why(isolated: Path) -> None:
+    write(isolated, "slow.py")
+    write(isolated, "fast.py")
+    write(isolated, "pyproject.toml", "[tool.seq-hooks.hooks.atomic]\ntimeout = 0.5\n")
+    script = 'case "$1" in slow.py) sleep 30;; esac'
+    p = run(hook("atomic", "--", "sh", "-c", script, "sh", "--", "slow.py", "fast.py"), env=env())
+    assert p.returncode == 1
+    assert "atomic: failed: slow.py: timeout: timed out after 0.5s" in p.stdout
+    assert "1 passed, 1 failed" in p.stdout
+
+
+def test_environment_overrides_the_hook_table(isolated: Path) -> None:
+    write(isolated, "slow.py")
+    write(isolated, "pyproject.toml", "[tool.seq-hooks.hooks.atomic]\ntimeout = 60\n")
+    p = run(hook("atomic", "--", "sh", "-c", "sleep 30", "sh", "--", "slow.py"), env=env(SEQ_HOOKS_TIMEOUT="0.3"))
+    assert p.returncode == 1
+    assert "timed out after 0.3s" in p.stdout
+
+
+def test_memory_limit_from_hook_config(isolated: Path) -> None:
+    write(isolated, "big.py")
+    write(isolated, "pyproject.toml", "[tool.seq-hooks.hooks.atomic]\nmemory_limit_mb = 100\n")
+    eat = f"exec {PY} {FIXTURES / 'eat_memory.py'} 400 2000 5"
+    p = run(hook("atomic", "--", "sh", "-c", eat, "sh", "--", "big.py"), env=env())
+    assert p.returncode == 1
+    assert "atomic: failed: big.py: memory: memory limit 100 MB exceeded" in p.stdout
+
+
+@pytest.mark.parametrize("name", ["sp ace.py", "ünïcode.py", "-dash.py", "--double.py"])
+def test_odd_names_reach_the_tool_intact(isolated: Path, tmp_path: Path, name: str) -> None:
+    write(isolated, name)
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--", PY, RECORD, "--", name), env=env(RECORD_TO=str(out)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    # a leading dash gets ./ so that no tool can take it for an option
+    assert records(out) == [["./" + name if name.startswith("-") else name]]
+
+
+@pytest.mark.parametrize("name", ["sp ace.py", "ünïcode.py", "-dash.py"])
+def test_odd_names_reach_ruff_intact(isolated: Path, name: str) -> None:
+    write(isolated, name, "import os\n")
+    # pre-commit passes file names after the hook's args, with no -- in between
+    p = run(hook("atomic-ruff", name), env=env(PRE_COMMIT="1"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"{name}:1:8" in p.stdout  # F401 in that very file
+    assert f"atomic-ruff: failed: {name}: exit 1" in p.stdout
+
+
+def test_a_vanished_file_is_skipped_with_a_note(isolated: Path, tmp_path: Path) -> None:
+    write(isolated, "here.py")
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--", PY, RECORD, "--", "gone.py", "here.py"), env=env(RECORD_TO=str(out)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "atomic: gone.py: skipped (the file no longer exists)" in p.stderr
+    assert records(out) == [["here.py"]]
+    assert "1 passed, 1 skipped" in p.stdout
+
+
+def test_a_missing_tool_is_one_clear_error(isolated: Path) -> None:
+    for name in ("a.py", "b.py", "c.py"):
+        write(isolated, name)
+    p = run(hook("atomic", "--", "no-such-tool-xyz", "--", "a.py", "b.py", "c.py"), env=env())
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("atomic: no-such-tool-xyz not found (looked in ")
+    assert "additional_dependencies: [no-such-tool-xyz]" in lines[0]
+    assert not (isolated / ".git" / "seq-hooks" / "journal.jsonl").exists()  # no unit ran
+
+
+# -- output -----------------------------------------------------------------------------------------------------
+
+def test_verbose_progress_line_per_unit_and_summary(isolated: Path) -> None:
+    write(isolated, "a.py")
+    write(isolated, "b.py", "import os\n")
+    p = run(hook("atomic-ruff", "--verbose", "a.py", "b.py"), env=env(PRE_COMMIT="1"))
+    assert p.returncode == 1
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("atomic-ruff: ruff from ")
+    progress = [line for line in lines if line.startswith("atomic-ruff: [")]
+    assert len(progress) == 2
+    assert progress[0].startswith("atomic-ruff: [1/2] ok       a.py  ") and progress[0].endswith(" MB")
+    assert progress[1].startswith("atomic-ruff: [2/2] FAIL     b.py  ") and progress[1].endswith(" MB  (exit 1)")
+    assert "All checks passed!" in p.stdout  # every unit's output with --verbose
+    assert any(line.startswith("atomic-ruff: 2 units (2 files): 1 passed, 1 failed in ") for line in lines)
+
+
+def test_quiet_under_pre_commit_when_all_pass(isolated: Path) -> None:
+    write(isolated, "a.py")
+    quiet = run(hook("atomic-ruff", "a.py"), env=env(PRE_COMMIT="1"))
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    by_hand = run(hook("atomic-ruff", "a.py"), env=env())
+    assert by_hand.returncode == 0
+    assert by_hand.stdout.startswith("atomic-ruff: 1 unit (1 file): 1 passed in ")  # not a terminal: no progress
+
+
+def test_a_fixed_file_is_reported(isolated: Path) -> None:
+    write(isolated, "fixme.py", "import os\n\nx = 1\n")
+    p = run(hook("atomic-ruff", "--fix", "fixme.py"), env=env(PRE_COMMIT="1"))
+    assert p.returncode == 0
+    assert "import os" not in (isolated / "fixme.py").read_text()
+    assert "Found 1 error (1 fixed, 0 remaining)." in p.stdout
+    assert "1 passed, 1 modified in " in p.stdout
+
+
+# -- which files ------------------------------------------------------------------------------------------------
+
+def test_by_hand_files_come_from_git_filtered_by_type(isolated: Path, tmp_path: Path) -> None:
+    write(isolated, "a.py")
+    write(isolated, "stub.pyi", "x: int\n")
+    write(isolated, "notes.txt", "hello\n")
+    write(isolated, "sub/b.py")
+    write(isolated, "ignored.py")
+    write(isolated, ".gitignore", "ignored.py\n")
+    git(isolated, "add", "a.py", "notes.txt")  # tracked and untracked (not ignored) files both count
+    p = run(hook("atomic-ruff", "--verbose"), env=env())
+    assert p.returncode == 0, p.stdout + p.stderr
+    ran = sorted(r["argv"][-1] for r in journal.read(state(isolated)))
+    assert ran == ["a.py", "stub.pyi", "sub/b.py"]
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--type", "text", "--", PY, RECORD, "--", "sub", "notes.txt", "a.py"),
+            env=env(RECORD_TO=str(out)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert sorted(r[0] for r in records(out)) == ["a.py", "notes.txt", "sub/b.py"]
+
+
+def test_files_from_pre_commit_are_taken_as_given(isolated: Path, tmp_path: Path) -> None:
+    write(isolated, "notes.txt", "hello\n")
+    out = tmp_path / "argv.jsonl"
+    p = run(hook("atomic", "--type", "python", "--", PY, RECORD, "--", "notes.txt"),
+            env=env(RECORD_TO=str(out), PRE_COMMIT="1"))
+    assert p.returncode == 0
+    assert records(out) == [["notes.txt"]]  # pre-commit already chose (the user's types/files win)
+
+
+# -- the queue --------------------------------------------------------------------------------------------------
+
+def test_nested_under_a_held_lock_units_use_the_child_queue(isolated: Path, tmp_path: Path) -> None:
+    write(isolated, "a.py")
+    write(isolated, "b.py")
+    out = tmp_path / "argv.jsonl"
+    p = run(seq_hooks("run", "--", str(BIN / "atomic"), "--", PY, RECORD, "--", "a.py", "b.py"),
+            env=env(RECORD_TO=str(out)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    runs = journal.read(state(isolated))
+    units = [r for r in runs if r["argv"][1:2] == [RECORD]]
+    outer = [r for r in runs if r["argv"][0].endswith("atomic")]
+    assert len(units) == 2 and len(outer) == 1
+    assert all(r["lock"] == f"default/nested/{outer[0]['token']}" for r in units)
+
+
+def test_units_share_one_log_with_a_section_each(isolated: Path) -> None:
+    write(isolated, "a.py")
+    write(isolated, "b.py")
+    p = run(hook("atomic-ruff", "a.py", "b.py"), env=env())
+    assert p.returncode == 0
+    logs = {r["log"] for r in journal.read(state(isolated))}
+    assert len(logs) == 1
+    log = Path(logs.pop())
+    assert "atomic-ruff" in log.name
+    assert log.read_text().count("# seq-hooks run\n") == 2
+
+
+def test_help_lists_the_hook_options(isolated: Path) -> None:
+    p = run(hook("atomic-pytest", "--help"), env=env())
+    assert p.returncode == 0
+    assert "--batch N" in p.stdout and "--all" in p.stdout and "--fail-fast" in p.stdout
+
+
+def test_outside_git_without_files_is_a_usage_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    p = run(hook("atomic-ruff"), cwd=plain, env=env(XDG_STATE_HOME=str(tmp_path / "state")))
+    assert p.returncode == 2
+    assert "not a git repository" in p.stderr
