@@ -280,3 +280,17 @@ def test_hook_finds_seq_hooks_on_path_when_the_installing_python_is_gone(isolate
     c = run(["git", "commit", "-q", "--allow-empty", "-m", "y"], env=env)
     assert c.returncode == 1
     assert "seq-hooks: not found" in c.stderr
+
+
+def test_commit_under_a_held_default_lock_runs_the_hook_nested(isolated: Path) -> None:
+    """`seq-hooks run -- git commit`: the hook's own run must not wait for its ancestor's lock."""
+    out = isolated.parent / "env.txt"
+    write_exe(isolated / ".git" / "hooks" / "pre-commit", "#!/bin/sh\n" + env_dump(out))
+    assert run(seq_hooks("install-git-hook")).returncode == 0
+    (isolated / "f.txt").write_text("f")
+    git(isolated, "add", "f.txt")
+    p = run(seq_hooks("run", "--max-wait", "5", "--", "git", "commit", "-q", "-m", "nested"), timeout=60)
+    assert p.returncode == 0, p.stderr
+    locks = [r["lock"] for r in journal.read(state(isolated))]
+    assert locks[0].startswith("default/nested/") and locks[1] == "default"
+    assert holder_lines(out)[0].count("default") == 2  # the outer holder's marker and the nested one's
