@@ -15,6 +15,7 @@ import pytest
 
 from seq_hooks.commands import status
 from testing.util import Tmux, alive, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from tests.doctor_test import plant_ticket
 
 
 class Queue(NamedTuple):
@@ -112,23 +113,9 @@ def test_nested_queue_is_shown_under_its_parent(isolated: Path, capsys: pytest.C
     assert lines[at + 2].startswith("    waiting 1") and lines[at + 2].endswith("inner2")
 
 
-def plant_stale_ticket(qdir: Path, number: int, argv: list[str], granted: bool = False, token: str = "") -> Path:
-    """A ticket in lock._enqueue's format whose owner is dead: nobody holds its flock."""
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    head = {"pid": dead.pid, "token": token or os.urandom(8).hex(), "argv": argv, "cwd": str(qdir),
-            "since": time.time() - 5, "holds": []}
-    text = json.dumps(head) + "\n" + (json.dumps({"granted": time.time() - 4}) + "\n" if granted else "")
-    path = qdir / f"{number:012d}.ticket"
-    path.write_text(text)
-    path.chmod(0o600)
-    return path
-
-
 def test_a_dead_ticket_is_shown_as_stale(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with live_queue(isolated, waiters=1) as q:
-        stale = plant_stale_ticket(queue_dir(isolated), 99, ["python", "dead-one"])
+        stale = plant_ticket(queue_dir(isolated), 99, ["python", "dead-one"], os.urandom(8).hex(), granted=False)
         assert status.main(["--json"]) == 0
         [lock] = json.loads(capsys.readouterr().out)["locks"]
         assert status.main([]) == 0

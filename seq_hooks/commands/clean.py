@@ -1,0 +1,87 @@
+"""`seq-hooks clean [--dry-run]`: removes stale queue entries and ends leftover processes of dead runs.
+
+Processes are found by their run token (SEQ_HOOKS_RUN) only, never by name: the guides' kill-orphans script
+ended every pytest on the machine. Nothing else is touched.
+"""
+from __future__ import annotations
+
+import sys
+
+from seq_hooks import context, display, leftovers, lock, proctree, retention
+from seq_hooks.errors import FAILED, OK
+from seq_hooks.options import Option, parse
+
+OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would be done, do nothing"),)
+SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), and end the processes still "
+           "carrying the run token of a dead run. Never matches processes by name.")
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _proc(pid: int) -> str:
+    return f"pid {pid} ({display.fit(display.clean(proctree.cmdline(pid)) or '?', 80)})"
+
+
+def _ticket(s: leftovers.StaleTicket) -> str:
+    t = s.ticket
+    name = s.path.rsplit("/", 1)[-1]
+    if t is None:
+        return f"{s.lock_id}/{name} (unreadable)"
+    return f"{s.lock_id}/{name} (pid {t.pid}, {display.fit(display.command(t.argv), 80)})"
+
+
+def main(argv: list[str]) -> int:
+    parsed = parse(argv, OPTIONS, prog="seq-hooks clean", usage="[--dry-run]", summary=SUMMARY)
+    dry = parsed.flag("dry_run")
+    ctx = context.load()
+    state = ctx.state_dir
+    stale, found, untouched = leftovers.find(state, retention.log_dir(ctx.settings, state, ctx.project.root))
+    code = OK
+    did = 0
+    for lo in found:
+        short = lo.token[:12]
+        if dry:
+            for pid in lo.pids:
+                _say(f"would end {_proc(pid)} of dead run {short}: {lo.why}")
+            did += len(lo.pids)
+            continue
+        names = {pid: _proc(pid) for pid in lo.pids}
+        ended, survivors = leftovers.end(lo, ctx.settings.kill_after)
+        for pid in ended:
+            _say(f"ended {names[pid]} of dead run {short}: {lo.why}")
+        for pid in survivors:
+            _say(f"could not end {names[pid]} of dead run {short} (not ours to signal, or unkillable)")
+            code = FAILED
+        did += len(ended)
+    if dry:
+        for s in stale:
+            _say(f"would remove stale ticket {_ticket(s)}")
+        gone = frozenset(s.path for s in stale)
+    else:
+        removed = []
+        for lock_id, qdir in lock.all_queues(state):
+            removed += leftovers.remove_stale(qdir, lock_id)
+        for s in removed:
+            _say(f"removed stale ticket {_ticket(s)}")
+        stale = removed
+        gone = frozenset()
+    did += len(stale)
+    live = leftovers.live_tokens(state)
+    for path in leftovers.empty_nested(state, live, gone):
+        rel = path[len(lock.locks_root(state)) + 1 :]
+        if dry:
+            _say(f"would remove empty nested queue {rel}")
+        elif leftovers.remove_nested(path):
+            _say(f"removed empty nested queue {rel}")
+        else:
+            continue
+        did += 1
+    for u in untouched:
+        pids = ", ".join(str(p) for p in u.pids)
+        _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "
+             f"under live {_proc(u.parent)} (a --no-lock run, most likely)")
+    if not did:
+        _say("nothing to clean")
+    return code

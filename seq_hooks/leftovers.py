@@ -1,0 +1,293 @@
+"""What dead runs of this project left behind: stale queue tickets and processes still carrying a dead run's token.
+
+Used by `doctor` (to report) and `clean` (to remove and end). Processes are found by their SEQ_HOOKS_RUN token
+only, never by name, and only tokens this project's state dir knows count; the machine may run other projects'
+seq-hooks, whose live runs' tickets are in their own state dirs. A token is of a dead run of ours when a stale
+ticket carries it (its runner died queued or holding) or the journal has its record (the run ended: the
+supervisor should have left nothing). A token known only from its log file name has no ticket (a `--no-lock`
+run) and no record (not ended, or its runner was killed): its processes count as leftovers only when none of
+them hangs under a live process outside the run, i.e. its runner is gone and they were handed to init.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from typing import NamedTuple
+
+from seq_hooks import journal, lock, proctree
+
+RUN_PREFIX = b"SEQ_HOOKS_RUN="
+SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
+
+
+class Proc(NamedTuple):
+    pid: int
+    ppid: int
+    token: str
+
+
+class StaleTicket(NamedTuple):
+    lock_id: str
+    path: str
+    ticket: lock.TicketInfo | None  # None when the file cannot be parsed (torn or foreign)
+
+
+class Leftover(NamedTuple):
+    token: str
+    pids: list[int]
+    why: str
+
+
+class Untouched(NamedTuple):
+    """Processes of a run we cannot prove dead: shown, never ended."""
+
+    token: str
+    pids: list[int]
+    parent: int
+
+
+def _protected() -> set[int]:
+    """Ourselves and our ancestors: never ours to end, whatever they carry."""
+    out = {os.getpid()}
+    pid = os.getpid()
+    for _ in range(4096):
+        i = proctree.info(pid)
+        if i is None or i.ppid <= 0:
+            break
+        pid = i.ppid
+        out.add(pid)
+    return out
+
+
+def _token_of(raw: bytes) -> str | None:
+    for entry in raw.split(b"\0"):
+        if entry.startswith(RUN_PREFIX):
+            return entry[len(RUN_PREFIX) :].decode(errors="replace")
+    return None
+
+
+def scan() -> list[Proc]:
+    """Every live process carrying a run token, in one pass over /proc (psutil where there is no /proc)."""
+    skip = _protected()
+    out: list[Proc] = []
+    if proctree.use_proc():
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in skip:
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            token = _token_of(raw) if RUN_PREFIX in raw else None
+            if token is None:
+                continue
+            i = proctree.info(int(entry))
+            if i is not None and i.state != "Z":
+                out.append(Proc(i.pid, i.ppid, token))
+        return out
+    import psutil
+
+    for p in psutil.process_iter():
+        if p.pid in skip:
+            continue
+        try:
+            token = p.environ().get("SEQ_HOOKS_RUN")
+            if token and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(Proc(p.pid, p.ppid(), token))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out
+
+
+def still_carries(pid: int, token: str) -> bool:
+    """Re-read just before signalling: the pid may have ended and been reused since the scan."""
+    if proctree.use_proc():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                return _token_of(f.read()) == token and proctree.alive(pid)
+        except OSError:
+            return False
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).environ().get("SEQ_HOOKS_RUN") == token)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def _ticket_files(qdir: str) -> list[str]:
+    try:
+        names = os.listdir(qdir)
+    except OSError:
+        return []
+    return sorted(n for n in names if n.endswith(".ticket") or n.startswith(".new-"))
+
+
+def _lock_free(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def stale_tickets(state_dir: str) -> list[StaleTicket]:
+    """Tickets whose flock nobody holds: their owner is dead. Read only (a test flock, released at once)."""
+    out = []
+    for lock_id, qdir in lock.all_queues(state_dir):
+        for name in _ticket_files(qdir):
+            path = os.path.join(qdir, name)
+            if name.endswith(".ticket") and _lock_free(path):
+                out.append(StaleTicket(lock_id, path, lock._read_ticket(path, alive=False)))
+    return out
+
+
+def live_tokens(state_dir: str) -> set[str]:
+    return {t.token for _lock_id, qdir in lock.all_queues(state_dir) for t in lock.read_queue(qdir) if t.alive}
+
+
+def classify(procs: list[Proc], live: set[str], stale: dict[str, str], ended: set[str], logged: set[str],
+             ) -> tuple[list[Leftover], list[Untouched]]:
+    by_token: dict[str, list[Proc]] = {}
+    for p in procs:
+        by_token.setdefault(p.token, []).append(p)
+    leftovers: list[Leftover] = []
+    untouched: list[Untouched] = []
+    for token, group in sorted(by_token.items()):
+        pids = sorted(p.pid for p in group)
+        if token in live:
+            continue
+        if token in stale:
+            leftovers.append(Leftover(token, pids, f"its runner died ({stale[token]} is stale)"))
+        elif token in ended:
+            leftovers.append(Leftover(token, pids, "its run has ended (it is in the journal)"))
+        elif token in logged:
+            # a live run's first process hangs under its runner, which does not carry the token itself
+            members = set(pids)
+            outside = [p.ppid for p in group if p.ppid not in members and p.ppid > 1 and proctree.alive(p.ppid)]
+            if outside:
+                untouched.append(Untouched(token, pids, outside[0]))
+            else:
+                leftovers.append(Leftover(token, pids, "its runner is gone (it has a log but no ticket and no "
+                                                       "journal record; its processes were handed to init)"))
+        # any other token is another project's (or a hand-made environment): never ours to judge
+    return leftovers, untouched
+
+
+def logged_tokens(log_dir: str | None) -> set[str]:
+    from seq_hooks import retention
+
+    return {n.rsplit("-", 1)[1][:-4] for n in retention.logs(log_dir)} if log_dir else set()
+
+
+def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket], list[Leftover], list[Untouched]]:
+    stale = stale_tickets(state_dir)
+    procs = scan()
+    if not procs:
+        return stale, [], []
+    stale_tokens = {s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket is not None}
+    ended = {str(r.get("token")) for r in journal.read(state_dir)}
+    leftovers, untouched = classify(procs, live_tokens(state_dir), stale_tokens, ended, logged_tokens(log_dir))
+    return stale, leftovers, untouched
+
+
+def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
+    """Ends a leftover's processes that still carry its token: (ended, survivors)."""
+    pids = [p for p in leftover.pids if still_carries(p, leftover.token)]
+    survivors = proctree.end(pids, grace)
+    return [p for p in pids if p not in survivors], survivors
+
+
+def _take(fd: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+
+def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
+    """Removes the queue's dead tickets (and dead half-made ones), holding the queue's `.seq` flock.
+
+    `.seq` is what a caller holds while it numbers, creates and renames its ticket (lock._enqueue), so under
+    it no ticket is half made by a live process; each ticket is then taken with a non-blocking exclusive
+    flock, which only succeeds when its owner is dead, and kept until the file is gone.
+    """
+    try:
+        seq = os.open(os.path.join(qdir, ".seq"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return []
+    removed = []
+    try:
+        if not _take(seq, SEQ_WAIT):
+            return []
+        for name in _ticket_files(qdir):
+            path = os.path.join(qdir, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live owner holds it
+                info = lock._read_ticket(path, alive=False) if name.endswith(".ticket") else None
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                removed.append(StaleTicket(lock_id, path, info))
+            finally:
+                os.close(fd)
+    finally:
+        os.close(seq)
+    return removed
+
+
+def empty_nested(state_dir: str, live: set[str], gone: frozenset[str] = frozenset()) -> list[str]:
+    """Nested queue dirs, deepest first, that hold no ticket (besides those in `gone`, about to be removed)
+    and whose holder's run is not live: a live holder's next nested call may queue there."""
+    root = lock.locks_root(state_dir)
+    out: list[str] = []
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
+        if os.path.basename(os.path.dirname(dirpath)) != "nested" or os.path.basename(dirpath) in live:
+            continue
+        if any((n.endswith(".ticket") or n.startswith(".new-")) and os.path.join(dirpath, n) not in gone
+               for n in filenames):
+            continue
+        inner = os.path.join(dirpath, "nested")
+        try:
+            children = os.listdir(inner)
+        except OSError:
+            children = []
+        if all(os.path.join(inner, c) in out for c in children):
+            out.append(dirpath)
+    return out
+
+
+def remove_nested(dirpath: str) -> bool:
+    """Removes an empty nested queue dir (its `.seq` counter and an empty `nested/`); False when it is in use."""
+    try:
+        for name in os.listdir(dirpath):
+            full = os.path.join(dirpath, name)
+            if name == ".seq":
+                os.unlink(full)
+            elif name == "nested":
+                os.rmdir(full)
+        os.rmdir(dirpath)
+        return True
+    except OSError:
+        return False
