@@ -1,0 +1,108 @@
+"""atomic-pytest: which test files a change runs, and how their results count."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from seq_hooks import journal
+from seq_hooks.config import Settings
+from seq_hooks.hooks import pytest as pytest_hook
+from seq_hooks.hooks.atomic import Job
+from seq_hooks.toolenv import Tool
+from testing.util import run
+
+BIN = Path(sys.executable).parent
+LAYOUT = {
+    "src/pkg/mod.py": "",
+    "src/pkg/other.py": "",
+    "tests/test_mod.py": "",
+    "tests/mod_test.py": "",
+    "tests/sub/conftest.py": "",
+    "tests/sub/test_deep.py": "",
+    "scripts/test_mod.py": "",
+}
+
+
+def layout(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def plan(root: Path, files: list[str], test_paths: tuple[str, ...] = ("tests",), all_: bool = False) -> list[str]:
+    job = Job(files, Settings(test_paths=test_paths), str(root), {"all": all_}, [])
+    return pytest_hook.plan(job)
+
+
+def test_a_source_file_runs_the_tests_named_after_it(isolated: Path) -> None:
+    layout(isolated, LAYOUT)
+    assert sorted(plan(isolated, ["src/pkg/mod.py"])) == ["tests/mod_test.py", "tests/test_mod.py"]
+    assert plan(isolated, ["src/pkg/other.py"]) == []
+    # test_paths decides where to look: "." is the whole repository
+    assert sorted(plan(isolated, ["src/pkg/mod.py"], (".",))) == ["scripts/test_mod.py", "tests/mod_test.py",
+                                                                  "tests/test_mod.py"]
+
+
+def test_a_test_file_runs_itself_and_conftest_runs_its_directory(isolated: Path) -> None:
+    layout(isolated, LAYOUT)
+    assert plan(isolated, ["scripts/test_mod.py"]) == ["scripts/test_mod.py"]
+    assert plan(isolated, ["tests/sub/conftest.py"]) == ["tests/sub/test_deep.py"]
+    assert plan(isolated, ["tests/sub/test_deep.py", "src/pkg/mod.py", "tests/sub/test_deep.py"])[0] == \
+        "tests/sub/test_deep.py"
+
+
+def test_all_runs_every_test_file_under_the_test_paths(isolated: Path) -> None:
+    layout(isolated, LAYOUT)
+    assert sorted(plan(isolated, [], all_=True)) == ["tests/mod_test.py", "tests/sub/test_deep.py",
+                                                    "tests/test_mod.py"]
+
+
+PASSING = "def test_ok():\n    assert True\n"
+FAILING = "def test_bad():\n    assert 2 + 2 == 5\n"
+
+
+def test_runs_matching_tests_one_unit_each_and_names_the_failure(isolated: Path) -> None:
+    layout(isolated, {"calc.py": "", "tests/test_calc.py": PASSING, "tests/calc_test.py": FAILING,
+                      "tests/test_unrelated.py": FAILING})
+    p = run([str(BIN / "atomic-pytest"), "calc.py"], env={**os.environ, "PRE_COMMIT": "1"})
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "atomic-pytest: failed: tests/calc_test.py: exit 1" in p.stdout
+    assert "2 units (2 files): 1 passed, 1 failed" in p.stdout
+    assert "assert 2 + 2 == 5" in p.stdout  # the failing unit's output
+    ran = [r["argv"][-1] for r in journal.read(str(isolated / ".git" / "seq-hooks"))]
+    assert sorted(ran) == ["tests/calc_test.py", "tests/test_calc.py"]
+
+
+def test_nothing_collected_is_not_a_failure(isolated: Path) -> None:
+    layout(isolated, {"tests/test_empty.py": "VALUE = 1\n"})
+    p = run([str(BIN / "atomic-pytest"), "--verbose", "tests/test_empty.py"], env=dict(os.environ))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "no tests ran" in p.stdout
+    assert journal.read(str(isolated / ".git" / "seq-hooks"))[-1]["exit"] == 5
+
+
+def test_all_one_unit_per_test_file(isolated: Path) -> None:
+    layout(isolated, {f"tests/test_{i}.py": PASSING for i in range(3)})
+    p = run([str(BIN / "atomic-pytest"), "--all"], env={**os.environ, "PRE_COMMIT": "1"})
+    assert (p.returncode, p.stdout) == (0, "")
+    ran = sorted(r["argv"][-1] for r in journal.read(str(isolated / ".git" / "seq-hooks")))
+    assert ran == ["tests/test_0.py", "tests/test_1.py", "tests/test_2.py"]
+
+
+@pytest.mark.parametrize("name", ["test_sp ace.py", "test_ünï.py", "-dash_test.py"])
+def test_odd_test_file_names_reach_pytest_intact(isolated: Path, name: str) -> None:
+    layout(isolated, {name: FAILING})
+    p = run([str(BIN / "atomic-pytest"), name], env={**os.environ, "PRE_COMMIT": "1"})
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"atomic-pytest: failed: {name}: exit 1" in p.stdout
+    assert "1 failed" in p.stdout  # pytest ran the test (exit 4 would be a usage error)
+
+
+def test_no_xdist_flag_when_the_plugin_is_missing(isolated: Path) -> None:
+    job = Job(["tests/test_a.py"], Settings(), str(isolated), {}, ["-q"])
+    tool = Tool("pytest", (str(BIN / "pytest"),), "here", None)
+    assert pytest_hook.adjust(job, tool) == ["-q"]  # this venv has no pytest-xdist
