@@ -152,6 +152,12 @@ def test_configuration_errors_and_state_dir_mode(isolated: Path) -> None:
     assert "1 run logs" in lines(p.stdout, "logs")[0]
 
 
+def test_state_dir_override_must_be_absolute(isolated: Path) -> None:
+    p = doctor_run({"SEQ_HOOKS_HOME": "relative/state"})
+    assert p.returncode == 1
+    assert "SEQ_HOOKS_HOME=relative/state is not an absolute path" in lines(p.stdout, "state dir")[0]
+
+
 def test_git_hook_installed_or_not(isolated: Path) -> None:
     assert "not installed" in lines(doctor_run().stdout, "git hook")[0]
     assert run(seq_hooks("install-git-hook")).returncode == 0

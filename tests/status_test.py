@@ -5,6 +5,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -217,14 +218,15 @@ def test_watch_fits_a_narrow_terminal_and_respects_no_color(isolated: Path) -> N
             _close(tmux)
 
 
-def test_watch_without_a_terminal_prints_plain_frames(isolated: Path) -> None:
-    proc = subprocess.Popen(seq_hooks("status", "--watch"), stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 0), (signal.SIGTERM, 143)])
+def test_watch_without_a_terminal_prints_plain_frames(isolated: Path, sig: int, code: int) -> None:
+    proc = subprocess.Popen(seq_hooks("status", "--watch"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("seq-hooks status")
         assert proc.stdout.readline() == "no lock has been used in this project yet\n"
-        proc.send_signal(2)
-        rest, _ = proc.communicate(timeout=10)
-        assert proc.returncode == 0 and "\x1b" not in rest
+        proc.send_signal(sig)
+        rest, err = proc.communicate(timeout=10)
+        assert proc.returncode == code and "\x1b" not in rest and err == ""
     finally:
         reap(proc)

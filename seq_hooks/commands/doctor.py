@@ -490,7 +490,11 @@ def run_checks() -> tuple[str, list[Finding]]:
     proj = project.find()
     settings, findings = check_config(proj.root)
     state = state_path(proj, settings.scope)
-    usable, state_findings = check_state_dir(state)
+    if not os.path.isabs(state):
+        usable, state_findings = False, [Finding(PROBLEM, "state dir", f"SEQ_HOOKS_HOME={state} is not an absolute "
+                                                 "path: every seq-hooks command refuses it", "give a full path")]
+    else:
+        usable, state_findings = check_state_dir(state)
     findings += state_findings
     if usable:
         findings += check_logs(settings, state, proj.root)
