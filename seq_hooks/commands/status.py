@@ -86,6 +86,8 @@ def watch(state_dir: str, out: TextIO, interval: float = 1.0) -> int:
         raise SystemExit(128 + signum)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    # Ctrl-C is how a watch ends, even when started with SIGINT ignored (a background job of a script)
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if tty:
             out.write("\x1b[?1049h\x1b[?25l")  # alternate screen, cursor hidden: restored in `finally`
