@@ -146,7 +146,7 @@ def stale_tickets(state_dir: str) -> list[StaleTicket]:
         for name in _ticket_files(qdir):
             path = os.path.join(qdir, name)
             if name.endswith(".ticket") and _lock_free(path):
-                out.append(StaleTicket(lock_id, path, lock._read_ticket(path, alive=False)))
+                out.append(StaleTicket(lock_id, path, lock.read_ticket(path, alive=False)))
     return out
 
 
@@ -244,7 +244,7 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live owner holds it
-                info = lock._read_ticket(path, alive=False) if name.endswith(".ticket") else None
+                info = lock.read_ticket(path, alive=False) if name.endswith(".ticket") else None
                 try:
                     os.unlink(path)
                 except FileNotFoundError:

@@ -74,7 +74,7 @@ def parse_markers(value: str) -> list[Marker]:
     return out
 
 
-def _read_ticket(path: str, alive: bool | None = None) -> TicketInfo | None:
+def read_ticket(path: str, alive: bool | None = None) -> TicketInfo | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -123,7 +123,7 @@ def read_queue(qdir: str) -> list[TicketInfo]:
     """The queue in order, read without taking it: the first live granted ticket is the holder."""
     out = []
     for n in _ticket_numbers(qdir):
-        t = _read_ticket(_path(qdir, n))
+        t = read_ticket(_path(qdir, n))
         if t is not None:
             out.append(t)
     return out
@@ -368,7 +368,7 @@ def acquire(
                     if got:
                         break
                 # pred's owner released or died; a file still there belongs to a dead process
-                info = _read_ticket(pred, alive=False)
+                info = read_ticket(pred, alive=False)
                 if info is not None:
                     if info.granted is not None:
                         proctree.end(proctree.pids_with_token(info.token), takeover_grace)

@@ -84,28 +84,33 @@ def ensure_private_dir(path: str) -> str:
     return path
 
 
-def _user_state_base() -> str:
+def user_state_base() -> str:
     xdg = os.environ.get("XDG_STATE_HOME")
     base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, "seq-hooks")
 
 
-def state_dir(project: Project, scope: str = "project") -> str:
-    """The private state directory: `<common-dir>/seq-hooks`, `$SEQ_HOOKS_HOME`, or the user's XDG state dir."""
+def state_path(project: Project, scope: str = "project") -> str:
+    """Where the state lives: `$SEQ_HOOKS_HOME`, `<common-dir>/seq-hooks`, or the user's XDG state dir (keyed by
+    the directory outside git, or one for all projects with scope "machine"). Computes only; creates nothing."""
     override = os.environ.get("SEQ_HOOKS_HOME")
     if override:
         if not os.path.isabs(override):
             raise UsageError(f"SEQ_HOOKS_HOME must be an absolute path, got {override!r}")
-        return ensure_private_dir(override)
+        return override
     if scope == "machine":
-        return ensure_private_dir(os.path.join(_user_state_base(), "machine"))
+        return os.path.join(user_state_base(), "machine")
     if project.common_dir is not None:
-        return ensure_private_dir(os.path.join(project.common_dir, "seq-hooks"))
+        return os.path.join(project.common_dir, "seq-hooks")
     import hashlib  # only outside git: off the hot path
 
     key = hashlib.sha256(project.root.encode()).hexdigest()[:16]
-    name = os.path.basename(project.root) or "root"
-    return ensure_private_dir(os.path.join(_user_state_base(), "dirs", f"{name}-{key}"))
+    return os.path.join(user_state_base(), "dirs", f"{os.path.basename(project.root) or 'root'}-{key}")
+
+
+def state_dir(project: Project, scope: str = "project") -> str:
+    """The private state directory (see `state_path`), created mode 0700 or checked."""
+    return ensure_private_dir(state_path(project, scope))
 
 
 def open_private(path: str, flags: int = os.O_WRONLY | os.O_CREAT | os.O_APPEND) -> int:

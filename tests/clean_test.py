@@ -5,8 +5,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from testing.queue import STATE, finished_run, plant_ticket, start_with_token
 from testing.util import alive, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
-from tests.doctor_test import STATE, finished_run, plant_ticket, start_with_token
 
 
 def _tree(root: Path) -> list[str]:

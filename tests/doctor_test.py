@@ -1,47 +1,16 @@
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from seq_hooks import journal
 from seq_hooks.commands import doctor
+from testing.queue import STATE, finished_run, plant_ticket, start_with_token
 from testing.util import alive, fixture, git, reap, run, seq_hooks, tickets, wait_for_file, wait_until
-
-STATE = Path(".git") / "seq-hooks"
-
-
-def plant_ticket(qdir: Path, number: int, argv: list[str], token: str, granted: bool) -> Path:
-    """A ticket written the way lock._enqueue writes it, whose owner is dead: nobody holds its flock."""
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    qdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    head = {"pid": dead.pid, "token": token, "argv": argv, "cwd": str(qdir), "since": time.time() - 9, "holds": []}
-    lines = json.dumps(head) + "\n" + (json.dumps({"granted": time.time() - 8}) + "\n" if granted else "")
-    path = qdir / f"{number:012d}.ticket"
-    path.write_text(lines)
-    path.chmod(0o600)
-    return path
-
-
-def start_with_token(repo: Path, name: str, token: str) -> subprocess.Popen[bytes]:
-    """A process carrying SEQ_HOOKS_RUN=<token>, as one left behind by a run would."""
-    proc = subprocess.Popen(fixture("pidfile.py", repo / f"{name}.pid", 60), env={**os.environ, "SEQ_HOOKS_RUN": token})
-    wait_for_file(repo / f"{name}.pid")
-    return proc
-
-
-def finished_run(repo: Path, token: str) -> None:
-    """The journal record of a run that has ended."""
-    (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), {"lock": "default", "pid": 1, "token": token, "argv": ["old"], "enqueued": 1.0,
-                                       "started": 2.0, "ended": 3.0, "exit": 0, "reason": "exit", "peak_rss_mb": 1})
 
 
 def doctor_run(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -155,7 +124,7 @@ def test_configuration_errors_and_state_dir_mode(isolated: Path) -> None:
 def test_state_dir_override_must_be_absolute(isolated: Path) -> None:
     p = doctor_run({"SEQ_HOOKS_HOME": "relative/state"})
     assert p.returncode == 1
-    assert "SEQ_HOOKS_HOME=relative/state is not an absolute path" in lines(p.stdout, "state dir")[0]
+    assert "SEQ_HOOKS_HOME must be an absolute path, got 'relative/state'" in lines(p.stdout, "state dir")[0]
 
 
 def test_git_hook_installed_or_not(isolated: Path) -> None:

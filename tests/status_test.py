@@ -15,8 +15,8 @@ from typing import NamedTuple
 import pytest
 
 from seq_hooks.commands import status
+from testing.queue import plant_ticket
 from testing.util import Tmux, alive, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
-from tests.doctor_test import plant_ticket
 
 
 class Queue(NamedTuple):

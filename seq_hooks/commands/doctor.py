@@ -6,7 +6,6 @@ token only. Exit 0 when healthy, 1 when any problem was found.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -59,19 +58,6 @@ def check_config(root: str) -> tuple[Settings, list[Finding]]:
     else:
         text = "defaults (no [tool.seq-hooks] in pyproject.toml)"
     return settings, [Finding(OK_, "configuration", text)]
-
-
-def state_path(proj: project.Project, scope: str) -> str:
-    """Where project.state_dir puts the state, computed without creating or repairing anything."""
-    override = os.environ.get("SEQ_HOOKS_HOME")
-    if override:
-        return override
-    if scope == "machine":
-        return os.path.join(project._user_state_base(), "machine")
-    if proj.common_dir is not None:
-        return os.path.join(proj.common_dir, "seq-hooks")
-    key = hashlib.sha256(proj.root.encode()).hexdigest()[:16]
-    return os.path.join(project._user_state_base(), "dirs", f"{os.path.basename(proj.root) or 'root'}-{key}")
 
 
 def check_state_dir(path: str) -> tuple[bool, list[Finding]]:
@@ -489,10 +475,12 @@ def check_environment(root: str) -> list[Finding]:
 def run_checks() -> tuple[str, list[Finding]]:
     proj = project.find()
     settings, findings = check_config(proj.root)
-    state = state_path(proj, settings.scope)
-    if not os.path.isabs(state):
-        usable, state_findings = False, [Finding(PROBLEM, "state dir", f"SEQ_HOOKS_HOME={state} is not an absolute "
-                                                 "path: every seq-hooks command refuses it", "give a full path")]
+    try:
+        state = project.state_path(proj, settings.scope)
+    except UsageError as e:
+        state = ""
+        usable, state_findings = False, [Finding(PROBLEM, "state dir", f"{e.message}: every seq-hooks command "
+                                                 "refuses it", "give a full path")]
     else:
         usable, state_findings = check_state_dir(state)
     findings += state_findings
