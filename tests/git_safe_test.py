@@ -222,3 +222,14 @@ def test_subcommand_skips_global_options() -> None:
     assert git_safe.subcommand(["git", "-C", "x y", "-c", "a=b", "--no-pager", "commit", "-m", "m"]) == "commit"
     assert git_safe.subcommand(["git", "--git-dir=/r/.git", "status"]) == "status"
     assert git_safe.subcommand(["git"]) == ""
+
+
+def test_another_users_lock_file_is_never_removed(isolated: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = isolated / ".git" / "index.lock"
+    lock.touch()
+    owner = lock.stat().st_uid
+    monkeypatch.setattr(os, "geteuid", lambda: owner + 1000)  # as if we were another, non-root user
+    code, out = safe(capsys, "--fix-stale")
+    assert code == 1 and f"belongs to uid {owner}, whose processes git-safe cannot see" in out
+    assert lock.exists()

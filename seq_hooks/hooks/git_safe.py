@@ -226,6 +226,7 @@ class LockFile(NamedTuple):
     shared: bool  # in the common dir: every worktree uses it
     mine: bool  # this worktree's (or shared): live means a conflict
     ident: tuple[int, int, int]  # device, inode, mtime: the very file we looked at
+    uid: int  # its owner: another user's processes cannot be inspected
 
 
 def lock_files(repo: Repo) -> list[LockFile]:
@@ -240,18 +241,23 @@ def lock_files(repo: Repo) -> list[LockFile]:
     out += [(os.path.join(d, "index.lock"), False, False) for d in others if os.path.realpath(d) != repo.git_dir]
     found = []
     for path, shared, mine in out:
-        ident = _ident(path)
-        if ident is not None:
-            found.append(LockFile(path, shared, mine, ident))
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        found.append(LockFile(path, shared, mine, (st.st_dev, st.st_ino, st.st_mtime_ns), st.st_uid))
     return found
 
 
-def _ident(path: str) -> tuple[int, int, int] | None:
+def _ident(st: os.stat_result | None) -> tuple[int, int, int] | None:
+    return None if st is None else (st.st_dev, st.st_ino, st.st_mtime_ns)
+
+
+def _lstat(path: str) -> os.stat_result | None:
     try:
-        st = os.lstat(path)
+        return os.lstat(path)
     except OSError:
         return None
-    return st.st_dev, st.st_ino, st.st_mtime_ns
 
 
 class Finding(NamedTuple):
@@ -310,10 +316,13 @@ def _check_lock(lf: LockFile, found: Scan, mine: set[int], repo: Repo, fix_stale
         who = ", ".join(_who(g.pid, g.command) for g in writers)
         return (Finding(lf.mine, f"{shown}: exists while {who} is running: another git operation is live in "
                                  f"{where}"), [g.pid for g in writers])
+    if lf.uid != os.geteuid() and os.geteuid() != 0:
+        return (Finding(lf.mine, f"{shown}: belongs to uid {lf.uid}, whose processes git-safe cannot see: remove it "
+                                 "by hand once no git command of that user runs"), [])
     if fix_stale:
         # look again right before removing: a git command may have taken the lock since the scan
         again = scan({lf.path}, repo)
-        if again.openers.get(lf.path) or any(g.writer for g in again.gits) or _ident(lf.path) != lf.ident:
+        if again.openers.get(lf.path) or any(g.writer for g in again.gits) or _ident(_lstat(lf.path)) != lf.ident:
             return Finding(lf.mine, f"{shown}: in use again (a git command started): not removed"), []
         try:
             os.unlink(lf.path)
