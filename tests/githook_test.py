@@ -294,3 +294,24 @@ def test_commit_under_a_held_default_lock_runs_the_hook_nested(isolated: Path) -
     locks = [r["lock"] for r in journal.read(state(isolated))]
     assert locks[0].startswith("default/nested/") and locks[1] == "default"
     assert holder_lines(out)[0].count("default") == 2  # the outer holder's marker and the nested one's
+
+
+def test_atomic_hooks_inside_the_commit_run_nested_in_the_hooks_lock(isolated: Path) -> None:
+    """Real pre-commit running the generic `atomic` hook, through the installed hook: each file is a unit on the
+    child queue of the hook's holder (no deadlock on the lock the hook already holds), within its deadline."""
+    (isolated / ".pre-commit-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n  - id: atomic-true\n    name: atomic-true\n"
+        f"    entry: {PY} -m seq_hooks.hooks.generic -- true\n    language: system\n    require_serial: true\n"
+    )
+    for name in ("a.txt", "b.txt"):
+        (isolated / name).write_text(name)
+    git(isolated, "add", ".")
+    assert run(seq_hooks("install-git-hook")).returncode == 0
+    c = run(["git", "commit", "-q", "-m", "atomic inside"], timeout=120)
+    assert c.returncode == 0, c.stdout + c.stderr
+    records = journal.read(state(isolated))
+    outer = [r for r in records if r["lock"] == "default"]
+    units = [r for r in records if r["lock"] != "default"]
+    assert len(outer) == 1 and "hook-impl" in outer[0]["argv"]
+    assert sorted(r["argv"][-1] for r in units) == [".pre-commit-config.yaml", "a.txt", "b.txt"]
+    assert {r["lock"] for r in units} == {f"default/nested/{outer[0]['token']}"}
