@@ -1,6 +1,7 @@
 """Benchmark: atomic-ruff against ruff run bare, on the source of a pinned package from PyPI.
 
     .venv/bin/python benchmarks/bench_hooks.py [--rounds N] [--package NAME==VERSION]
+    .venv/bin/python benchmarks/bench_hooks.py --mypy [--rounds N] [--package NAME==VERSION]
 
 Fetches the package's sdist once into benchmarks/.cache/ (gitignored), copies its .py files into a throw-away git
 repository (so the project, its lock and its journal are private to the benchmark), then times, as the median of
@@ -8,6 +9,10 @@ N rounds after one warm-up each:
   per file: a shell loop running `ruff check FILE` on each file, against `atomic-ruff FILES...` (one unit per file);
   batched:  one plain `ruff check FILES...`, against `atomic-ruff --batch 50 FILES...`.
 Targets: per file within 1.3x of the bare loop; batched within 2x of the plain call. Exit 1 when one is missed.
+
+--mypy (default package rich==13.7.1): atomic-mypy one unit per file (sharing mypy's cache) against --batch 0 (the
+whole program as one unit) and one plain mypy call, with a cold cache, a warm one, and a commit that changed
+one file; no target, it measures the trade-off.
 """
 from __future__ import annotations
 
@@ -109,11 +114,77 @@ def table(title: str, med: dict[str, float], n: int) -> bool:
     return met
 
 
+MYPY = str(BIN / "mypy")
+ATOMIC_MYPY = str(BIN / "atomic-mypy")
+MYPY_ARGS = ["--ignore-missing-imports"]  # the package's own dependencies are not installed
+
+
+def mypy_errors(work: Path, env: dict[str, str], cmd: list[str]) -> tuple[float, int]:
+    """(seconds, error lines) of one run."""
+    start = time.perf_counter()
+    got = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    return elapsed, sum(1 for line in got.stdout.splitlines() if ": error: " in line)
+
+
+def bench_mypy(spec: str, rounds: int) -> int:
+    source = fetch(spec)
+    with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-mypy-") as tmp:
+        work = Path(tmp) / "corpus"
+        files = corpus(source, work)
+        pkg = [f for f in files if not f.startswith(("tests/", "test/", "docs/", "examples/"))]
+        # a module that many others import (rich's console), else the biggest one
+        changed = next((f for f in pkg if f.endswith("/console.py")), max(pkg, key=lambda f: (work / f).stat().st_size))
+        env = {**os.environ, "SEQ_HOOKS_HOME": str(Path(tmp) / "state"), "PRE_COMMIT": "1"}
+        cases = {
+            "plain mypy, all files": [MYPY, *MYPY_ARGS, "--", *pkg],
+            "atomic-mypy --batch 0 (one unit)": [ATOMIC_MYPY, *MYPY_ARGS, "--batch", "0", *pkg],
+            "atomic-mypy (a unit per file)": [ATOMIC_MYPY, *MYPY_ARGS, *pkg],
+        }
+        rows: list[tuple[str, str, float, int]] = []
+        for name, cmd in cases.items():
+            cold, warm = [], []
+            errors = 0
+            for _ in range(rounds):
+                shutil.rmtree(work / ".mypy_cache", ignore_errors=True)
+                t, errors = mypy_errors(work, env, cmd)
+                cold.append(t)
+                warm.append(mypy_errors(work, env, cmd)[0])
+            rows.append((name, "cold cache", statistics.median(cold), errors))
+            rows.append((name, "warm cache", statistics.median(warm), errors))
+        # a commit that changed one module: pre-commit passes that one file; whole-program checks everything
+        one: dict[str, list[float]] = {"atomic-mypy (a unit per file)": [], "atomic-mypy --batch 0 (one unit)": []}
+        for _ in range(rounds):
+            for name, times in one.items():
+                shutil.rmtree(work / ".mypy_cache", ignore_errors=True)
+                mypy_errors(work, env, cases["plain mypy, all files"])  # a warm cache from an earlier run
+                with open(work / changed, "a") as f:
+                    f.write("\n# changed\n")
+                args = [changed] if "per file" in name else pkg
+                times.append(mypy_errors(work, env, [ATOMIC_MYPY, *MYPY_ARGS, "--batch",
+                                                         "1" if "per file" in name else "0", *args])[0])
+        for name, times in one.items():
+            what = f"1 changed ({changed})" if "per file" in name else "1 changed, all checked"
+            rows.append((name, what, statistics.median(times), -1))
+    print(f"corpus: the .py files of the {spec} sdist, {len(pkg)} modules checked; mypy {MYPY_ARGS[0]}; "
+          f"{os.cpu_count()} CPUs; median of {rounds} rounds")
+    print(f"| {'case':<34} | {'cache / files':<40} | {'seconds':>7} | {'errors':>6} |")
+    print(f"|{'-' * 36}|{'-' * 42}|{'-' * 9}|{'-' * 8}|")
+    for name, what, t, errors in rows:
+        shown = "" if errors < 0 else str(errors)
+        print(f"| {name:<34} | {what:<40} | {t:7.2f} | {shown:>6} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--package", default="pip==24.0", help="the sdist whose source is the corpus")
+    parser.add_argument("--package", default=None, help="the sdist whose source is the corpus (NAME==VERSION)")
+    parser.add_argument("--mypy", action="store_true", help="measure atomic-mypy per file against --batch")
     args = parser.parse_args(argv)
+    if args.mypy:
+        return bench_mypy(args.package or "rich==13.7.1", args.rounds)
+    args.package = args.package or "pip==24.0"
     source = fetch(args.package)
     with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-") as tmp:
         work = Path(tmp) / "corpus"

@@ -301,3 +301,15 @@ def test_outside_git_without_files_is_a_usage_error(tmp_path: Path) -> None:
     p = run(hook("atomic-ruff"), cwd=plain, env=env(XDG_STATE_HOME=str(tmp_path / "state")))
     assert p.returncode == 2
     assert "not a git repository" in p.stderr
+
+
+def test_mypy_shows_an_imported_modules_error_once(isolated: Path) -> None:
+    write(isolated, "base.py", 'value: int = "one"\n')
+    for name in ("a.py", "b.py", "c.py"):
+        write(isolated, name, "import base\n\nx: int = base.value\n")
+    p = run(hook("atomic-mypy", "base.py", "a.py", "b.py", "c.py"), env=env(PRE_COMMIT="1"))
+    assert p.returncode == 1
+    assert p.stdout.count('base.py:1: error: Incompatible types in assignment') == 1
+    assert p.stdout.count("(1 line shown above by an earlier unit)") == 3
+    # each unit that saw the error failed, as mypy itself says
+    assert "4 units (4 files): 0 passed, 4 failed" in p.stdout

@@ -117,14 +117,13 @@ def test_mypy_from_elsewhere_is_pointed_at_the_projects_interpreter(isolated: Pa
     tool = find("mypy", isolated)
     job = Job([], Settings(), str(isolated), {}, ["--strict"])
     args = mypy_hook.adjust(job, tool)
-    assert args == ["--strict", "--follow-imports=silent",
-                    f"--python-executable={isolated / '.venv' / 'bin' / 'python'}"]
+    assert args == ["--strict", f"--python-executable={isolated / '.venv' / 'bin' / 'python'}"]
+    # the user's own choice stays
+    job = job._replace(tool_args=["--python-executable=/opt/py"])
+    assert mypy_hook.adjust(job, tool) == ["--python-executable=/opt/py"]
     # mypy in the project's own venv already runs there: nothing to add
     exe(isolated / ".venv" / "bin" / "mypy")
-    assert mypy_hook.adjust(job, find("mypy", isolated)) == ["--strict", "--follow-imports=silent"]
-    # the user's own choice stays
-    job = job._replace(tool_args=["--follow-imports=skip"])
-    assert mypy_hook.adjust(job, find("mypy", isolated)) == ["--follow-imports=skip"]
+    assert mypy_hook.adjust(job._replace(tool_args=[]), find("mypy", isolated)) == []
 
 
 def test_uv_run_when_the_project_has_uv_lock(isolated: Path, tmp_path: Path) -> None:

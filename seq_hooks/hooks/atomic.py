@@ -53,6 +53,7 @@ class Spec(NamedTuple):
     extra: tuple[Option, ...] = ()  # flag options of this hook only
     plan: Callable[[Job], list[str]] | None = None  # the files to run (atomic-pytest: the matching tests)
     adjust: Callable[[Job, toolenv.Tool], list[str]] | None = None  # the tool's final options
+    dedupe: bool = False  # drop `path:line: ...` lines an earlier unit printed (mypy reports imported modules too)
 
 
 class Words(NamedTuple):
@@ -289,6 +290,23 @@ def run(spec: Spec, argv: list[str]) -> int:
                       source=tool.source)
 
 
+def _dedupe(text: str, shown: set[str]) -> str:
+    """The output without the diagnostic lines (`path:line: error: ...`) that an earlier unit already printed."""
+    kept: list[str] = []
+    dropped = 0
+    for line in text.splitlines():
+        head, _, rest = line.partition(": ")
+        if rest and ":" in head and head.rsplit(":", 1)[-1].isdigit():
+            if line in shown:
+                dropped += 1
+                continue
+            shown.add(line)
+        kept.append(line)
+    if dropped:
+        kept.append(f"({dropped} line{'s' * (dropped != 1)} shown above by an earlier unit)")
+    return "\n".join(kept)
+
+
 def _log_path(prog: str, ctx: context.Context) -> str:
     """One log for the whole hook run, a section per unit: creating a file per unit costs ~0.4 ms on ext4."""
     log_dir = ctx.settings.log_dir or os.path.join(ctx.state_dir, "logs")
@@ -304,6 +322,7 @@ def _run_units(prog: str, spec: Spec, units: list[list[str]], head: list[str], l
     start = time.monotonic()
     log_path = _log_path(prog, ctx)
     failed: list[tuple[str, str]] = []
+    shown: set[str] = set()
     passed = skipped = modified = 0
     waited = 0.0
     ran = 0
@@ -337,7 +356,7 @@ def _run_units(prog: str, spec: Spec, units: list[list[str]], head: list[str], l
                       f"{result.peak_rss_mb:.0f} MB{why}\n")
         if verbose or not ok or changed:
             out.flush()
-            _write(out, result.stdout)
+            _write(out, _dedupe(result.stdout, shown) if spec.dedupe else result.stdout)
             _write(err, result.stderr)
             err.flush()
         if result.reason == "interrupted":

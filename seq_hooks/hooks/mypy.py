@@ -1,7 +1,9 @@
 """`atomic-mypy`: mypy once per file by default (all units share mypy's cache), or --batch N files per unit.
 
-A unit checks its own files: imported modules are analysed (from the cache after the first unit) but their
-errors are left to their own unit (--follow-imports=silent), so an error is reported once, by the right file.
+mypy's own follow_imports setting stays: with the default ("normal") a unit also reports errors in the modules
+its file imports (printed once: later units leave out the lines already shown), and later units load those
+modules from the cache. --follow-imports=silent would report each error by its own file only, but it defeats
+mypy's cache: 0.3 s instead of 0.1 s per file on a warm cache (rich 13.7.1, see the README).
 When mypy comes from elsewhere than the project's interpreter, it is pointed at that interpreter
 (--python-executable) so the project's installed packages are found.
 """
@@ -24,8 +26,6 @@ def _runs_in(tool: Tool, python: str) -> bool:
 
 def adjust(job: Job, tool: Tool) -> list[str]:
     args = list(job.tool_args)
-    if not any(a.startswith("--follow-imports") for a in args):
-        args.append("--follow-imports=silent")
     if tool.python and not _runs_in(tool, tool.python) and not any(a.startswith("--python-executable")
                                                                      for a in args):
         args.append(f"--python-executable={tool.python}")
@@ -39,6 +39,7 @@ SPEC = Spec(
     types=("python", "pyi"),
     dashdash=True,
     adjust=adjust,
+    dedupe=True,
 )
 
 
