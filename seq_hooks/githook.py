@@ -91,9 +91,9 @@ def script(hook_type: str, python: str, pre_commit_python: str) -> str:
         "",
         "under_lock() {",
         '    if [ -x "$INSTALL_PYTHON" ]; then',
-        '        exec "$INSTALL_PYTHON" -m seq_hooks run --lock default --timeout 0 --memory-limit 0 -- "$@"',
+        '        exec "$INSTALL_PYTHON" -m seq_hooks run --lock default --pipeline --memory-limit 0 -- "$@"',
         "    elif command -v seq-hooks >/dev/null 2>&1; then",
-        '        exec seq-hooks run --lock default --timeout 0 --memory-limit 0 -- "$@"',
+        '        exec seq-hooks run --lock default --pipeline --memory-limit 0 -- "$@"',
         "    fi",
         '    echo "seq-hooks: not found ($INSTALL_PYTHON is gone and seq-hooks is not on PATH): the $HOOK_TYPE hook'
         ' cannot run. Install seq-hooks again, or remove this hook: $0" >&2',

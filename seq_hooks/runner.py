@@ -43,6 +43,7 @@ class Request(NamedTuple):
     retry: int = 0
     max_wait: float | None = None
     capture: bool = False
+    direct: bool = False  # the command writes to our terminal itself (interactive); its output is not logged
     log_path: str | None = None
     quiet: bool = False
 
@@ -85,8 +86,10 @@ def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, 
     fd = logfile.open_log(log_path, request.argv, cwd, start_epoch, lock_id)
     start = time.monotonic()
     try:
+        if request.direct:
+            os.write(fd, b"# output: not logged (the command wrote to the terminal itself)\n")
         outcome = supervise(request.argv, env=env, token=token, limits=limits, capture=request.capture,
-                            log_fd=fd)
+                            direct=request.direct, log_fd=fd)
     except FatalError as e:
         if e.code not in (NOT_FOUND, NOT_EXECUTABLE):
             os.close(fd)

@@ -162,23 +162,34 @@ def supervise(
     token: str,
     limits: Limits,
     capture: bool = False,
+    direct: bool = False,
     log_fd: int | None = None,
 ) -> Outcome:
-    """Runs argv to the end of its whole tree. Raises FatalError (126/127) when it cannot start."""
+    """Runs argv to the end of its whole tree. Raises FatalError (126/127) when it cannot start.
+
+    Output is read through pipes: echoed to our stdout/stderr (or kept, with `capture`) and written to `log_fd`.
+    With `direct` the command writes to our own stdout/stderr (an interactive command that needs the terminal:
+    an editor, a pager); its output then is not in the log.
+    """
     start = time.monotonic()
     subreaper = become_subreaper()
     tree = _Tree(token, subreaper)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    try:
-        pid = spawn(argv, env=env, stdout=out_w, stderr=err_w)
-    except BaseException:
-        os.close(out_r)
-        os.close(err_r)
-        raise
-    finally:
-        os.close(out_w)
-        os.close(err_w)
+    sinks: dict[int, int] = {}  # our end of a pipe -> the fd it echoes to
+    if direct:
+        pid = spawn(argv, env=env)
+    else:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            pid = spawn(argv, env=env, stdout=out_w, stderr=err_w)
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        sinks = {out_r: 1, err_r: 2}
 
     received: list[int] = []
     wake_r, wake_w = os.pipe()
@@ -211,11 +222,10 @@ def supervise(
             pidfd = -1
 
     poller = select.poll()
-    sinks = {out_r: 1, err_r: 2}  # our pipe -> the fd it echoes to
     captured: dict[int, list[bytes]] = {1: [], 2: []}
     echo = {1: not capture, 2: not capture}
     interrupted_by = 0
-    for fd in (out_r, err_r, wake_r):
+    for fd in (*sinks, wake_r):
         poller.register(fd, select.POLLIN)
     if pidfd >= 0:
         poller.register(pidfd, select.POLLIN)

@@ -251,3 +251,10 @@ def test_portable_fallback_still_kills_a_daemon(isolated: Path) -> None:
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not alive(pid)
+
+
+def test_pipeline_flag_bounds_the_run_by_pipeline_timeout() -> None:
+    env = {**os.environ, "SEQ_HOOKS_PIPELINE_TIMEOUT": "0.5", "SEQ_HOOKS_TIMEOUT": "0"}
+    t = time.monotonic()
+    assert run(seq_hooks("run", "--pipeline", "--", "sleep", "30"), env=env).returncode == 124
+    assert time.monotonic() - t < 5

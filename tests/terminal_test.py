@@ -43,3 +43,22 @@ def test_ctrl_c_stops_the_command_and_what_it_left(isolated: Path) -> None:
         assert not alive(daemon)
     finally:
         tmux.close()
+
+
+def test_git_editor_gets_the_terminal(isolated: Path) -> None:
+    from testing.util import git
+
+    editor = isolated.parent / "editor.sh"
+    editor.write_text('#!/bin/sh\nif [ -t 0 ] && [ -t 1 ]; then echo "editor had the terminal" > "$1"; '
+                      'else echo "editor had no terminal" > "$1"; fi\n')
+    editor.chmod(0o755)
+    (isolated / "f").write_text("x")
+    git(isolated, "add", "f")
+    cmd = f"GIT_EDITOR={shlex.quote(str(editor))} {shlex.join(seq_hooks('git', '--', 'commit', '-q'))}"
+    tmux = Tmux(isolated.parent, f"cd {shlex.quote(str(isolated))} && {cmd}; echo rc=$?; sleep 30")
+    try:
+        assert "rc=0" in tmux.wait_for("rc=")
+    finally:
+        tmux.close()
+    assert git(isolated, "log", "-1", "--format=%s").stdout.strip() == "editor had the terminal"
+

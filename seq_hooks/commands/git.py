@@ -19,7 +19,7 @@ LOCK = "git"
 OPTIONS = (
     Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the git lock", "S"),
     Option(("--timeout",), "timeout", "float", "kill git and its hooks after S seconds (default: only the "
-           "pipeline deadline, pipeline_timeout)", "S"),
+           "pipeline_timeout)", "S"),
     Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks while waiting"),
 )
 USAGE_LINE = "[OPTIONS] -- GIT-ARGS..."
@@ -96,14 +96,17 @@ def main(argv: list[str]) -> int:
     s = ctx.settings
     why = direct_reason(ctx.state_dir, ctx.project.root, dict(os.environ))
     timeout = parsed.number("timeout")
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     request = Request(
         argv=["git", *args],
-        # a commit's hooks are a whole pipeline: bounded by the deadline, each unit inside by its own limits
-        limits=Limits(timeout=0.0 if timeout is None else timeout, kill_after=s.kill_after, memory_limit_mb=0,
+        # a commit's hooks are a whole pipeline: bounded by pipeline_timeout, each unit inside by its own limits
+        limits=Limits(timeout=s.pipeline_timeout if timeout is None else timeout, kill_after=s.kill_after,
+                      memory_limit_mb=0,
                       max_procs=0, check_interval=min(s.check_interval, 0.25) if s.check_interval > 0 else 0.25),
         lock=None if why else LOCK,
         max_wait=parsed.number("max_wait") if parsed.number("max_wait") is not None else s.max_wait,
         quiet=parsed.flag("quiet"),
+        direct=interactive,  # git's editor and pager need the terminal itself
     )
     result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
     if result.message and result.reason != "exit":

@@ -20,6 +20,8 @@ OPTIONS = (
     Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the lock", "S"),
     Option(("--lock",), "lock", "str", "the queue to join (default: default)", "NAME"),
     Option(("--no-lock",), "no_lock", help="supervise only, do not queue"),
+    Option(("--pipeline",), "pipeline", help="CMD is a whole pipeline (a git hook's chain): its timeout is "
+           "pipeline_timeout"),
     Option(("--json",), "json", help="capture the output and print one JSON result object"),
     Option(("--log",), "log", "str", "write the run's log to FILE", "FILE"),
     Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks, only the command's output"),
@@ -57,8 +59,9 @@ def main(argv: list[str]) -> int:
     def pick(flag: float | None, setting: float) -> float:
         return setting if flag is None else flag
 
+    default_timeout = s.pipeline_timeout if parsed.flag("pipeline") else s.timeout
     limits = Limits(
-        timeout=pick(parsed.number("timeout"), s.timeout),
+        timeout=pick(parsed.number("timeout"), default_timeout),
         kill_after=pick(parsed.number("kill_after"), s.kill_after),
         kill_signal=parse_signal(kill) if (kill := parsed.text("kill_signal")) else signal.SIGTERM,
         memory_limit_mb=int(pick(parsed.integer("memory_limit"), s.memory_limit_mb)),
