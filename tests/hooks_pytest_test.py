@@ -106,3 +106,12 @@ def test_no_xdist_flag_when_the_plugin_is_missing(isolated: Path) -> None:
     job = Job(["tests/test_a.py"], Settings(), str(isolated), {}, ["-q"])
     tool = Tool("pytest", (str(BIN / "pytest"),), "here", None)
     assert pytest_hook.adjust(job, tool) == ["-q"]  # this venv has no pytest-xdist
+
+
+def test_a_change_without_matching_tests_runs_nothing(isolated: Path) -> None:
+    layout(isolated, {"notes.py": "", "tests/test_other.py": PASSING})
+    p = run([str(BIN / "atomic-pytest"), "notes.py"], env={**os.environ, "PRE_COMMIT": "1"})
+    assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+    p = run([str(BIN / "atomic-pytest"), "notes.py"], env=dict(os.environ))
+    assert (p.returncode, p.stdout) == (0, "atomic-pytest: no files to run pytest on\n")
+    assert not (isolated / ".git" / "seq-hooks" / "journal.jsonl").exists()

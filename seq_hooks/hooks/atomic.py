@@ -227,7 +227,7 @@ def _stat(path: str) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def _limits(spec: Spec, settings: Settings, hook: HookSettings) -> Limits:
+def _limits(settings: Settings, hook: HookSettings) -> Limits:
     """Per-hook values override the [tool.seq-hooks] ones; SEQ_HOOKS_* environment variables override both."""
     env = config.from_env(os.environ)
 
@@ -250,42 +250,43 @@ def _write(stream: TextIO, text: str) -> None:
         stream.write(text if text.endswith("\n") else text + "\n")
 
 
+def _find_tool(spec: Spec, words: Words, ctx: context.Context) -> toolenv.Tool:
+    name = spec.tool or words.tool_cmd[0]
+    if spec.tool is None and os.sep in name:
+        return toolenv.Tool(name, (name,), "the path given", None)
+    return toolenv.find(name, root=ctx.project.root, settings=ctx.settings, state_dir=ctx.state_dir)
+
+
 def run(spec: Spec, argv: list[str]) -> int:
     words = split_words(spec, argv)
     ctx = context.load()
-    settings = ctx.settings
-    hook = settings.hooks.get(spec.hook_id, HookSettings())
-    prog = spec.hook_id
+    hook = ctx.settings.hooks.get(spec.hook_id, HookSettings())
     verbose = bool(words.values["verbose"])
     under_pre_commit = os.environ.get("PRE_COMMIT") == "1"
-    progress = verbose or sys.stdout.isatty()
     flags = {opt.dest: bool(words.values.get(opt.dest)) for opt in spec.extra}
-
-    if spec.tool is None:
-        tool_name = words.tool_cmd[0]
-        tool = toolenv.find(tool_name, root=ctx.project.root, settings=settings, state_dir=ctx.state_dir) \
-            if os.sep not in tool_name else toolenv.Tool(tool_name, (tool_name,), "the path given", None)
-    else:
-        tool = toolenv.find(spec.tool, root=ctx.project.root, settings=settings, state_dir=ctx.state_dir)
-    if verbose:
-        sys.stdout.write(f"{prog}: {tool.name} from {tool.source}: {' '.join(tool.argv)}\n")
 
     tool_args = [*spec.fixed_args, *words.tool_args, *(hook.args or ())]
     files = select_files(words, spec, ctx.project.root, under_pre_commit)
-    job = Job(files, settings, ctx.project.root, flags, tool_args)
+    job = Job(files, ctx.settings, ctx.project.root, flags, tool_args)
     if spec.plan is not None:
-        files = spec.plan(job)
-        job = job._replace(files=files)
+        job = job._replace(files=spec.plan(job))
+    if not job.files:  # e.g. a change with no matching test file: the tool is not even looked up
+        if verbose or not under_pre_commit:
+            sys.stdout.write(f"{spec.hook_id}: no files to run {spec.tool or words.tool_cmd[0]} on\n")
+        return OK
+    tool = _find_tool(spec, words, ctx)
+    if verbose:
+        sys.stdout.write(f"{spec.hook_id}: {tool.name} from {tool.source}: {' '.join(tool.argv)}\n")
     if spec.adjust is not None:
         tool_args = spec.adjust(job, tool)
 
     batch = words.values["batch"]
     size = batch if isinstance(batch, int) else (hook.batch if hook.batch is not None else 1)
-    size = size or max(1, len(files))
-    units = [files[i : i + size] for i in range(0, len(files), size)]
+    size = size or len(job.files)
+    units = [job.files[i : i + size] for i in range(0, len(job.files), size)]
     head = [*tool.argv, *tool_args, *(["--"] if spec.dashdash else [])]
-    limits = _limits(spec, settings, hook)
-    return _run_units(prog, spec, units, head, limits, ctx, verbose=verbose, progress=progress,
+    return _run_units(spec.hook_id, spec, units, head, _limits(ctx.settings, hook), ctx,
+                      verbose=verbose, progress=verbose or sys.stdout.isatty(),
                       quiet_when_ok=under_pre_commit and not verbose, fail_fast=bool(words.values["fail_fast"]),
                       source=tool.source)
 
