@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import subprocess
 import sys
 from pathlib import Path
 
@@ -313,3 +315,29 @@ def test_mypy_shows_an_imported_modules_error_once(isolated: Path) -> None:
     assert p.stdout.count("(1 line shown above by an earlier unit)") == 3
     # each unit that saw the error failed, as mypy itself says
     assert "4 units (4 files): 0 passed, 4 failed" in p.stdout
+
+
+def test_progress_lines_on_a_terminal_without_verbose(isolated: Path) -> None:
+    write(isolated, "a.py")
+    write(isolated, "b.py")
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(hook("atomic-ruff", "a.py", "b.py"), stdout=follower, stderr=follower,
+                                env=env(PRE_COMMIT="1"))
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        os.close(leader)
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert "atomic-ruff: [1/2] ok       a.py  " in text
+    assert "atomic-ruff: [2/2] ok       b.py  " in text
+    assert "All checks passed!" not in text  # a passing unit's output only with --verbose
