@@ -14,7 +14,7 @@ from seq_hooks import journal
 from seq_hooks.errors import UsageError
 from seq_hooks.hooks import generic, ruff
 from seq_hooks.hooks.atomic import split_words
-from testing.util import FIXTURES, PY, git, run, seq_hooks
+from testing.util import FIXTURES, PY, git, reap, run, seq_hooks, wait_for_file
 
 BIN = Path(sys.executable).parent
 RECORD = str(FIXTURES / "record_argv.py")
@@ -341,3 +341,21 @@ def test_progress_lines_on_a_terminal_without_verbose(isolated: Path) -> None:
     assert "atomic-ruff: [1/2] ok       a.py  " in text
     assert "atomic-ruff: [2/2] ok       b.py  " in text
     assert "All checks passed!" not in text  # a passing unit's output only with --verbose
+
+
+def test_max_wait_gives_up_waiting_for_the_lock(isolated: Path, tmp_path: Path) -> None:
+    write(isolated, "a.py")
+    pidfile, gate = tmp_path / "holder.pid", tmp_path / "gate"
+    holder = subprocess.Popen(seq_hooks("run", "--", PY, FIXTURES / "gate.py", pidfile, gate, tmp_path / "order", "h"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_file(pidfile)
+        p = run(hook("atomic", "--", PY, RECORD, "--", "a.py"),
+                env=env(SEQ_HOOKS_MAX_WAIT="0.3", RECORD_TO=str(tmp_path / "argv.jsonl")))
+        assert p.returncode == 75, p.stdout + p.stderr
+        assert "atomic: gave up after waiting 0.3s for lock 'default'" in p.stderr
+        assert not (tmp_path / "argv.jsonl").exists()
+    finally:
+        gate.write_text("go")
+        holder.wait(timeout=30)
+        reap(holder)

@@ -337,8 +337,9 @@ def _run_units(prog: str, spec: Spec, units: list[list[str]], head: list[str], l
             continue
         before = [_stat(f) for f in present]
         argv = [*head, *(present if spec.dashdash else [_safe_name(f) for f in present])]
-        result = execute(Request(argv, limits, lock="default", capture=True, log_path=log_path), settings=ctx.settings,
-                         state_dir=ctx.state_dir, root=ctx.project.root)
+        request = Request(argv, limits, lock="default", max_wait=ctx.settings.max_wait, capture=True,
+                          log_path=log_path)
+        result = execute(request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
         ran += 1
         waited += result.waited_s
         ok = result.exit_code in spec.ok_codes and result.reason == "exit"
