@@ -125,27 +125,13 @@ def _ticket_files(qdir: str) -> list[str]:
     return sorted(n for n in names if n.endswith(".ticket") or n.startswith(".new-"))
 
 
-def _lock_free(path: str) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def stale_tickets(state_dir: str) -> list[StaleTicket]:
     """Tickets whose flock nobody holds: their owner is dead. Read only (a test flock, released at once)."""
     out = []
     for lock_id, qdir in lock.all_queues(state_dir):
         for name in _ticket_files(qdir):
             path = os.path.join(qdir, name)
-            if name.endswith(".ticket") and _lock_free(path):
+            if name.endswith(".ticket") and lock.is_free(path):
                 out.append(StaleTicket(lock_id, path, lock.read_ticket(path, alive=False)))
     return out
 

@@ -107,6 +107,19 @@ def _locked_by_someone(fd: int) -> bool:
     return False
 
 
+def is_free(path: str) -> bool:
+    """True when the ticket at `path` exists and nobody holds its flock: its owner is dead (a test flock,
+    released at once)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return not _locked_by_someone(fd)
+    finally:
+        os.close(fd)
+
+
 def _ticket_numbers(qdir: str) -> list[int]:
     try:
         names = os.listdir(qdir)

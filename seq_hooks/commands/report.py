@@ -321,21 +321,15 @@ def write_atomic(path: str, text: str) -> None:
         os.close(fd)
         fd = -1
         os.replace(tmp, target)
-    except OSError as e:
+    except BaseException as e:
         if fd >= 0:
             os.close(fd)
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        if isinstance(e, OSError):
+            raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
         raise
 
 

@@ -10,11 +10,10 @@ When mypy comes from elsewhere than the project's interpreter, it is pointed at 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
-from seq_hooks.cli import guard
-from seq_hooks.hooks.atomic import Job, Spec, run
+from seq_hooks.hooks import atomic
+from seq_hooks.hooks.atomic import Job, Spec
 from seq_hooks.toolenv import Tool
 
 
@@ -43,12 +42,8 @@ SPEC = Spec(
 )
 
 
-def _main(argv: list[str]) -> int:
-    return run(SPEC, argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    return guard(SPEC.hook_id, _main, sys.argv[1:] if argv is None else argv)
+    return atomic.main(SPEC, argv)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ xdist is kept from starting workers inside a unit (`-n 0` when the plugin is ins
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
-from seq_hooks.cli import guard
-from seq_hooks.hooks.atomic import Job, Spec, listed_files, run
+from seq_hooks.hooks import atomic
+from seq_hooks.hooks.atomic import Job, Spec, listed_files
 from seq_hooks.options import Option
 from seq_hooks.toolenv import Tool
 
@@ -110,12 +109,8 @@ SPEC = Spec(
 )
 
 
-def _main(argv: list[str]) -> int:
-    return run(SPEC, argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    return guard(SPEC.hook_id, _main, sys.argv[1:] if argv is None else argv)
+    return atomic.main(SPEC, argv)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 """`atomic-ruff`: `ruff check` once per file (or per --batch N files) through the project lock."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
-from seq_hooks.cli import guard
-from seq_hooks.hooks.atomic import Spec, run
+from seq_hooks.hooks import atomic
+from seq_hooks.hooks.atomic import Spec
 
 # --force-exclude: ruff's own excludes apply to the file names pre-commit passes (as in ruff-pre-commit)
 SPEC = Spec(
@@ -18,12 +17,8 @@ SPEC = Spec(
 )
 
 
-def _main(argv: list[str]) -> int:
-    return run(SPEC, argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    return guard(SPEC.hook_id, _main, sys.argv[1:] if argv is None else argv)
+    return atomic.main(SPEC, argv)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 """`atomic-ruff-format`: `ruff format` once per file (or per --batch N files) through the project lock."""
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
-from seq_hooks.cli import guard
-from seq_hooks.hooks.atomic import Spec, run
+from seq_hooks.hooks import atomic
+from seq_hooks.hooks.atomic import Spec
 
 SPEC = Spec(
     hook_id="atomic-ruff-format",
@@ -17,12 +16,8 @@ SPEC = Spec(
 )
 
 
-def _main(argv: list[str]) -> int:
-    return run(SPEC, argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    return guard(SPEC.hook_id, _main, sys.argv[1:] if argv is None else argv)
+    return atomic.main(SPEC, argv)
 
 
 if __name__ == "__main__":
