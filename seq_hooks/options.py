@@ -54,7 +54,8 @@ class HelpRequested(Exception):
         self.text = text
 
 
-def _convert(opt: Option, name: str, raw: str) -> Value:
+def convert(opt: Option, name: str, raw: str) -> Value:
+    """The value of option `opt` (given as `name`) from its word `raw`; UsageError naming the flag if it is bad."""
     if opt.kind in ("str", "append"):
         return raw
     try:
@@ -126,7 +127,7 @@ def parse(
             i += 1
         else:
             raise UsageError(f"{prog}: {name} needs a value")
-        value = _convert(opt, name, raw)
+        value = convert(opt, name, raw)
         if opt.kind == "append":
             current = values[opt.dest]
             assert isinstance(current, list)

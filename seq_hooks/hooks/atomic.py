@@ -20,7 +20,7 @@ from typing import NamedTuple, TextIO
 from seq_hooks import config, context, logfile, toolenv
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import FAILED, OK, USAGE, FatalError, UsageError
-from seq_hooks.options import HelpRequested, Option, render_help
+from seq_hooks.options import HelpRequested, Option, convert, render_help
 from seq_hooks.runner import Request, Result, execute, new_token
 from seq_hooks.supervisor import Limits
 
@@ -61,18 +61,6 @@ class Words(NamedTuple):
     tool_cmd: list[str]  # the generic hook's TOOL [ARGS...] head; [] for the others
     tool_args: list[str]
     files: list[str]
-
-
-def _option_value(opt: Option, name: str, raw: str) -> object:
-    if opt.kind in ("str", "append"):
-        return raw
-    try:
-        number = int(raw)
-    except ValueError:
-        raise UsageError(f"{name} takes a whole number, not {raw!r}") from None
-    if number < 0:
-        raise UsageError(f"{name} must not be negative, got {raw}")
-    return number
 
 
 def split_words(spec: Spec, argv: list[str]) -> Words:
@@ -123,7 +111,7 @@ def split_words(spec: Spec, argv: list[str]) -> Words:
                     raise UsageError(f"{spec.hook_id}: {name} needs a value")
                 inline = argv[i]
                 i += 1
-            value = _option_value(opt, name, inline)
+            value = convert(opt, name, inline)
             current = values[opt.dest]
             if isinstance(current, list):
                 current.append(str(value))
