@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PY = sys.executable
@@ -147,3 +150,11 @@ class Tmux:
             deadline = time.monotonic() + 10
             while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.01)
+
+
+def needs(program: str, path: str | None = None) -> pytest.MarkDecorator:
+    """Skip where `program` is missing, except on CI (CI=true), where scripts/test installs it: a missing tool
+    there must fail the run, not pass it quietly."""
+    missing = shutil.which(program) is None and not (path and os.path.exists(path))
+    return pytest.mark.skipif(missing and not os.environ.get("CI"),
+                              reason=f"{program} is not installed (scripts/test installs it)")

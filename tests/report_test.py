@@ -14,12 +14,11 @@ import pytest
 
 from seq_hooks import journal
 from seq_hooks.commands import report
-from testing.util import fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import fixture, needs, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
 STATE = Path(".git") / "seq-hooks"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                    reason="chromium is not installed (scripts/test installs it with apt-get)")
+needs_chromium = needs("chromium", "/usr/bin/chromium")
 EVIL = "</script><script>document.title='pwned'</script><img src=x onerror=\"document.title='img'\">"
 
 

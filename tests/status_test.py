@@ -4,7 +4,6 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from seq_hooks.commands import status
 from testing.queue import plant_ticket
-from testing.util import Tmux, alive, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import Tmux, alive, fixture, needs, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
 
 class Queue(NamedTuple):
@@ -154,7 +153,7 @@ def test_a_command_cannot_drive_the_terminal_through_status(isolated: Path) -> N
 
 # --watch in a real terminal -------------------------------------------------------------------------------
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/test does)")
+needs_tmux = needs("tmux")
 
 
 def _tmux(isolated: Path, env: str, width: int) -> Tmux:

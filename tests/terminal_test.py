@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import shlex
-import shutil
 from pathlib import Path
 
-import pytest
+from testing.util import Tmux, needs, seq_hooks
 
-from testing.util import Tmux, seq_hooks
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (scripts/test installs it)")
+pytestmark = needs("tmux")
 
 
 def _shell(isolated: Path, cmd: list[str]) -> str:
