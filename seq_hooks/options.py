@@ -103,17 +103,17 @@ def parse(
             raise HelpRequested(render_help(prog, usage, summary, options))
         if not word.startswith("-") or word == "-":
             if not positional_ok:
-                raise UsageError(f"{prog}: unexpected argument {word!r} (put the command after --)")
+                raise UsageError(f"unexpected argument {word!r} (see {prog} --help)")
             positional.append(word)
             continue
         name, eq, inline = word.partition("=")
         found = by_name.get(name)
         if found is None:
-            raise UsageError(f"{prog}: unknown option {name} (see {prog} --help)")
+            raise UsageError(f"unknown option {name} (see {prog} --help)")
         opt = found
         if opt.kind == "flag":
             if eq:
-                raise UsageError(f"{prog}: {name} takes no value")
+                raise UsageError(f"{name} takes no value")
             values[opt.dest] = True
             continue
         if opt.kind == "count":
@@ -126,7 +126,7 @@ def parse(
             raw = argv[i]
             i += 1
         else:
-            raise UsageError(f"{prog}: {name} needs a value")
+            raise UsageError(f"{name} needs a value")
         value = convert(opt, name, raw)
         if opt.kind == "append":
             current = values[opt.dest]

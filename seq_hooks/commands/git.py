@@ -72,7 +72,7 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     if "--" not in argv:
         if argv and argv[0] in ("-h", "--help"):
             return argv, []
-        raise UsageError("seq-hooks git: put git's arguments after -- (seq-hooks git [OPTIONS] -- ARGS)")
+        raise UsageError("put git's arguments after -- (seq-hooks git [OPTIONS] -- ARGS)")
     at = argv.index("--")
     return argv[: at + 1], argv[at + 1 :]
 
@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
     ours, args = _split(argv)
     parsed = parse(ours, OPTIONS, prog="seq-hooks git", usage=USAGE_LINE, summary=SUMMARY)
     if not args:
-        raise UsageError("seq-hooks git: no git arguments given (seq-hooks git -- ARGS)")
+        raise UsageError("no git arguments given (seq-hooks git -- ARGS)")
     ctx = context.load(_git_cwd(args))
     s = ctx.settings
     why = direct_reason(ctx.state_dir, ctx.project.root, dict(os.environ))

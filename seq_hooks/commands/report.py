@@ -337,7 +337,7 @@ def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks report", usage="--html FILE [-n N]", summary=SUMMARY)
     target = parsed.text("html")
     if not target:
-        raise UsageError("seq-hooks report: --html FILE is required (the report is one HTML file)")
+        raise UsageError("--html FILE is required (the report is one HTML file)")
     count = parsed.integer("count")
     count = 1000 if count is None else count
     ctx = context.load()

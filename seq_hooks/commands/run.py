@@ -48,11 +48,11 @@ def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, positional_ok=True)
     command = parsed.rest if parsed.rest is not None else parsed.positional
     if parsed.rest is not None and parsed.positional:
-        raise UsageError(f"seq-hooks run: unexpected argument {parsed.positional[0]!r} before --")
+        raise UsageError(f"unexpected argument {parsed.positional[0]!r} before --")
     if not command:
-        raise UsageError("seq-hooks run: no command given (usage: seq-hooks run [OPTIONS] -- CMD [ARGS...])")
+        raise UsageError("no command given (usage: seq-hooks run [OPTIONS] -- CMD [ARGS...])")
     if parsed.flag("no_lock") and parsed.text("lock") is not None:
-        raise UsageError("seq-hooks run: --lock and --no-lock do not go together")
+        raise UsageError("--lock and --no-lock do not go together")
     ctx = context.load()
     s = ctx.settings
 

@@ -121,7 +121,7 @@ def watch(state_dir: str, out: TextIO, interval: float = 1.0) -> int:
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks status", usage="[--json] [--watch]", summary=SUMMARY)
     if parsed.flag("json") and parsed.flag("watch"):
-        raise UsageError("seq-hooks status: --json and --watch do not go together")
+        raise UsageError("--json and --watch do not go together")
     ctx = context.load()
     if parsed.flag("watch"):
         return watch(ctx.state_dir, sys.stdout)

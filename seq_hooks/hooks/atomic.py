@@ -84,7 +84,7 @@ def split_words(spec: Spec, argv: list[str]) -> Words:
         if word == "--":
             if generic and stage == "ours":
                 if i >= len(argv):
-                    raise UsageError(f"{spec.hook_id}: no tool after -- (usage: {spec.hook_id} -- TOOL [ARGS...])")
+                    raise UsageError(f"no tool after -- (usage: {spec.hook_id} -- TOOL [ARGS...])")
                 tool_cmd = [argv[i]]
                 i += 1
                 stage = "tool"
@@ -103,12 +103,12 @@ def split_words(spec: Spec, argv: list[str]) -> Words:
         if opt is not None:
             if opt.kind == "flag":
                 if eq:
-                    raise UsageError(f"{spec.hook_id}: {name} takes no value")
+                    raise UsageError(f"{name} takes no value")
                 values[opt.dest] = True
                 continue
             if not eq:
                 if i >= len(argv):
-                    raise UsageError(f"{spec.hook_id}: {name} needs a value")
+                    raise UsageError(f"{name} needs a value")
                 inline = argv[i]
                 i += 1
             value = convert(opt, name, inline)
@@ -119,7 +119,7 @@ def split_words(spec: Spec, argv: list[str]) -> Words:
                 values[opt.dest] = value
             continue
         if generic and stage == "ours":
-            raise UsageError(f"{spec.hook_id}: unexpected {word!r} (usage: {spec.hook_id} -- TOOL [ARGS...])")
+            raise UsageError(f"unexpected {word!r} (usage: {spec.hook_id} -- TOOL [ARGS...])")
         if os.path.lexists(word):
             files.append(word)
             value_may_follow = False
@@ -132,7 +132,7 @@ def split_words(spec: Spec, argv: list[str]) -> Words:
         else:
             files.append(word)  # a file that is gone: skipped with a note
     if generic and not tool_cmd:
-        raise UsageError(f"{spec.hook_id}: no tool given (usage: {spec.hook_id} -- TOOL [ARGS...])")
+        raise UsageError(f"no tool given (usage: {spec.hook_id} -- TOOL [ARGS...])")
     return Words(values, tool_cmd, tool_args, files)
 
 
