@@ -178,6 +178,7 @@ def test_bad_flags_exit_2_with_a_clear_message(args: list[str], needle: str) -> 
     assert needle in p.stderr
     assert "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+    assert p.stderr.startswith("seq-hooks run: ") and p.stderr.count("seq-hooks run:") == 1
 
 
 @pytest.mark.parametrize(
