@@ -5,8 +5,15 @@ import os
 import shlex
 import time
 
+from seq_hooks.config import Settings
 from seq_hooks.project import ensure_private_dir, open_private
 from seq_hooks.supervisor import Outcome
+
+
+def log_dir(settings: Settings, state_dir: str, root: str) -> str:
+    """Where run logs go: `log_dir` from the configuration (relative to the project root), else <state>/logs."""
+    where = settings.log_dir or os.path.join(state_dir, "logs")
+    return where if os.path.isabs(where) else os.path.join(root, where)
 
 
 def stamp(epoch: float) -> str:

@@ -19,12 +19,6 @@ SIZE_CHECK_EVERY = 16
 BIG_LOG = _MB  # a log this big triggers the size check at once
 
 
-def log_dir(settings: Settings, state_dir: str, root: str) -> str:
-    """Where the runner writes run logs by default (the same rule as runner.execute)."""
-    where = settings.log_dir or os.path.join(state_dir, "logs")
-    return where if os.path.isabs(where) else os.path.join(root, where)
-
-
 def logs(log_dir: str, names: list[str] | None = None) -> list[str]:
     """Our log files in `log_dir` (or among `names`, its listing), oldest first: the name starts with the time."""
     if names is None:

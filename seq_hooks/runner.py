@@ -126,9 +126,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         env[DEADLINE_ENV] = f"{deadline:.3f}"
     elif held is not None and settings.pipeline_timeout > 0:
         env[DEADLINE_ENV] = f"{time.time() + settings.pipeline_timeout:.3f}"
-    log_dir = settings.log_dir or os.path.join(state_dir, "logs")
-    if not os.path.isabs(log_dir):
-        log_dir = os.path.join(root, log_dir)
+    log_dir = logfile.log_dir(settings, state_dir, root)
     outcomes: list[Outcome] = []
     log_path = request.log_path
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from seq_hooks import context, display, leftovers, lock, proctree, retention
+from seq_hooks import context, display, leftovers, lock, logfile, proctree
 from seq_hooks.errors import FAILED, OK
 from seq_hooks.options import Option, parse
 
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     dry = parsed.flag("dry_run")
     ctx = context.load()
     state = ctx.state_dir
-    stale, found, untouched = leftovers.find(state, retention.log_dir(ctx.settings, state, ctx.project.root))
+    stale, found, untouched = leftovers.find(state, logfile.log_dir(ctx.settings, state, ctx.project.root))
     code = OK
     did = 0
     for lo in found:

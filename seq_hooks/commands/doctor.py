@@ -12,7 +12,7 @@ import stat
 import sys
 from typing import Any, NamedTuple
 
-from seq_hooks import config, display, leftovers, proctree, project, retention
+from seq_hooks import config, display, leftovers, logfile, proctree, project, retention
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
@@ -87,7 +87,7 @@ def check_state_dir(path: str) -> tuple[bool, list[Finding]]:
 
 
 def check_logs(settings: Settings, state: str, root: str) -> list[Finding]:
-    log_dir = retention.log_dir(settings, state, root)
+    log_dir = logfile.log_dir(settings, state, root)
     names = retention.logs(log_dir)
     size = 0
     for n in names:
@@ -486,7 +486,7 @@ def run_checks() -> tuple[str, list[Finding]]:
     findings += state_findings
     if usable:
         findings += check_logs(settings, state, proj.root)
-        findings += check_leftovers(state, retention.log_dir(settings, state, proj.root))
+        findings += check_leftovers(state, logfile.log_dir(settings, state, proj.root))
     findings += check_git_hook(proj.root)
     findings += check_pre_commit(proj.root)
     findings += check_memory(settings)

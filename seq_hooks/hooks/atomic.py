@@ -298,9 +298,7 @@ def _dedupe(text: str, shown: set[str]) -> str:
 
 def _log_path(prog: str, ctx: context.Context) -> str:
     """One log for the whole hook run, a section per unit: creating a file per unit costs ~0.4 ms on ext4."""
-    log_dir = ctx.settings.log_dir or os.path.join(ctx.state_dir, "logs")
-    if not os.path.isabs(log_dir):
-        log_dir = os.path.join(ctx.project.root, log_dir)
+    log_dir = logfile.log_dir(ctx.settings, ctx.state_dir, ctx.project.root)
     return logfile.default_path(log_dir, f"{prog}-{new_token()}", time.time())
 
 
