@@ -1,4 +1,9 @@
-"""The journal: one JSON line per unit in <state>/journal.jsonl, appended under flock."""
+"""The journal: one JSON line per unit in <state>/journal.jsonl, appended under flock.
+
+It keeps itself bounded: past MAX_BYTES (about 20,000 runs) the newest half is kept, written to a new file that
+replaces the old one under the same flock. A writer that locked the old file meanwhile sees that the path now
+names another file and opens it again, so no line is lost.
+"""
 from __future__ import annotations
 
 import fcntl
@@ -6,17 +11,51 @@ import json
 import os
 from typing import Any
 
+from seq_hooks.errors import FatalError
 from seq_hooks.project import open_private
 
 NAME = "journal.jsonl"
 
 
+MAX_BYTES = 8 * 1024 * 1024
+
+
+def _open_locked(path: str) -> int:
+    """The journal opened for appending and flocked; reopened if a trim replaced it while we waited."""
+    for _ in range(100):
+        fd = open_private(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    raise FatalError(f"{path}: keeps being replaced while seq-hooks appends to it")
+
+
+def _trim(fd: int, path: str) -> None:
+    """Keeps the newest half of the journal: a new file, renamed over the old one (readers see one or the other)."""
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, size, 0)
+    cut = data.find(b"\n", size // 2) + 1
+    tmp = f"{path}.{os.getpid()}.tmp"
+    out = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        os.write(out, data[cut:])
+    finally:
+        os.close(out)
+    os.rename(tmp, path)
+
+
 def append(state_dir: str, record: dict[str, Any]) -> None:
     line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
-    fd = open_private(os.path.join(state_dir, NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    path = os.path.join(state_dir, NAME)
+    fd = _open_locked(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, line)
+        if os.fstat(fd).st_size > MAX_BYTES:
+            _trim(fd, path)
     finally:
         os.close(fd)  # closing drops the flock
 
