@@ -28,6 +28,13 @@ def _usage() -> str:
     return "\n".join(lines) + "\n"
 
 
+def unsupported_platform() -> str | None:
+    """Why seq-hooks cannot run here, checked before anything POSIX-only is imported."""
+    if sys.platform == "win32":
+        return "Windows is not supported: seq-hooks needs POSIX process groups, flock and posix_spawn (use WSL)"
+    return None
+
+
 def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> int:
     """Runs an entry point; the one place where errors become messages and exit codes."""
     from seq_hooks.options import HelpRequested
@@ -56,6 +63,10 @@ def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    why = unsupported_platform()
+    if why is not None:
+        sys.stderr.write(f"seq-hooks: {why}\n")
+        return INTERNAL
     if not args or args[0] in ("-h", "--help"):
         sys.stdout.write(_usage())
         return OK if args else USAGE

@@ -52,3 +52,4 @@ def test_help_lists_every_option() -> None:
         go("--help")
     for name in ("--timeout S", "-n INT", "-v, --verbose", "--arg", "-h, --help"):
         assert name in e.value.text
+
