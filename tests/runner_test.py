@@ -259,3 +259,26 @@ def test_pipeline_flag_bounds_the_run_by_pipeline_timeout() -> None:
     t = time.monotonic()
     assert run(seq_hooks("run", "--pipeline", "--", "sleep", "30"), env=env).returncode == 124
     assert time.monotonic() - t < 5
+
+
+PORTABLE = {"SEQ_HOOKS_PORTABLE": "1", "SEQ_HOOKS_NO_SUBREAPER": "1"}
+
+
+def test_portable_fallback_enforces_memory_and_timeout_with_psutil(isolated: Path) -> None:
+    env = {**os.environ, **PORTABLE}
+    p = run(seq_hooks("run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 400, 500, 5)), env=env)
+    assert p.returncode == 137 and json.loads(p.stdout)["reason"] == "memory"
+    pidfile = isolated / "stubborn.pid"
+    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-after", "0.5", "--", *fixture("ignore_term.py", pidfile)),
+            env=env)
+    assert p.returncode == 124
+    assert not alive(int(pidfile.read_text()))
+
+
+def test_portable_fallback_waits_for_a_daemon_by_its_token(isolated: Path) -> None:
+    pidfile = isolated / "daemon.pid"
+    start = time.monotonic()
+    p = run(seq_hooks("run", "--timeout", "0", "--", *fixture("daemon.py", pidfile, 1.5)), env={**os.environ, **PORTABLE})
+    assert p.returncode == 0
+    assert time.monotonic() - start >= 1.4  # without a subreaper, the token scan still finds and waits for it
+    assert not alive(int(pidfile.read_text()))
