@@ -74,7 +74,9 @@ def test_waiters_are_served_in_arrival_order(isolated: Path) -> None:
     assert (isolated / "order").read_text().split() == ["holder", "w0", "w1", "w2", "w3", "w4"]
 
 
-def test_killed_holder_command_is_ended_before_the_next_unit_starts(isolated: Path) -> None:
+@pytest.mark.parametrize("portable", [False, True])
+def test_killed_holder_command_is_ended_before_the_next_unit_starts(isolated: Path, portable: bool) -> None:
+    env = {**os.environ, "SEQ_HOOKS_PORTABLE": "1"} if portable else None  # psutil finds the run token too
     pidfile = isolated / "orphan.pid"
     holder = start(seq_hooks("run", "--", *fixture("ignore_term.py", pidfile, 60)))
     orphan = int(wait_for_file(pidfile))
@@ -83,7 +85,7 @@ def test_killed_holder_command_is_ended_before_the_next_unit_starts(isolated: Pa
     assert alive(orphan)
     check = f"import sys; sys.exit(1 if open('/proc/{orphan}/stat').read().rsplit(')',1)[1].split()[0] != 'Z' else 0)"
     # the next unit finds the dead holder's ticket, ends its leftovers by run token, then runs
-    p = run(seq_hooks("run", "--", "sh", "-c", f"! test -e /proc/{orphan} || python3 -c \"{check}\""))
+    p = run(seq_hooks("run", "--", "sh", "-c", f"! test -e /proc/{orphan} || python3 -c \"{check}\""), env=env)
     assert p.returncode == 0, p.stderr
     assert not alive(orphan)
 

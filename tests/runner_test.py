@@ -278,7 +278,8 @@ def test_portable_fallback_enforces_memory_and_timeout_with_psutil(isolated: Pat
 def test_portable_fallback_waits_for_a_daemon_by_its_token(isolated: Path) -> None:
     pidfile = isolated / "daemon.pid"
     start = time.monotonic()
-    p = run(seq_hooks("run", "--timeout", "0", "--", *fixture("daemon.py", pidfile, 1.5)), env={**os.environ, **PORTABLE})
+    env = {**os.environ, **PORTABLE}
+    p = run(seq_hooks("run", "--timeout", "0", "--", *fixture("daemon.py", pidfile, 1.5)), env=env)
     assert p.returncode == 0
     assert time.monotonic() - start >= 1.4  # without a subreaper, the token scan still finds and waits for it
     assert not alive(int(pidfile.read_text()))
