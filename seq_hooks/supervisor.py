@@ -108,9 +108,12 @@ class _Tree:
         self.peak_total = max(self.peak_total, total)
         return total, count
 
-    def signal(self, pgid: int, sig: int) -> None:
+    def signal(self, pgid: int, sig: int) -> int:
+        """Signals the group and every known descendant; returns how many descendants there were."""
+        pids = self.pids()
         proctree.send_group(pgid, sig)
-        proctree.send(self.pids(), sig)
+        proctree.send(pids, sig)
+        return len(pids)
 
 
 def foreground_tty() -> int | None:
@@ -138,6 +141,12 @@ def give_terminal(fd: int, pgid: int) -> None:
 
 def _set_nonblocking(fd: int) -> None:
     os.set_blocking(fd, False)
+
+
+def _log_note(log_fd: int | None, start: float, text: str) -> None:
+    """An escalation step, in the run's log, with the time since the start."""
+    if log_fd is not None:
+        _write_all(log_fd, f"\n# seq-hooks at {time.monotonic() - start:.3f}s: {text}\n".encode())
 
 
 def _write_all(fd: int, data: bytes) -> bool:
@@ -265,11 +274,14 @@ def supervise(
             reason, message = why, text
         if sig == signal.SIGKILL or phase == "term":
             phase = "kill"
-            tree.signal(pid, signal.SIGKILL)
+            n = tree.signal(pid, signal.SIGKILL)
+            _log_note(log_fd, start, f"{why}: SIGKILL to the process group and {n} processes")
         elif not phase:
             phase = "term"
             kill_at = time.monotonic() + limits.kill_after
-            tree.signal(pid, sig)
+            n = tree.signal(pid, sig)
+            _log_note(log_fd, start, f"{why}: {signal.Signals(sig).name} (and SIGCONT) to the process group and "
+                      f"{n} processes; SIGKILL in {limits.kill_after:g}s if any is left")
 
     try:
         while True:

@@ -104,6 +104,9 @@ def test_term_ignoring_child_is_killed_after_kill_after(isolated: Path) -> None:
     assert p.returncode == 124
     assert 0.9 < elapsed < 5
     assert not alive(int(pidfile.read_text()))
+    log = Path(json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]["log"]).read_text()
+    term, kill = log.index("timeout: SIGTERM (and SIGCONT)"), log.index("timeout: SIGKILL")
+    assert term < kill and "SIGKILL in 0.5s if any is left" in log  # each escalation step is in the log
 
 
 def test_kill_signal_is_configurable(isolated: Path) -> None:
