@@ -46,5 +46,7 @@ def close_log(fd: int, outcome: Outcome, epoch: float, attempt: int) -> None:
     lines += [f"#   {p.pid:>7} {p.peak_rss / 1048576:8.1f}  {p.command[:200]}" for p in outcome.procs]
     try:
         os.write(fd, ("\n".join(lines) + "\n").encode(errors="replace"))
+    except OSError:
+        pass  # a full disk must not turn the command's own result into an error of ours
     finally:
         os.close(fd)

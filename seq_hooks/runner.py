@@ -167,12 +167,15 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         lock=lock_id,
         attempts=len(outcomes),
     )
-    journal.append(state_dir, {
-        "lock": lock_id, "pid": os.getpid(), "token": token, "argv": request.argv, "cwd": os.getcwd(),
-        "enqueued": round(enqueued, 4), "started": round(started, 4), "ended": round(released, 4),
-        "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
-        "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
-        "attempts": result.attempts, "log": log_path,
-    })
+    try:
+        journal.append(state_dir, {
+            "lock": lock_id, "pid": os.getpid(), "token": token, "argv": request.argv, "cwd": os.getcwd(),
+            "enqueued": round(enqueued, 4), "started": round(started, 4), "ended": round(released, 4),
+            "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
+            "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
+            "attempts": result.attempts, "log": log_path,
+        })
+    except (OSError, FatalError) as e:  # the command has run: its result counts more than our bookkeeping
+        _note(f"could not write the journal: {e}")
     retention.after_run(settings, state_dir, log_dir, token, log_path)
     return result

@@ -286,3 +286,13 @@ def test_portable_fallback_waits_for_a_daemon_by_its_token(isolated: Path) -> No
     assert p.returncode == 0
     assert time.monotonic() - start >= 1.4  # without a subreaper, the token scan still finds and waits for it
     assert not alive(int(pidfile.read_text()))
+
+
+def test_a_journal_that_cannot_be_written_does_not_change_the_result(isolated: Path) -> None:
+    assert run(seq_hooks("run", "--", "true")).returncode == 0
+    journal_path = isolated / ".git" / "seq-hooks" / "journal.jsonl"
+    journal_path.unlink()
+    journal_path.mkdir()  # appending to it now fails
+    p = run(seq_hooks("run", "--", "sh", "-c", "exit 3"))
+    assert p.returncode == 3
+    assert "could not write the journal" in p.stderr and "Traceback" not in p.stderr
