@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 from typing import NamedTuple
 
 from seq_hooks import journal, lock, proctree
@@ -192,18 +191,6 @@ def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
     return [p for p in pids if p not in survivors], survivors
 
 
-def _take(fd: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-
-
 def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
     """Removes the queue's dead tickets (and dead half-made ones), holding the queue's `.seq` flock.
 
@@ -217,7 +204,7 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
         return []
     removed = []
     try:
-        if not _take(seq, SEQ_WAIT):
+        if not lock.take_within(seq, SEQ_WAIT):
             return []
         for name in _ticket_files(qdir):
             path = os.path.join(qdir, name)

@@ -375,7 +375,7 @@ def acquire(
                     if holds:
                         wakes.append(next_cycle_check - now)
                     if not can_alarm:
-                        got = _poll_lock(pfd, min(wakes))
+                        got = take_within(pfd, min(wakes))
                     else:
                         got = _block(pfd, min(wakes) if (on_wait or max_wait is not None or holds) else None)
                     if got:
@@ -405,7 +405,9 @@ def acquire(
             signal.signal(signum, handler)
 
 
-def _poll_lock(fd: int, seconds: float) -> bool:
+def take_within(fd: int, seconds: float) -> bool:
+    """flock(fd, LOCK_EX) tried every 5 ms for at most `seconds`: for where SIGALRM cannot interrupt a blocking
+    flock (not the main thread) and for brief locks such as `.seq`."""
     deadline = time.monotonic() + max(seconds, 0.001)
     while True:
         try:
