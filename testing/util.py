@@ -83,11 +83,14 @@ def reap(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float =
     proc.wait(timeout)
 
 
-def kill_pid(pid: int) -> None:
+def end_orphan(pid: int, timeout: float = 20.0) -> None:
+    """Ends, by pid, a process a test made that is not its child (an orphan left by a killed runner), and waits
+    (bounded) until it is gone."""
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    wait_until(lambda: not alive(pid), timeout, what=f"pid {pid} to end")
 
 
 def intervals(stamps: Path) -> list[tuple[int, int, str]]:

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from testing.queue import STATE, finished_run, plant_ticket, start_with_token
-from testing.util import alive, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import alive, end_orphan, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
 
 def _tree(root: Path) -> list[str]:
@@ -98,11 +98,7 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
             finally:
                 reap(p)
         if killed_child:
-            try:
-                os.kill(killed_child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            wait_until(lambda: not alive(killed_child), what="the orphan to end")
+            end_orphan(killed_child)
 
 
 def _ticket_token(path: Path) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from seq_hooks.commands import doctor
 from testing.queue import STATE, finished_run, plant_ticket, start_with_token
-from testing.util import alive, fixture, git, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import alive, end_orphan, fixture, git, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
 
 def doctor_run(env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -79,11 +79,7 @@ def test_finds_what_a_killed_runner_left(isolated: Path) -> None:
         assert f"pid {child} " in left and "its runner died (ticket default/" in left
     finally:
         reap(runner)
-        try:
-            os.kill(child, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        wait_until(lambda: not alive(child), what="the child to end")
+        end_orphan(child)
 
 
 def test_a_live_no_lock_run_is_left_alone(isolated: Path) -> None:
