@@ -16,6 +16,13 @@ class HookSettings(NamedTuple):
     memory_limit_mb: int | None = None
 
 
+class LockSettings(NamedTuple):
+    """A named lock's own capacity ([tool.seq-hooks.locks.NAME]); None: the [tool.seq-hooks] value."""
+
+    slots: int | str | None = None
+    memory_budget_mb: int | str | None = None
+
+
 class Settings(NamedTuple):
     memory_limit_mb: int = 2048  # whole tree; 0 = none
     timeout: float = 1800.0  # seconds per unit; 0 = none
@@ -31,6 +38,9 @@ class Settings(NamedTuple):
     python: str | None = None  # the project's interpreter, for the hooks' tools
     test_paths: tuple[str, ...] = ("tests", "test", ".")
     hooks: Mapping[str, HookSettings] = {}
+    slots: int | str = 1  # units holding a lock at once, or "auto" (the CPUs we may use): seq_hooks.capacity
+    memory_budget_mb: int | str = 0  # expected peaks of a lock's holders together; 0 = none, or "auto"
+    locks: Mapping[str, LockSettings] = {}
     source: str = "defaults"  # the pyproject.toml that was read, for messages
 
 
@@ -39,6 +49,7 @@ _NUMBER = "number"
 _INT = "integer"
 _STR = "string"
 _STRLIST = "list of strings"
+_AUTO = "whole number or \"auto\""
 _TOP_KEYS: dict[str, str] = {
     "memory_limit_mb": _INT,
     "timeout": _NUMBER,
@@ -53,7 +64,10 @@ _TOP_KEYS: dict[str, str] = {
     "keep_logs_mb": _INT,
     "python": _STR,
     "test_paths": _STRLIST,
+    "slots": _AUTO,
+    "memory_budget_mb": _AUTO,
 }
+_LOCK_KEYS: dict[str, str] = {"slots": _AUTO, "memory_budget_mb": _AUTO}
 _HOOK_KEYS: dict[str, str] = {
     "args": _STRLIST,
     "batch": _INT,
@@ -70,6 +84,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "max_procs": ("SEQ_HOOKS_MAX_PROCS",),
     "check_interval": ("SEQ_HOOKS_CHECK_INTERVAL", "CHECK_INTERVAL"),
     "python": ("SEQ_HOOKS_PYTHON",),
+    "slots": ("SEQ_HOOKS_SLOTS",),
+    "memory_budget_mb": ("SEQ_HOOKS_MEMORY_BUDGET_MB",),
 }
 
 
@@ -85,6 +101,8 @@ def _check(where: str, key: str, kind: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")
         return tuple(value)
+    if kind == _AUTO:
+        return _auto(where, key, value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad("a whole number" if kind == _INT else "a number")
     if kind == _INT and not isinstance(value, int):
@@ -94,7 +112,20 @@ def _check(where: str, key: str, kind: str, value: Any) -> Any:
     return float(value) if kind == _NUMBER else value
 
 
+def _auto(where: str, key: str, value: Any) -> int | str:
+    """A whole number (slots: at least 1) or "auto"."""
+    least = 1 if key == "slots" else 0
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+        return "auto" if value == "auto" else int(value)
+    raise UsageError(f"{where}: {key} must be a whole number >= {least} or \"auto\", got {value!r}")
+
+
 def _parse_env(name: str, kind: str, raw: str) -> Any:
+    if kind == _AUTO:
+        least = 1 if name == "SEQ_HOOKS_SLOTS" else 0
+        if raw == "auto" or (raw.isdigit() and int(raw) >= least):
+            return raw if raw == "auto" else int(raw)
+        raise UsageError(f"environment variable {name} must be a whole number >= {least} or \"auto\", got {raw!r}")
     try:
         value: Any = int(raw) if kind == _INT else float(raw) if kind == _NUMBER else raw
     except ValueError:
@@ -135,29 +166,43 @@ def from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         if key == "hooks":
-            if not isinstance(value, dict):
-                raise UsageError(f"{where}: [tool.seq-hooks.hooks] must be a table of hook tables")
-            hooks: dict[str, HookSettings] = {}
-            for hook_id, hook_table in value.items():
-                hwhere = f"{where}: [tool.seq-hooks.hooks.{hook_id}]"
-                if not isinstance(hook_table, dict):
-                    raise UsageError(f"{hwhere} must be a table")
-                fields: dict[str, Any] = {}
-                for hkey, hvalue in hook_table.items():
-                    if hkey not in _HOOK_KEYS:
-                        known = ", ".join(_HOOK_KEYS)
-                        raise UsageError(f"{hwhere}: unknown key {hkey!r} (known: {known})")
-                    fields[hkey] = _check(hwhere, hkey, _HOOK_KEYS[hkey], hvalue)
-                hooks[hook_id] = HookSettings(**fields)
-            out["hooks"] = hooks
+            out["hooks"] = {k: HookSettings(**v) for k, v in _sub_tables(value, where, key, _HOOK_KEYS).items()}
+            continue
+        if key == "locks":
+            out["locks"] = _lock_tables(_sub_tables(value, where, key, _LOCK_KEYS), where)
             continue
         if key not in _TOP_KEYS:
-            known = ", ".join([*_TOP_KEYS, "hooks"])
+            known = ", ".join([*_TOP_KEYS, "hooks", "locks"])
             raise UsageError(f"{where}: unknown key {key!r} in [tool.seq-hooks] (known: {known})")
         out[key] = _check(where, key, _TOP_KEYS[key], value)
     if out.get("scope", "project") not in ("project", "machine"):
         raise UsageError(f"{where}: scope must be \"project\" or \"machine\", got {out['scope']!r}")
     return out
+
+
+def _sub_tables(value: Any, where: str, section: str, keys: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The checked values of [tool.seq-hooks.<section>.NAME] tables (hooks, locks), by NAME."""
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: [tool.seq-hooks.{section}] must be a table of {section[:-1]} tables")
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in value.items():
+        swhere = f"{where}: [tool.seq-hooks.{section}.{name}]"
+        if not isinstance(table, dict):
+            raise UsageError(f"{swhere} must be a table")
+        fields: dict[str, Any] = {}
+        for skey, svalue in table.items():
+            if skey not in keys:
+                raise UsageError(f"{swhere}: unknown key {skey!r} (known: {', '.join(keys)})")
+            fields[skey] = _check(swhere, skey, keys[skey], svalue)
+        out[name] = fields
+    return out
+
+
+def _lock_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[str, LockSettings]:
+    """The `git` lock is always exclusive: git itself allows one writer of a repository's index at a time."""
+    if tables.get("git", {}).get("slots", 1) != 1:
+        raise UsageError(f"{where}: [tool.seq-hooks.locks.git]: slots must be 1 (the git lock is always exclusive)")
+    return {name: LockSettings(**fields) for name, fields in tables.items()}
 
 
 def from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -79,3 +79,22 @@ def read(state_dir: str) -> list[dict[str, Any]]:
         if isinstance(record, dict):
             out.append(record)
     return out
+
+
+def tail(state_dir: str, max_bytes: int) -> list[bytes]:
+    """The raw lines of the last `max_bytes` of the journal, oldest first, without the first (maybe cut) line
+    when the journal is longer: for readers that look for a few recent records without parsing them all."""
+    path = os.path.join(state_dir, NAME)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        size = os.fstat(fd).st_size
+        start = max(size - max_bytes, 0)
+        data = os.pread(fd, size - start, start)
+    finally:
+        os.close(fd)
+    lines = data.split(b"\n")
+    return lines[1:] if start else lines

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from seq_hooks import journal, lock, logfile, retention
+from seq_hooks import capacity, journal, lock, logfile, retention
 from seq_hooks.config import Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.supervisor import Limits, Outcome, supervise
@@ -173,7 +173,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
             "enqueued": round(enqueued, 4), "started": round(started, 4), "ended": round(released, 4),
             "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
             "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
-            "attempts": result.attempts, "log": log_path,
+            "attempts": result.attempts, "log": log_path, "key": capacity.unit_key(request.argv),
         })
     except (OSError, FatalError) as e:  # the command has run: its result counts more than our bookkeeping
         _note(f"could not write the journal: {e}")

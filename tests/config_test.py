@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import config
-from seq_hooks.config import HookSettings, Settings
+from seq_hooks.config import HookSettings, LockSettings, Settings
 from seq_hooks.errors import UsageError
 
 
@@ -42,6 +42,12 @@ def test_a_pyproject_without_our_table_is_not_parsed(isolated: Path) -> None:
         ({"test_paths": "tests"}, "test_paths must be a list of strings"),
         ({"hooks": {"atomic-ruff": {"bogus": 1}}}, "[tool.seq-hooks.hooks.atomic-ruff]: unknown key 'bogus'"),
         ({"hooks": {"atomic-ruff": 3}}, "[tool.seq-hooks.hooks.atomic-ruff] must be a table"),
+        ({"slots": 0}, "slots must be a whole number >= 1 or \"auto\""),
+        ({"slots": "many"}, "slots must be a whole number >= 1 or \"auto\""),
+        ({"memory_budget_mb": 1.5}, "memory_budget_mb must be a whole number >= 0 or \"auto\""),
+        ({"locks": {"big": {"slots": True}}}, "[tool.seq-hooks.locks.big]: slots must be a whole number >= 1"),
+        ({"locks": {"big": {"batch": 1}}}, "[tool.seq-hooks.locks.big]: unknown key 'batch'"),
+        ({"locks": {"git": {"slots": 2}}}, "[tool.seq-hooks.locks.git]: slots must be 1"),
     ],
 )
 def test_bad_values_name_the_file_and_key(table: dict[str, object], needle: str) -> None:
@@ -54,3 +60,18 @@ def test_bad_values_name_the_file_and_key(table: dict[str, object], needle: str)
 def test_bad_environment_names_the_variable() -> None:
     with pytest.raises(UsageError, match="MEMORY_LIMIT_MB must be a whole number"):
         config.from_env({"MEMORY_LIMIT_MB": "lots"})
+
+
+def test_slots_and_budget_top_level_per_lock_and_from_the_environment(isolated: Path) -> None:
+    (isolated / "pyproject.toml").write_text(
+        '[tool.seq-hooks]\nslots = "auto"\nmemory_budget_mb = 8192\n'
+        "[tool.seq-hooks.locks.heavy]\nslots = 1\n[tool.seq-hooks.locks.git]\nmemory_budget_mb = 0\n"
+    )
+    s = config.load(str(isolated), env={})
+    assert (s.slots, s.memory_budget_mb) == ("auto", 8192)
+    assert s.locks == {"heavy": LockSettings(slots=1), "git": LockSettings(memory_budget_mb=0)}
+    s = config.load(str(isolated), env={"SEQ_HOOKS_SLOTS": "3", "SEQ_HOOKS_MEMORY_BUDGET_MB": "auto"})
+    assert (s.slots, s.memory_budget_mb) == (3, "auto")
+    assert (Settings().slots, Settings().memory_budget_mb) == (1, 0)
+    with pytest.raises(UsageError, match='SEQ_HOOKS_SLOTS must be a whole number >= 1 or "auto", got \'0\''):
+        config.from_env({"SEQ_HOOKS_SLOTS": "0"})

@@ -12,7 +12,7 @@ import stat
 import sys
 from typing import Any, NamedTuple
 
-from seq_hooks import config, display, leftovers, logfile, proctree, project, retention
+from seq_hooks import config, display, leftovers, logfile, machine, proctree, project, retention
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
@@ -363,41 +363,11 @@ def _suggest(hook: dict[str, Any]) -> str:
 
 # memory enforcement ----------------------------------------------------------------------------------------
 
-def _mounts() -> list[tuple[str, str, str]]:
-    """(mount point, fs type, super options) from /proc/self/mountinfo."""
-    out = []
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                fields, rest = left.split(), right.split()
-                if len(fields) >= 5 and len(rest) >= 3:
-                    out.append((fields[4].replace("\\040", " "), rest[0], rest[2]))
-    except OSError:
-        pass
-    return out
-
-
-def _cgroup_paths() -> dict[str, str]:
-    """controller ("" for v2) -> our cgroup path, from /proc/self/cgroup."""
-    out: dict[str, str] = {}
-    try:
-        with open("/proc/self/cgroup", encoding="utf-8") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(":", 2)
-                if len(parts) == 3:
-                    for c in parts[1].split(",") if parts[1] else [""]:
-                        out[c] = parts[2]
-    except OSError:
-        pass
-    return out
-
-
 def memory_enforcement() -> list[str]:
     """What the machine offers for a kernel-enforced memory limit, one sentence each."""
     offers = []
-    paths = _cgroup_paths()
-    for point, fstype, opts in _mounts():
+    paths = machine.cgroup_paths()
+    for point, fstype, opts in machine.mounts():
         if fstype == "cgroup2" and "" in paths:
             d = os.path.normpath(point + paths[""])
             try:

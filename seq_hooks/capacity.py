@@ -1,0 +1,131 @@
+"""How much a lock may run at once: slots, a memory budget, and the expected peak memory of a unit.
+
+A lock admits its oldest waiting unit while (a) fewer than `slots` units hold it, (b) the expected peaks of the
+holders plus the unit's own fit the memory budget (a unit that alone exceeds it runs when nobody holds), and
+(c) the machine's available memory, less what the holders are still expected to take, less the unit's expected
+peak, stays above a reserve. `slots = 1` without a budget is the plain exclusive lock.
+
+- `slots = "auto"`: the CPUs this process may use (affinity, lowered to the cgroup's CPU quota).
+- `memory_budget_mb = "auto"`: half of the memory we may use (MemTotal, lowered to a cgroup limit). The other
+  half is for what never goes through the queue (editors, language servers, the agents themselves, the page
+  cache that keeps the tools fast); check (c) protects a machine that is busy anyway.
+- The reserve: 10% of that memory, at least 256 MB and at most 2 GB (the kernel starts reclaiming and then
+  killing somewhere below that, whatever the budget says).
+- The expected peak of a unit: the largest of the last few peaks the journal recorded for the same key (the tool
+  and its files, or the command line), plus a margin; without history, the unit's memory limit; without a limit
+  either, the whole budget (it runs alone until its peak is known).
+"""
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from typing import NamedTuple
+
+from seq_hooks import journal, machine
+from seq_hooks.config import Settings
+
+HISTORY = 5  # recent peaks of the same key that count
+MARGIN = 0.05  # on top of the largest recent peak: sampling misses short spikes, inputs grow
+MARGIN_MB = 16
+TAIL_BYTES = 1 << 20  # how much of the journal's end is searched for a key's history (~2,500 runs)
+UNKNOWN_MB = 2048  # a unit with no history, no limit and no budget to go by
+
+
+class Capacity(NamedTuple):
+    slots: int
+    budget_mb: int  # 0: no budget
+    reserve_mb: int  # the machine's available memory must stay above this; 0: not checked
+
+    @property
+    def exclusive(self) -> bool:
+        """One unit at a time and nothing to plan: the plain lock."""
+        return self.slots == 1 and self.budget_mb == 0
+
+
+def auto_budget_mb(total_mb: int | None = None) -> int:
+    return max((machine.memory_total_mb() if total_mb is None else total_mb) // 2, 1)
+
+
+def reserve_mb(total_mb: int | None = None) -> int:
+    total = machine.memory_total_mb() if total_mb is None else total_mb
+    return min(max(total // 10, 256), 2048)
+
+
+def resolve_slots(value: int | str) -> int:
+    return machine.usable_cpus() if value == "auto" else max(int(value), 1)
+
+
+def resolve_budget(value: int | str) -> int:
+    return auto_budget_mb() if value == "auto" else max(int(value), 0)
+
+
+def for_lock(settings: Settings, lock_id: str) -> Capacity:
+    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks]; the `git` lock and
+    nested queues (the calls made under one holder) are always one at a time."""
+    name = lock_id.split("/", maxsplit=1)[0]
+    if name == "git" or "/" in lock_id:
+        return Capacity(1, 0, 0)
+    own = settings.locks.get(name)
+    slots = own.slots if own is not None and own.slots is not None else settings.slots
+    budget = own.memory_budget_mb if own is not None and own.memory_budget_mb is not None \
+        else settings.memory_budget_mb
+    cap = Capacity(resolve_slots(slots), resolve_budget(budget), 0)
+    return cap if cap.exclusive else cap._replace(reserve_mb=reserve_mb())
+
+
+def unit_key(argv: list[str]) -> str:
+    """The one key under which a unit's history is kept: its command line with the tool's own path reduced to its
+    name (worktrees with their own virtualenv share history), as 16 hex digits."""
+    words = [os.path.basename(argv[0]), *argv[1:]] if argv else []
+    raw = json.dumps(words, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
+
+
+def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
+    """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
+    needle = f'"key":"{key}"'.encode()
+    out: list[float] = []
+    for raw in reversed(journal.tail(state_dir, TAIL_BYTES)):
+        if needle not in raw:
+            continue
+        try:
+            record = json.loads(raw)
+            if record.get("reason") in ("exit", "signal"):
+                out.append(float(record["peak_rss_mb"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if len(out) >= n:
+            break
+    return out
+
+
+def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int) -> int:
+    """What a unit is expected to hold at its peak, in MB (see the module's docstring)."""
+    peaks = recent_peaks(state_dir, key)
+    if peaks:
+        return int(max(peaks) * (1 + MARGIN)) + MARGIN_MB
+    if limit_mb > 0:
+        return limit_mb
+    return budget_mb or UNKNOWN_MB
+
+
+class Verdict(NamedTuple):
+    admit: bool
+    why: str  # "" when admitted, else "slots full", "budget" or "machine memory"
+
+
+def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], available_mb: int | None) -> Verdict:
+    """Whether the head of the queue may start now. `holders`: (expected peak MB, tree memory now MB) of each
+    unit holding the lock; `available_mb`: the machine's available memory (None: not checked)."""
+    if len(holders) >= cap.slots:
+        return Verdict(False, "slots full")
+    if not holders:
+        return Verdict(True, "")  # alone, whatever its size: nothing else can be squeezed
+    if cap.budget_mb and sum(e for e, _ in holders) + mine_mb > cap.budget_mb:
+        return Verdict(False, "budget")
+    if available_mb is not None and cap.reserve_mb:
+        still_coming = sum(max(e - now, 0.0) for e, now in holders)
+        if available_mb - still_coming - mine_mb < cap.reserve_mb:
+            return Verdict(False, "machine memory")
+    return Verdict(True, "")
