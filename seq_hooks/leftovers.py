@@ -168,9 +168,9 @@ def classify(procs: list[Proc], live: set[str], stale: dict[str, str], ended: se
 
 
 def logged_tokens(log_dir: str | None) -> set[str]:
-    from seq_hooks import retention
+    from seq_hooks import logfile
 
-    return {n.rsplit("-", 1)[1][:-4] for n in retention.logs(log_dir)} if log_dir else set()
+    return {p.token for n in logfile.logs(log_dir) if (p := logfile.parse(n))} if log_dir else set()
 
 
 def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket], list[Leftover], list[Untouched]]:

@@ -1,13 +1,59 @@
-"""The per-run log file: a header, the command's output as it streams, and a footer with the outcome."""
+"""The per-run log file: its name, a header, the command's output as it streams, and a footer with the outcome.
+
+This module alone builds and parses log file names: `YYYYmmdd-HHMMSS-<token>.log` for a run, and
+`YYYYmmdd-HHMMSS-<label>-<token>.log` for a hook run (one log for all its units, the label its hook id).
+Retention, doctor and clean ask `parse`/`logs` which files are ours.
+"""
 from __future__ import annotations
 
 import os
 import shlex
 import time
+from typing import TYPE_CHECKING, NamedTuple
 
-from seq_hooks.config import Settings
 from seq_hooks.project import ensure_private_dir, open_private
-from seq_hooks.supervisor import Outcome
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Protocol
+
+    from seq_hooks.config import Settings
+
+    class Proc(Protocol):
+        @property
+        def pid(self) -> int: ...
+        @property
+        def command(self) -> str: ...
+        @property
+        def peak_rss(self) -> int: ...
+
+    class Ended(Protocol):
+        """What the footer needs of a run's outcome (the supervisor's Outcome has it)."""
+
+        @property
+        def exit_code(self) -> int: ...
+        @property
+        def reason(self) -> str: ...
+        @property
+        def message(self) -> str: ...
+        @property
+        def duration_s(self) -> float: ...
+        @property
+        def peak_rss(self) -> int: ...
+        @property
+        def procs(self) -> Sequence[Proc]: ...
+
+
+_HEX = frozenset("0123456789abcdef")
+_LABEL = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_STAMP = 15  # YYYYmmdd-HHMMSS
+_TOKEN = 16
+
+
+class LogName(NamedTuple):
+    stamp: str  # YYYYmmdd-HHMMSS: the second the log was started (names sort by it)
+    label: str  # the hook id for a hook run's log, "" for a run's
+    token: str  # 16 hex digits
 
 
 def log_dir(settings: Settings, state_dir: str, root: str) -> str:
@@ -16,13 +62,47 @@ def log_dir(settings: Settings, state_dir: str, root: str) -> str:
     return where if os.path.isabs(where) else os.path.join(root, where)
 
 
+def name(token: str, epoch: float, label: str = "") -> str:
+    """The file name of a log started at `epoch`; `label` (a hook id) goes between the time and the token."""
+    if len(token) != _TOKEN or not _HEX.issuperset(token) or not _LABEL.issuperset(label):
+        raise ValueError(f"not a log name part: {token!r} {label!r}")
+    middle = f"{label}-" if label else ""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(epoch))}-{middle}{token}.log"
+
+
+def parse(filename: str) -> LogName | None:
+    """The parts of one of our log names, None for any other file (a configured log_dir may hold others)."""
+    if not filename.endswith(".log") or len(filename) < _STAMP + _TOKEN + 5:
+        return None
+    stem = filename[:-4]
+    stamp, token = stem[:_STAMP], stem[-_TOKEN:]
+    if not (stamp[:8].isdigit() and stamp[8] == "-" and stamp[9:].isdigit() and stamp.isascii()):
+        return None
+    if stem[-_TOKEN - 1] != "-" or not _HEX.issuperset(token):
+        return None
+    label = stem[_STAMP + 1 : -_TOKEN - 1]
+    if len(stem) > _STAMP + _TOKEN + 1 and (stem[_STAMP] != "-" or not label or not _LABEL.issuperset(label)):
+        return None
+    return LogName(stamp, label, token)
+
+
+def logs(log_dir: str, names: list[str] | None = None) -> list[str]:
+    """Our log files in `log_dir` (or among `names`, its listing), oldest first: the name starts with the time."""
+    if names is None:
+        try:
+            names = os.listdir(log_dir)
+        except OSError:
+            return []
+    return sorted(n for n in names if parse(n) is not None)
+
+
 def stamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
 
 
-def default_path(log_dir: str, token: str, epoch: float) -> str:
+def default_path(log_dir: str, token: str, epoch: float, label: str = "") -> str:
     ensure_private_dir(log_dir)
-    return os.path.join(log_dir, time.strftime("%Y%m%d-%H%M%S", time.localtime(epoch)) + f"-{token}.log")
+    return os.path.join(log_dir, name(token, epoch, label))
 
 
 def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | None) -> int:
@@ -35,7 +115,7 @@ def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | Non
     return fd
 
 
-def close_log(fd: int, outcome: Outcome, epoch: float, attempt: int) -> None:
+def close_log(fd: int, outcome: Ended, epoch: float, attempt: int) -> None:
     lines = [
         f"\n# ended: {stamp(epoch)} (attempt {attempt})",
         f"# exit: {outcome.exit_code} ({outcome.reason}){' ' + outcome.message if outcome.message else ''}",

@@ -3,30 +3,22 @@
 Called by the runner after every run, so it must be cheap: one listdir of the log dir (0.2 ms for 500 logs,
 README "Logs") decides whether the count is over; the sizes (a stat per log, 1 ms for 500) are summed only on
 one run in 16, or when this run's own log is big, or when the count was over anyway. Only files named the way
-the runner names its logs (`YYYYmmdd-HHMMSS-<token>.log`) are ever removed: a configured log_dir may hold
-other files. The logs of live runs (a token in a live ticket) are kept.
+seq-hooks names its logs (`logfile.parse` says which: a run's and a hook run's) are ever removed: a configured
+log_dir may hold other files. The logs of live runs (a token in a live ticket) are kept.
 """
 from __future__ import annotations
 
 import os
-import re
+from typing import TYPE_CHECKING
 
-from seq_hooks.config import Settings
+from seq_hooks import logfile
 
-_OURS = re.compile(r"\d{8}-\d{6}-([0-9a-f]{16})\.log")
+if TYPE_CHECKING:
+    from seq_hooks.config import Settings
+
 _MB = 1048576
 SIZE_CHECK_EVERY = 16
 BIG_LOG = _MB  # a log this big triggers the size check at once
-
-
-def logs(log_dir: str, names: list[str] | None = None) -> list[str]:
-    """Our log files in `log_dir` (or among `names`, its listing), oldest first: the name starts with the time."""
-    if names is None:
-        try:
-            names = os.listdir(log_dir)
-        except OSError:
-            return []
-    return sorted(n for n in names if _OURS.fullmatch(n))
 
 
 def _stat(log_dir: str, name: str) -> tuple[int, int]:
@@ -55,7 +47,7 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
           listing: list[str] | None = None) -> list[str]:
     """Removes the oldest of our logs until at most `keep` remain (0: no count limit) and they take at most
     `keep_mb` MB (0: no size limit). The newest log always stays. Returns the removed names."""
-    names = logs(log_dir, listing)
+    names = logfile.logs(log_dir, listing)
     over = keep > 0 and len(names) > keep
     if keep_mb > 0:
         names = _oldest_first(log_dir, names, None)
@@ -73,8 +65,8 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
             i += 1
     removed = []
     for n in doomed:
-        m = _OURS.fullmatch(n)
-        if m is not None and m.group(1) in protect:
+        parts = logfile.parse(n)
+        if parts is not None and parts.token in protect:
             continue
         try:
             os.unlink(os.path.join(log_dir, n))

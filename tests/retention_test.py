@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,26 @@ def test_a_live_holders_log_survives_retention(isolated: Path) -> None:
         assert tickets(isolated / STATE / "locks" / "default") == []
     finally:
         reap(holder)
+
+
+def test_hook_logs_are_pruned_like_run_logs(isolated: Path) -> None:
+    """A hook run names its log `<time>-<hook id>-<token>.log`: retention counts and prunes it too."""
+    _configure(isolated, keep_logs=2)
+    (isolated / "a.py").write_text("x = 1\n")
+    atomic = str(Path(sys.executable).parent / "atomic")
+    for i in range(5):
+        assert run([atomic, "--", "echo", f"hook {i}", "--", "a.py"]).returncode == 0
+    logdir = isolated / STATE / "logs"
+    assert len([n for n in os.listdir(logdir) if "-atomic-" in n]) == 2
+    for i in range(4):
+        assert run(seq_hooks("run", "--", "echo", str(i))).returncode == 0
+    names = sorted(os.listdir(logdir))
+    assert len(names) == 2 and not [n for n in names if "-atomic-" in n], names
+
+
+def test_prune_takes_hook_logs_oldest_first_among_run_logs(logdir: Path) -> None:
+    hook = logdir / "20250101-000001-atomic-ruff-0123456789abcdef.log"
+    hook.write_text("hook")
+    runs = [_log(logdir, i) for i in (0, 2, 3)]
+    assert retention.prune(str(logdir), keep=2, keep_mb=0) == [runs[0].name, hook.name]
+    assert sorted(logdir.iterdir()) == runs[1:]

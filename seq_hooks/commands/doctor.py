@@ -12,7 +12,7 @@ import stat
 import sys
 from typing import Any, NamedTuple
 
-from seq_hooks import config, display, leftovers, logfile, machine, proctree, project, retention
+from seq_hooks import config, display, leftovers, logfile, machine, proctree, project
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
@@ -88,7 +88,7 @@ def check_state_dir(path: str) -> tuple[bool, list[Finding]]:
 
 def check_logs(settings: Settings, state: str, root: str) -> list[Finding]:
     log_dir = logfile.log_dir(settings, state, root)
-    names = retention.logs(log_dir)
+    names = logfile.logs(log_dir)
     size = 0
     for n in names:
         try:

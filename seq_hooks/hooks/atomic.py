@@ -299,7 +299,7 @@ def _dedupe(text: str, shown: set[str]) -> str:
 def _log_path(prog: str, ctx: context.Context) -> str:
     """One log for the whole hook run, a section per unit: creating a file per unit costs ~0.4 ms on ext4."""
     log_dir = logfile.log_dir(ctx.settings, ctx.state_dir, ctx.project.root)
-    return logfile.default_path(log_dir, f"{prog}-{new_token()}", time.time())
+    return logfile.default_path(log_dir, new_token(), time.time(), label=prog)
 
 
 def _run_units(prog: str, spec: Spec, units: list[list[str]], head: list[str], limits: Limits,
