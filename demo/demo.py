@@ -32,6 +32,15 @@ BIN = Path(sys.executable).parent
 DEPS = "[ruff, mypy, pytest]"  # the same list on every hook: one hook environment, installed once
 
 FILES = {
+    # what Python, pytest, mypy and ruff write while they check: without it `git add -A` commits the byte code of
+    # step 1, pytest rewrites it in step 2, and pre-commit reports "files were modified by this hook"
+    ".gitignore": """\
+        __pycache__/
+        *.pyc
+        .pytest_cache/
+        .mypy_cache/
+        .ruff_cache/
+        """,
     "calc.py": '''\
         """Clean: passes every hook."""
 

@@ -14,6 +14,7 @@ def test_the_demo_runs_and_cleans_up(tmp_path: Path) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path), "PIP_CACHE_DIR": str(caches / "pip"),
            "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / "virtualenv"), "RUSTUP_HOME": str(caches / "rustup"),
            "CARGO_HOME": str(caches / "cargo")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as in a user's shell: Python writes __pycache__ in the project
     p = subprocess.run([sys.executable, str(ROOT / "demo" / "demo.py")], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=900, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
