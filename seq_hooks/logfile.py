@@ -111,7 +111,7 @@ def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | Non
         f"# seq-hooks run\n# command: {shlex.join(argv)}\n# cwd: {cwd}\n# lock: {lock or '(none)'}\n"
         f"# pid: {os.getpid()}\n# started: {stamp(epoch)}\n"
     )
-    os.write(fd, header.encode())
+    os.write(fd, header.encode(errors="surrogateescape"))  # a name that was not UTF-8 keeps its bytes
     return fd
 
 
