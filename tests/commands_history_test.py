@@ -117,3 +117,24 @@ def test_empty_journal(capsys: pytest.CaptureFixture[str]) -> None:
     assert history.main(["--failed"]) == 0
     assert capsys.readouterr().out == "no failed runs in the journal\n"
     assert run(seq_hooks("history", "-n", "x")).returncode == 2
+
+
+def test_unreadable_records_are_skipped_and_counted(isolated: Path) -> None:
+    """NaN or a time out of range in one record used to end history with exit 125 (issue 10, item 15)."""
+    state = isolated / STATE
+    state.mkdir(mode=0o700)
+    good = {"lock": "default", "argv": ["good"], "enqueued": 1.0, "started": 2.0, "ended": 3.0, "exit": 0,
+            "reason": "exit", "duration_s": 1.0, "waited_s": 1.0, "peak_rss_mb": 1.0}
+    journal.append(str(state), good)
+    with open(state / journal.NAME, "ab") as f:
+        f.write(b'{"lock":"default","argv":["nan"],"started":NaN,"exit":0}\n')
+        f.write(b'{"lock":"default","argv":["far"],"started":1e300,"exit":0}\n')
+        f.write(b'{"lock":"default","argv":["torn"')
+    journal.append(str(state), {**good, "argv": ["after"]})
+    p = run(seq_hooks("history"))
+    assert p.returncode == 0, p.stderr
+    assert [c for *_, c in _rows(p.stdout)] == ["good", "after"]
+    assert p.stderr == ("seq-hooks history: skipped 3 lines of the journal that could not be read (torn, not JSON, "
+                        "or a time out of range)\n")
+    p = run(seq_hooks("history", "--json"))
+    assert p.returncode == 0 and [r["argv"] for r in json.loads(p.stdout)["runs"]] == [["good"], ["after"]]

@@ -81,7 +81,10 @@ def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks history", usage="[-n N] [--failed] [--json]", summary=SUMMARY)
     count = parsed.integer("count")
     ctx = context.load()
-    records = select(journal.read(ctx.state_dir), 20 if count is None else count, parsed.flag("failed"))
+    read = journal.read_all(ctx.state_dir)
+    if read.skipped:
+        sys.stderr.write(journal.skipped_note("seq-hooks history", read.skipped))
+    records = select(read.records, 20 if count is None else count, parsed.flag("failed"))
     if parsed.flag("json"):
         sys.stdout.write(json.dumps({"version": 1, "runs": records}) + "\n")
         return OK
