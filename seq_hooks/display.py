@@ -6,7 +6,10 @@ import shlex
 import time
 from typing import TextIO
 
-_CONTROL = dict.fromkeys([*range(32), 127, *range(128, 160)], "?")
+_CONTROL: dict[int, str] = dict.fromkeys([*range(32), 127, *range(128, 160), *range(0xD800, 0xE000)], "?")
+# a byte that was not UTF-8 (a surrogate escape, os.fsdecode's way) is shown as \xNN: never sent raw (0x9b is
+# the C1 control CSI), and the name stays recognisable
+_CONTROL.update((0xDC00 + b, f"\\x{b:02x}") for b in range(128, 256))
 
 
 def seconds(s: float | None) -> str:
@@ -28,7 +31,8 @@ def megabytes(mb: float | None) -> str:
 
 
 def clean(text: str) -> str:
-    """Control characters replaced: a command line may hold escape sequences that would drive the terminal."""
+    """Control characters replaced: a command line may hold escape sequences that would drive the terminal; bytes
+    that were not UTF-8 shown as \\xNN."""
     return text.translate(_CONTROL)
 
 
