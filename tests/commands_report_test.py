@@ -4,6 +4,7 @@ import os
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from html.parser import HTMLParser
@@ -233,3 +234,61 @@ def test_bad_target_and_missing_option(isolated: Path, tmp_path: Path) -> None:
     assert p.returncode == 1 and "cannot write" in p.stderr and "Traceback" not in p.stderr
     p = run(seq_hooks("report"))
     assert p.returncode == 2 and "--html FILE is required" in p.stderr
+
+
+def test_unreadable_records_are_skipped_and_counted(isolated: Path, tmp_path: Path) -> None:
+    (isolated / STATE).mkdir(mode=0o700)
+    journal.append(str(isolated / STATE), {"lock": "default", "argv": ["good"], "enqueued": 1.0, "started": 2.0,
+                                            "ended": 3.0, "exit": 0, "reason": "exit"})
+    with open(isolated / STATE / journal.NAME, "ab") as f:
+        f.write(b'{"lock":"default","argv":["nan"],"enqueued":1,"started":NaN,"ended":3,"exit":0}\n')
+        f.write(b'{"lock":"default","argv":["far"],"enqueued":1,"started":2,"ended":1e300,"exit":0}\n')
+    out = tmp_path / "r.html"
+    p = run(seq_hooks("report", "--html", out))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"wrote {out}: 1 unit in 1 lock\n"
+    assert "skipped 2 lines of the journal" in p.stderr
+
+
+def test_a_symlink_of_ours_is_written_through(isolated: Path, tmp_path: Path) -> None:
+    real = tmp_path / "reports" / "real.html"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(real)
+    p = run(seq_hooks("report", "--html", link))
+    assert p.returncode == 0, p.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)  # the link stays a link...
+    assert real.read_text().endswith("</html>\n")  # ...and the report is where it points
+    assert sorted(p.name for p in real.parent.iterdir()) == ["real.html"]  # no temporary left
+
+
+def test_a_symlink_of_another_user_is_refused(isolated: Path, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("making a symlink owned by another uid needs root")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / "planted.html"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)  # as if another user planted it in a shared directory
+    p = run(seq_hooks("report", "--html", link))
+    assert p.returncode == 1
+    assert p.stderr == f"seq-hooks report: cannot write {link}: it is a symlink owned by uid 65534, not followed\n"
+    assert victim.read_text() == "precious" and link.is_symlink()
+
+
+def test_dash_writes_to_stdout_and_a_fifo_is_written_to(isolated: Path, tmp_path: Path) -> None:
+    assert run(seq_hooks("run", "--", "true")).returncode == 0
+    p = run(seq_hooks("report", "--html", "-"), cwd=isolated)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("<!DOCTYPE html>") and p.stdout.endswith("</html>\n")
+    assert not (isolated / "-").exists()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert run(seq_hooks("report", "--html", fifo)).returncode == 0
+        assert reader.communicate(timeout=30)[0].endswith("</html>\n")
+    finally:
+        reap(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # not replaced by a regular file

@@ -5,7 +5,9 @@ allows only those exact inline blocks (by hash), so nothing from the journal can
 it slipped past the escaping. The journal's text reaches the page twice, both escaped: in a table (HTML
 escaped, readable without JavaScript) and as JSON in a data block (`<`, `>`, `&` as \\u escapes) that the script
 reads and puts on the page with textContent only. The file is written to a temporary name and renamed, so a
-half-written report never exists under FILE.
+half-written report never exists under FILE. A FILE that is a symlink of ours is written through (the link
+stays); one owned by someone else is refused (a planted link in /tmp must not aim our write). A FIFO or a
+device is written to as it is, and `-` is standard output.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import hashlib
 import html
 import json
 import os
-import shlex
+import stat
 import sys
 import tempfile
 import time
@@ -25,7 +27,7 @@ from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
 
 OPTIONS = (
-    Option(("--html",), "html", "str", "write the report to FILE (required)", "FILE"),
+    Option(("--html",), "html", "str", "write the report to FILE (required; - for standard output)", "FILE"),
     Option(("-n", "--count"), "count", "int", "the last N units of the journal (default 1000; 0 = all)", "N"),
 )
 SUMMARY = ("A timeline of the units from the journal, one lane per lock: how long each waited and ran, its exit "
@@ -217,13 +219,11 @@ def units(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         enq, start, end = _num(r, "enqueued"), _num(r, "started"), _num(r, "ended")
         if enq is None or start is None or end is None:
             continue
-        argv = r.get("argv")
-        cmd = shlex.join(argv) if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else str(argv)
         lock = r.get("lock")
         out.append({
             "i": len(out),
             "lock": lock if isinstance(lock, str) else "",
-            "command": cmd,
+            "command": display.command(r.get("argv")),
             "pid": r.get("pid") if isinstance(r.get("pid"), int) else 0,
             "enqueued": enq,
             "started": max(start, enq),
@@ -301,9 +301,51 @@ def render(data: list[dict[str, Any]], project: str, now: float) -> str:
     ])
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _target(path: str) -> str:
+    """The file to replace: FILE, or where FILE's link points when the link is ours."""
+    target = os.path.abspath(path)
+    try:
+        st = os.lstat(target)
+    except OSError:
+        return target
+    if not stat.S_ISLNK(st.st_mode):
+        return target
+    if st.st_uid != os.geteuid():
+        raise FatalError(f"cannot write {path}: it is a symlink owned by uid {st.st_uid}, not followed", FAILED)
+    return os.path.realpath(target)
+
+
+def _write_special(path: str, data: bytes) -> bool:
+    """Writes to a FIFO or device as a shell's `>` would (no rename possible); False for anything else."""
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
+    try:
+        _write_all(fd, data)
+    except OSError as e:
+        raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
+    finally:
+        os.close(fd)
+    return True
+
+
 def write_atomic(path: str, text: str) -> None:
     """Temp file in the same directory, fsync, rename: FILE is either the old one or the whole new one."""
-    target = os.path.abspath(path)
+    target = _target(path)
+    data = text.encode(errors="replace")
+    if _write_special(target, data):
+        return
     directory = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
@@ -313,10 +355,7 @@ def write_atomic(path: str, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        data = text.encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -341,9 +380,15 @@ def main(argv: list[str]) -> int:
     count = parsed.integer("count")
     count = 1000 if count is None else count
     ctx = context.load()
-    records = journal.read(ctx.state_dir)
+    records, skipped = journal.read_all(ctx.state_dir)
     data = units(records[-count:] if count > 0 else records)
-    write_atomic(target, render(data, ctx.project.root, time.time()))
+    text = render(data, ctx.project.root, time.time())
+    if skipped:
+        sys.stderr.write(journal.skipped_note("seq-hooks report", skipped))
+    if target == "-":
+        sys.stdout.write(text)
+        return OK
+    write_atomic(target, text)
     locks = len({u["lock"] for u in data})
     sys.stdout.write(f"wrote {target}: {len(data)} unit{'s' if len(data) != 1 else ''} in {locks} "
                      f"lock{'s' if locks != 1 else ''}\n")
