@@ -1,0 +1,78 @@
+"""README's "Coming from the guides" covers every script, variable and exit code of the two bash guides, and what
+it says about the variables is what the configuration does."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from seq_hooks import config
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE_SCRIPTS = ("wait_all.sh", "sequential-executor.sh", "memory_monitor.sh", "git-safe.sh", "make-sequential.sh",
+                 "monitor-queue.sh", "kill-orphans.sh", "pre-commit-safe.sh", "atomic-hook.sh",
+                 "example-atomic-pipeline.sh", "ensure-sequential.sh", "safe-run.sh", "scripts/seq")
+GUIDE_FLAGS = ("--timeout", "--kill-signal", "--retry", "--json", "--log", "--verbose", "--install-deps", "--help",
+               "--limit", "--interval")
+GUIDE_VARIABLES = ("MEMORY_LIMIT_MB", "MAX_MEMORY_MB", "TIMEOUT", "PIPELINE_TIMEOUT", "CHECK_INTERVAL",
+                   "MAX_PROCESSES", "VERBOSE", "PYTEST_MAX_WORKERS", "PRE_COMMIT_NO_CONCURRENCY")
+
+
+def _section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    assert "\n## Coming from the guides\n" in readme
+    part = readme.split("\n## Coming from the guides\n", 1)[1].split("\n## ", 1)[0]
+    assert f"\n### {title}\n" in part, f"no '### {title}' under 'Coming from the guides'"
+    return part.split(f"\n### {title}\n", 1)[1].split("\n### ", 1)[0]
+
+
+def _rows(title: str) -> list[list[str]]:
+    rows = []
+    for line in _section(title).splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    assert len(rows) > 1, f"'{title}' has no table"
+    return rows[1:]
+
+
+def test_every_guide_script_has_a_row() -> None:
+    firsts = " ".join(row[0] for row in _rows("Scripts"))
+    for script in GUIDE_SCRIPTS:
+        assert f"`{script}" in firsts or f" {script}" in firsts, f"{script} is not in the Scripts table"
+
+
+def test_every_guide_flag_has_a_row() -> None:
+    firsts = [row[0] for row in _rows("Flags")]
+    for flag in GUIDE_FLAGS:
+        assert any(f" {flag}" in first for first in firsts), f"{flag} is not in the Flags table"
+
+
+def _variable_rows() -> dict[str, list[str]]:
+    table = {}
+    for row in _rows("Variables (`.env.development`)"):
+        for name in re.findall(r"`([A-Z][A-Z_]+)`", row[0]):
+            table[name] = row
+    return table
+
+
+def test_every_guide_variable_has_a_row() -> None:
+    table = _variable_rows()
+    for name in GUIDE_VARIABLES:
+        assert name in table, f"{name} is not in the Variables table"
+
+
+def test_every_fallback_the_configuration_honours_is_documented_with_its_setting() -> None:
+    table = _variable_rows()
+    for setting, names in config.ENV_NAMES.items():
+        for name in names[1:]:
+            assert name in table, f"{name} (a fallback for {setting}) is not in the Variables table"
+            row = table[name]
+            assert f"`{setting}`" in row[1], f"{name}: the table does not name the setting {setting}"
+            assert f"`{names[0]}`" in row[2], f"{name}: the table does not name {names[0]}"
+
+
+def test_exit_code_differences_are_stated() -> None:
+    rows = {row[0]: row for row in _rows("Exit codes")}
+    usage = next(row for first, row in rows.items() if first.startswith("usage"))
+    assert usage[1] == "1" and usage[2].startswith("**2**")
+    pipeline = next(row for first, row in rows.items() if "pipeline" in first)
+    assert "126" in pipeline[1] and pipeline[2].startswith("**124**")
