@@ -1,10 +1,11 @@
-"""`seq-hooks COMMAND`: dispatches to seq_hooks/commands/<command>.py, and turns errors into exit codes."""
+"""`seq-hooks COMMAND`: dispatches to seq_hooks/commands/<command>.py through `entry.guard`."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from seq_hooks.errors import INTERNAL, OK, USAGE, FatalError
+from seq_hooks.entry import guard, unsupported_platform
+from seq_hooks.errors import INTERNAL, OK, USAGE
 
 COMMANDS = {
     "run": "wait for the project lock, run a command supervised, release",
@@ -26,39 +27,6 @@ def _usage() -> str:
     lines += [f"  {name:<20} {text}" for name, text in COMMANDS.items()]
     lines += ["", "seq-hooks COMMAND --help tells more."]
     return "\n".join(lines) + "\n"
-
-
-def unsupported_platform() -> str | None:
-    """Why seq-hooks cannot run here, checked before anything POSIX-only is imported."""
-    if sys.platform == "win32":
-        return "Windows is not supported: seq-hooks needs POSIX process groups, flock and posix_spawn (use WSL)"
-    return None
-
-
-def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> int:
-    """Runs an entry point; the one place where errors become messages and exit codes."""
-    from seq_hooks.options import HelpRequested
-
-    try:
-        return entry(list(argv))
-    except HelpRequested as e:
-        sys.stdout.write(e.text)
-        return OK
-    except FatalError as e:
-        sys.stderr.write(f"{prog}: {e.message}\n")
-        return e.code
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prog}: interrupted\n")
-        return 130
-    except BrokenPipeError:
-        return 141
-    except Exception as e:  # a bug in seq-hooks: say so briefly, with the details only on request
-        import os
-
-        if os.environ.get("SEQ_HOOKS_DEBUG"):
-            raise
-        sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} (SEQ_HOOKS_DEBUG=1 shows more)\n")
-        return INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import stat
 import sys
 from typing import NamedTuple
 
-from seq_hooks.errors import FAILED, FatalError
+from seq_hooks.errors import FAILED, FatalError, UsageError
 
 MARKER = "# seq-hooks: git hook"
 BACKUP = ".seq-hooks-orig"
@@ -43,6 +43,17 @@ class HookState(NamedTuple):
     path: str
     state: str  # "installed", "moved" (pre-commit install moved ours to .legacy), "absent", "foreign"
     kept: str | None  # the hook we keep and call (<type>.seq-hooks-orig), when there is one
+
+
+def hook_types(given: list[str], default: tuple[str, ...]) -> list[str]:
+    """The hook types named by --hook-type (or `default`), each once, in order; UsageError for one git lacks."""
+    out: list[str] = []
+    for t in given or default:
+        if t not in HOOK_TYPES:
+            raise UsageError(f"--hook-type: unknown or unsupported hook type {t!r} (one of: {', '.join(HOOK_TYPES)})")
+        if t not in out:
+            out.append(t)
+    return out
 
 
 def _git(args: list[str], cwd: str | None) -> tuple[int, str, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import githook, journal
+from seq_hooks.errors import UsageError
 from testing.util import PY, git, run, seq_hooks
 
 MARKER = "# seq-hooks: git hook"
@@ -165,10 +166,11 @@ def test_a_foreign_hook_is_never_overwritten(isolated: Path) -> None:
     assert snapshot(hooks) == before
 
 
-def test_bad_hook_type_is_a_usage_error(isolated: Path) -> None:
-    p = run(seq_hooks("install-git-hook", "--hook-type", "pre-coomit"))
-    assert p.returncode == 2
-    assert "unknown or unsupported hook type 'pre-coomit'" in p.stderr
+def test_hook_types_are_checked_and_deduplicated() -> None:
+    assert githook.hook_types([], ("pre-commit",)) == ["pre-commit"]
+    assert githook.hook_types(["pre-push", "commit-msg", "pre-push"], ()) == ["pre-push", "commit-msg"]
+    with pytest.raises(UsageError, match="unknown or unsupported hook type 'pre-coomit'"):
+        githook.hook_types(["pre-coomit"], ())
 
 
 def test_core_hooks_path_is_respected(isolated: Path) -> None:

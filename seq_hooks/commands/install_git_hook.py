@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from seq_hooks import githook
-from seq_hooks.errors import OK, UsageError
+from seq_hooks.errors import OK
 from seq_hooks.options import Option, parse
 
 OPTIONS = (
@@ -19,20 +19,9 @@ SUMMARY = (
 )
 
 
-def hook_types(parsed_types: list[str], default: tuple[str, ...]) -> list[str]:
-    out: list[str] = []
-    for t in parsed_types or default:
-        if t not in githook.HOOK_TYPES:
-            raise UsageError(f"--hook-type: unknown or unsupported hook type {t!r} "
-                             f"(one of: {', '.join(githook.HOOK_TYPES)})")
-        if t not in out:
-            out.append(t)
-    return out
-
-
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks install-git-hook", usage="[--hook-type T ...]", summary=SUMMARY)
-    types = hook_types(parsed.texts("hook_type"), ("pre-commit",))
+    types = githook.hook_types(parsed.texts("hook_type"), ("pre-commit",))
     loc = githook.locate()
     python, pre_commit_python = githook.installer_python()
     for t in types:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 
 from seq_hooks import githook
-from seq_hooks.commands.install_git_hook import hook_types
 from seq_hooks.errors import OK
 from seq_hooks.options import Option, parse
 
@@ -23,7 +22,7 @@ def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks uninstall-git-hook", usage="[--hook-type T ...]", summary=SUMMARY)
     loc = githook.locate()
     if parsed.texts("hook_type"):
-        types = hook_types(parsed.texts("hook_type"), ())
+        types = githook.hook_types(parsed.texts("hook_type"), ())
     else:
         types = [s.hook_type for s in githook.installed(loc)]
     done = 0

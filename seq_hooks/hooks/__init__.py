@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from seq_hooks.cli import unsupported_platform
+from seq_hooks.entry import unsupported_platform
 
 # the hook modules import POSIX-only modules (fcntl) at once: say why before that fails with a traceback
 if (_why := unsupported_platform()) is not None:

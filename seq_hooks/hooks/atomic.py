@@ -384,6 +384,6 @@ def _summary(prog: str, out: TextIO, units: list[list[str]], ran: int, passed: i
 
 def main(spec: Spec, argv: Sequence[str] | None = None) -> int:
     """A hook's console script: `def main(argv=None) -> int: return atomic.main(SPEC, argv)`."""
-    from seq_hooks.cli import guard
+    from seq_hooks.entry import guard
 
     return guard(spec.hook_id, lambda args: run(spec, args), sys.argv[1:] if argv is None else argv)

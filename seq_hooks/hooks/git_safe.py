@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from seq_hooks import proctree
-from seq_hooks.cli import guard
+from seq_hooks.entry import guard
 from seq_hooks.errors import FAILED, OK, FatalError
 from seq_hooks.options import Option, parse
 
