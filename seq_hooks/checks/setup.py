@@ -1,0 +1,124 @@
+"""Checks of seq-hooks' own setup: the configuration, the state dir, the logs, stale queue entries and leftover
+processes, the git hook."""
+from __future__ import annotations
+
+import os
+import stat
+
+from seq_hooks import display, leftovers, logfile, proctree
+from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene
+from seq_hooks.errors import FatalError
+
+
+def configuration(scene: Scene) -> list[Finding]:
+    if scene.config_error is not None:
+        return [Finding(PROBLEM, "configuration", scene.config_error,
+                        "correct it: every seq-hooks command refuses to run until then")]
+    source = scene.settings.source
+    text = f"{source}: [tool.seq-hooks] parses" if source != "defaults" else \
+        "defaults (no [tool.seq-hooks] in pyproject.toml)"
+    return [Finding(OK, "configuration", text)]
+
+
+def state_dir_usable(path: str) -> tuple[bool, list[Finding]]:
+    """(usable, findings): whether the queue in the state dir `path` may be read."""
+    topic = "state dir"
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False, [Finding(INFO, topic, f"{path} does not exist yet (the first run makes it, mode 0700)")]
+    except OSError as e:
+        return False, [Finding(PROBLEM, topic, f"{path}: {e.strerror}", "check the path and its parents")]
+    if stat.S_ISLNK(st.st_mode):
+        return False, [Finding(PROBLEM, topic, f"{path} is a symlink: seq-hooks refuses it",
+                               f"remove it (rm {path}); the next run makes a private directory")]
+    if not stat.S_ISDIR(st.st_mode):
+        return False, [Finding(PROBLEM, topic, f"{path} is not a directory", f"remove it (rm {path})")]
+    if st.st_uid != os.geteuid():
+        return False, [Finding(PROBLEM, topic, f"{path} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()})",
+                               "remove it as its owner, or set SEQ_HOOKS_HOME to a directory of yours")]
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return True, [Finding(PROBLEM, topic, f"{path} has mode {mode:04o}: others can read the queue and the logs",
+                              f"chmod 700 {path} (the next run also does it)")]
+    if not os.access(path, os.W_OK | os.X_OK):
+        return False, [Finding(PROBLEM, topic, f"{path} is not writable", f"chmod u+rwx {path}")]
+    return True, [Finding(OK, topic, f"{path}: yours, mode {mode:04o}")]
+
+
+def state_dir(scene: Scene) -> list[Finding]:
+    if scene.state_error is not None:
+        return [Finding(PROBLEM, "state dir", f"{scene.state_error}: every seq-hooks command refuses it",
+                        "give a full path")]
+    return state_dir_usable(scene.state)[1]
+
+
+def logs(scene: Scene) -> list[Finding]:
+    if not scene.state_usable:
+        return []
+    settings = scene.settings
+    log_dir = logfile.log_dir(settings, scene.state, scene.root)
+    names = logfile.logs(log_dir)
+    size = 0
+    for n in names:
+        try:
+            size += os.stat(os.path.join(log_dir, n)).st_size
+        except OSError:
+            pass
+    keep = f"keep_logs {settings.keep_logs or 'unlimited'}, keep_logs_mb {settings.keep_logs_mb or 'unlimited'}"
+    return [Finding(OK, "logs", f"{len(names)} run logs, {size / 1048576:.1f} MB in {log_dir} ({keep})")]
+
+
+def queues(scene: Scene) -> list[Finding]:
+    """Stale queue entries and leftover processes of dead runs."""
+    if not scene.state_usable:
+        return []
+    stale, found, untouched = leftovers.find(scene.state, logfile.log_dir(scene.settings, scene.state, scene.root))
+    out = []
+    for s in stale:
+        t = s.ticket
+        name = os.path.basename(s.path)
+        what = f"pid {t.pid} ({display.fit(display.command(t.argv), 60)})" if t else "unreadable"
+        held = " while holding the lock" if t is not None and t.granted is not None else " while waiting"
+        out.append(Finding(PROBLEM, "stale ticket",
+                           f"lock {s.lock_id}: {name}, {what}, is dead: it died{held if t else ''}",
+                           "seq-hooks clean (the next caller of that lock also removes it)"))
+    for lo in found:
+        procs = ", ".join(f"{pid} ({display.fit(display.clean(proctree.cmdline(pid)), 50)})" for pid in lo.pids)
+        out.append(Finding(PROBLEM, "leftover processes",
+                           f"run {lo.token[:12]}: {lo.why}; still running: pid {procs}",
+                           "seq-hooks clean (ends them by their run token, TERM then KILL)"))
+    for u in untouched:
+        out.append(Finding(INFO, "unknown run",
+                           f"pid {', '.join(map(str, u.pids))} carry run {u.token[:12]}, which has no ticket and no "
+                           f"journal record; they hang under live pid {u.parent}, so it is most likely a "
+                           "`--no-lock` run in progress: left alone"))
+    if not out:
+        out.append(Finding(OK, "queues", "no stale tickets, no leftover processes of dead runs"))
+    return out
+
+
+def git_hook(scene: Scene) -> list[Finding]:
+    from seq_hooks import githook
+
+    try:
+        loc = githook.locate(scene.root)
+    except FatalError as e:
+        return [Finding(INFO, "git hook", f"not checked: {e.message}")]
+    where = loc.hooks_dir + (f" (core.hooksPath {loc.hooks_path})" if loc.hooks_path else "")
+    states = githook.installed(loc)
+    if not states:
+        return [Finding(INFO, "git hook", f"not installed in {where}: commits run their hooks outside the lock",
+                        "seq-hooks install-git-hook (optional: the atomic-* hooks queue on their own)")]
+    out = []
+    for h in states:
+        if h.state == "moved":
+            out.append(Finding(PROBLEM, "git hook",
+                               f"{h.hook_type}: `pre-commit install` moved ours to {h.hook_type}.legacy, so "
+                               "pre-commit's hooks run outside the lock", "seq-hooks install-git-hook"))
+        elif not os.access(h.path, os.X_OK):
+            out.append(Finding(PROBLEM, "git hook", f"{h.path} is ours but not executable: git skips it",
+                               f"chmod +x {h.path}"))
+        else:
+            out.append(Finding(OK, "git hook", f"{h.hook_type}: ours, in {where}"))
+    return out
