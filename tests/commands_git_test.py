@@ -6,8 +6,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from seq_hooks import journal
-from testing.util import PY, fixture, git, reap, run, seq_hooks, wait_for_file, wait_until
+from seq_hooks.commands import git as gitcmd
+from testing.util import PY, fixture, git, git_repo, reap, run, seq_hooks, wait_for_file, wait_until
 
 SEQ = " ".join(seq_hooks())  # the seq-hooks command line, for shell scripts
 
@@ -30,7 +33,7 @@ def hold_git_lock(repo: Path) -> tuple[subprocess.Popen[str], Path]:
     """Another process holds the project's git lock until the test touches the gate."""
     gate, pidfile = repo.parent / "gate", repo.parent / "holder.pid"
     gate_cmd = fixture("gate.py", pidfile, gate, repo.parent / "order", "h")
-    proc = start(seq_hooks("run", "--lock", "git", "--", *gate_cmd))
+    proc = start(seq_hooks("run", "--lock", "git", "--", *gate_cmd), cwd=repo)
     wait_for_file(pidfile)
     return proc, gate
 
@@ -283,3 +286,56 @@ def test_a_cycle_closed_by_both_sides_at_once_fails_exactly_one(isolated: Path) 
                 reap(p)
         outcomes.append(sorted(int(Path(f"{out}.{s}").read_text()) for s in "pq"))
     assert outcomes == [[0, 75]] * 8
+
+
+def test_six_sequences_with_git_dir_exported_all_land(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIT_DIR exported by the user (not a hook: no git process above us) still takes the lock. It used to run
+    everything at once: 1 of 6 commits landed (issue 10, item 14)."""
+    git(isolated, "commit", "-q", "--allow-empty", "-m", "root")
+    _slow_commit_hook(isolated)
+    monkeypatch.setenv("GIT_DIR", str(isolated / ".git"))
+    done = _six(isolated, f"{SEQ} git --")
+    assert [d.returncode for d in done] == [0] * 6, [d.stderr for d in done]
+    assert sorted(subjects(isolated)) == sorted([*(f"c{i}" for i in range(6)), "root"])
+    assert {r["lock"] for r in journal.read(state(isolated))} == {"git"}
+
+
+def test_a_temporary_index_outside_a_hook_takes_the_lock(isolated: Path) -> None:
+    holder, gate = hold_git_lock(isolated)
+    try:
+        env = {**os.environ, "GIT_INDEX_FILE": str(isolated.parent / "tmp-index")}
+        p = run(seq_hooks("git", "--max-wait", "0.3", "--", "status"), env=env)
+        assert p.returncode == 75, p.stderr
+    finally:
+        gate.touch()
+        reap(holder)
+
+
+def test_dash_c_and_dash_big_c_take_the_lock_of_the_named_repository(isolated: Path) -> None:
+    other = git_repo(isolated.parent / "other")
+    git(other, "commit", "-q", "--allow-empty", "-m", "other root")
+    holder, gate = hold_git_lock(other)  # the other repository's git lock is held
+    try:
+        p = run(seq_hooks("git", "--max-wait", "0.3", "--", "-c", "core.quotepath=off", "-C", str(other), "log"))
+        assert p.returncode == 75, p.stderr  # it waited for the other repository's lock, not ours
+    finally:
+        gate.touch()
+        reap(holder)
+    p = run(seq_hooks("git", "--", "-c", "core.quotepath=off", "-C", str(other), "log", "--format=%s"))
+    assert (p.returncode, p.stdout) == (0, "other root\n")
+    assert [r["lock"] for r in journal.read(str(other / ".git" / "seq-hooks"))][-1] == "git"
+    assert journal.read(state(isolated)) == []
+
+
+@pytest.mark.parametrize(("args", "where"), [
+    (["status"], None),
+    (["-C", "a", "-C", "b", "status"], "{cwd}/a/b"),
+    (["-c", "k=v", "-C", "/x", "status"], "/x"),
+    (["-c", "-C", "status"], None),  # -C here is the value of -c
+    (["--git-dir=/r/.git", "status"], "/r/.git"),
+    (["-C", "/w", "--git-dir", "r/.git", "--work-tree=/w", "status"], "/w/r/.git"),
+    (["--no-pager", "-C", "/x", "log", "-C", "/y"], "/x"),  # after the subcommand, -C is the subcommand's
+])
+def test_git_cwd_reads_gits_global_options(args: list[str], where: str | None) -> None:
+    expected = where.format(cwd=os.getcwd()) if where else None
+    assert gitcmd._git_cwd(args) == expected

@@ -51,17 +51,18 @@ def _git_ancestor(root: str) -> int | None:
 
 def direct_reason(state_dir: str, root: str, env: dict[str, str]) -> str | None:
     """Why git must run at once here, or None when it takes the git lock."""
-    for name in HOOK_ENV:
-        if env.get(name):
-            return f"inside a git hook ({name} is set)"
     if lock.HOLDER_ENV in env:
         held = [m for m in lock.verified_markers(state_dir, env) if m.lock_id.split("/")[0] == LOCK]
         if held:
             return f"under the git lock held by pid {held[0].pid}"
     if proctree.use_proc():
+        # the process tree decides: GIT_DIR or GIT_INDEX_FILE exported by a user or a script (a bare dotfiles
+        # repository, a temporary index) is no hook, and git commands there still contend for the same locks
         pid = _git_ancestor(root)
-        if pid is not None:
-            return f"inside a git hook of pid {pid}"
+        return None if pid is None else f"inside a git hook of pid {pid}"
+    for name in HOOK_ENV:  # without /proc, git's hook variables are the only sign
+        if env.get(name):
+            return f"inside a git hook ({name} is set)"
     return None
 
 
@@ -77,14 +78,27 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[: at + 1], argv[at + 1 :]
 
 
+# git's options before the subcommand that take a value as the next word
+_VALUED = frozenset(("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix"))
+
+
 def _git_cwd(args: list[str]) -> str | None:
-    """The directory `git -C DIR ...` works in, so the lock is that repository's."""
+    """Where to look for the repository git will work in, from its options before the subcommand: `-C DIR`
+    (each relative to the one before), else the directory of `--git-dir`; None: the working directory."""
     cwd = None
+    git_dir = None
     i = 0
-    while i + 1 < len(args) and args[i] == "-C":
-        cwd = os.path.join(cwd or os.getcwd(), args[i + 1])
-        i += 2
-    return cwd
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        word, _, inline = args[i].partition("=")
+        value = inline if "=" in args[i] else (args[i + 1] if i + 1 < len(args) else "")
+        if word in _VALUED and "=" not in args[i]:
+            i += 1
+        if word == "-C" and value:
+            cwd = os.path.join(cwd or os.getcwd(), value)
+        elif word == "--git-dir" and value:
+            git_dir = os.path.join(cwd or os.getcwd(), value)
+        i += 1
+    return git_dir or cwd
 
 
 def main(argv: list[str]) -> int:
