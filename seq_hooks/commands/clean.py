@@ -32,14 +32,10 @@ def _ticket(s: leftovers.StaleTicket) -> str:
     return f"{s.lock_id}/{name} (pid {t.pid}, {display.fit(display.command(t.argv), 80)})"
 
 
-def main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="seq-hooks clean", usage="[--dry-run]", summary=SUMMARY)
-    dry = parsed.flag("dry_run")
-    ctx = context.load()
-    state = ctx.state_dir
-    stale, found, untouched = leftovers.find(state, logfile.log_dir(ctx.settings, state, ctx.project.root))
-    code = OK
+def _end_leftovers(found: list[leftovers.Leftover], dry: bool, grace: float) -> tuple[int, bool]:
+    """Ends (or, dry, names) the processes of dead runs: (how many, whether all that should end did)."""
     did = 0
+    ok = True
     for lo in found:
         short = lo.token[:12]
         if dry:
@@ -48,28 +44,33 @@ def main(argv: list[str]) -> int:
             did += len(lo.pids)
             continue
         names = {pid: _proc(pid) for pid in lo.pids}
-        ended, survivors = leftovers.end(lo, ctx.settings.kill_after)
+        ended, survivors = leftovers.end(lo, grace)
         for pid in ended:
             _say(f"ended {names[pid]} of dead run {short}: {lo.why}")
         for pid in survivors:
             _say(f"could not end {names[pid]} of dead run {short} (not ours to signal, or unkillable)")
-            code = FAILED
+            ok = False
         did += len(ended)
+    return did, ok
+
+
+def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> tuple[int, frozenset[str]]:
+    """Removes (or, dry, names) the stale tickets: (how many, the paths a dry run counts as gone)."""
     if dry:
         for s in stale:
             _say(f"would remove stale ticket {_ticket(s)}")
-        gone = frozenset(s.path for s in stale)
-    else:
-        removed = []
-        for lock_id, qdir in lock.all_queues(state):
-            removed += leftovers.remove_stale(qdir, lock_id)
-        for s in removed:
-            _say(f"removed stale ticket {_ticket(s)}")
-        stale = removed
-        gone = frozenset()
-    did += len(stale)
-    live = leftovers.live_tokens(state)
-    for path in leftovers.empty_nested(state, live, gone):
+        return len(stale), frozenset(s.path for s in stale)
+    removed = []
+    for lock_id, qdir in lock.all_queues(state):
+        removed += leftovers.remove_stale(qdir, lock_id)
+    for s in removed:
+        _say(f"removed stale ticket {_ticket(s)}")
+    return len(removed), frozenset()
+
+
+def _remove_nested(state: str, gone: frozenset[str], dry: bool) -> int:
+    did = 0
+    for path in leftovers.empty_nested(state, leftovers.live_tokens(state), gone):
         rel = path[len(lock.locks_root(state)) + 1 :]
         if dry:
             _say(f"would remove empty nested queue {rel}")
@@ -78,10 +79,22 @@ def main(argv: list[str]) -> int:
         else:
             continue
         did += 1
+    return did
+
+
+def main(argv: list[str]) -> int:
+    parsed = parse(argv, OPTIONS, prog="seq-hooks clean", usage="[--dry-run]", summary=SUMMARY)
+    dry = parsed.flag("dry_run")
+    ctx = context.load()
+    state = ctx.state_dir
+    stale, found, untouched = leftovers.find(state, logfile.log_dir(ctx.settings, state, ctx.project.root))
+    ended, ok = _end_leftovers(found, dry, ctx.settings.kill_after)
+    removed, gone = _remove_stale(state, stale, dry)
+    did = ended + removed + _remove_nested(state, gone, dry)
     for u in untouched:
         pids = ", ".join(str(p) for p in u.pids)
         _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "
              f"under live {_proc(u.parent)} (a --no-lock run, most likely)")
     if not did:
         _say("nothing to clean")
-    return code
+    return OK if ok else FAILED
