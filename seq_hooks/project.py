@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from seq_hooks.errors import FatalError, UsageError
@@ -26,10 +27,10 @@ def _read_gitdir_file(path: str) -> str | None:
     return os.path.normpath(os.path.join(os.path.dirname(path), target))
 
 
-def _common_dir(git_dir: str) -> str:
-    env = os.environ.get("GIT_COMMON_DIR")
-    if env:
-        return os.path.realpath(env)
+def _common_dir(git_dir: str, env: Mapping[str, str]) -> str:
+    common = env.get("GIT_COMMON_DIR")
+    if common:
+        return os.path.realpath(common)
     try:
         with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
             rel = f.read().strip()
@@ -38,23 +39,25 @@ def _common_dir(git_dir: str) -> str:
     return os.path.realpath(os.path.join(git_dir, rel))
 
 
-def find(cwd: str | None = None) -> Project:
-    """Finds the git repository around `cwd` the way git does, without spawning git (it is on the hot path)."""
+def find(cwd: str | None = None, env: Mapping[str, str] | None = None) -> Project:
+    """Finds the git repository around `cwd` the way git does, without spawning git (it is on the hot path).
+    `env`: the environment of the process working there (default ours), for GIT_DIR and friends."""
+    env = os.environ if env is None else env
     here = os.path.realpath(cwd or os.getcwd())
-    env_dir = os.environ.get("GIT_DIR")
+    env_dir = env.get("GIT_DIR")
     if env_dir:
         git_dir = os.path.realpath(os.path.join(here, env_dir))
-        root = os.environ.get("GIT_WORK_TREE") or here
-        return Project(os.path.realpath(root), _common_dir(git_dir), git_dir)
+        root = env.get("GIT_WORK_TREE") or here
+        return Project(os.path.realpath(root), _common_dir(git_dir, env), git_dir)
     d = here
     while True:
         dot = os.path.join(d, ".git")
         if os.path.isdir(dot):
-            return Project(d, _common_dir(dot), dot)
+            return Project(d, _common_dir(dot, env), dot)
         if os.path.isfile(dot):
             linked = _read_gitdir_file(dot)
             if linked:
-                return Project(d, _common_dir(linked), linked)
+                return Project(d, _common_dir(linked, env), linked)
         parent = os.path.dirname(d)
         if parent == d:
             return Project(here, None, None)

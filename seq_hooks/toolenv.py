@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from seq_hooks.config import Settings
@@ -56,7 +56,8 @@ def _configured(settings: Settings, root: str, env: Mapping[str, str]) -> str | 
     return os.path.abspath(found)
 
 
-def _module_available(python: str, module: str) -> bool:
+def has_module(python: str, module: str) -> bool:
+    """Whether `python` can import `module` (without importing it)."""
     from seq_hooks.spawn import output
 
     probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
@@ -66,78 +67,94 @@ def _module_available(python: str, module: str) -> bool:
         return False
 
 
-def _uv_prefix(root: str, env: Mapping[str, str], settings: Settings, state_dir: str) -> str | None:
-    """The environment `uv run` uses for the project (uv creates and syncs it if needed: a unit of its own)."""
+# runs a preparation command as a unit through the queue: (exit code, stdout, the last line of why it failed)
+Prepare = Callable[[list[str]], tuple[int, str, str]]
+
+
+def _uv_prefix(root: str, env: Mapping[str, str], prepare: Prepare) -> str | None:
+    """The environment `uv run` uses for the project (uv creates and syncs it if needed: the caller runs that
+    as a unit of its own)."""
     uv = _which("uv", env.get("PATH", os.defpath))
     if uv is None or not os.path.isfile(os.path.join(root, "uv.lock")):
         return None
-    from seq_hooks.runner import Request, execute
-    from seq_hooks.supervisor import Limits
-
-    argv = [uv, "run", "--frozen", "--project", root, "python", "-c", "import sys; print(sys.prefix)"]
-    limits = Limits(timeout=settings.timeout, kill_after=settings.kill_after,
-                    memory_limit_mb=settings.memory_limit_mb, max_procs=settings.max_procs)
-    result = execute(Request(argv, limits, capture=True, quiet=True), settings=settings, state_dir=state_dir,
-                     root=root)
-    lines = result.stdout.strip().splitlines()
-    if result.exit_code != 0 or not lines:
-        detail = (result.stderr.strip().splitlines() or [result.message or f"exit {result.exit_code}"])[-1]
-        raise FatalError(f"`uv run` could not prepare the project's environment (uv.lock is there): {detail}", USAGE)
+    code, stdout, why = prepare([uv, "run", "--frozen", "--project", root, "python", "-c",
+                                 "import sys; print(sys.prefix)"])
+    lines = stdout.strip().splitlines()
+    if code != 0 or not lines:
+        raise FatalError(f"`uv run` could not prepare the project's environment (uv.lock is there): {why}", USAGE)
     return lines[-1]
 
 
-def find(name: str, *, root: str, settings: Settings, state_dir: str,
+Found = tuple[tuple[str, ...], str]  # the command prefix and where it was found
+
+
+def find(name: str, *, root: str, settings: Settings, prepare: Prepare,
          env: Mapping[str, str] | None = None) -> Tool:
-    """The tool to run, or a FatalError (exit 2) that says where we looked and how to fix it."""
+    """The tool to run, or a FatalError (exit 2) that says where we looked and how to fix it. `prepare` runs
+    uv's preparation of the project's environment when the search gets that far."""
     env = os.environ if env is None else env
     looked: list[str] = []
-    project_python: str | None = None
-
     configured = _configured(settings, root, env)
-    if configured is not None:
-        project_python = configured
-        beside = os.path.join(os.path.dirname(configured), name)
-        if _executable(beside):
-            return Tool(name, (beside,), f"the configured interpreter {configured}", project_python)
-        if _module_available(configured, name):
-            return Tool(name, (configured, "-m", name), f"the configured interpreter {configured}", project_python)
-        looked.append(f"the configured interpreter {configured}")
+    venvs = _venvs(root)
+    python = configured or (venvs[0][1] if venvs else None)  # the project's interpreter, for mypy and pytest
+    found = _in_configured(name, configured, looked) if configured else None
+    found = found or _in_venvs(name, root, venvs, looked, say_none=configured is None)
+    if found is None and (prefix := _uv_prefix(root, env, prepare)) is not None:
+        python = python or os.path.join(prefix, "bin", "python")
+        found = _in_dir(name, os.path.join(prefix, "bin"), f"uv run (the project's environment {prefix})")
+        looked += [] if found else [f"the environment of `uv run` ({prefix})"]
+    found = found or _in_own_env(name, looked) or _on_path(name, env, looked)
+    if found is None:
+        raise FatalError(
+            f"{name} not found (looked in {', '.join(looked)}). Install {name} into the project's virtualenv "
+            f"(.venv), point [tool.seq-hooks] python or SEQ_HOOKS_PYTHON at an interpreter that has it, or add "
+            f"it to the hook in .pre-commit-config.yaml: additional_dependencies: [{name}]",
+            USAGE,
+        )
+    return Tool(name, found[0], found[1], python)
 
-    for venv in VENV_NAMES:
-        bindir = os.path.join(root, venv, "bin")
-        python = os.path.join(bindir, "python")
-        if not _executable(python):
-            continue
-        project_python = project_python or python
-        candidate = os.path.join(bindir, name)
-        if _executable(candidate):
-            return Tool(name, (candidate,), f"the project's virtualenv {os.path.join(root, venv)}", project_python)
+
+def _in_dir(name: str, bindir: str, source: str) -> Found | None:
+    candidate = os.path.join(bindir, name)
+    return ((candidate,), source) if _executable(candidate) else None
+
+
+def _in_configured(name: str, python: str, looked: list[str]) -> Found | None:
+    """The tool beside the configured interpreter, else its module run by that interpreter."""
+    source = f"the configured interpreter {python}"
+    found = _in_dir(name, os.path.dirname(python), source)
+    if found is None and has_module(python, name):
+        found = (python, "-m", name), source
+    looked += [] if found else [source]
+    return found
+
+
+def _venvs(root: str) -> list[tuple[str, str]]:
+    """(name, its python) of the project's virtualenvs, in the order they are tried."""
+    pythons = [(v, os.path.join(root, v, "bin", "python")) for v in VENV_NAMES]
+    return [(v, python) for v, python in pythons if _executable(python)]
+
+
+def _in_venvs(name: str, root: str, venvs: list[tuple[str, str]], looked: list[str], *,
+              say_none: bool) -> Found | None:
+    for venv, python in venvs:
+        found = _in_dir(name, os.path.dirname(python), f"the project's virtualenv {os.path.join(root, venv)}")
+        if found:
+            return found
         looked.append(f"the project's virtualenv {venv}")
-    if not any(os.path.isdir(os.path.join(root, v)) for v in VENV_NAMES) and configured is None:
+    if say_none and not any(os.path.isdir(os.path.join(root, v)) for v in VENV_NAMES):
         looked.append("the project's virtualenv (no .venv or venv)")
+    return None
 
-    prefix = _uv_prefix(root, env, settings, state_dir)
-    if prefix is not None:
-        candidate = os.path.join(prefix, "bin", name)
-        project_python = project_python or os.path.join(prefix, "bin", "python")
-        if _executable(candidate):
-            return Tool(name, (candidate,), f"uv run (the project's environment {prefix})", project_python)
-        looked.append(f"the environment of `uv run` ({prefix})")
 
+def _in_own_env(name: str, looked: list[str]) -> Found | None:
     own = os.path.dirname(sys.executable)
-    candidate = os.path.join(own, name)
-    if _executable(candidate):
-        return Tool(name, (candidate,), f"the hook's own environment {os.path.dirname(own)}", project_python)
-    looked.append("the hook's own environment")
+    found = _in_dir(name, own, f"the hook's own environment {os.path.dirname(own)}")
+    looked += [] if found else ["the hook's own environment"]
+    return found
 
-    on_path = _which(name, env.get("PATH", os.defpath), skip=(os.path.abspath(own),))
-    if on_path is not None:
-        return Tool(name, (on_path,), f"PATH ({on_path})", project_python)
-    looked.append("PATH")
 
-    raise FatalError(
-        f"{name} not found (looked in {', '.join(looked)}). Install {name} into the project's virtualenv "
-        f"(.venv), point [tool.seq-hooks] python or SEQ_HOOKS_PYTHON at an interpreter that has it, or add "
-        f"it to the hook in .pre-commit-config.yaml: additional_dependencies: [{name}]",
-        USAGE,
-    )
+def _on_path(name: str, env: Mapping[str, str], looked: list[str]) -> Found | None:
+    on_path = _which(name, env.get("PATH", os.defpath), skip=(os.path.abspath(os.path.dirname(sys.executable)),))
+    looked += [] if on_path else ["PATH"]
+    return ((on_path,), f"PATH ({on_path})") if on_path else None

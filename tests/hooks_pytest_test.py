@@ -102,10 +102,26 @@ def test_odd_test_file_names_reach_pytest_intact(isolated: Path, name: str) -> N
     assert "1 failed" in p.stdout  # pytest ran the test (exit 4 would be a usage error)
 
 
-def test_no_xdist_flag_when_the_plugin_is_missing(isolated: Path) -> None:
+def test_xdist_is_kept_from_starting_workers_where_it_is_installed(isolated: Path) -> None:
+    """This venv has pytest-xdist (dev extras): the hook adds `-n 0` last; a python without it gets nothing."""
     job = Job(["tests/test_a.py"], Settings(), str(isolated), {}, ["-q"])
-    tool = Tool("pytest", (str(BIN / "pytest"),), "here", None)
-    assert pytest_hook.adjust(job, tool) == ["-q"]  # this venv has no pytest-xdist
+    assert pytest_hook.adjust(job, Tool("pytest", (str(BIN / "pytest"),), "here", None)) == ["-q", "-n", "0"]
+    bare = isolated / "bare-python"
+    bare.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")  # no site-packages: no xdist
+    bare.chmod(0o755)
+    assert pytest_hook.adjust(job, Tool("pytest", (str(bare), "-m", "pytest"), "here", None)) == ["-q"]
+
+
+def test_addopts_n_auto_does_not_start_a_worker_pool_inside_a_unit(isolated: Path) -> None:
+    layout(isolated, {
+        "pyproject.toml": "[tool.pytest.ini_options]\naddopts = \"-n 2\"\n",
+        "tests/test_where.py": "import os\n\ndef test_not_in_a_worker():\n"
+                               "    assert 'PYTEST_XDIST_WORKER' not in os.environ\n",
+    })
+    p = run([str(BIN / "atomic-pytest"), "tests/test_where.py"], env={**os.environ, "PRE_COMMIT": "1"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert journal.read(str(isolated / ".git" / "seq-hooks"))[-1]["argv"][-3:] == ["-n", "0",
+                                                                                   "tests/test_where.py"]
 
 
 def test_a_change_without_matching_tests_runs_nothing(isolated: Path) -> None:

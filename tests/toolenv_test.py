@@ -11,8 +11,6 @@ import pytest
 from seq_hooks import journal, toolenv
 from seq_hooks.config import Settings
 from seq_hooks.errors import USAGE, FatalError
-from seq_hooks.hooks import mypy as mypy_hook
-from seq_hooks.hooks.atomic import Job
 from testing.util import run
 
 BIN = Path(sys.executable).parent
@@ -42,8 +40,11 @@ def bare_hook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def find(name: str, root: Path, settings: Settings | None = None, env: dict[str, str] | None = None) -> toolenv.Tool:
-    return toolenv.find(name, root=str(root), settings=settings or Settings(), state_dir=str(root / "state"),
-                        env=env)
+    return toolenv.find(name, root=str(root), settings=settings or Settings(), prepare=no_uv, env=env)
+
+
+def no_uv(argv: list[str]) -> tuple[int, str, str]:
+    raise AssertionError(f"uv was asked to prepare an environment: {argv}")
 
 
 def test_dot_venv_comes_first(isolated: Path, bare_hook_env: Path) -> None:
@@ -111,21 +112,6 @@ def test_not_found_is_one_error_that_says_where_it_looked_and_what_to_do(isolate
     assert "SEQ_HOOKS_PYTHON" in message
 
 
-def test_mypy_from_elsewhere_is_pointed_at_the_projects_interpreter(isolated: Path, bare_hook_env: Path) -> None:
-    venv(isolated, ".venv")
-    exe(bare_hook_env / "mypy")
-    tool = find("mypy", isolated)
-    job = Job([], Settings(), str(isolated), {}, ["--strict"])
-    args = mypy_hook.adjust(job, tool)
-    assert args == ["--strict", f"--python-executable={isolated / '.venv' / 'bin' / 'python'}"]
-    # the user's own choice stays
-    job = job._replace(tool_args=["--python-executable=/opt/py"])
-    assert mypy_hook.adjust(job, tool) == ["--python-executable=/opt/py"]
-    # mypy in the project's own venv already runs there: nothing to add
-    exe(isolated / ".venv" / "bin" / "mypy")
-    assert mypy_hook.adjust(job._replace(tool_args=[]), find("mypy", isolated)) == []
-
-
 def test_uv_run_when_the_project_has_uv_lock(isolated: Path, tmp_path: Path) -> None:
     """A stand-in uv (on PATH) reports where its environment is; the hook runs the tool from there."""
     uv_env = tmp_path / "uv-env"
@@ -140,7 +126,7 @@ def test_uv_run_when_the_project_has_uv_lock(isolated: Path, tmp_path: Path) -> 
     assert p.returncode == 0, p.stdout + p.stderr
     assert f"atomic-ruff: ruff from uv run (the project's environment {uv_env}): {uv_env}/bin/ruff" in p.stdout
     assert calls.read_text().startswith(f"run --frozen --project {isolated} python -c ")
-    assert (tmp_path / "ruff-calls").read_text() == "check --force-exclude -- a.py\n"
+    assert (tmp_path / "ruff-calls").read_text() == "check --force-exclude --fix -- a.py\n"
     # preparing the environment is a unit of its own, through the lock
     first = journal.read(str(isolated / ".git" / "seq-hooks"))[0]
     assert first["argv"][:3] == [str(tmp_path / "uvbin" / "uv"), "run", "--frozen"]
@@ -167,4 +153,32 @@ def test_verbose_names_the_project_venv(isolated: Path) -> None:
                        check=False, timeout=60)
     assert p.returncode == 0, p.stderr
     assert f"ruff from the project's virtualenv {isolated / '.venv'}" in p.stdout
-    assert record.read_text() == "check --force-exclude -- a.py\n"
+    assert record.read_text() == "check --force-exclude --fix -- a.py\n"
+
+
+def test_has_module_asks_the_interpreter_without_importing() -> None:
+    assert toolenv.has_module(sys.executable, "pytest")
+    assert not toolenv.has_module(sys.executable, "no_such_module_xyz")
+    assert not toolenv.has_module("/nonexistent/python", "pytest")
+
+
+def test_uv_preparation_is_run_by_the_caller(isolated: Path, bare_hook_env: Path, tmp_path: Path) -> None:
+    uv_env = tmp_path / "uv-env"
+    exe(uv_env / "bin" / "mypy")
+    uv = exe(tmp_path / "empty-path" / "uv")  # on the PATH that bare_hook_env leaves
+    (isolated / "uv.lock").write_text("version = 1\n")
+    asked: list[list[str]] = []
+
+    def prepare(argv: list[str]) -> tuple[int, str, str]:
+        asked.append(argv)
+        return 0, f"{uv_env}\n", ""
+
+    tool = toolenv.find("mypy", root=str(isolated), settings=Settings(), prepare=prepare)
+    assert tool.argv == (str(uv_env / "bin" / "mypy"),)
+    assert asked[0][:4] == [str(uv), "run", "--frozen", "--project"]
+    # a project venv with the tool never asks uv
+    venv(isolated, ".venv", "mypy")
+    asked.clear()
+    assert toolenv.find("mypy", root=str(isolated), settings=Settings(), prepare=prepare).argv[0].startswith(
+        str(isolated / ".venv"))
+    assert asked == []

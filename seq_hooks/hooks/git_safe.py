@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from seq_hooks import proctree
+from seq_hooks import proctree, project
 from seq_hooks.entry import guard
 from seq_hooks.errors import FAILED, OK, FatalError
 from seq_hooks.options import Option, parse
@@ -45,7 +45,6 @@ _VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace
 
 
 class Repo(NamedTuple):
-    top: str | None  # None in a bare repository
     git_dir: str  # this worktree's
     common_dir: str
 
@@ -64,60 +63,20 @@ class Scan(NamedTuple):
     gits: list[Proc]  # running git processes of this repository (any worktree)
 
 
-def _git(args: list[str]) -> str:
-    from seq_hooks.spawn import output
-
-    # read-only: never take (or wait for) git's optional locks
-    done = output(["git", *args], env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    if done.code != 0:
-        raise FatalError(f"not in a git repository ({done.stderr.strip() or f'git exit {done.code}'})", FAILED)
-    return done.stdout
-
-
 def find_repo() -> Repo:
-    git_dir, common, bare = _git(["rev-parse", "--absolute-git-dir", "--git-common-dir",
-                                  "--is-bare-repository"]).splitlines()[:3]
-    top = None if bare == "true" else _git(["rev-parse", "--show-toplevel"]).strip()
-    return Repo(top, os.path.realpath(git_dir), os.path.realpath(os.path.join(os.getcwd(), common)))
+    found = project.find()
+    if found.git_dir is None or found.common_dir is None:
+        raise FatalError("not in a git repository (git-safe checks the repository around the working directory)",
+                         FAILED)
+    return Repo(os.path.realpath(found.git_dir), found.common_dir)
 
 
-def _read_gitfile(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as f:
-            line = f.readline().strip()
-    except (OSError, UnicodeDecodeError):
+def git_dir_of(cwd: str, git_dir_env: str | None) -> tuple[str, str] | None:
+    """(git dir, common dir) of the repository a git process running in `cwd` works in (with its own GIT_DIR)."""
+    found = project.find(cwd, {"GIT_DIR": git_dir_env} if git_dir_env else {})
+    if found.git_dir is None or found.common_dir is None:
         return None
-    if not line.startswith("gitdir:"):
-        return None
-    return os.path.realpath(os.path.join(os.path.dirname(path), line[len("gitdir:"):].strip()))
-
-
-def _common_of(git_dir: str) -> str:
-    try:
-        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
-            return os.path.realpath(os.path.join(git_dir, f.read().strip()))
-    except OSError:
-        return git_dir
-
-
-def git_dir_of(cwd: str, git_dir_env: str | None) -> str | None:
-    """The git dir a git process running in `cwd` works in (its own environment, not ours)."""
-    if git_dir_env:
-        return os.path.realpath(os.path.join(cwd, git_dir_env))
-    d = cwd
-    while True:
-        dot = os.path.join(d, ".git")
-        if os.path.isdir(dot):
-            return os.path.realpath(dot)
-        if os.path.isfile(dot):
-            return _read_gitfile(dot)
-        if os.path.basename(d) == ".git" or (os.path.isfile(os.path.join(d, "HEAD"))
-                                             and os.path.isdir(os.path.join(d, "objects"))):
-            return os.path.realpath(d)  # inside a git dir (bare repository, or a hook run in $GIT_DIR)
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
+    return os.path.realpath(found.git_dir), found.common_dir
 
 
 def subcommand(argv: list[str]) -> str:
@@ -200,9 +159,9 @@ def _scan_psutil(paths: set[str], repo: Repo) -> Scan:
 
 
 def _add_git(gits: list[Proc], repo: Repo, pid: int, argv: list[str], cwd: str, env_dir: str | None) -> None:
-    git_dir = git_dir_of(os.path.realpath(cwd), env_dir)
-    if git_dir is not None and _common_of(git_dir) == repo.common_dir:
-        gits.append(Proc(pid, " ".join(argv), git_dir, subcommand(argv) in WRITERS))
+    dirs = git_dir_of(cwd, env_dir)
+    if dirs is not None and dirs[1] == repo.common_dir:
+        gits.append(Proc(pid, " ".join(argv), dirs[0], subcommand(argv) in WRITERS))
 
 
 def scan(paths: set[str], repo: Repo) -> Scan:
@@ -300,39 +259,53 @@ def check(repo: Repo, *, fix_stale: bool, strict: bool) -> list[Finding]:
 
 def _check_lock(lf: LockFile, found: Scan, mine: set[int], repo: Repo, fix_stale: bool) -> tuple[Finding, list[int]]:
     """What one existing lock file means, and the pids it names."""
+    return _in_use(lf, found, mine) or (_stale(lf, repo, fix_stale), [])
+
+
+def _in_use(lf: LockFile, found: Scan, mine: set[int]) -> tuple[Finding, list[int]] | None:
+    """The lock file is live: held open by a process, or there while a git writer of its worktree runs (`git
+    commit -a` keeps its lock file after closing it, during its hooks); a note when that is our own git."""
     shown = _show(lf.path)
     holders = found.openers.get(lf.path, [])
-    # a git writer may keep its lock file after closing it (`git commit -a` during its hooks)
-    writers = [g for g in found.gits if (lf.shared or g.git_dir == os.path.dirname(lf.path)) and g.writer]
+    writers = [g for g in found.gits if g.writer and (lf.shared or g.git_dir == os.path.dirname(lf.path))]
     where = "this repository" if lf.mine else "another worktree of this repository"
-    others = [p for p in holders if p not in mine]
-    if others:
+    if others := [p for p in holders if p not in mine]:
         who = ", ".join(_who(p) for p in others)
         return Finding(lf.mine, f"{shown}: held open by {who}: another git operation is live in {where}"), others
-    own = [p for p in holders if p in mine] or [g.pid for g in writers if g.pid in mine]
-    if own:
+    if own := [p for p in holders if p in mine] or [g.pid for g in writers if g.pid in mine]:
         return Finding(False, f"{shown}: belongs to the git command that runs this hook ({_who(own[0])})"), own
     if writers:
         who = ", ".join(_who(g.pid, g.command) for g in writers)
-        return (Finding(lf.mine, f"{shown}: exists while {who} is running: another git operation is live in "
-                                 f"{where}"), [g.pid for g in writers])
+        text = f"{shown}: exists while {who} is running: another git operation is live in {where}"
+        return Finding(lf.mine, text), [g.pid for g in writers]
+    return None
+
+
+def _stale(lf: LockFile, repo: Repo, fix_stale: bool) -> Finding:
+    """A lock file nobody uses: reported, or removed with --fix-stale; another user's is never touched."""
+    shown = _show(lf.path)
     if lf.uid != os.geteuid() and os.geteuid() != 0:
-        return (Finding(lf.mine, f"{shown}: belongs to uid {lf.uid}, whose processes git-safe cannot see: remove it "
-                                 "by hand once no git command of that user runs"), [])
+        return Finding(lf.mine, f"{shown}: belongs to uid {lf.uid}, whose processes git-safe cannot see: remove it "
+                                "by hand once no git command of that user runs")
     if fix_stale:
-        # look again right before removing: a git command may have taken the lock since the scan
-        again = scan({lf.path}, repo)
-        if again.openers.get(lf.path) or any(g.writer for g in again.gits) or _ident(_lstat(lf.path)) != lf.ident:
-            return Finding(lf.mine, f"{shown}: in use again (a git command started): not removed"), []
-        try:
-            os.unlink(lf.path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            return Finding(True, f"{shown}: stale, but cannot remove it: {e.strerror}"), []
-        return Finding(False, f"{shown}: removed (stale: no process had it open)"), []
-    return (Finding(lf.mine, f"{shown}: stale (no process has it open and no git command of this repository "
-                             f"runs); remove it with: rm -f {shlex.quote(lf.path)}  (or: git-safe --fix-stale)"), [])
+        return _remove_stale(lf, repo)
+    return Finding(lf.mine, f"{shown}: stale (no process has it open and no git command of this repository "
+                            f"runs); remove it with: rm -f {shlex.quote(lf.path)}  (or: git-safe --fix-stale)")
+
+
+def _remove_stale(lf: LockFile, repo: Repo) -> Finding:
+    shown = _show(lf.path)
+    # look again right before removing: a git command may have taken the lock since the scan
+    again = scan({lf.path}, repo)
+    if again.openers.get(lf.path) or any(g.writer for g in again.gits) or _ident(_lstat(lf.path)) != lf.ident:
+        return Finding(lf.mine, f"{shown}: in use again (a git command started): not removed")
+    try:
+        os.unlink(lf.path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        return Finding(True, f"{shown}: stale, but cannot remove it: {e.strerror}")
+    return Finding(False, f"{shown}: removed (stale: no process had it open)")
 
 
 def _main(argv: list[str]) -> int:

@@ -11,9 +11,10 @@ import os
 from collections.abc import Sequence
 
 from seq_hooks.hooks import atomic
-from seq_hooks.hooks.atomic import Job, Spec, listed_files
+from seq_hooks.hooks.atomic import Job, Spec
+from seq_hooks.hooks.files import listed_files
 from seq_hooks.options import Option
-from seq_hooks.toolenv import Tool
+from seq_hooks.toolenv import Tool, has_module
 
 
 def is_test_file(path: str) -> bool:
@@ -77,22 +78,11 @@ def _interpreter(tool: Tool) -> str | None:
     return beside if os.path.isfile(beside) else None
 
 
-def has_xdist(python: str) -> bool:
-    from seq_hooks.errors import FatalError
-    from seq_hooks.spawn import output
-
-    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('xdist') is None)"
-    try:
-        return output([python, "-c", probe], timeout=60).code == 0
-    except FatalError:
-        return False
-
-
 def adjust(job: Job, tool: Tool) -> list[str]:
     args = list(job.tool_args)
     python = _interpreter(tool)
     # last, so it wins over addopts and the hook's args: one unit is one process tree, not a worker pool
-    if job.files and python is not None and has_xdist(python):
+    if job.files and python is not None and has_module(python, "xdist"):
         args += ["-n", "0"]
     return args
 

@@ -1,4 +1,7 @@
-"""`atomic-ruff`: `ruff check` once per file (or per --batch N files) through the project lock."""
+"""`atomic-ruff`: `ruff check --fix` on each unit of files through the project lock (`--no-fix`: only report).
+
+The shape of both ruff hooks (this one and `atomic-ruff-format`): `spec`.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -6,15 +9,15 @@ from collections.abc import Sequence
 from seq_hooks.hooks import atomic
 from seq_hooks.hooks.atomic import Spec
 
-# --force-exclude: ruff's own excludes apply to the file names pre-commit passes (as in ruff-pre-commit)
-SPEC = Spec(
-    hook_id="atomic-ruff",
-    tool="ruff",
-    summary="Run `ruff check` on each file (or batch) in turn through the project lock. Default args: --fix.",
-    fixed_args=("check", "--force-exclude"),
-    types=("python", "pyi", "jupyter"),
-    dashdash=True,
-)
+
+def spec(hook_id: str, subcommand: str, summary: str, default_args: tuple[str, ...] = ()) -> Spec:
+    # --force-exclude: ruff's own excludes apply to the file names pre-commit passes (as in ruff-pre-commit)
+    return Spec(hook_id=hook_id, tool="ruff", summary=summary, fixed_args=(subcommand, "--force-exclude"),
+                types=("python", "pyi", "jupyter"), dashdash=True, default_args=default_args)
+
+
+SPEC = spec("atomic-ruff", "check", "Run `ruff check` on each file (or batch) in turn through the project lock. "
+            "Default args: --fix (give --no-fix to only report).", ("--fix",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
