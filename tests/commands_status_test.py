@@ -132,7 +132,8 @@ def test_free_lock_and_no_lock_yet(isolated: Path, capsys: pytest.CaptureFixture
     assert "no lock has been used" in capsys.readouterr().out
     assert run(seq_hooks("run", "--", "true")).returncode == 0
     assert status.main([]) == 0
-    assert capsys.readouterr().out == "lock default: free\n"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "lock default: free" and lines[1].startswith("machine: ") and len(lines) == 2
     assert status.main(["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["locks"][0]["holder"] is None
 
@@ -229,3 +230,60 @@ def test_watch_without_a_terminal_prints_plain_frames(isolated: Path, sig: int, 
         assert proc.returncode == code and "\x1b" not in rest and err == ""
     finally:
         reap(proc)
+
+
+def test_status_shows_the_machine_and_the_running_units_processes(isolated: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    script = f"{shlex.join(fixture('gate.py', isolated / 'holder.pid', isolated / 'gate', isolated / 'o', 'h'))} & wait"
+    with live_queue(isolated, waiters=1, holder_cmd=["sh", "-c", script]):
+        assert status.main(["--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert status.main([]) == 0
+        text = capsys.readouterr().out
+    m = doc["machine"]
+    assert m["running_units"] == 1 and m["running_procs"] == 2  # sh and gate.py; the waiter runs nothing yet
+    assert m["available_mb"] > 0 and len(m["load"]) == 3
+    last = text.splitlines()[-1]
+    assert last.startswith("machine: ") and "available, load " in last
+    assert last.endswith("1 running unit, 2 processes")
+
+
+@needs_tmux
+def test_watch_keys_end_the_running_unit_by_its_token_after_a_confirmation(isolated: Path) -> None:
+    """k, then n: nothing happens; k, then y: the unit's tree gets TERM, then KILL after kill_after (its command
+    ignores TERM); a process with the same command line outside the unit lives on; q quits."""
+    (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\nkill_after = 1\n")
+    pidfile, decoy_pid = isolated / "unit.pid", isolated / "decoy.pid"
+    unit = subprocess.Popen(seq_hooks("run", "--quiet", "--", *fixture("ignore_term.py", pidfile, 120)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    decoy = subprocess.Popen(fixture("ignore_term.py", decoy_pid, 120))
+    tmux = None
+    try:
+        child = int(wait_for_file(pidfile))
+        wait_for_file(decoy_pid)
+        tmux = _tmux(isolated, "", 160)
+        tmux.wait_for(f"holding    pid {unit.pid}")
+        tmux.send("k")
+        screen = tmux.wait_for("y/N")
+        assert f"end unit pid {unit.pid} (" in screen and "TERM, then KILL" in screen
+        tmux.send("n")
+        tmux.wait_for("cancelled")
+        assert alive(child) and unit.poll() is None
+        tmux.send("k")
+        tmux.wait_for("y/N")
+        started = time.monotonic()
+        tmux.send("y")
+        screen = tmux.wait_for(": ended", timeout=30)
+        assert f"sent TERM to 1 process of unit pid {unit.pid} (KILL after 1s)" in screen
+        assert unit.wait(30) == 137  # its command ended by SIGKILL, as a timeout would have ended it
+        assert time.monotonic() - started >= 1  # KILL came only after the grace
+        assert not alive(child) and alive(decoy.pid)  # found by its token, never by its name
+        tmux.wait_for(": free")
+        tmux.send("q")
+        screen = tmux.wait_for("rc=")
+        assert "rc=0" in screen and "Traceback" not in screen
+    finally:
+        if tmux is not None:
+            _close(tmux)
+        reap(unit)
+        reap(decoy)

@@ -1,24 +1,28 @@
 """`seq-hooks status [--json] [--watch]`: who holds each lock of the project and who waits, in order."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import sys
 import time
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
-from seq_hooks import context, display, queue_view
+from seq_hooks import context, display, machine, queue_view, watchkeys
 from seq_hooks.errors import OK, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.queue_view import QueueView, Snapshot
 
 OPTIONS = (
     Option(("--json",), "json", help="print one JSON object (documented in the README) and exit"),
-    Option(("--watch",), "watch", help="redraw about every second until Ctrl-C"),
+    Option(("--watch",), "watch", help="redraw about every second until Ctrl-C; on a terminal, k ends the running "
+           "unit (after a confirmation) and q quits"),
 )
 SUMMARY = ("For every lock of the project: the holder (pid, command, time held, memory of its tree now) and the "
-           "waiters in order. Reads the queue files without taking any lock.")
+           "waiters in order; then the machine: available memory, load, the running units' processes. Reads the "
+           "queue files without taking any lock.")
 _GREEN, _YELLOW, _RED, _DIM, _BOLD = "32", "33", "31", "2", "1"
 Line = list[tuple[str, str]]
 
@@ -56,14 +60,37 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
     return lines
 
 
-def render(snap: Snapshot, width: int | None, colour: bool) -> list[str]:
-    """The text of a snapshot, each line cut to `width` (None: no cut)."""
+class Machine(NamedTuple):
+    available_mb: int  # what can be had without swapping (under a cgroup limit, the room left there)
+    load: tuple[float, float, float]
+    units: int  # running units (holders of a top-level lock; nested ones run inside them)
+    procs: int  # processes in their trees
+
+
+def machine_now(snap: Snapshot) -> Machine:
+    top = [q.holder for q in snap.queues if q.holder is not None and q.parent is None]
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    return Machine(machine.memory_available_mb(), load, len(top), sum(h.tree_procs for h in top))
+
+
+def _machine_line(m: Machine) -> Line:
+    units = f"{m.units} running unit{'s' if m.units != 1 else ''}, {m.procs} process{'es' if m.procs != 1 else ''}"
+    return [("machine: ", _BOLD), (f"{display.megabytes(m.available_mb)} available, ", ""),
+            (f"load {m.load[0]:.2f} {m.load[1]:.2f} {m.load[2]:.2f}, ", ""), (units, "")]
+
+
+def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = None) -> list[str]:
+    """The text of a snapshot, each line cut to `width` (None: no cut), the machine's line last."""
     lines: list[Line] = []
     if not snap.queues:
         lines.append([("no lock has been used in this project yet", _DIM)])
     holders = {q.lock_id: q.holder.ticket.pid for q in snap.queues if q.holder is not None}
     for q in snap.queues:
         lines.extend(_queue_lines(q, holders.get(q.parent) if q.parent else None))
+    lines.append(_machine_line(m or machine_now(snap)))
     if width is None:
         return ["".join(display.paint(text, code, colour) for text, code in line) for line in lines]
     return [display.fit_parts(line, width, colour) for line in lines]
@@ -77,10 +104,53 @@ def _frame_tty(out: TextIO, lines: list[str], rows: int) -> None:
     out.flush()
 
 
-def watch(state_dir: str, out: TextIO, interval: float = 1.0) -> int:
-    tty = out.isatty()
+def _draw(out: TextIO, snap: Snapshot, keys: bool, line: str) -> None:
+    help_text = watchkeys.HELP + ", Ctrl-C" if keys else "Ctrl-C to quit"
+    title = f"seq-hooks status  {time.strftime('%H:%M:%S')}  ({help_text})"
+    if not out.isatty():
+        out.write("\n".join([title, *render(snap, None, False)]) + "\n\n")
+        out.flush()
+        return
+    size = shutil.get_terminal_size()
     colour = display.use_colour(out)
-    restore = ""
+    head = [display.fit_parts([(title, _DIM)], size.columns, colour)]
+    if line:
+        head.append(display.fit_parts([(display.clean(line), _BOLD)], size.columns, colour))
+    _frame_tty(out, [*head, *render(snap, size.columns, colour)], max(size.lines, 2))
+
+
+def _act(out: TextIO, state_dir: str, snap: Snapshot, action: watchkeys.Action, grace: float) -> watchkeys.Mode:
+    """Ends the confirmed unit, if it still runs; the answer becomes the next prompt line."""
+    target = action.end
+    if target is None:
+        return action.mode
+    now = queue_view.snapshot(state_dir)
+    if not watchkeys.still_running(target, now):
+        return watchkeys.Mode(note=f"unit pid {target.ticket.pid} has ended already")
+    _draw(out, now, True, f"ending unit pid {target.ticket.pid}: TERM, KILL after {grace:g}s …")
+    return watchkeys.Mode(note=watchkeys.end_unit(target, grace))
+
+
+def _loop(state_dir: str, out: TextIO, interval: float, grace: float, keys: watchkeys.Keys | None) -> int:
+    mode = watchkeys.Mode()
+    while True:
+        started = time.monotonic()
+        snap = queue_view.snapshot(state_dir)
+        _draw(out, snap, keys is not None, watchkeys.prompt(mode))
+        left = max(0.05, interval - (time.monotonic() - started))
+        if keys is None:
+            time.sleep(left)
+            continue
+        for key in keys.wait(left):
+            action = watchkeys.press(mode, key, snap)
+            if action.quit:
+                return OK
+            mode = _act(out, state_dir, snap, action, grace)
+
+
+def watch(state_dir: str, out: TextIO, interval: float = 1.0, grace: float = 5.0) -> int:
+    """Redraws until Ctrl-C (or q); on a terminal that is also our standard input, with keys."""
+    tty = out.isatty()
 
     def on_signal(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -89,33 +159,25 @@ def watch(state_dir: str, out: TextIO, interval: float = 1.0) -> int:
     # Ctrl-C is how a watch ends, even when started with SIGINT ignored (a background job of a script)
     previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        if tty:
-            out.write("\x1b[?1049h\x1b[?25l")  # alternate screen, cursor hidden: restored in `finally`
-            restore = "\x1b[?25h\x1b[?1049l"
-        while True:
-            started = time.monotonic()
-            size = shutil.get_terminal_size()
-            snap = queue_view.snapshot(state_dir)
-            title = f"seq-hooks status  {time.strftime('%H:%M:%S')}  (Ctrl-C to quit)"
+        with contextlib.ExitStack() as stack:
             if tty:
-                lines = [display.fit_parts([(title, _DIM)], size.columns, colour),
-                         *render(snap, size.columns, colour)]
-                _frame_tty(out, lines, max(size.lines, 2))
-            else:
-                out.write("\n".join([title, *render(snap, None, False)]) + "\n\n")
-                out.flush()
-            time.sleep(max(0.05, interval - (time.monotonic() - started)))
+                out.write("\x1b[?1049h\x1b[?25l")  # alternate screen, cursor hidden: restored on the way out
+                stack.callback(_restore, out)
+            keys = stack.enter_context(watchkeys.Keys(0)) if tty and watchkeys.Keys.usable(0) else None
+            return _loop(state_dir, out, interval, grace, keys)
     except KeyboardInterrupt:
         return OK
     finally:
-        if restore:
-            try:
-                out.write(restore)
-                out.flush()
-            except (OSError, ValueError):
-                pass
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _restore(out: TextIO) -> None:
+    try:
+        out.write("\x1b[?25h\x1b[?1049l")
+        out.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str]) -> int:
@@ -124,14 +186,17 @@ def main(argv: list[str]) -> int:
         raise UsageError("--json and --watch do not go together")
     ctx = context.load()
     if parsed.flag("watch"):
-        return watch(ctx.state_dir, sys.stdout)
+        return watch(ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after)
     snap = queue_view.snapshot(ctx.state_dir)
+    m = machine_now(snap)
     if parsed.flag("json"):
-        sys.stdout.write(json.dumps(queue_view.as_json(snap)) + "\n")
+        doc = queue_view.as_json(snap)
+        doc["machine"] = {"available_mb": m.available_mb, "load": list(m.load), "running_units": m.units,
+                          "running_procs": m.procs}
+        sys.stdout.write(json.dumps(doc) + "\n")
         return OK
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else None
-    text = render(snap, width, display.use_colour(sys.stdout))
+    text = render(snap, width, display.use_colour(sys.stdout), m)
     sys.stdout.write("\n".join(text) + "\n")
     return OK
-
