@@ -42,6 +42,7 @@ class Settings(NamedTuple):
     memory_budget_mb: int | str = 0  # expected peaks of a lock's holders together; 0 = none, or "auto"
     locks: Mapping[str, LockSettings] = {}
     source: str = "defaults"  # the pyproject.toml that was read, for messages
+    from_env: frozenset[str] = frozenset()  # the keys an environment variable set (they beat a hook's table)
 
 
 # key: (type name, converter check); numbers must be >= 0
@@ -223,5 +224,6 @@ def load(root: str, env: Mapping[str, str] | None = None) -> Settings:
     values = from_table(table, path)
     if table:
         values["source"] = path
-    values.update(from_env(os.environ if env is None else env))
+    from_environment = from_env(os.environ if env is None else env)
+    values.update(from_environment, from_env=frozenset(from_environment))
     return Settings(**values)

@@ -87,18 +87,14 @@ def parse(
     positional_ok: bool = False,
 ) -> Parsed:
     by_name = {name: opt for opt in options for name in opt.names}
-    values: dict[str, Value] = {}
-    for opt in options:
-        values[opt.dest] = [] if opt.kind == "append" else (0 if opt.kind == "count" else None)
+    values: dict[str, Value] = {opt.dest: _initial(opt) for opt in options}
     positional: list[str] = []
-    rest: list[str] | None = None
     i = 0
     while i < len(argv):
         word = argv[i]
         i += 1
         if word == "--":
-            rest = argv[i:]
-            break
+            return Parsed(values, positional, argv[i:])
         if word in ("-h", "--help"):
             raise HelpRequested(render_help(prog, usage, summary, options))
         if not word.startswith("-") or word == "-":
@@ -107,31 +103,33 @@ def parse(
             positional.append(word)
             continue
         name, eq, inline = word.partition("=")
-        found = by_name.get(name)
-        if found is None:
+        opt = by_name.get(name)
+        if opt is None:
             raise UsageError(f"unknown option {name} (see {prog} --help)")
-        opt = found
-        if opt.kind == "flag":
+        if opt.kind in ("flag", "count"):
             if eq:
                 raise UsageError(f"{name} takes no value")
-            values[opt.dest] = True
+            values[opt.dest] = _counted(values[opt.dest]) if opt.kind == "count" else True
             continue
-        if opt.kind == "count":
-            count = values[opt.dest]
-            values[opt.dest] = (count if isinstance(count, int) else 0) + 1
-            continue
-        if eq:
-            raw = inline
-        elif i < len(argv):
-            raw = argv[i]
-            i += 1
-        else:
-            raise UsageError(f"{name} needs a value")
-        value = convert(opt, name, raw)
-        if opt.kind == "append":
-            current = values[opt.dest]
-            assert isinstance(current, list)
-            current.append(str(value))
-        else:
-            values[opt.dest] = value
-    return Parsed(values, positional, rest)
+        if not eq:
+            if i >= len(argv):
+                raise UsageError(f"{name} needs a value")
+            inline, i = argv[i], i + 1
+        _store(values, opt, convert(opt, name, inline))
+    return Parsed(values, positional, None)
+
+
+def _initial(opt: Option) -> Value:
+    return [] if opt.kind == "append" else (0 if opt.kind == "count" else None)
+
+
+def _counted(count: Value) -> int:
+    return (count if isinstance(count, int) else 0) + 1
+
+
+def _store(values: dict[str, Value], opt: Option, value: Value) -> None:
+    current = values[opt.dest]
+    if isinstance(current, list):
+        current.append(str(value))
+    else:
+        values[opt.dest] = value

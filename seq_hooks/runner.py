@@ -5,12 +5,13 @@ The `run` command, the hooks, `seq-hooks git` and the Python API all come throug
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from typing import NamedTuple
 
 from seq_hooks import capacity, journal, lock, logfile, retention
-from seq_hooks.config import Settings
+from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.supervisor import Limits, Outcome, supervise
 
@@ -36,6 +37,16 @@ class Result(NamedTuple):
         return self._asdict()
 
 
+class Unit(NamedTuple):
+    """One execution's identity and what it inherits: fixed before the lock is asked for."""
+
+    token: str
+    env: dict[str, str]  # the caller's environment; the unit's is built from it once the lock is held
+    markers: list[lock.Marker]  # the verified locks held by our ancestors
+    deadline: float | None  # the outermost holder's pipeline deadline (epoch seconds), when nested
+    enqueued: float
+
+
 class Request(NamedTuple):
     argv: list[str]
     limits: Limits
@@ -46,6 +57,29 @@ class Request(NamedTuple):
     direct: bool = False  # the command writes to our terminal itself (interactive); its output is not logged
     log_path: str | None = None
     quiet: bool = False
+
+
+def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: float | None = None,
+           kill_after: float | None = None, kill_signal: int | None = None, memory_limit_mb: int | None = None,
+           max_procs: int | None = None) -> Limits:
+    """A unit's limits: a flag (the arguments) beats a SEQ_HOOKS_* variable, which beats the hook's own table, which
+    beats [tool.seq-hooks]; the memory sampling gap is at most 0.25 s whatever check_interval says."""
+
+    def pick(key: str, flag: float | None) -> float:
+        if flag is not None:
+            return flag
+        hook_value = getattr(hook, key, None) if key not in settings.from_env else None
+        return float(getattr(settings, key) if hook_value is None else hook_value)
+
+    gap = settings.check_interval
+    return Limits(
+        timeout=pick("timeout", timeout),
+        kill_after=pick("kill_after", kill_after),
+        kill_signal=signal.SIGTERM if kill_signal is None else kill_signal,
+        memory_limit_mb=int(pick("memory_limit_mb", memory_limit_mb)),
+        max_procs=int(pick("max_procs", max_procs)),
+        check_interval=min(gap, 0.25) if gap > 0 else 0.25,
+    )
 
 
 def new_token() -> str:
@@ -100,66 +134,102 @@ def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, 
 
 
 def execute(request: Request, *, settings: Settings, state_dir: str, root: str) -> Result:
+    """The story of one unit: take its place in the queue, run it (again, on failure, as asked), release the lock,
+    and keep its record."""
     if not request.argv or not request.argv[0]:
         raise FatalError("no command given (put it after --)", 2)
-    env = dict(os.environ)
-    token = new_token()
-    markers = lock.verified_markers(state_dir, env) if lock.HOLDER_ENV in env else []
-    # nested runs never outlive the pipeline budget of the outermost holder, which sets it for them
-    deadline = _inherited_deadline(env) if markers else None
-    enqueued = time.time()
-    held: lock.Held | None = None
-    lock_id: str | None = None
-    if request.lock is not None:
-        lock_id, _parent = lock.resolve(state_dir, lock.check_name(request.lock), markers)
-        held = lock.acquire(
-            state_dir, lock_id, token=token, argv=request.argv, cwd=os.getcwd(),
-            holds=[m.token for m in markers], max_wait=request.max_wait,
-            on_wait=None if request.quiet else _on_wait, takeover_grace=settings.kill_after,
-        )
-        markers = [*markers, held.marker()]
+    unit = _begin(state_dir)
+    held, lock_id = _take_lock(request, settings, state_dir, unit)
     started = time.time()
-    env[RUN_ENV] = token
-    if markers:
-        env[lock.HOLDER_ENV] = ",".join(str(m) for m in markers)
-    if deadline is not None:
-        env[DEADLINE_ENV] = f"{deadline:.3f}"
-    elif held is not None and settings.pipeline_timeout > 0:
-        env[DEADLINE_ENV] = f"{time.time() + settings.pipeline_timeout:.3f}"
+    env = _unit_env(unit, held, settings)
     log_dir = logfile.log_dir(settings, state_dir, root)
-    outcomes: list[Outcome] = []
-    log_path = request.log_path
     try:
-        for attempt in range(1, request.retry + 2):
-            limits = request.limits
-            if deadline is not None:
-                left = deadline - time.time()
-                if left <= 0:
-                    outcomes.append(Outcome(TIMEOUT, "timeout", "the pipeline deadline (pipeline_timeout) has "
-                                            "passed: not starting", 0.0, 0, (), b"", b""))
-                    break
-                if limits.timeout == 0 or limits.timeout > left:
-                    limits = limits._replace(timeout=left)
-            if log_path is None:
-                log_path = logfile.default_path(log_dir, token, time.time())
-            outcomes.append(_attempt(request, env, token, limits, log_path, lock_id, attempt))
-            last = outcomes[-1]
-            if last.exit_code == 0 or last.reason not in ("exit", "signal", "timeout"):
-                break
-            if attempt <= request.retry and not request.quiet:
-                _note(f"exit {last.exit_code} ({last.reason}); retrying ({attempt}/{request.retry})")
+        outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir)
     finally:
         if held is not None:
             held.release()
-    released = time.time()
+    result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
+    _journal(state_dir, result, unit, started)
+    retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
+    return result
+
+
+def _begin(state_dir: str) -> Unit:
+    env = dict(os.environ)
+    markers = lock.verified_markers(state_dir, env) if lock.HOLDER_ENV in env else []
+    # nested runs never outlive the pipeline budget of the outermost holder, which sets it for them
+    deadline = _inherited_deadline(env) if markers else None
+    return Unit(new_token(), env, markers, deadline, time.time())
+
+
+def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit) -> tuple[lock.Held | None, str | None]:
+    """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
+    if request.lock is None:
+        return None, None
+    lock_id, _parent = lock.resolve(state_dir, lock.check_name(request.lock), unit.markers)
+    held = lock.acquire(
+        state_dir, lock_id, token=unit.token, argv=request.argv, cwd=os.getcwd(),
+        holds=[m.token for m in unit.markers], max_wait=request.max_wait,
+        on_wait=None if request.quiet else _on_wait, takeover_grace=settings.kill_after,
+    )
+    return held, lock_id
+
+
+def _unit_env(unit: Unit, held: lock.Held | None, settings: Settings) -> dict[str, str]:
+    """The command's environment: its run token, the locks it holds, the pipeline deadline."""
+    env = {**unit.env, RUN_ENV: unit.token}
+    markers = [*unit.markers, held.marker()] if held is not None else unit.markers
+    if markers:
+        env[lock.HOLDER_ENV] = ",".join(str(m) for m in markers)
+    if unit.deadline is not None:
+        env[DEADLINE_ENV] = f"{unit.deadline:.3f}"
+    elif held is not None and settings.pipeline_timeout > 0:
+        env[DEADLINE_ENV] = f"{time.time() + settings.pipeline_timeout:.3f}"
+    return env
+
+
+def _within_deadline(limits: Limits, deadline: float | None) -> Limits | None:
+    """The limits cut to what is left of the pipeline deadline; None when it has passed."""
+    if deadline is None:
+        return limits
+    left = deadline - time.time()
+    if left <= 0:
+        return None
+    return limits._replace(timeout=left) if limits.timeout == 0 or limits.timeout > left else limits
+
+
+def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | None,
+              log_dir: str) -> tuple[list[Outcome], str | None]:
+    """Runs the command, and again after a failure or a timeout up to `retry` more times; (outcomes, log)."""
+    outcomes: list[Outcome] = []
+    log_path = request.log_path
+    for attempt in range(1, request.retry + 2):
+        limits = _within_deadline(request.limits, unit.deadline)
+        if limits is None:
+            outcomes.append(Outcome(TIMEOUT, "timeout", "the pipeline deadline (pipeline_timeout) has passed: "
+                                    "not starting", 0.0, 0, (), b"", b""))
+            break
+        if log_path is None:
+            log_path = logfile.default_path(log_dir, unit.token, time.time())
+        last = _attempt(request, env, unit.token, limits, log_path, lock_id, attempt)
+        outcomes.append(last)
+        if last.exit_code == 0 or last.reason not in ("exit", "signal", "timeout"):
+            break
+        if attempt <= request.retry and not request.quiet:
+            _note(f"exit {last.exit_code} ({last.reason}); retrying ({attempt}/{request.retry})")
+    return outcomes, log_path
+
+
+def _result(request: Request, outcomes: list[Outcome], log_path: str | None, lock_id: str | None,
+            waited: float) -> Result:
     last = outcomes[-1]
-    result = Result(
+    return Result(
         argv=request.argv,
         exit_code=last.exit_code,
         reason=last.reason,
         message=last.message,
         duration_s=round(sum(o.duration_s for o in outcomes), 4),
-        waited_s=round(started - enqueued, 4) if held else 0.0,
+        waited_s=round(waited, 4),
         peak_rss_mb=round(max(o.peak_rss for o in outcomes) / 1048576, 1),
         stdout=last.stdout.decode(errors="replace"),
         stderr=last.stderr.decode(errors="replace"),
@@ -167,15 +237,17 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         lock=lock_id,
         attempts=len(outcomes),
     )
+
+
+def _journal(state_dir: str, result: Result, unit: Unit, started: float) -> None:
+    """The run's record; the command has run, so a journal that cannot be written is only a note."""
     try:
         journal.append(state_dir, {
-            "lock": lock_id, "pid": os.getpid(), "token": token, "argv": request.argv, "cwd": os.getcwd(),
-            "enqueued": round(enqueued, 4), "started": round(started, 4), "ended": round(released, 4),
+            "lock": result.lock, "pid": os.getpid(), "token": unit.token, "argv": result.argv, "cwd": os.getcwd(),
+            "enqueued": round(unit.enqueued, 4), "started": round(started, 4), "ended": round(time.time(), 4),
             "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
             "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
-            "attempts": result.attempts, "log": log_path, "key": capacity.unit_key(request.argv),
+            "attempts": result.attempts, "log": result.log, "key": capacity.unit_key(result.argv),
         })
-    except (OSError, FatalError) as e:  # the command has run: its result counts more than our bookkeeping
+    except (OSError, FatalError) as e:
         _note(f"could not write the journal: {e}")
-    retention.after_run(settings, state_dir, log_dir, token, log_path)
-    return result

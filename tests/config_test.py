@@ -75,3 +75,9 @@ def test_slots_and_budget_top_level_per_lock_and_from_the_environment(isolated: 
     assert (Settings().slots, Settings().memory_budget_mb) == (1, 0)
     with pytest.raises(UsageError, match='SEQ_HOOKS_SLOTS must be a whole number >= 1 or "auto", got \'0\''):
         config.from_env({"SEQ_HOOKS_SLOTS": "0"})
+
+
+def test_settings_record_which_keys_the_environment_set(isolated: Path) -> None:
+    assert config.load(str(isolated), env={}).from_env == frozenset()
+    s = config.load(str(isolated), env={"SEQ_HOOKS_TIMEOUT": "9", "MEMORY_LIMIT_MB": "100"})
+    assert s.from_env == frozenset({"timeout", "memory_limit_mb"})

@@ -5,11 +5,15 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from seq_hooks import runner
+from seq_hooks.config import HookSettings, Settings
+from seq_hooks.supervisor import Limits
 from testing.util import alive, fixture, reap, run, seq_hooks, wait_for_file
 
 
@@ -31,20 +35,6 @@ def test_not_found_and_not_executable(isolated: Path) -> None:
     denied = run(seq_hooks("run", "--", str(script)))
     assert denied.returncode == 126
     assert "not executable" in denied.stderr
-
-
-def test_json_captures_output_and_reports(isolated: Path) -> None:
-    p = run(seq_hooks("run", "--json", "--", "sh", "-c", "echo out; echo err >&2; exit 4"))
-    assert p.returncode == 4
-    record = json.loads(p.stdout)
-    assert record["argv"] == ["sh", "-c", "echo out; echo err >&2; exit 4"]
-    assert record["exit_code"] == 4
-    assert record["reason"] == "exit"
-    assert record["stdout"] == "out\n"
-    assert record["stderr"] == "err\n"
-    assert record["duration_s"] >= 0
-    assert "peak_rss_mb" in record
-    assert Path(record["log"]).is_file()
 
 
 def test_log_has_command_outcome_and_process_peaks(isolated: Path) -> None:
@@ -109,12 +99,6 @@ def test_term_ignoring_child_is_killed_after_kill_after(isolated: Path) -> None:
     assert term < kill and "SIGKILL in 0.5s if any is left" in log  # each escalation step is in the log
 
 
-def test_kill_signal_is_configurable(isolated: Path) -> None:
-    p = run(seq_hooks("run", "--json", "--timeout", "0.3", "--kill-signal", "INT", "--", "sleep", "30"))
-    assert p.returncode == 124
-    assert json.loads(p.stdout)["reason"] == "timeout"
-
-
 def test_memory_limit_kills_400mb_under_100mb_with_137(isolated: Path) -> None:
     p = run(seq_hooks("run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 400, 1000, 5)))
     assert p.returncode == 137
@@ -144,17 +128,6 @@ def test_signal_to_seq_hooks_stops_the_tree(isolated: Path, sig: int, code: int)
         reap(proc)
 
 
-def test_guides_env_names_are_honoured(isolated: Path) -> None:
-    env = {**os.environ, "TIMEOUT": "1"}
-    start = time.monotonic()
-    assert run(seq_hooks("run", "--", "sleep", "30"), env=env).returncode == 124
-    assert time.monotonic() - start < 5
-    env = {**os.environ, "MEMORY_LIMIT_MB": "100"}
-    assert run(seq_hooks("run", "--", *fixture("eat_memory.py", 400, 1000, 5)), env=env).returncode == 137
-    env = {**os.environ, "MEMORY_LIMIT_MB": "100", "SEQ_HOOKS_MEMORY_LIMIT_MB": "0"}  # the prefixed name wins
-    assert run(seq_hooks("run", "--", *fixture("eat_memory.py", 150, 1000)), env=env).returncode == 0
-
-
 def test_retry_runs_again_after_failure(isolated: Path) -> None:
     counter = isolated / "count"
     script = f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ $n -ge 3 ]"
@@ -162,58 +135,6 @@ def test_retry_runs_again_after_failure(isolated: Path) -> None:
     assert p.returncode == 0
     assert json.loads(p.stdout)["attempts"] == 3
     assert run(seq_hooks("run", "--retry", "1", "--", "false")).returncode == 1
-
-
-@pytest.mark.parametrize(
-    ("args", "needle"),
-    [
-        (["--timeout", "abc", "--", "true"], "--timeout takes a number"),
-        (["--timeout", "-1", "--", "true"], "--timeout must not be negative"),
-        (["--bogus", "--", "true"], "unknown option --bogus"),
-        (["--kill-signal", "NOPE", "--", "true"], "unknown signal 'NOPE'"),
-        ([], "no command given"),
-        (["--timeout"], "--timeout needs a value"),
-    ],
-)
-def test_bad_flags_exit_2_with_a_clear_message(args: list[str], needle: str) -> None:
-    p = run(seq_hooks("run", *args))
-    assert p.returncode == 2
-    assert needle in p.stderr
-    assert "Traceback" not in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1
-    assert p.stderr.startswith("seq-hooks run: ") and p.stderr.count("seq-hooks run:") == 1
-
-
-@pytest.mark.parametrize(
-    ("toml", "needle"),
-    [
-        ("[tool.seq-hooks]\nbogus = 1\n", "unknown key 'bogus'"),
-        ("[tool.seq-hooks]\ntimeout = \"long\"\n", "timeout must be a number"),
-        ("[tool.seq-hooks]\nmemory_limit_mb = -5\n", "memory_limit_mb must be zero or more"),
-        ("[tool.seq-hooks]\nscope = \"galaxy\"\n", "scope must be"),
-        ("[tool.seq-hooks.hooks.atomic-mypy]\nbatch = \"x\"\n", "[tool.seq-hooks.hooks.atomic-mypy]: batch must be"),
-        ("[tool.seq-hooks\ntimeout = 1\n", "cannot parse"),
-    ],
-)
-def test_bad_configuration_exits_2_naming_file_and_key(isolated: Path, toml: str, needle: str) -> None:
-    (isolated / "pyproject.toml").write_text(toml)
-    p = run(seq_hooks("run", "--", "true"))
-    assert p.returncode == 2
-    assert needle in p.stderr
-    assert "pyproject.toml" in p.stderr
-    assert "Traceback" not in p.stderr
-
-
-def test_bad_environment_value_exits_2() -> None:
-    p = run(seq_hooks("run", "--", "true"), env={**os.environ, "SEQ_HOOKS_TIMEOUT": "soon"})
-    assert p.returncode == 2
-    assert "SEQ_HOOKS_TIMEOUT" in p.stderr
-
-
-def test_configuration_is_applied(isolated: Path) -> None:
-    (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\ntimeout = 0.5\n")
-    assert run(seq_hooks("run", "--", "sleep", "30")).returncode == 124
-    assert run(seq_hooks("run", "--timeout", "0", "--", "sleep", "0.8")).returncode == 0  # the flag wins
 
 
 def test_state_dir_is_private_and_symlink_is_refused(isolated: Path) -> None:
@@ -257,13 +178,6 @@ def test_portable_fallback_still_kills_a_daemon(isolated: Path) -> None:
     assert not alive(pid)
 
 
-def test_pipeline_flag_bounds_the_run_by_pipeline_timeout() -> None:
-    env = {**os.environ, "SEQ_HOOKS_PIPELINE_TIMEOUT": "0.5", "SEQ_HOOKS_TIMEOUT": "0"}
-    t = time.monotonic()
-    assert run(seq_hooks("run", "--pipeline", "--", "sleep", "30"), env=env).returncode == 124
-    assert time.monotonic() - t < 5
-
-
 PORTABLE = {"SEQ_HOOKS_PORTABLE": "1", "SEQ_HOOKS_NO_SUBREAPER": "1"}
 
 
@@ -296,3 +210,42 @@ def test_a_journal_that_cannot_be_written_does_not_change_the_result(isolated: P
     p = run(seq_hooks("run", "--", "sh", "-c", "exit 3"))
     assert p.returncode == 3
     assert "could not write the journal" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_limits_flags_beat_environment_beat_hook_beat_settings() -> None:
+    hook = HookSettings(timeout=30.0, memory_limit_mb=300)
+    s = Settings(timeout=60.0, memory_limit_mb=1000, kill_after=2.0, max_procs=5)
+    assert runner.limits(s) == Limits(60.0, 2.0, signal.SIGTERM, 1000, 5, 0.25)
+    assert runner.limits(s, hook)[:4] == (30.0, 2.0, signal.SIGTERM, 300)
+    from_env = s._replace(timeout=10.0, from_env=frozenset({"timeout"}))
+    assert runner.limits(from_env, hook)[:4] == (10.0, 2.0, signal.SIGTERM, 300)
+    assert runner.limits(from_env, hook, timeout=1.0, memory_limit_mb=0, kill_signal=signal.SIGINT,
+                         kill_after=0.5, max_procs=0) == Limits(1.0, 0.5, signal.SIGINT, 0, 0, 0.25)
+
+
+@pytest.mark.parametrize(("interval", "gap"), [(5.0, 0.25), (0.1, 0.1), (0.0, 0.25)])
+def test_the_sampling_gap_is_at_most_a_quarter_second(interval: float, gap: float) -> None:
+    assert runner.limits(Settings(check_interval=interval)).check_interval == gap
+
+
+def test_the_pipeline_deadline_cuts_the_timeout() -> None:
+    limits = Limits(timeout=100.0)
+    assert runner._within_deadline(limits, None) == limits
+    assert runner._within_deadline(limits, time.time() - 1) is None
+    cut = runner._within_deadline(limits, time.time() + 10)
+    assert cut is not None and 9 < cut.timeout <= 10
+    cut = runner._within_deadline(Limits(timeout=0.0), time.time() + 10)
+    assert cut is not None and cut.timeout > 9  # "none" is cut too
+    assert runner._within_deadline(Limits(timeout=5.0), time.time() + 10) == Limits(timeout=5.0)
+
+
+def test_a_passed_pipeline_deadline_does_not_start_a_nested_command(isolated: Path) -> None:
+    stamp = isolated / "ran"
+    inner = f"SEQ_HOOKS_DEADLINE={time.time() - 5:.3f} {sys.executable} -m seq_hooks run -- touch {stamp}"
+    p = run(seq_hooks("run", "--", "sh", "-c", inner))
+    assert p.returncode == 124
+    assert "the pipeline deadline (pipeline_timeout) has passed: not starting" in p.stderr
+    assert not stamp.exists()
+    # outside a verified holder an inherited deadline is not trusted: the command runs
+    env = {**os.environ, "SEQ_HOOKS_DEADLINE": f"{time.time() - 5:.3f}"}
+    assert run(seq_hooks("run", "--", "touch", stamp), env=env).returncode == 0 and stamp.exists()

@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import sys
 
-from seq_hooks import context, lock, proctree
+from seq_hooks import context, lock, proctree, runner
 from seq_hooks.errors import UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.runner import Request, execute
-from seq_hooks.supervisor import Limits
 
 LOCK = "git"
 OPTIONS = (
@@ -114,9 +113,8 @@ def main(argv: list[str]) -> int:
     request = Request(
         argv=["git", *args],
         # a commit's hooks are a whole pipeline: bounded by pipeline_timeout, each unit inside by its own limits
-        limits=Limits(timeout=s.pipeline_timeout if timeout is None else timeout, kill_after=s.kill_after,
-                      memory_limit_mb=0,
-                      max_procs=0, check_interval=min(s.check_interval, 0.25) if s.check_interval > 0 else 0.25),
+        limits=runner.limits(s, timeout=s.pipeline_timeout if timeout is None else timeout, memory_limit_mb=0,
+                             max_procs=0),
         lock=None if why else LOCK,
         max_wait=parsed.number("max_wait") if parsed.number("max_wait") is not None else s.max_wait,
         quiet=parsed.flag("quiet"),

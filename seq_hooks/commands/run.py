@@ -4,11 +4,10 @@ from __future__ import annotations
 import signal
 import sys
 
-from seq_hooks import context
+from seq_hooks import context, runner
 from seq_hooks.errors import UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.runner import Request, Result, execute
-from seq_hooks.supervisor import Limits
 
 OPTIONS = (
     Option(("--timeout",), "timeout", "float", "kill the whole tree after S seconds (0 = none)", "S"),
@@ -56,17 +55,14 @@ def main(argv: list[str]) -> int:
     ctx = context.load()
     s = ctx.settings
 
-    def pick(flag: float | None, setting: float) -> float:
-        return setting if flag is None else flag
-
-    default_timeout = s.pipeline_timeout if parsed.flag("pipeline") else s.timeout
-    limits = Limits(
-        timeout=pick(parsed.number("timeout"), default_timeout),
-        kill_after=pick(parsed.number("kill_after"), s.kill_after),
-        kill_signal=parse_signal(kill) if (kill := parsed.text("kill_signal")) else signal.SIGTERM,
-        memory_limit_mb=int(pick(parsed.integer("memory_limit"), s.memory_limit_mb)),
-        max_procs=int(pick(parsed.integer("max_procs"), s.max_procs)),
-        check_interval=min(s.check_interval, 0.25) if s.check_interval > 0 else 0.25,
+    limits = runner.limits(
+        s,
+        timeout=s.pipeline_timeout if parsed.flag("pipeline") and parsed.number("timeout") is None else
+        parsed.number("timeout"),
+        kill_after=parsed.number("kill_after"),
+        kill_signal=parse_signal(kill) if (kill := parsed.text("kill_signal")) else None,
+        memory_limit_mb=parsed.integer("memory_limit"),
+        max_procs=parsed.integer("max_procs"),
     )
     max_wait = parsed.number("max_wait")
     request = Request(

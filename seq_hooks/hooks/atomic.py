@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from seq_hooks import config, context, toolenv
+from seq_hooks import context, runner, toolenv
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import OK
 from seq_hooks.hooks import files, units
@@ -63,7 +63,7 @@ def run(spec: Spec, argv: list[str]) -> int:
         if verbose or not under_pre_commit:
             sys.stdout.write(f"{spec.hook_id}: no files to run {tool_name} on\n")
         return OK
-    limits = _limits(ctx.settings, hook)
+    limits = runner.limits(ctx.settings, hook)
     tool = _find_tool(tool_name, spec.tool is None, ctx, limits)
     if verbose:
         sys.stdout.write(f"{spec.hook_id}: {tool.name} from {tool.source}: {' '.join(tool.argv)}\n")
@@ -105,24 +105,6 @@ def _batch_size(words: Words, hook: HookSettings) -> int:
 def batches(names: list[str], size: int) -> list[list[str]]:
     size = size or len(names)
     return [names[i : i + size] for i in range(0, len(names), size)]
-
-
-def _limits(settings: Settings, hook: HookSettings) -> Limits:
-    """Per-hook values override the [tool.seq-hooks] ones; SEQ_HOOKS_* environment variables override both."""
-    env = config.from_env(os.environ)
-
-    def pick(key: str, hook_value: float | None, default: float) -> float:
-        if key in env:
-            return float(env[key])
-        return default if hook_value is None else hook_value
-
-    return Limits(
-        timeout=pick("timeout", hook.timeout, settings.timeout),
-        kill_after=settings.kill_after,
-        memory_limit_mb=int(pick("memory_limit_mb", hook.memory_limit_mb, settings.memory_limit_mb)),
-        max_procs=settings.max_procs,
-        check_interval=min(settings.check_interval, 0.25) if settings.check_interval > 0 else 0.25,
-    )
 
 
 def _find_tool(name: str, generic: bool, ctx: context.Context, limits: Limits) -> toolenv.Tool:

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from seq_hooks.commands import run as run_command
+from seq_hooks.errors import UsageError
+from seq_hooks.runner import Result
+from testing.util import fixture, run, seq_hooks
+
+
+def test_json_captures_output_and_reports(isolated: Path) -> None:
+    p = run(seq_hooks("run", "--json", "--", "sh", "-c", "echo out; echo err >&2; exit 4"))
+    assert p.returncode == 4
+    record = json.loads(p.stdout)
+    assert record["argv"] == ["sh", "-c", "echo out; echo err >&2; exit 4"]
+    assert record["exit_code"] == 4
+    assert record["reason"] == "exit"
+    assert record["stdout"] == "out\n"
+    assert record["stderr"] == "err\n"
+    assert record["duration_s"] >= 0
+    assert "peak_rss_mb" in record
+    assert Path(record["log"]).is_file()
+
+
+def test_kill_signal_is_configurable(isolated: Path) -> None:
+    p = run(seq_hooks("run", "--json", "--timeout", "0.3", "--kill-signal", "INT", "--", "sleep", "30"))
+    assert p.returncode == 124
+    assert json.loads(p.stdout)["reason"] == "timeout"
+
+
+def test_guides_env_names_are_honoured(isolated: Path) -> None:
+    env = {**os.environ, "TIMEOUT": "1"}
+    start = time.monotonic()
+    assert run(seq_hooks("run", "--", "sleep", "30"), env=env).returncode == 124
+    assert time.monotonic() - start < 5
+    env = {**os.environ, "MEMORY_LIMIT_MB": "100"}
+    assert run(seq_hooks("run", "--", *fixture("eat_memory.py", 400, 1000, 5)), env=env).returncode == 137
+    env = {**os.environ, "MEMORY_LIMIT_MB": "100", "SEQ_HOOKS_MEMORY_LIMIT_MB": "0"}  # the prefixed name wins
+    assert run(seq_hooks("run", "--", *fixture("eat_memory.py", 150, 1000)), env=env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--timeout", "abc", "--", "true"], "--timeout takes a number"),
+        (["--timeout", "-1", "--", "true"], "--timeout must not be negative"),
+        (["--bogus", "--", "true"], "unknown option --bogus"),
+        (["--kill-signal", "NOPE", "--", "true"], "unknown signal 'NOPE'"),
+        ([], "no command given"),
+        (["--timeout"], "--timeout needs a value"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_clear_message(args: list[str], needle: str) -> None:
+    p = run(seq_hooks("run", *args))
+    assert p.returncode == 2
+    assert needle in p.stderr
+    assert "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert p.stderr.startswith("seq-hooks run: ") and p.stderr.count("seq-hooks run:") == 1
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ("[tool.seq-hooks]\nbogus = 1\n", "unknown key 'bogus'"),
+        ("[tool.seq-hooks]\ntimeout = \"long\"\n", "timeout must be a number"),
+        ("[tool.seq-hooks]\nmemory_limit_mb = -5\n", "memory_limit_mb must be zero or more"),
+        ("[tool.seq-hooks]\nscope = \"galaxy\"\n", "scope must be"),
+        ("[tool.seq-hooks.hooks.atomic-mypy]\nbatch = \"x\"\n", "[tool.seq-hooks.hooks.atomic-mypy]: batch must be"),
+        ("[tool.seq-hooks\ntimeout = 1\n", "cannot parse"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_file_and_key(isolated: Path, toml: str, needle: str) -> None:
+    (isolated / "pyproject.toml").write_text(toml)
+    p = run(seq_hooks("run", "--", "true"))
+    assert p.returncode == 2
+    assert needle in p.stderr
+    assert "pyproject.toml" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_bad_environment_value_exits_2() -> None:
+    p = run(seq_hooks("run", "--", "true"), env={**os.environ, "SEQ_HOOKS_TIMEOUT": "soon"})
+    assert p.returncode == 2
+    assert "SEQ_HOOKS_TIMEOUT" in p.stderr
+
+
+def test_configuration_is_applied(isolated: Path) -> None:
+    (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\ntimeout = 0.5\n")
+    assert run(seq_hooks("run", "--", "sleep", "30")).returncode == 124
+    assert run(seq_hooks("run", "--timeout", "0", "--", "sleep", "0.8")).returncode == 0  # the flag wins
+
+
+def test_pipeline_flag_bounds_the_run_by_pipeline_timeout() -> None:
+    env = {**os.environ, "SEQ_HOOKS_PIPELINE_TIMEOUT": "0.5", "SEQ_HOOKS_TIMEOUT": "0"}
+    t = time.monotonic()
+    assert run(seq_hooks("run", "--pipeline", "--", "sleep", "30"), env=env).returncode == 124
+    assert time.monotonic() - t < 5
+
+
+@pytest.mark.parametrize(("raw", "number"), [("TERM", 15), ("sigint", 2), ("SIGKILL", 9), ("9", 9), ("hup", 1)])
+def test_signal_names_and_numbers(raw: str, number: int) -> None:
+    assert run_command.parse_signal(raw) == number
+
+
+@pytest.mark.parametrize("raw", ["NOPE", "0", "999", "", "-9"])
+def test_unknown_signals_are_usage_errors(raw: str) -> None:
+    with pytest.raises(UsageError, match="--kill-signal: unknown signal"):
+        run_command.parse_signal(raw)
+
+
+RESULT = Result(["x"], 124, "timeout", "timeout after 1s: killed the whole tree", 1.0, 0.5, 3.0, "", "", "/l.log",
+                "default", 1)
+
+
+def test_report_says_why_seq_hooks_ended_it(capsys: pytest.CaptureFixture[str]) -> None:
+    run_command.report(RESULT, as_json=False, quiet=True, verbose=False)
+    assert capsys.readouterr().err == "seq-hooks run: timeout after 1s: killed the whole tree\n"
+    run_command.report(RESULT, as_json=False, quiet=False, verbose=True)
+    assert capsys.readouterr().err.splitlines()[1] == (
+        "seq-hooks run: exit 124 (timeout) in 1.00s, waited 0.50s, peak 3.0 MB, log /l.log")
+    run_command.report(RESULT, as_json=True, quiet=False, verbose=True)
+    out = capsys.readouterr()
+    assert json.loads(out.out) == RESULT.as_dict() and out.err == ""
