@@ -137,6 +137,19 @@ def test_odd_names_reach_ruff_intact(isolated: Path, name: str) -> None:
     assert f"atomic-ruff: failed: {name}: exit 1" in p.stdout
 
 
+@pytest.mark.parametrize("pre_commit", ["1", ""])
+def test_files_named_like_hook_options_are_files(isolated: Path, pre_commit: str) -> None:
+    names = ["--help", "-h", "--fail-fast", "--type=x.py", "--batch=2", "--verbose", "--all"]
+    for name in names:
+        # python by its shebang (identify reads it from executable files), by hand as under pre-commit
+        write(isolated, name, "#!/usr/bin/env python3\nimport os\n").chmod(0o755)
+    p = run(hook("atomic-ruff", "--no-fix", "--select", "F401", *names), env=env(PRE_COMMIT=pre_commit))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "usage:" not in p.stdout
+    for name in names:
+        assert f"atomic-ruff: failed: {name}: exit 1" in p.stdout  # checked, each as one unit
+
+
 def test_a_vanished_file_is_skipped_with_a_note(isolated: Path, tmp_path: Path) -> None:
     write(isolated, "here.py")
     out = tmp_path / "argv.jsonl"

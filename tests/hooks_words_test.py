@@ -89,3 +89,11 @@ def test_a_plain_word_after_files_is_a_file_not_a_value(isolated: Path) -> None:
     words = split_words(syntax(ruff.SPEC), ["a.py", "--select", "gone.py"])
     # after the first file, `--select`'s next word is taken for a (vanished) file, as pre-commit appends files last
     assert (words.tool_args, words.files) == (["--select"], ["a.py", "gone.py"])
+
+
+@pytest.mark.parametrize("name", ["--help", "-h", "--fail-fast", "--type=x.py", "--batch=0", "--verbose", "--all"])
+def test_an_existing_file_named_like_our_option_is_a_file(isolated: Path, name: str) -> None:
+    write(isolated, name)
+    words = split_words(syntax(pytest_hook.SPEC), ["-q", name])
+    assert (words.tool_args, words.files) == (["-q"], [name])
+    assert words.values["fail_fast"] is None and words.values["batch"] is None and words.values["all"] is None

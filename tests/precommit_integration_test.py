@@ -178,6 +178,24 @@ def test_try_repo_with_the_manifest_defaults(isolated: Path, hook_repo: tuple[Pa
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+OPTION_NAMES = ("--help", "-h", "--fail-fast", "--type=x.py", "--batch=0", "--verbose")
+
+
+def test_files_named_like_hook_options_are_files_under_pre_commit(isolated: Path, hook_repo: tuple[Path, str],
+                                                                   tool_env: dict[str, str]) -> None:
+    """pre-commit passes every changed file; a file named `--help` is checked, not taken for the option."""
+    for name in OPTION_NAMES:
+        (isolated / name).write_text("#!/usr/bin/env python3\nimport os\n")
+        (isolated / name).chmod(0o755)  # identify: python by its shebang
+    project(isolated, hook_repo, hooks={"atomic-ruff": "args: [--no-fix, --select, F401]"})
+    p = pre_commit(isolated, tool_env, "run", "--all-files")
+    text = p.stdout + p.stderr
+    assert p.returncode == 1, text
+    assert "usage: atomic-ruff" not in text
+    for name in OPTION_NAMES:
+        assert f"atomic-ruff: failed: {name}: exit 1" in text, text
+
+
 def test_the_manifest_is_valid_and_every_hook_is_serial(tool_env: dict[str, str]) -> None:
     p = subprocess.run([str(BIN / "pre-commit"), "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
                        capture_output=True, text=True, env=tool_env, check=False)

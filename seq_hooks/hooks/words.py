@@ -1,8 +1,9 @@
 """A hook's command line split into our options, the tool's options and the file names.
 
 Words on the command line: our own options (before any `--`), then the tool's options and the file names
-that pre-commit appends. A word that names an existing path is a file (even with a leading dash); any other
-word starting with `-` is a tool option; a plain word right after a tool option is that option's value
+that pre-commit appends. A word that names an existing path is a file, whatever it looks like (`--help`,
+`--fail-fast`, `--type=x.py`: pre-commit passes every changed file); any other word starting with `-` is one of
+our options or a tool option; a plain word right after a tool option is that option's value
 (`--select E501`); after `--` every word is a file. The generic hook takes `-- TOOL [ARGS...] [-- FILES]`.
 """
 from __future__ import annotations
@@ -82,16 +83,18 @@ def _tail(syntax: Syntax, argv: list[str], words: Words, *, ours: bool) -> None:
         if word == "--":
             words.files.extend(argv[i + 1 :])
             return
+        if os.path.lexists(word):  # before our options: pre-commit passes a file named `--help` as it is
+            words.files.append(word)
+            value_may_follow = False
+            i += 1
+            continue
         if ours:
             opt, after = _our_option(syntax, argv, i, words)
             if opt is not None:
                 i = after
                 continue
         i += 1
-        if os.path.lexists(word):
-            words.files.append(word)
-            value_may_follow = False
-        elif word.startswith("-") and word != "-":
+        if word.startswith("-") and word != "-":
             words.tool_args.append(word)
             value_may_follow = "=" not in word and not words.files
         elif value_may_follow:
