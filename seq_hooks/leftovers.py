@@ -14,7 +14,8 @@ import fcntl
 import os
 from typing import NamedTuple
 
-from seq_hooks import journal, lock, proctree
+from seq_hooks import journal, proctree, tickets
+from seq_hooks.tickets import TicketInfo
 
 RUN_PREFIX = b"SEQ_HOOKS_RUN="
 SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
@@ -29,7 +30,7 @@ class Proc(NamedTuple):
 class StaleTicket(NamedTuple):
     lock_id: str
     path: str
-    ticket: lock.TicketInfo | None  # None when the file cannot be parsed (torn or foreign)
+    ticket: TicketInfo | None  # None when the file cannot be parsed (torn or foreign), or a half-made one
 
 
 class Leftover(NamedTuple):
@@ -116,27 +117,23 @@ def still_carries(pid: int, token: str) -> bool:
         return False
 
 
-def _ticket_files(qdir: str) -> list[str]:
-    try:
-        names = os.listdir(qdir)
-    except OSError:
-        return []
-    return sorted(n for n in names if n.endswith(".ticket") or n.startswith(".new-"))
+def _files(qdir: str) -> list[str]:
+    """The queue's tickets and half-made tickets."""
+    return [p for _n, p in tickets.listing(qdir)] + tickets.half_made(qdir)
+
+
+def _parsed(info: TicketInfo | None) -> TicketInfo | None:
+    return info if info is not None and info.readable else None
 
 
 def stale_tickets(state_dir: str) -> list[StaleTicket]:
     """Tickets whose flock nobody holds: their owner is dead. Read only (a test flock, released at once)."""
     out = []
-    for lock_id, qdir in lock.all_queues(state_dir):
-        for name in _ticket_files(qdir):
-            path = os.path.join(qdir, name)
-            if name.endswith(".ticket") and lock.is_free(path):
-                out.append(StaleTicket(lock_id, path, lock.read_ticket(path, alive=False)))
+    for lock_id, qdir in tickets.all_queues(state_dir):
+        for _number, path in tickets.listing(qdir):
+            if tickets.is_free(path):
+                out.append(StaleTicket(lock_id, path, _parsed(tickets.read(path, alive=False))))
     return out
-
-
-def live_tokens(state_dir: str) -> set[str]:
-    return {t.token for _lock_id, qdir in lock.all_queues(state_dir) for t in lock.read_queue(qdir) if t.alive}
 
 
 def classify(procs: list[Proc], live: set[str], stale: dict[str, str], ended: set[str], logged: set[str],
@@ -180,7 +177,7 @@ def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket],
         return stale, [], []
     stale_tokens = {s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket is not None}
     ended = {str(r.get("token")) for r in journal.read(state_dir)}
-    leftovers, untouched = classify(procs, live_tokens(state_dir), stale_tokens, ended, logged_tokens(log_dir))
+    leftovers, untouched = classify(procs, tickets.live_tokens(state_dir), stale_tokens, ended, logged_tokens(log_dir))
     return stale, leftovers, untouched
 
 
@@ -194,20 +191,19 @@ def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
 def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
     """Removes the queue's dead tickets (and dead half-made ones), holding the queue's `.seq` flock.
 
-    `.seq` is what a caller holds while it numbers, creates and renames its ticket (lock._enqueue), so under
+    `.seq` is what a caller holds while it numbers, creates and renames its ticket (tickets.make), so under
     it no ticket is half made by a live process; each ticket is then taken with a non-blocking exclusive
     flock, which only succeeds when its owner is dead, and kept until the file is gone.
     """
     try:
-        seq = os.open(os.path.join(qdir, ".seq"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        seq = tickets.open_seq(qdir)
     except OSError:
         return []
     removed = []
     try:
-        if not lock.take_within(seq, SEQ_WAIT):
+        if not tickets.take_within(seq, SEQ_WAIT):
             return []
-        for name in _ticket_files(qdir):
-            path = os.path.join(qdir, name)
+        for path in _files(qdir):
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             except OSError:
@@ -217,7 +213,8 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live owner holds it
-                info = lock.read_ticket(path, alive=False) if name.endswith(".ticket") else None
+                made = tickets.number_of(os.path.basename(path)) is not None
+                info = _parsed(tickets.read(path, alive=False)) if made else None
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
@@ -233,15 +230,14 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
 def empty_nested(state_dir: str, live: set[str], gone: frozenset[str] = frozenset()) -> list[str]:
     """Nested queue dirs, deepest first, that hold no ticket (besides those in `gone`, about to be removed)
     and whose holder's run is not live: a live holder's next nested call may queue there."""
-    root = lock.locks_root(state_dir)
+    root = tickets.locks_root(state_dir)
     out: list[str] = []
-    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
-        if os.path.basename(os.path.dirname(dirpath)) != "nested" or os.path.basename(dirpath) in live:
+    for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
+        if os.path.basename(os.path.dirname(dirpath)) != tickets.NESTED or os.path.basename(dirpath) in live:
             continue
-        if any((n.endswith(".ticket") or n.startswith(".new-")) and os.path.join(dirpath, n) not in gone
-               for n in filenames):
+        if any(p not in gone for p in _files(dirpath)):
             continue
-        inner = os.path.join(dirpath, "nested")
+        inner = os.path.join(dirpath, tickets.NESTED)
         try:
             children = os.listdir(inner)
         except OSError:
@@ -256,9 +252,9 @@ def remove_nested(dirpath: str) -> bool:
     try:
         for name in os.listdir(dirpath):
             full = os.path.join(dirpath, name)
-            if name == ".seq":
+            if name == tickets.SEQ:
                 os.unlink(full)
-            elif name == "nested":
+            elif name == tickets.NESTED:
                 os.rmdir(full)
         os.rmdir(dirpath)
         return True

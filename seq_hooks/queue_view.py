@@ -1,6 +1,6 @@
 """A snapshot of every queue of a state dir, for `status`: read from the ticket files without taking any lock.
 
-Each ticket is probed with a non-blocking shared flock (lock.read_queue), so reading never waits and never
+Each ticket is probed with a non-blocking shared flock (tickets.read_queue), so reading never waits and never
 changes anyone's place in a queue.
 """
 from __future__ import annotations
@@ -8,13 +8,14 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
-from seq_hooks import lock, proctree
+from seq_hooks import proctree, tickets
+from seq_hooks.tickets import TicketInfo
 
 _NESTED = "/nested/"
 
 
 class Holder(NamedTuple):
-    ticket: lock.TicketInfo
+    ticket: TicketInfo
     waited_s: float  # from joining the queue to being granted
     elapsed_s: float  # since granted
     tree_rss_mb: float  # resident memory of the command's tree now (what the memory limit counts)
@@ -23,7 +24,7 @@ class Holder(NamedTuple):
 
 class Waiter(NamedTuple):
     position: int  # 1 = next
-    ticket: lock.TicketInfo
+    ticket: TicketInfo
     waited_s: float
 
 
@@ -33,7 +34,7 @@ class QueueView(NamedTuple):
     depth: int
     holder: Holder | None
     waiting: list[Waiter]
-    stale: list[lock.TicketInfo]  # tickets whose owner is dead (nobody holds their flock)
+    stale: list[TicketInfo]  # tickets whose owner is dead (nobody holds their flock)
 
 
 class Snapshot(NamedTuple):
@@ -57,7 +58,7 @@ def tree_memory(pid: int) -> tuple[float, int]:
     return round(total / 1048576, 1), count
 
 
-def view(lock_id: str, tickets: list[lock.TicketInfo], now: float) -> QueueView:
+def view(lock_id: str, tickets: list[TicketInfo], now: float) -> QueueView:
     live = [t for t in tickets if t.alive]
     stale = [t for t in tickets if not t.alive]
     holder = None
@@ -75,8 +76,8 @@ def view(lock_id: str, tickets: list[lock.TicketInfo], now: float) -> QueueView:
 def snapshot(state_dir: str) -> Snapshot:
     now = time.time()
     by_id: dict[str, QueueView] = {}
-    for lock_id, qdir in lock.all_queues(state_dir):
-        q = view(lock_id, lock.read_queue(qdir), now)
+    for lock_id, qdir in tickets.all_queues(state_dir):
+        q = view(lock_id, tickets.read_queue(qdir), now)
         if q.parent is not None and q.holder is None and not q.waiting and not q.stale:
             continue  # an idle nested queue is an empty directory left for its holder's next call
         by_id[lock_id] = q
@@ -92,7 +93,7 @@ def snapshot(state_dir: str) -> Snapshot:
     return Snapshot(now, state_dir, ordered)
 
 
-def _ticket(t: lock.TicketInfo) -> dict[str, Any]:
+def _ticket(t: TicketInfo) -> dict[str, Any]:
     return {"pid": t.pid, "token": t.token, "argv": t.argv, "cwd": t.cwd, "enqueued": round(t.since, 3)}
 
 

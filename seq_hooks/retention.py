@@ -77,9 +77,9 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
 
 
 def _live_tokens(state_dir: str) -> frozenset[str]:
-    from seq_hooks import lock
+    from seq_hooks import tickets
 
-    return frozenset(t.token for _id, q in lock.all_queues(state_dir) for t in lock.read_queue(q) if t.alive)
+    return frozenset(tickets.live_tokens(state_dir))
 
 
 def after_run(settings: Settings, state_dir: str, log_dir: str, token: str, log_path: str | None) -> None:

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import NamedTuple
 
-from seq_hooks import capacity, journal, lock, logfile, retention
+from seq_hooks import capacity, journal, lock, logfile, markers, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.supervisor import Limits, Outcome, supervise
@@ -42,7 +42,7 @@ class Unit(NamedTuple):
 
     token: str
     env: dict[str, str]  # the caller's environment; the unit's is built from it once the lock is held
-    markers: list[lock.Marker]  # the verified locks held by our ancestors
+    held_by: list[markers.Marker]  # the verified locks held by our ancestors
     deadline: float | None  # the outermost holder's pipeline deadline (epoch seconds), when nested
     enqueued: float
 
@@ -156,20 +156,20 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
 
 def _begin(state_dir: str) -> Unit:
     env = dict(os.environ)
-    markers = lock.verified_markers(state_dir, env) if lock.HOLDER_ENV in env else []
+    held_by = markers.verified(state_dir, env) if markers.HOLDER_ENV in env else []
     # nested runs never outlive the pipeline budget of the outermost holder, which sets it for them
-    deadline = _inherited_deadline(env) if markers else None
-    return Unit(new_token(), env, markers, deadline, time.time())
+    deadline = _inherited_deadline(env) if held_by else None
+    return Unit(new_token(), env, held_by, deadline, time.time())
 
 
 def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit) -> tuple[lock.Held | None, str | None]:
     """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
     if request.lock is None:
         return None, None
-    lock_id, _parent = lock.resolve(state_dir, lock.check_name(request.lock), unit.markers)
+    lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     held = lock.acquire(
         state_dir, lock_id, token=unit.token, argv=request.argv, cwd=os.getcwd(),
-        holds=[m.token for m in unit.markers], max_wait=request.max_wait,
+        holds=[m.token for m in unit.held_by], max_wait=request.max_wait,
         on_wait=None if request.quiet else _on_wait, takeover_grace=settings.kill_after,
     )
     return held, lock_id
@@ -178,9 +178,9 @@ def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit)
 def _unit_env(unit: Unit, held: lock.Held | None, settings: Settings) -> dict[str, str]:
     """The command's environment: its run token, the locks it holds, the pipeline deadline."""
     env = {**unit.env, RUN_ENV: unit.token}
-    markers = [*unit.markers, held.marker()] if held is not None else unit.markers
-    if markers:
-        env[lock.HOLDER_ENV] = ",".join(str(m) for m in markers)
+    held_by = [*unit.held_by, held.marker()] if held is not None else unit.held_by
+    if held_by:
+        env[markers.HOLDER_ENV] = markers.value(held_by)
     if unit.deadline is not None:
         env[DEADLINE_ENV] = f"{unit.deadline:.3f}"
     elif held is not None and settings.pipeline_timeout > 0:

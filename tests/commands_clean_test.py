@@ -102,9 +102,11 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
 
 
 def _ticket_token(path: Path) -> str:
-    import json
+    from seq_hooks import tickets as format_
 
-    return str(json.loads(path.read_text().splitlines()[0])["token"])
+    info = format_.read(str(path))
+    assert info is not None
+    return info.token
 
 
 def test_clean_with_nothing_to_do(isolated: Path) -> None:
@@ -113,7 +115,7 @@ def test_clean_with_nothing_to_do(isolated: Path) -> None:
 
 
 def test_clean_judges_tickets_only_under_the_queue_counter_lock(isolated: Path, monkeypatch: object) -> None:
-    """lock._enqueue holds `.seq` while it numbers, creates and renames a ticket: clean takes it first, and
+    """tickets.make holds `.seq` while it numbers, creates and renames a ticket: clean takes it first, and
     gives up on that queue (bounded) rather than judge a ticket while a caller may be making one."""
     import fcntl
 

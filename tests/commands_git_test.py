@@ -269,7 +269,7 @@ with open(out + "." + mine, "w") as f:
 
 def test_a_cycle_closed_by_both_sides_at_once_fails_exactly_one(isolated: Path) -> None:
     """Both waiters see the cycle at the same moment: only the one that joined last gives up (before the
-    tie-break in lock._check_cycle, both failed in 82 of 100 such rounds)."""
+    tie-break in cycles.Watch, both failed in 82 of 100 such rounds)."""
     outcomes = []
     for i in range(8):
         d = isolated.parent / f"round{i}"

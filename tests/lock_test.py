@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import journal, lock
+from seq_hooks import journal
+from testing.queue import queue, start, start_holder
 from testing.util import (
     alive,
     assert_no_overlap,
@@ -21,14 +22,6 @@ from testing.util import (
     wait_for_file,
     wait_until,
 )
-
-
-def queue(repo: Path, name: str = "default") -> Path:
-    return repo / ".git" / "seq-hooks" / "locks" / name
-
-
-def start(cmd: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_twenty_concurrent_runs_never_overlap(isolated: Path) -> None:
@@ -49,17 +42,8 @@ def test_twenty_concurrent_runs_never_overlap(isolated: Path) -> None:
     assert not tickets(queue(isolated))  # everyone left the queue
 
 
-def _holder(isolated: Path, name: str = "holder", lock_name: str = "default") -> tuple[subprocess.Popen[str], Path]:
-    gate = isolated / f"gate-{name}"
-    pidfile = isolated / f"{name}.pid"
-    cmd = fixture("gate.py", pidfile, gate, isolated / "order", name)
-    proc = start(seq_hooks("run", "--lock", lock_name, "--", *cmd))
-    wait_for_file(pidfile)
-    return proc, gate
-
-
 def test_waiters_are_served_in_arrival_order(isolated: Path) -> None:
-    holder, gate = _holder(isolated)
+    holder, gate = start_holder(isolated)
     waiters = []
     try:
         for i in range(5):
@@ -90,41 +74,8 @@ def test_killed_holder_command_is_ended_before_the_next_unit_starts(isolated: Pa
     assert not alive(orphan)
 
 
-def test_nested_run_does_not_wait_for_its_ancestor(isolated: Path) -> None:
-    p = run(seq_hooks("run", "--", *seq_hooks("run", "--", "echo", "hi")), timeout=30)
-    assert p.returncode == 0
-    assert p.stdout == "hi\n"
-
-
-def test_parallel_nested_siblings_still_go_one_at_a_time(isolated: Path) -> None:
-    stamps = isolated / "stamps"
-    inner = " ".join(seq_hooks("run", "--", *fixture("stamp.py", stamps, "$i", 0.05)))
-    script = f"for i in 1 2 3; do {inner} & done; wait"
-    p = run(seq_hooks("run", "--", "sh", "-c", script), timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert_no_overlap(stamps, 3)
-    nested = [r["lock"] for r in journal.read(str(isolated / ".git" / "seq-hooks")) if r["argv"][0] != "sh"]
-    assert len(nested) == 3 and all(n.startswith("default/nested/") for n in nested)
-
-
-def test_forged_marker_does_not_jump_the_queue(isolated: Path) -> None:
-    holder, gate = _holder(isolated)
-    try:
-        wait_until(lambda: len(tickets(queue(isolated))) == 1, what="holder queued")
-        info = lock.read_queue(str(queue(isolated)))[0]
-        marker = f"default:{info.pid}:{info.token}"  # a true marker, but we are not the holder's descendant
-        env = {**os.environ, "SEQ_HOOKS_HOLDER": marker}
-        p = run(seq_hooks("run", "--max-wait", "0.5", "--", "true"), env=env)
-        assert p.returncode == 75
-        assert "gave up after waiting 0.5s" in p.stderr
-        assert f"pid {info.pid}" in p.stderr
-    finally:
-        gate.touch()
-        reap(holder)
-
-
-def test_max_wait_exits_75_naming_the_holder(isolated: Path) -> None:
-    holder, gate = _holder(isolated)
+def test_max_wait_exits_75_naming_thestart_holder(isolated: Path) -> None:
+    holder, gate = start_holder(isolated)
     try:
         start_t = time.monotonic()
         p = run(seq_hooks("run", "--max-wait", "1", "--", "true"))
@@ -139,7 +90,7 @@ def test_max_wait_exits_75_naming_the_holder(isolated: Path) -> None:
 
 
 def test_waiters_interrupted_leave_the_queue_and_others_keep_order(isolated: Path) -> None:
-    holder, gate = _holder(isolated)
+    holder, gate = start_holder(isolated)
     order = isolated / "order"
     procs = []
     try:
@@ -162,7 +113,7 @@ def test_waiters_interrupted_leave_the_queue_and_others_keep_order(isolated: Pat
 
 
 def test_waiting_is_visible_on_stderr(isolated: Path) -> None:
-    holder, gate = _holder(isolated)
+    holder, gate = start_holder(isolated)
     try:
         waiter = start(seq_hooks("run", "--", "true"))
         assert waiter.stderr is not None
@@ -174,23 +125,6 @@ def test_waiting_is_visible_on_stderr(isolated: Path) -> None:
         gate.touch()
         for p in (holder, waiter):
             reap(p)
-
-
-def test_cross_lock_cycle_fails_one_side_fast(isolated: Path) -> None:
-    a_ready, b_ready = isolated / "a", isolated / "b"
-    inner = " ".join(seq_hooks("run", "--", "true"))
-    inner_git = " ".join(seq_hooks("run", "--lock", "git", "--", "true"))
-    wait_a = f"while [ ! -e {b_ready} ]; do sleep 0.01; done"
-    wait_b = f"while [ ! -e {a_ready} ]; do sleep 0.01; done"
-    a = start(seq_hooks("run", "--lock", "git", "--", "sh", "-c", f"touch {a_ready}; {wait_a}; {inner}"))
-    b = start(seq_hooks("run", "--", "sh", "-c", f"touch {b_ready}; {wait_b}; {inner_git}"))
-    try:
-        codes = sorted([a.wait(30), b.wait(30)])
-    finally:
-        reap(a)
-        reap(b)
-    assert codes == [0, 75]
-    assert "lock cycle" in (a.stderr.read() if a.stderr else "") + (b.stderr.read() if b.stderr else "")
 
 
 def test_pipeline_deadline_caps_nested_runs(isolated: Path) -> None:
@@ -211,7 +145,7 @@ def test_leaked_deadline_without_a_holder_is_ignored(isolated: Path) -> None:
 
 
 def test_named_locks_are_separate_queues(isolated: Path) -> None:
-    holder, gate = _holder(isolated, lock_name="mine")
+    holder, gate = start_holder(isolated, lock_name="mine")
     try:
         assert run(seq_hooks("run", "--max-wait", "2", "--", "true")).returncode == 0
         assert run(seq_hooks("run", "--lock", "mine", "--max-wait", "0.2", "--", "true")).returncode == 75

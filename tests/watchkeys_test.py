@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from seq_hooks import lock, queue_view, watchkeys
+from seq_hooks import queue_view, tickets, watchkeys
 from seq_hooks.queue_view import Holder, Snapshot
 from testing.util import alive, fixture, reap, seq_hooks, wait_for_file
 
@@ -14,7 +14,7 @@ STATE = Path(".git") / "seq-hooks"
 
 
 def _holder(pid: int, token: str, argv: list[str]) -> Holder:
-    t = lock.TicketInfo(1, "/q/000000000001.ticket", pid, token, argv, "/", 0.0, 1.0, [], True)
+    t = tickets.TicketInfo(1, "/q/000000000001.ticket", pid, token, argv, "/", 0.0, 1.0, [], True)
     return Holder(t, 1.0, 2.0, 10.0, 1)
 
 

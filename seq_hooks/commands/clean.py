@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from seq_hooks import context, display, leftovers, lock, logfile, proctree
+from seq_hooks import context, display, leftovers, logfile, proctree, tickets
 from seq_hooks.errors import FAILED, OK
 from seq_hooks.options import Option, parse
 
@@ -61,7 +61,7 @@ def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> 
             _say(f"would remove stale ticket {_ticket(s)}")
         return len(stale), frozenset(s.path for s in stale)
     removed = []
-    for lock_id, qdir in lock.all_queues(state):
+    for lock_id, qdir in tickets.all_queues(state):
         removed += leftovers.remove_stale(qdir, lock_id)
     for s in removed:
         _say(f"removed stale ticket {_ticket(s)}")
@@ -70,8 +70,8 @@ def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> 
 
 def _remove_nested(state: str, gone: frozenset[str], dry: bool) -> int:
     did = 0
-    for path in leftovers.empty_nested(state, leftovers.live_tokens(state), gone):
-        rel = path[len(lock.locks_root(state)) + 1 :]
+    for path in leftovers.empty_nested(state, tickets.live_tokens(state), gone):
+        rel = path[len(tickets.locks_root(state)) + 1 :]
         if dry:
             _say(f"would remove empty nested queue {rel}")
         elif leftovers.remove_nested(path):

@@ -1,0 +1,254 @@
+"""The files of a lock queue: the one place that writes, reads and lists them (docs/design.md, "Locks").
+
+A queue is a directory under `<state>/locks/`:
+- `.seq`: the last number handed out (a decimal line), flocked for a moment by each caller that joins;
+- `<number, 12 digits>.ticket`: one per caller, made as `.new-<pid>-<token>` already flocked and renamed, so
+  nobody ever sees it unlocked. Line 1 is a JSON object: pid, token, argv (capped: see `ARGV_CAP`), cwd, since,
+  holds; line 2, appended when the lock is granted, is {"granted": epoch seconds}. The flock is held by its
+  owner as long as it lives: a ticket nobody holds the flock of belongs to a dead process, whatever it says.
+- `nested/<holder token>/`: the queue of the calls made under that holder (a queue of the same form).
+Any other `<digits>.ticket` (not padded, torn, foreign) is still a ticket: it is listed, probed and taken over.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from typing import NamedTuple
+
+SUFFIX = ".ticket"
+NEW_PREFIX = ".new-"
+SEQ = ".seq"
+NESTED = "nested"
+ARGV_CAP = 4096  # characters of argv kept in a ticket: it identifies the run; the journal and log keep it all
+MAX_READ = 65536  # bytes read of a ticket; a bigger one is not ours (it is listed as unreadable)
+_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class TicketInfo(NamedTuple):
+    number: int
+    path: str
+    pid: int  # 0 when unreadable
+    token: str  # "" when unreadable
+    argv: list[str]
+    cwd: str
+    since: float  # epoch seconds when it joined the queue
+    granted: float | None  # epoch seconds when it got the lock
+    holds: list[str]  # tokens of the locks its caller already held (for cycle detection)
+    alive: bool  # someone holds its flock
+    readable: bool = True  # False: torn, garbage or foreign; only its place in the queue is known
+
+
+def locks_root(state_dir: str) -> str:
+    return os.path.join(state_dir, "locks")
+
+
+def queue_dir(state_dir: str, lock_id: str) -> str:
+    return os.path.join(locks_root(state_dir), *lock_id.split("/"))
+
+
+def nested_dir(qdir: str, token: str) -> str:
+    return os.path.join(qdir, NESTED, token)
+
+
+def path(qdir: str, number: int) -> str:
+    """Where this version of seq-hooks makes ticket `number`."""
+    return os.path.join(qdir, f"{number:012d}{SUFFIX}")
+
+
+def number_of(name: str) -> int | None:
+    """The queue position of a file named `<digits>.ticket`, else None."""
+    stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else ""
+    return int(stem) if stem.isdigit() and stem.isascii() else None
+
+
+def _names(qdir: str) -> list[str]:
+    try:
+        return os.listdir(qdir)
+    except OSError:
+        return []
+
+
+def listing(qdir: str) -> list[tuple[int, str]]:
+    """(number, path) of every ticket in queue order (ties by name, so the order is total)."""
+    found = ((number_of(n), n) for n in _names(qdir))
+    return sorted((num, os.path.join(qdir, n)) for num, n in found if num is not None)
+
+
+def half_made(qdir: str) -> list[str]:
+    """Paths of tickets being made (`.new-*`): live ones exist only while their maker holds `.seq`."""
+    return sorted(os.path.join(qdir, n) for n in _names(qdir) if n.startswith(NEW_PREFIX))
+
+
+def locked_by_someone(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
+def is_free(ticket: str) -> bool:
+    """True when the ticket exists and nobody holds its flock: its owner is dead (a test flock, released at once)."""
+    try:
+        fd = os.open(ticket, _OPEN)
+    except OSError:
+        return False
+    try:
+        return not locked_by_someone(fd)
+    finally:
+        os.close(fd)
+
+
+def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | None:
+    lines = data.split(b"\n")
+    try:
+        head = json.loads(lines[0])
+        granted = float(json.loads(lines[1])["granted"]) if len(lines) > 1 and lines[1] else None
+        argv = [str(a) for a in head["argv"]]
+        if head.get("argv_cut"):
+            argv.append(f"... ({int(head['argv_cut'])} more characters)")
+        return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
+                          float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None
+
+
+def read(ticket: str, alive: bool | None = None, number: int | None = None) -> TicketInfo | None:
+    """The ticket at `ticket` (alive: probed with a non-blocking shared flock unless given); None once it is gone.
+
+    A ticket that cannot be parsed is returned with readable=False: it still has a place in the queue."""
+    try:
+        fd = os.open(ticket, _OPEN)
+    except OSError:
+        return None
+    data, mtime, live = b"", time.time(), True
+    try:
+        live = locked_by_someone(fd) if alive is None else alive
+        data = os.read(fd, MAX_READ + 1)
+        mtime = os.fstat(fd).st_mtime
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    if number is None:
+        number = number_of(os.path.basename(ticket)) or 0
+    info = _parse(number, ticket, data, live) if len(data) <= MAX_READ else None
+    return info or TicketInfo(number, ticket, 0, "", [], "", mtime, None, [], live, readable=False)
+
+
+def read_queue(qdir: str) -> list[TicketInfo]:
+    """The queue in order, read without taking it: the first live granted ticket is the holder."""
+    out = []
+    for number, ticket in listing(qdir):
+        t = read(ticket, number=number)
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def all_queues(state_dir: str) -> list[tuple[str, str]]:
+    """(lock id, queue dir) for every queue of the state dir, nested ones included."""
+    root = locks_root(state_dir)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        if dirpath != root and os.path.basename(dirpath) != NESTED and filenames:
+            out.append((os.path.relpath(dirpath, root).replace(os.sep, "/"), dirpath))
+    return out
+
+
+def live_tokens(state_dir: str) -> set[str]:
+    """The run tokens of every live ticket (holding or waiting) of the state dir."""
+    return {t.token for _lock_id, qdir in all_queues(state_dir) for t in read_queue(qdir) if t.alive}
+
+
+def cap_argv(argv: list[str]) -> tuple[list[str], int]:
+    """argv cut to ARGV_CAP characters in all (the last word kept cut), and how many characters were left out."""
+    kept: list[str] = []
+    room = ARGV_CAP
+    for i, word in enumerate(argv):
+        if len(word) > room:
+            kept.append(word[:room])
+            return kept, len(word) - room + sum(len(w) for w in argv[i + 1 :])
+        kept.append(word)
+        room -= len(word)
+    return kept, 0
+
+
+def open_seq(qdir: str) -> int:
+    return os.open(os.path.join(qdir, SEQ), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def _next_number(seq: int, qdir: str) -> int:
+    raw = os.pread(seq, 32, 0).strip()
+    number = int(raw) + 1 if raw.isdigit() else 1
+    numbers = listing(qdir)
+    if numbers and numbers[-1][0] >= number:
+        number = numbers[-1][0] + 1
+    os.pwrite(seq, f"{number}\n".encode(), 0)
+    return number
+
+
+def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, holds: list[str]) -> bytes:
+    """A ticket's first line (argv capped)."""
+    kept, cut = cap_argv(argv)
+    head: dict[str, object] = {"pid": pid, "token": token, "argv": kept, "cwd": cwd, "since": since, "holds": holds}
+    if cut:
+        head["argv_cut"] = cut
+    return (json.dumps(head) + "\n").encode()
+
+
+def encode_granted(when: float) -> bytes:
+    """A ticket's second line, appended when its owner gets the lock."""
+    return (json.dumps({"granted": when}) + "\n").encode()
+
+
+def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str]) -> tuple[int, int, float]:
+    """Takes the next number under `.seq` and makes our ticket there, flocked: (number, fd, since)."""
+    since = time.time()
+    head = encode_head(os.getpid(), token, argv, cwd, since, holds)
+    seq = open_seq(qdir)
+    try:
+        fcntl.flock(seq, fcntl.LOCK_EX)
+        number = _next_number(seq, qdir)
+        tmp = os.path.join(qdir, f"{NEW_PREFIX}{os.getpid()}-{token}")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, head)
+            os.rename(tmp, path(qdir, number))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+    finally:
+        os.close(seq)
+    return number, fd, since
+
+
+def mark_granted(fd: int) -> None:
+    os.write(fd, encode_granted(time.time()))
+
+
+def remove(ticket: str) -> None:
+    try:
+        os.unlink(ticket)
+    except FileNotFoundError:
+        pass
+
+
+def take_within(fd: int, seconds: float) -> bool:
+    """flock(fd, LOCK_EX) tried every 5 ms for at most `seconds`: for where SIGALRM cannot interrupt a blocking
+    flock (not the main thread) and for brief locks such as `.seq`."""
+    deadline = time.monotonic() + max(seconds, 0.001)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
