@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from seq_hooks.errors import UsageError
+from seq_hooks.options import MOST_WHOLE, number_problem
 
 
 class HookSettings(NamedTuple):
@@ -108,15 +109,16 @@ def _check(where: str, key: str, kind: str, value: Any) -> Any:
         raise bad("a whole number" if kind == _INT else "a number")
     if kind == _INT and not isinstance(value, int):
         raise bad("a whole number")
-    if value < 0:
-        raise bad("zero or more")
+    why = number_problem(value, kind == _INT)
+    if why is not None:
+        raise bad(why)
     return float(value) if kind == _NUMBER else value
 
 
 def _auto(where: str, key: str, value: Any) -> int | str:
     """A whole number (slots: at least 1) or "auto"."""
     least = 1 if key == "slots" else 0
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and least <= value <= MOST_WHOLE):
         return "auto" if value == "auto" else int(value)
     raise UsageError(f"{where}: {key} must be a whole number >= {least} or \"auto\", got {value!r}")
 
@@ -124,7 +126,7 @@ def _auto(where: str, key: str, value: Any) -> int | str:
 def _parse_env(name: str, kind: str, raw: str) -> Any:
     if kind == _AUTO:
         least = 1 if name == "SEQ_HOOKS_SLOTS" else 0
-        if raw == "auto" or (raw.isdigit() and int(raw) >= least):
+        if raw == "auto" or (raw.isdigit() and least <= int(raw) <= MOST_WHOLE):
             return raw if raw == "auto" else int(raw)
         raise UsageError(f"environment variable {name} must be a whole number >= {least} or \"auto\", got {raw!r}")
     try:
@@ -132,8 +134,9 @@ def _parse_env(name: str, kind: str, raw: str) -> Any:
     except ValueError:
         what = {_INT: "a whole number", _NUMBER: "a number"}.get(kind, "a string")
         raise UsageError(f"environment variable {name} must be {what}, got {raw!r}") from None
-    if kind != _STR and value < 0:
-        raise UsageError(f"environment variable {name} must be zero or more, got {raw!r}")
+    why = None if kind == _STR else number_problem(value, kind == _INT)
+    if why is not None:
+        raise UsageError(f"environment variable {name} must be {why}, got {raw!r}")
     return value
 
 

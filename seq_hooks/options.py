@@ -54,6 +54,21 @@ class HelpRequested(Exception):
         self.text = text
 
 
+MOST_SECONDS = 1e9  # about 31 years: a longer time is a typo (and overflows the clocks' arithmetic)
+MOST_WHOLE = 2**31 - 1
+
+
+def number_problem(value: float, whole: bool) -> str | None:
+    """What a number setting must be, when `value` is not that: every one is finite, zero or more, and within a
+    bound (seconds, or a count of megabytes, processes, files); None when `value` may be one."""
+    if value - value != 0:  # nan and +-inf, without importing math on the hot path
+        return "a finite number"
+    if value < 0:
+        return "zero or more"
+    most = MOST_WHOLE if whole else MOST_SECONDS
+    return f"at most {most:.0f}" if value > most else None
+
+
 def convert(opt: Option, name: str, raw: str) -> Value:
     """The value of option `opt` (given as `name`) from its word `raw`; UsageError naming the flag if it is bad."""
     if opt.kind in ("str", "append"):
@@ -63,8 +78,9 @@ def convert(opt: Option, name: str, raw: str) -> Value:
     except ValueError:
         kind = "a whole number" if opt.kind == "int" else "a number"
         raise UsageError(f"{name} takes {kind}, not {raw!r}") from None
-    if number < 0:
-        raise UsageError(f"{name} must not be negative, got {raw}")
+    why = number_problem(number, opt.kind == "int")
+    if why is not None:
+        raise UsageError(f"{name} must be {why}, got {raw}")
     return number
 
 

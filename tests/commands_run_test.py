@@ -48,7 +48,7 @@ def test_guides_env_names_are_honoured(isolated: Path) -> None:
     ("args", "needle"),
     [
         (["--timeout", "abc", "--", "true"], "--timeout takes a number"),
-        (["--timeout", "-1", "--", "true"], "--timeout must not be negative"),
+        (["--timeout", "-1", "--", "true"], "--timeout must be zero or more, got -1"),
         (["--bogus", "--", "true"], "unknown option --bogus"),
         (["--kill-signal", "NOPE", "--", "true"], "unknown signal 'NOPE'"),
         ([], "no command given"),
@@ -127,3 +127,22 @@ def test_report_says_why_seq_hooks_ended_it(capsys: pytest.CaptureFixture[str]) 
     run_command.report(RESULT, as_json=True, quiet=False, verbose=True)
     out = capsys.readouterr()
     assert json.loads(out.out) == RESULT.as_dict() and out.err == ""
+
+
+@pytest.mark.parametrize(("args", "env", "toml", "needle"), [
+    (["--timeout", "1", "--kill-after", "nan"], {}, "", "--kill-after must be a finite number, got nan"),
+    (["--max-wait", "inf"], {}, "", "--max-wait must be a finite number, got inf"),
+    (["--memory-limit", "99999999999999999999"], {}, "", "--memory-limit must be at most 2147483647"),
+    ([], {"SEQ_HOOKS_KILL_AFTER": "nan"}, "", "environment variable SEQ_HOOKS_KILL_AFTER must be a finite number"),
+    ([], {}, "[tool.seq-hooks]\nkill_after = nan\n", "kill_after must be a finite number, got nan"),
+    ([], {}, "[tool.seq-hooks]\ntimeout = inf\n", "timeout must be a finite number, got inf"),
+    ([], {}, "[tool.seq-hooks]\npipeline_timeout = 1e300\n", "pipeline_timeout must be at most 1000000000"),
+])
+def test_numbers_that_are_not_finite_or_in_range_exit_2(isolated: Path, args: list[str], env: dict[str, str],
+                                                         toml: str, needle: str) -> None:
+    if toml:
+        (isolated / "pyproject.toml").write_text(toml)
+    stamp = isolated / "ran"
+    p = run(seq_hooks("run", *args, "--", "touch", stamp), env={**os.environ, **env})
+    assert (p.returncode, p.stderr.count("\n")) == (2, 1), p.stderr
+    assert needle in p.stderr and not stamp.exists()

@@ -81,3 +81,27 @@ def test_settings_record_which_keys_the_environment_set(isolated: Path) -> None:
     assert config.load(str(isolated), env={}).from_env == frozenset()
     s = config.load(str(isolated), env={"SEQ_HOOKS_TIMEOUT": "9", "MEMORY_LIMIT_MB": "100"})
     assert s.from_env == frozenset({"timeout", "memory_limit_mb"})
+
+
+@pytest.mark.parametrize(("table", "needle"), [
+    ({"timeout": float("nan")}, "timeout must be a finite number, got nan"),
+    ({"kill_after": float("inf")}, "kill_after must be a finite number, got inf"),
+    ({"max_wait": 1e300}, "max_wait must be at most 1000000000"),
+    ({"memory_limit_mb": 10**20}, "memory_limit_mb must be at most 2147483647"),
+    ({"hooks": {"atomic-mypy": {"timeout": float("nan")}}}, "atomic-mypy]: timeout must be a finite"),
+    ({"slots": 10**12}, "slots must be a whole number >= 1"),
+])
+def test_numbers_in_the_table_are_finite_and_in_range(table: dict[str, object], needle: str) -> None:
+    with pytest.raises(UsageError) as e:
+        config.from_table(table, "/x/pyproject.toml")
+    assert needle in e.value.message
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"SEQ_HOOKS_KILL_AFTER": "nan"}, "SEQ_HOOKS_KILL_AFTER must be a finite number, got 'nan'"),
+    ({"SEQ_HOOKS_TIMEOUT": "inf"}, "SEQ_HOOKS_TIMEOUT must be a finite number, got 'inf'"),
+    ({"SEQ_HOOKS_MAX_PROCS": "99999999999"}, "SEQ_HOOKS_MAX_PROCS must be at most 2147483647"),
+])
+def test_numbers_in_the_environment_are_finite_and_in_range(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(UsageError, match=needle):
+        config.from_env(env)

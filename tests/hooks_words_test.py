@@ -75,7 +75,7 @@ def test_our_options_anywhere_before_the_terminator(isolated: Path) -> None:
 @pytest.mark.parametrize(("argv", "message"), [
     (["--fail-fast=1"], "--fail-fast takes no value"),
     (["--batch"], "--batch needs a value"),
-    (["--batch", "-1"], "--batch must not be negative, got -1"),
+    (["--batch", "-1"], "--batch must be zero or more, got -1"),
     (["--batch=two"], "--batch takes a whole number, not 'two'"),
 ])
 def test_our_options_bad_values_name_the_flag(argv: list[str], message: str) -> None:
