@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -15,6 +16,7 @@ class HookSettings(NamedTuple):
     batch: int | None = None
     timeout: float | None = None
     memory_limit_mb: int | None = None
+    threads: int | None = None
 
 
 class LockSettings(NamedTuple):
@@ -42,6 +44,8 @@ class Settings(NamedTuple):
     slots: int | str = 1  # units holding a lock at once, or "auto" (the CPUs we may use): seq_hooks.capacity
     memory_budget_mb: int | str = 0  # expected peaks of a lock's holders together; 0 = none, or "auto"
     locks: Mapping[str, LockSettings] = {}
+    verbose: bool = False  # say what is about to run, and a summary after (the guides' VERBOSE=1)
+    threads: int = 0  # cap the tools' own threads and workers inside each unit to this many; 0 = leave them
     source: str = "defaults"  # the pyproject.toml that was read, for messages
     from_env: frozenset[str] = frozenset()  # the keys an environment variable set (they beat a hook's table)
 
@@ -52,6 +56,8 @@ _INT = "integer"
 _STR = "string"
 _STRLIST = "list of strings"
 _AUTO = "whole number or \"auto\""
+_BOOL = "boolean"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _TOP_KEYS: dict[str, str] = {
     "memory_limit_mb": _INT,
     "timeout": _NUMBER,
@@ -66,6 +72,8 @@ _TOP_KEYS: dict[str, str] = {
     "keep_logs_mb": _INT,
     "python": _STR,
     "test_paths": _STRLIST,
+    "verbose": _BOOL,
+    "threads": _INT,
     "slots": _AUTO,
     "memory_budget_mb": _AUTO,
 }
@@ -75,19 +83,22 @@ _HOOK_KEYS: dict[str, str] = {
     "batch": _INT,
     "timeout": _NUMBER,
     "memory_limit_mb": _INT,
+    "threads": _INT,
 }
 # the prefixed name wins; the guides' .env.development names are fallbacks
 ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "memory_limit_mb": ("SEQ_HOOKS_MEMORY_LIMIT_MB", "MEMORY_LIMIT_MB"),
+    "memory_limit_mb": ("SEQ_HOOKS_MEMORY_LIMIT_MB", "MEMORY_LIMIT_MB", "MAX_MEMORY_MB"),
     "timeout": ("SEQ_HOOKS_TIMEOUT", "TIMEOUT"),
     "kill_after": ("SEQ_HOOKS_KILL_AFTER",),
     "pipeline_timeout": ("SEQ_HOOKS_PIPELINE_TIMEOUT", "PIPELINE_TIMEOUT"),
     "max_wait": ("SEQ_HOOKS_MAX_WAIT",),
-    "max_procs": ("SEQ_HOOKS_MAX_PROCS",),
+    "max_procs": ("SEQ_HOOKS_MAX_PROCS", "MAX_PROCESSES"),
     "check_interval": ("SEQ_HOOKS_CHECK_INTERVAL", "CHECK_INTERVAL"),
     "python": ("SEQ_HOOKS_PYTHON",),
     "slots": ("SEQ_HOOKS_SLOTS",),
     "memory_budget_mb": ("SEQ_HOOKS_MEMORY_BUDGET_MB",),
+    "verbose": ("SEQ_HOOKS_VERBOSE", "VERBOSE"),
+    "threads": ("SEQ_HOOKS_THREADS",),
 }
 
 
@@ -105,6 +116,10 @@ def _check(where: str, key: str, kind: str, value: Any) -> Any:
         return tuple(value)
     if kind == _AUTO:
         return _auto(where, key, value)
+    if kind == _BOOL:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad("a whole number" if kind == _INT else "a number")
     if kind == _INT and not isinstance(value, int):
@@ -129,6 +144,10 @@ def _parse_env(name: str, kind: str, raw: str) -> Any:
         if raw == "auto" or (raw.isdigit() and least <= int(raw) <= MOST_WHOLE):
             return raw if raw == "auto" else int(raw)
         raise UsageError(f"environment variable {name} must be a whole number >= {least} or \"auto\", got {raw!r}")
+    if kind == _BOOL:
+        if raw.lower() not in (*_TRUE, *_FALSE):
+            raise UsageError(f"environment variable {name} must be 1 or 0 (true or false), got {raw!r}")
+        return raw.lower() in _TRUE
     try:
         value: Any = int(raw) if kind == _INT else float(raw) if kind == _NUMBER else raw
     except ValueError:
@@ -140,16 +159,38 @@ def _parse_env(name: str, kind: str, raw: str) -> Any:
     return value
 
 
-def read_pyproject(path: str) -> dict[str, Any]:
-    """The [tool.seq-hooks] table of `path`, or {} when there is none."""
+_MOST_BYTES = 4 << 20  # a pyproject.toml is a few kilobytes; more than this is not one
+
+
+def _read_regular(path: str) -> bytes | None:
+    """The bytes of `path` when it is a regular file (None when there is none): a FIFO or a device never hangs us."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        return {}
+        return None
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
-    if b"seq-hooks" not in data and b"seq_hooks" not in data:
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{path}: not a regular file: seq-hooks reads its settings only from one")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, _MOST_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > _MOST_BYTES:
+                raise UsageError(f"{path}: larger than {_MOST_BYTES >> 20} MiB: not read")
+        return b"".join(chunks)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def read_pyproject(path: str) -> dict[str, Any]:
+    """The [tool.seq-hooks] table of `path`, or {} when there is none."""
+    data = _read_regular(path)
+    if data is None or (b"seq-hooks" not in data and b"seq_hooks" not in data):
         return {}  # skip the TOML parser on the hot path: nothing for us in this file
     if sys.version_info >= (3, 11):
         import tomllib
@@ -159,10 +200,17 @@ def read_pyproject(path: str) -> dict[str, Any]:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{path}: cannot parse: {e}") from None
-    table = doc.get("tool", {}).get("seq-hooks", {})
+    tool = doc.get("tool", {})
+    if not isinstance(tool, dict):
+        raise UsageError(f"{path}: `tool` must be a table ([tool]), got {_kind(tool)}")
+    table = tool.get("seq-hooks", {})
     if not isinstance(table, dict):
-        raise UsageError(f"{path}: [tool.seq-hooks] must be a table")
+        raise UsageError(f"{path}: [tool.seq-hooks] must be a table, got {_kind(table)}")
     return table
+
+
+def _kind(value: Any) -> str:
+    return "an array of tables" if isinstance(value, list) else f"{type(value).__name__} {value!r}"
 
 
 def from_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -209,14 +257,32 @@ def _lock_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[str, Loc
     return {name: LockSettings(**fields) for name, fields in tables.items()}
 
 
+def env_value(key: str, name: str, raw: str) -> Any:
+    """The value of setting `key` from environment variable `name`; UsageError naming it when it does not parse."""
+    return _parse_env(name, _TOP_KEYS[key], raw.strip())
+
+
+def is_generic(name: str) -> bool:
+    """A guide's name such as TIMEOUT: others may set it for their own tools."""
+    return not name.startswith("SEQ_HOOKS_")
+
+
 def from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from SEQ_HOOKS_* (a bad value is an error) and, failing that, from the guides' generic names, which
+    count only where they parse: TIMEOUT=30s set for some other tool is not ours (`doctor` says it is ignored)."""
     out: dict[str, Any] = {}
     for key, names in ENV_NAMES.items():
         for name in names:
-            raw = env.get(name)
-            if raw is not None and raw.strip() != "":
-                out[key] = _parse_env(name, _TOP_KEYS[key], raw.strip())
-                break
+            raw = env.get(name, "")
+            if raw.strip() == "":
+                continue
+            try:
+                out[key] = env_value(key, name, raw)
+            except UsageError:
+                if not is_generic(name):
+                    raise
+                continue
+            break
     return out
 
 

@@ -146,3 +146,47 @@ def test_numbers_that_are_not_finite_or_in_range_exit_2(isolated: Path, args: li
     p = run(seq_hooks("run", *args, "--", "touch", stamp), env={**os.environ, **env})
     assert (p.returncode, p.stderr.count("\n")) == (2, 1), p.stderr
     assert needle in p.stderr and not stamp.exists()
+
+
+@pytest.mark.parametrize("text", ['tool = "seq-hooks"\n', '[[tool]]\nname = "seq-hooks"\n'])
+def test_a_pyproject_whose_tool_is_not_a_table_exits_2(isolated: Path, text: str) -> None:
+    (isolated / "pyproject.toml").write_text(text)
+    p = run(seq_hooks("run", "--", "true"))
+    assert p.returncode == 2 and "pyproject.toml: `tool` must be a table" in p.stderr and "internal" not in p.stderr
+
+
+def test_a_fifo_or_dev_zero_as_pyproject_hangs_nothing(isolated: Path) -> None:
+    os.mkfifo(isolated / "pyproject.toml")
+    for command in (["run", "--", "true"], ["status"], ["history"]):
+        p = run(seq_hooks(*command), timeout=30)
+        assert p.returncode == 2 and "pyproject.toml: not a regular file" in p.stderr, command
+    (isolated / "pyproject.toml").unlink()
+    (isolated / "pyproject.toml").symlink_to("/dev/zero")
+    p = run(seq_hooks("run", "--", "true"), timeout=30)
+    assert p.returncode == 2 and "not a regular file" in p.stderr
+
+
+def test_a_generic_timeout_set_for_another_tool_does_not_stop_us(isolated: Path) -> None:
+    env = {**os.environ, "TIMEOUT": "30s", "MAX_MEMORY_MB": "8G"}
+    for command in (["run", "--", "true"], ["status"]):
+        p = run(seq_hooks(*command), env=env)
+        assert p.returncode == 0, p.stderr
+
+
+def test_the_universal_guides_max_memory_and_max_processes(isolated: Path) -> None:
+    env = {**os.environ, "MAX_MEMORY_MB": "100"}
+    p = run(seq_hooks("run", "--", *fixture("eat_memory.py", 400, 1000, 5)), env=env)
+    assert p.returncode == 137 and "memory limit 100 MB exceeded" in p.stderr
+    env = {**os.environ, "MAX_PROCESSES": "3"}
+    p = run(seq_hooks("run", "--", "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 30 & done; wait"), env=env)
+    assert p.returncode == 137 and "process limit 3 exceeded" in p.stderr
+    env = {**os.environ, "MAX_PROCESSES": "3", "SEQ_HOOKS_MAX_PROCS": "0"}  # the prefixed name wins
+    many = ["sh", "-c", "for i in 1 2 3 4 5 6; do true & done; wait"]
+    assert run(seq_hooks("run", "--", *many), env=env).returncode == 0
+
+
+def test_verbose_from_the_environment(isolated: Path) -> None:
+    p = run(seq_hooks("run", "--", "true"), env={**os.environ, "VERBOSE": "1"})
+    assert p.returncode == 0 and "seq-hooks run: exit 0 (exit) in " in p.stderr
+    p = run(seq_hooks("run", "--", "true"), env={**os.environ, "VERBOSE": "0"})
+    assert p.returncode == 0 and p.stderr == ""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,8 @@ def test_bad_values_name_the_file_and_key(table: dict[str, object], needle: str)
 
 
 def test_bad_environment_names_the_variable() -> None:
-    with pytest.raises(UsageError, match="MEMORY_LIMIT_MB must be a whole number"):
-        config.from_env({"MEMORY_LIMIT_MB": "lots"})
+    with pytest.raises(UsageError, match="SEQ_HOOKS_MEMORY_LIMIT_MB must be a whole number"):
+        config.from_env({"SEQ_HOOKS_MEMORY_LIMIT_MB": "lots"})
 
 
 def test_slots_and_budget_top_level_per_lock_and_from_the_environment(isolated: Path) -> None:
@@ -105,3 +106,62 @@ def test_numbers_in_the_table_are_finite_and_in_range(table: dict[str, object], 
 def test_numbers_in_the_environment_are_finite_and_in_range(env: dict[str, str], needle: str) -> None:
     with pytest.raises(UsageError, match=needle):
         config.from_env(env)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ('tool = "seq-hooks"\n', "`tool` must be a table ([tool]), got str 'seq-hooks'"),
+    ('[[tool]]\nname = "seq-hooks"\n', "`tool` must be a table ([tool]), got an array of tables"),
+    ("[tool]\nseq-hooks = 3\n", "[tool.seq-hooks] must be a table, got int 3"),
+    ("[[tool.seq-hooks]]\ntimeout = 1\n", "[tool.seq-hooks] must be a table, got an array of tables"),
+])
+def test_a_tool_that_is_not_a_table_names_it(isolated: Path, text: str, needle: str) -> None:
+    (isolated / "pyproject.toml").write_text(text)
+    with pytest.raises(UsageError) as e:
+        config.load(str(isolated), env={})
+    assert e.value.message == f"{isolated / 'pyproject.toml'}: {needle}"
+
+
+def test_only_a_regular_file_is_read(isolated: Path) -> None:
+    path = isolated / "pyproject.toml"
+    os.mkfifo(path)  # nobody ever writes to it: a plain open() would wait forever
+    with pytest.raises(UsageError, match=r"pyproject\.toml: not a regular file"):
+        config.load(str(isolated), env={})
+    path.unlink()
+    path.symlink_to("/dev/zero")  # endless
+    with pytest.raises(UsageError, match=r"pyproject\.toml: not a regular file"):
+        config.load(str(isolated), env={})
+    path.unlink()
+    path.write_bytes(b"[tool.seq-hooks]\n" + b"# padding\n" * (1 << 19))  # 5 MiB
+    with pytest.raises(UsageError, match="larger than 4 MiB"):
+        config.load(str(isolated), env={})
+    path.unlink()
+    (isolated / "real.toml").write_text("[tool.seq-hooks]\ntimeout = 7\n")
+    path.symlink_to("real.toml")  # a link to a regular file is one
+    assert config.load(str(isolated), env={}).timeout == 7.0
+
+
+def test_a_generic_name_counts_only_where_it_parses() -> None:
+    assert config.from_env({"TIMEOUT": "30s", "CHECK_INTERVAL": "often", "VERBOSE": "very"}) == {}
+    assert config.from_env({"TIMEOUT": "30s", "PIPELINE_TIMEOUT": "60"}) == {"pipeline_timeout": 60.0}
+    with pytest.raises(UsageError, match="SEQ_HOOKS_TIMEOUT must be a number, got '30s'"):
+        config.from_env({"SEQ_HOOKS_TIMEOUT": "30s", "TIMEOUT": "5"})  # ours must be right
+
+
+def test_the_universal_guides_names_are_fallbacks() -> None:
+    assert config.from_env({"MAX_MEMORY_MB": "8192", "MAX_PROCESSES": "50", "VERBOSE": "1"}) == {
+        "memory_limit_mb": 8192, "max_procs": 50, "verbose": True}
+    # the pipeline guide's name, then the universal guide's; the prefixed name beats both
+    assert config.from_env({"MAX_MEMORY_MB": "8192", "MEMORY_LIMIT_MB": "1024"}) == {"memory_limit_mb": 1024}
+    env = {"MAX_MEMORY_MB": "8192", "SEQ_HOOKS_MEMORY_LIMIT_MB": "512", "MAX_PROCESSES": "50",
+           "SEQ_HOOKS_MAX_PROCS": "0", "VERBOSE": "1", "SEQ_HOOKS_VERBOSE": "false"}
+    assert config.from_env(env) == {"memory_limit_mb": 512, "max_procs": 0, "verbose": False}
+    assert config.from_env({"MAX_MEMORY_MB": "lots"}) == {}  # a generic name that does not parse is not ours
+
+
+def test_verbose_and_threads_in_the_table() -> None:
+    assert config.from_table({"verbose": True, "threads": 2, "hooks": {"atomic-pytest": {"threads": 1}}}, "p") == {
+        "verbose": True, "threads": 2, "hooks": {"atomic-pytest": HookSettings(threads=1)}}
+    with pytest.raises(UsageError, match="verbose must be true or false, got 1"):
+        config.from_table({"verbose": 1}, "p")
+    with pytest.raises(UsageError, match="SEQ_HOOKS_VERBOSE must be 1 or 0"):
+        config.from_env({"SEQ_HOOKS_VERBOSE": "loud"})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from seq_hooks import config
 from testing.util import alive, git_repo
 
 SESSION_MARK = f"SEQ_HOOKS_TEST_SESSION={os.getpid()}"
@@ -16,7 +17,8 @@ _CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DE
             "SEQ_HOOKS_KILL_AFTER", "SEQ_HOOKS_PYTHON", "TIMEOUT", "MEMORY_LIMIT_MB", "PIPELINE_TIMEOUT",
             "CHECK_INTERVAL", "XDG_STATE_HOME", "GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR",
             "PRE_COMMIT", "SEQ_HOOKS_PORTABLE", "SEQ_HOOKS_NO_SUBREAPER",
-            "SEQ_HOOKS_SLOTS", "SEQ_HOOKS_MEMORY_BUDGET_MB")
+            "SEQ_HOOKS_SLOTS", "SEQ_HOOKS_MEMORY_BUDGET_MB",
+            *(name for names in config.ENV_NAMES.values() for name in names))  # every variable settings come from
 
 
 def _ours() -> list[int]:

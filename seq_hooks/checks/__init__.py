@@ -5,11 +5,11 @@ from typing import NamedTuple
 
 from seq_hooks.config import Settings
 
-OK, INFO, PROBLEM = "ok", "info", "problem"
+OK, INFO, WARNING, PROBLEM = "ok", "info", "warning", "problem"  # only a problem fails doctor
 
 
 class Finding(NamedTuple):
-    level: str  # ok, info, problem
+    level: str  # ok, info, warning, problem
     topic: str
     text: str
     fix: str = ""

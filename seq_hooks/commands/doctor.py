@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 from seq_hooks import config, display, project
-from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene, environment, memory, precommit, setup
+from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, UsageError
 from seq_hooks.errors import OK as EXIT_OK
@@ -56,7 +56,7 @@ def run_checks(cwd: str | None = None) -> tuple[str, list[Finding]]:
 
 
 def render(root: str, findings: list[Finding], colour: bool) -> str:
-    codes = {OK: "32", INFO: "2", PROBLEM: "31;1"}
+    codes = {OK: "32", INFO: "2", WARNING: "33", PROBLEM: "31;1"}
     width = max(len(f.topic) for f in findings)
     lines = [f"seq-hooks doctor: {root}"]
     for f in findings:

@@ -76,7 +76,8 @@ def main(argv: list[str]) -> int:
         quiet=parsed.flag("quiet"),
     )
     result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
-    report(result, as_json=parsed.flag("json"), quiet=parsed.flag("quiet"), verbose=parsed.flag("verbose"))
+    verbose = parsed.flag("verbose") or s.verbose
+    report(result, as_json=parsed.flag("json"), quiet=parsed.flag("quiet"), verbose=verbose)
     return result.exit_code
 
 
