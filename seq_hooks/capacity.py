@@ -129,3 +129,11 @@ def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], availab
         if available_mb - still_coming - mine_mb < cap.reserve_mb:
             return Verdict(False, "machine memory")
     return Verdict(True, "")
+
+
+def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str], limit_mb: int) -> tuple[Capacity, int]:
+    """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected peak (else 0)."""
+    cap = for_lock(settings, lock_id)
+    if cap.exclusive:
+        return cap, 0
+    return cap, expected_peak_mb(state_dir, unit_key(argv), limit_mb, cap.budget_mb)

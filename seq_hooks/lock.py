@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from seq_hooks import takeover, tickets
+from seq_hooks import admission, takeover, tickets
+from seq_hooks.capacity import Capacity
 from seq_hooks.errors import MAX_WAIT, FatalError
 from seq_hooks.markers import Marker
 from seq_hooks.project import ensure_private_dir
@@ -45,6 +46,8 @@ class Held:
         self.token = token
         self.enqueued = enqueued
         self.granted = time.time()
+        self.slotted = False  # one of several holders (admission.py): a release tells the head
+        self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
 
     def marker(self) -> Marker:
         return Marker(self.lock_id, os.getpid(), self.token)
@@ -61,6 +64,8 @@ class Held:
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
+        if self.slotted:
+            admission.notify(self.qdir)
 
 
 def describe(t: TicketInfo | None) -> str:
@@ -198,24 +203,37 @@ def acquire(
     max_wait: float | None = None,
     on_wait: Callable[[WaitInfo], None] | None = None,
     takeover_grace: float = 5.0,
+    cap: Capacity | None = None,
+    expected_mb: int = 0,
 ) -> Held:
     """Joins the queue `lock_id` and returns when the lock is ours.
 
     Raises FatalError(75) when `max_wait` expires or when waiting would close a cycle with another lock's
     holder, and FatalError(128+N) (or KeyboardInterrupt) when SIGTERM/SIGHUP (SIGINT) arrives while waiting;
-    our ticket is gone by then and the others keep their order.
+    our ticket is gone by then and the others keep their order. With `cap` (slots or a memory budget), several
+    holders share the lock as admission.py admits them; `expected_mb` is our expected peak.
     """
     qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
-    number, fd, since = tickets.make(qdir, token, argv, cwd, holds)
+    gate = admission.open_gate(qdir, token) if cap is not None and not cap.exclusive else None
+    number, fd, since = tickets.make(qdir, token, argv, cwd, holds, expected_mb if gate is not None else 0)
     mine = tickets.path(qdir, number)
     try:
         waiting = _Waiting(state_dir, qdir, lock_id, (number, mine, since, token), holds, max_wait, on_wait)
         with _interruptible(lock_id) as can_alarm:
-            while (ahead := _ahead(qdir, number, mine)) is not None:
+            if cap is not None and gate is not None:
+                admission.wait_turn(qdir, (number, mine), cap, expected_mb, takeover_grace,
+                                    lambda f: _block(f, waiting.tick(), can_alarm), waiting.tick)
+            while gate is None and (ahead := _ahead(qdir, number, mine)) is not None:
                 _wait_for(ahead, waiting, can_alarm, takeover_grace)
         tickets.mark_granted(fd)
-        return Held(state_dir, lock_id, qdir, number, fd, token, since)
+        held = Held(state_dir, lock_id, qdir, number, fd, token, since)
+        held.slotted = gate is not None
+        held.expected_mb = expected_mb if gate is not None else 0
+        return held
     except BaseException:
         tickets.remove(mine)
         os.close(fd)
         raise
+    finally:
+        if gate is not None:  # admitted (marked granted above) or gone: the waiter behind us may look now
+            admission.close_gate(qdir, token, gate)

@@ -53,8 +53,8 @@ def _true(state_dir: str, m: Marker, me: int) -> bool:
     if not (proctree.alive(m.pid) and (m.pid == me or proctree.is_ancestor(m.pid, me))):
         return False
     queue = tickets.read_queue(tickets.queue_dir(state_dir, m.lock_id))
-    holder = next((t for t in queue if t.alive), None)
-    return holder is not None and holder.token == m.token and holder.pid == m.pid and holder.granted is not None
+    # one of the lock's holders (a lock with slots has several): a live ticket of that pid and token, granted
+    return any(t.alive and t.token == m.token and t.pid == m.pid and t.granted is not None for t in queue)
 
 
 def verified(state_dir: str, env: Mapping[str, str]) -> list[Marker]:

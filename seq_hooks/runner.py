@@ -149,7 +149,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         if held is not None:
             held.release()
     result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
-    _journal(state_dir, result, unit, started)
+    _journal(state_dir, result, unit, started, held.expected_mb if held is not None else 0)
     retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
     return result
 
@@ -167,10 +167,12 @@ def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit)
     if request.lock is None:
         return None, None
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
+    cap, expected = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
     held = lock.acquire(
         state_dir, lock_id, token=unit.token, argv=request.argv, cwd=os.getcwd(),
         holds=[m.token for m in unit.held_by], max_wait=request.max_wait,
         on_wait=None if request.quiet else _on_wait, takeover_grace=settings.kill_after,
+        cap=cap, expected_mb=expected,
     )
     return held, lock_id
 
@@ -239,7 +241,7 @@ def _result(request: Request, outcomes: list[Outcome], log_path: str | None, loc
     )
 
 
-def _journal(state_dir: str, result: Result, unit: Unit, started: float) -> None:
+def _journal(state_dir: str, result: Result, unit: Unit, started: float, expected_mb: int) -> None:
     """The run's record; the command has run, so a journal that cannot be written is only a note."""
     try:
         journal.append(state_dir, {
@@ -248,6 +250,7 @@ def _journal(state_dir: str, result: Result, unit: Unit, started: float) -> None
             "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
             "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
             "attempts": result.attempts, "log": result.log, "key": capacity.unit_key(result.argv),
+            "expected_mb": expected_mb or None,  # what admission assumed (a lock with slots or a budget)
         })
     except (OSError, FatalError) as e:
         _note(f"could not write the journal: {e}")

@@ -38,6 +38,7 @@ class TicketInfo(NamedTuple):
     holds: list[str]  # tokens of the locks its caller already held (for cycle detection)
     alive: bool  # someone holds its flock
     readable: bool = True  # False: torn, garbage or foreign; only its place in the queue is known
+    expected_mb: int = 0  # its expected peak memory, where the lock has slots or a budget (capacity.py)
 
 
 def locks_root(state_dir: str) -> str:
@@ -111,7 +112,8 @@ def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | N
         if head.get("argv_cut"):
             argv.append(f"... ({int(head['argv_cut'])} more characters)")
         return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
-                          float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive)
+                          float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive,
+                          expected_mb=int(head.get("expected_mb", 0)))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
 
@@ -192,12 +194,15 @@ def _next_number(seq: int, qdir: str) -> int:
     return number
 
 
-def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, holds: list[str]) -> bytes:
+def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, holds: list[str],
+                expected_mb: int = 0) -> bytes:
     """A ticket's first line (argv capped)."""
     kept, cut = cap_argv(argv)
     head: dict[str, object] = {"pid": pid, "token": token, "argv": kept, "cwd": cwd, "since": since, "holds": holds}
     if cut:
         head["argv_cut"] = cut
+    if expected_mb:
+        head["expected_mb"] = expected_mb
     return (json.dumps(head) + "\n").encode()
 
 
@@ -206,10 +211,11 @@ def encode_granted(when: float) -> bytes:
     return (json.dumps({"granted": when}) + "\n").encode()
 
 
-def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str]) -> tuple[int, int, float]:
+def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str],
+         expected_mb: int = 0) -> tuple[int, int, float]:
     """Takes the next number under `.seq` and makes our ticket there, flocked: (number, fd, since)."""
     since = time.time()
-    head = encode_head(os.getpid(), token, argv, cwd, since, holds)
+    head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected_mb)
     seq = open_seq(qdir)
     try:
         fcntl.flock(seq, fcntl.LOCK_EX)

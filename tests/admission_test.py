@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from seq_hooks import capacity, journal, tickets
+from testing.queue import STATE, queue, start, start_holder
+from testing.util import alive, fixture, intervals, reap, run, seq_hooks, wait_for_file, wait_until
+
+
+def _env(**values: object) -> dict[str, str]:
+    return {**os.environ, **{f"SEQ_HOOKS_{k.upper()}": str(v) for k, v in values.items()}}
+
+
+def _most_at_once(spans: list[tuple[int, int, str]]) -> int:
+    events = sorted([(s, 1) for s, _e, _n in spans] + [(e, -1) for _s, e, _n in spans])
+    now = most = 0
+    for _t, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def _live(repo: Path) -> list[tickets.TicketInfo]:
+    return [t for t in tickets.read_queue(str(queue(repo))) if t.alive]
+
+
+def test_with_two_slots_never_more_than_two_units_at_once(isolated: Path) -> None:
+    stamps = isolated / "stamps"
+    env = _env(slots=2)
+    procs = [start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"u{i}", 0.2)), env) for i in range(20)]
+    try:
+        assert [p.wait(120) for p in procs] == [0] * 20
+    finally:
+        for p in procs:
+            reap(p)
+    spans = intervals(stamps)
+    assert len(spans) == 20
+    assert _most_at_once(spans) == 2
+    assert not _live(isolated)
+
+
+def test_admission_keeps_arrival_order(isolated: Path) -> None:
+    env = _env(slots=2)
+    first, gate1 = start_holder(isolated, "h1", env=env)
+    second, gate2 = start_holder(isolated, "h2", env=env)  # both hold at once: two slots
+    order = isolated / "order"
+    waiters = []
+    try:
+        for i in range(5):
+            waiters.append(start(seq_hooks("run", "--", "sh", "-c", f"echo w{i} >> {order}"), env))
+            wait_until(lambda n=i: len(_live(isolated)) == n + 3, what=f"waiter {i} queued")
+        assert not order.exists()  # nobody overtook the holders
+        gate1.touch()
+        assert first.wait(30) == 0
+        assert [w.wait(30) for w in waiters] == [0] * 5
+        gate2.touch()
+        assert second.wait(30) == 0
+    finally:
+        for p in (first, second, *waiters):
+            reap(p)
+    assert order.read_text().split() == ["h1", "w0", "w1", "w2", "w3", "w4", "h2"]
+
+
+def _history(repo: Path, argv: list[str], peak_mb: float) -> None:
+    (repo / STATE).mkdir(mode=0o700, exist_ok=True)
+    journal.append(str(repo / STATE), {"argv": argv, "key": capacity.unit_key(argv), "reason": "exit",
+                                       "peak_rss_mb": peak_mb, "exit": 0})
+
+
+def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_release(isolated: Path) -> None:
+    holder_argv = fixture("gate.py", isolated / "h.pid", isolated / "gate-h", isolated / "order", "h")
+    big_argv = fixture("stamp.py", isolated / "stamps", "big", 0.01)
+    _history(isolated, holder_argv, 1500)
+    _history(isolated, big_argv, 3000)
+    env = _env(slots=4, memory_budget_mb=4000)
+    holder = start(seq_hooks("run", "--", *holder_argv), env)
+    big = None
+    try:
+        wait_for_file(isolated / "h.pid")
+        big = start(seq_hooks("run", "--", *big_argv), env)
+        wait_until(lambda: len(_live(isolated)) == 2, what="the big unit queued")
+        live = _live(isolated)
+        assert [t.expected_mb for t in live] == [int(1500 * 1.05) + 16, int(3000 * 1.05) + 16]
+        assert live[1].granted is None  # a free slot, but not the memory: it waits
+        (isolated / "gate-h").touch()
+        assert holder.wait(30) == 0
+        assert big.wait(30) == 0
+    finally:
+        for p in (holder, big):
+            if p is not None:
+                reap(p)
+    runs = {r["argv"][-2] if r["argv"][-1] == "0.01" else "h": r for r in journal.read(str(isolated / STATE))
+            if "started" in r}
+    assert runs["big"]["waited_s"] > 0
+    assert runs["big"]["expected_mb"] == int(3000 * 1.05) + 16
+    assert runs["big"]["started"] - runs["h"]["ended"] < 0.05, "the head did not start within 50 ms of the release"
+
+
+def test_a_unit_that_alone_exceeds_the_budget_runs_when_nothing_else_holds(isolated: Path) -> None:
+    argv = fixture("stamp.py", isolated / "stamps", "huge", 0.01)
+    _history(isolated, argv, 30000)
+    p = run(seq_hooks("run", "--", *argv), env=_env(slots=2, memory_budget_mb=1000), timeout=30)
+    assert p.returncode == 0, p.stderr
+
+
+def test_a_killed_holders_slot_is_reused_only_after_its_leftovers_are_dead(isolated: Path) -> None:
+    env = _env(slots=2, kill_after=0.5)
+    pidfile = isolated / "orphan.pid"
+    killed = start(seq_hooks("run", "--", *fixture("ignore_term.py", pidfile, 60)), env)
+    other, gate = start_holder(isolated, "other", env=env)
+    orphan = int(wait_for_file(pidfile))
+    check = isolated / "check"
+    # the waiter's command says whether the dead holder's command was still there when it started
+    state = (f"import os; s = os.path.exists('/proc/{orphan}') and open('/proc/{orphan}/stat').read(); "
+             f"open({str(check)!r}, 'w').write(str(bool(s) and s.rsplit(')', 1)[1].split()[0] != 'Z'))")
+    waiter = start(seq_hooks("run", "--", sys.executable, "-c", state), env)  # False: gone or a zombie
+    try:
+        wait_until(lambda: len(_live(isolated)) == 3, what="the waiter queued behind two holders")
+        killed.send_signal(signal.SIGKILL)  # the runner dies; its command ignores TERM and keeps running
+        killed.wait(10)
+        assert waiter.wait(30) == 0
+        assert check.read_text() == "False"
+        assert not alive(orphan)
+    finally:
+        gate.touch()
+        for p in (killed, other, waiter):
+            reap(p)
+
+
+def test_nested_units_run_under_two_holders_at_once(isolated: Path) -> None:
+    stamps = isolated / "stamps"
+    env = _env(slots=2)
+    procs = [start(seq_hooks("run", "--", *seq_hooks("run", "--", *fixture("stamp.py", stamps, f"n{i}", 0.5))), env)
+             for i in range(2)]
+    try:
+        assert [p.wait(60) for p in procs] == [0, 0]
+    finally:
+        for p in procs:
+            reap(p)
+    spans = intervals(stamps)
+    assert _most_at_once(spans) == 2  # each holder's nested call queued under its own holder
+    nested = [r for r in journal.read(str(isolated / STATE)) if "/nested/" in str(r["lock"])]
+    assert len(nested) == 2
