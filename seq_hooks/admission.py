@@ -182,12 +182,15 @@ def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine_mb: int, grace
     `me`: our ticket's (number, path). `block(fd)` flocks fd until the waiting chores are due (True when
     granted); `tick()` does those chores (max-wait, cycles, notes) and says when they are due again."""
     head: _Head | None = None
+    passed: set[str] = set()  # dead tickets that cannot be removed: never waited on again (no spinning)
     try:
         while True:
-            ahead = [t for t in tickets.read_queue(qdir) if (t.number, t.path) < me]
+            ahead = [t for t in tickets.read_queue(qdir) if (t.number, t.path) < me and t.path not in passed]
             dead = [t for t in ahead if not t.alive]
             for t in dead:
-                takeover.take_over(t.path, grace)  # a dead holder's slot is free once its leftovers are gone
+                # a dead holder's slot is free once its leftovers are gone
+                if not takeover.take_over(t.path, grace):
+                    passed.add(t.path)
                 tickets.remove(gate_path(qdir, t.token))
             waiter = next((t for t in reversed(ahead) if t.granted is None), None)
             if dead:

@@ -205,7 +205,7 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
             return []
         for path in _files(qdir):
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = os.open(path, tickets.OPEN_FLAGS)
             except OSError:
                 continue
             try:

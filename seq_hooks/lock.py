@@ -31,6 +31,7 @@ class WaitInfo(NamedTuple):
     position: int  # 1 = next
     holder: TicketInfo | None
     waited: float
+    stopped: tuple[int, ...] = ()  # pids ahead of us that are stopped (Ctrl-Z, SIGSTOP): the queue waits for them
 
 
 class Held:
@@ -161,8 +162,11 @@ class _Waiting:
             self.cycles.check(now)
         if self.on_wait is not None and now >= self.next_note:
             queue = self.live_queue()
+            from seq_hooks.queue_view import halted
+
             ahead = [t for t in queue if (t.number, t.path) < (self.number, self.ticket)]
-            self.on_wait(WaitInfo(self.lock_id, len(ahead), queue[0] if ahead else None, now - self.start))
+            held_up = tuple(t.pid for t in ahead if halted(t))
+            self.on_wait(WaitInfo(self.lock_id, len(ahead), queue[0] if ahead else None, now - self.start, held_up))
             self.next_note = now + NOTE_EVERY
         due = [self.next_note - now] if self.on_wait is not None else []
         if self.max_wait is not None:
@@ -172,22 +176,26 @@ class _Waiting:
         return min(due) if due else None
 
 
-def _ahead(qdir: str, number: int, mine: str) -> str | None:
-    """The ticket right before ours, or None when ours is first."""
-    before = [p for n, p in tickets.listing(qdir) if (n, p) < (number, mine)]
+def _ahead(qdir: str, number: int, mine: str, passed: set[str]) -> str | None:
+    """The ticket right before ours (but those `passed` over), or None when ours is first."""
+    before = [p for n, p in tickets.listing(qdir) if (n, p) < (number, mine) and p not in passed]
     return before[-1] if before else None
 
 
-def _wait_for(ticket: str, waiting: _Waiting, can_alarm: bool, grace: float) -> None:
-    """Blocks until the flock of `ticket` is ours (its owner released or died), taking over a dead owner's."""
+def _wait_for(ticket: str, waiting: _Waiting, can_alarm: bool, grace: float) -> bool:
+    """Blocks until the flock of `ticket` is ours (its owner released or died), taking over a dead owner's.
+
+    False when its owner is dead but the file cannot be removed: we pass over it (never wait on it again)."""
     try:
-        fd = os.open(ticket, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(ticket, tickets.OPEN_FLAGS)
     except FileNotFoundError:
-        return  # released meanwhile
+        return True  # released meanwhile
+    except OSError:  # a symlink or a file we may not open in a ticket's place: nobody's flock, nobody's turn
+        return tickets.remove(ticket)
     try:
         while not _block(fd, waiting.tick(), can_alarm):
             pass
-        takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
+        return takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
     finally:
         os.close(fd)
 
@@ -219,12 +227,14 @@ def acquire(
     mine = tickets.path(qdir, number)
     try:
         waiting = _Waiting(state_dir, qdir, lock_id, (number, mine, since, token), holds, max_wait, on_wait)
+        passed: set[str] = set()
         with _interruptible(lock_id) as can_alarm:
             if cap is not None and gate is not None:
                 admission.wait_turn(qdir, (number, mine), cap, expected_mb, takeover_grace,
                                     lambda f: _block(f, waiting.tick(), can_alarm), waiting.tick)
-            while gate is None and (ahead := _ahead(qdir, number, mine)) is not None:
-                _wait_for(ahead, waiting, can_alarm, takeover_grace)
+            while gate is None and (ahead := _ahead(qdir, number, mine, passed)) is not None:
+                if not _wait_for(ahead, waiting, can_alarm, takeover_grace):
+                    passed.add(ahead)
         tickets.mark_granted(fd)
         held = Held(state_dir, lock_id, qdir, number, fd, token, since)
         held.slotted = gate is not None

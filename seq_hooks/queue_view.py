@@ -20,12 +20,14 @@ class Holder(NamedTuple):
     elapsed_s: float  # since granted
     tree_rss_mb: float  # resident memory of the command's tree now (what the memory limit counts)
     tree_procs: int
+    stopped: bool = False  # its runner, or every process of its command, is stopped (Ctrl-Z, SIGSTOP)
 
 
 class Waiter(NamedTuple):
     position: int  # 1 = next
     ticket: TicketInfo
     waited_s: float
+    stopped: bool = False  # stopped while waiting: when its turn comes, the queue waits until it is continued
 
 
 class QueueView(NamedTuple):
@@ -47,15 +49,27 @@ def parent_of(lock_id: str) -> str | None:
     return lock_id.rsplit(_NESTED, 1)[0] if _NESTED in lock_id else None
 
 
-def tree_memory(pid: int) -> tuple[float, int]:
-    """(MB, processes) of `pid`'s descendants: the supervised command's tree under its runner."""
-    total = count = 0
+def stopped(pid: int) -> bool:
+    """Stopped by a signal (Ctrl-Z, SIGSTOP) or a tracer: it does not move until it gets SIGCONT."""
+    i = proctree.info(pid) if pid > 0 else None
+    return i is not None and i.state in ("T", "t")
+
+
+def halted(t: TicketInfo) -> bool:
+    """Its owner is stopped, or (a holder) every process of its command is: the queue waits for a SIGCONT."""
+    return stopped(t.pid) or (t.granted is not None and _tree(t.pid)[2])
+
+
+def _tree(pid: int) -> tuple[float, int, bool]:
+    """(MB, processes, all stopped) of `pid`'s descendants: the supervised command's tree under its runner."""
+    total = count = halted = 0
     for p in proctree.descendants(pid):
         i = proctree.info(p)
         if i is not None and i.state != "Z":
             total += i.rss
             count += 1
-    return round(total / 1048576, 1), count
+            halted += i.state in ("T", "t")
+    return round(total / 1048576, 1), count, count > 0 and halted == count
 
 
 def view(lock_id: str, tickets: list[TicketInfo], now: float) -> QueueView:
@@ -66,10 +80,11 @@ def view(lock_id: str, tickets: list[TicketInfo], now: float) -> QueueView:
     if live and live[0].granted is not None:
         first = live[0]
         granted = first.granted if first.granted is not None else now
-        mb, procs = tree_memory(first.pid)
-        holder = Holder(first, max(granted - first.since, 0.0), max(now - granted, 0.0), mb, procs)
+        mb, procs, halted = _tree(first.pid)
+        holder = Holder(first, max(granted - first.since, 0.0), max(now - granted, 0.0), mb, procs,
+                        halted or stopped(first.pid))
         rest = live[1:]
-    waiting = [Waiter(i, t, max(now - t.since, 0.0)) for i, t in enumerate(rest, 1)]
+    waiting = [Waiter(i, t, max(now - t.since, 0.0), stopped(t.pid)) for i, t in enumerate(rest, 1)]
     return QueueView(lock_id, parent_of(lock_id), lock_id.count(_NESTED), holder, waiting, stale)
 
 
@@ -106,13 +121,14 @@ def as_json(snap: Snapshot) -> dict[str, Any]:
             h = q.holder
             holder = {**_ticket(h.ticket), "granted": round(h.ticket.granted or 0.0, 3),
                       "waited_s": round(h.waited_s, 3), "elapsed_s": round(h.elapsed_s, 3),
-                      "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs}
+                      "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs, "stopped": h.stopped}
         locks.append({
             "lock": q.lock_id,
             "parent": q.parent,
             "holder": holder,
-            "waiting": [{"position": w.position, **_ticket(w.ticket), "waited_s": round(w.waited_s, 3)}
-                        for w in q.waiting],
-            "stale": [{"ticket": t.number, **_ticket(t), "granted": t.granted} for t in q.stale],
+            "waiting": [{"position": w.position, **_ticket(w.ticket), "waited_s": round(w.waited_s, 3),
+                         "stopped": w.stopped} for w in q.waiting],
+            "stale": [{"ticket": t.number, **_ticket(t), "granted": t.granted, "readable": t.readable}
+                      for t in q.stale],
         })
     return {"version": 1, "time": round(snap.time, 3), "state_dir": snap.state_dir, "locks": locks}

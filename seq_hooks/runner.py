@@ -97,7 +97,8 @@ def _note(text: str) -> None:
 def _on_wait(info: lock.WaitInfo) -> None:
     where = f"position {info.position}" if info.position > 1 else "next"
     holder = lock.describe(info.holder)
-    _note(f"waiting for lock {info.lock_id!r} ({where}, {info.waited:.0f}s so far): held by {holder}")
+    halted = "".join(f"; pid {pid} ahead is stopped (the queue waits until it gets SIGCONT)" for pid in info.stopped)
+    _note(f"waiting for lock {info.lock_id!r} ({where}, {info.waited:.0f}s so far): held by {holder}{halted}")
 
 
 def _inherited_deadline(env: dict[str, str]) -> float | None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from seq_hooks import proctree, tickets
 
 
-def take_over(ticket: str, grace: float) -> None:
-    """Our flock on `ticket` was granted, so its owner is dead: ends what its run left and removes it."""
+def take_over(ticket: str, grace: float) -> bool:
+    """Our flock on `ticket` was granted, so its owner is dead: ends what its run left and removes it.
+
+    False when the file cannot be removed (the caller then passes over it: its owner is dead all the same)."""
     info = tickets.read(ticket, alive=False)
     if info is not None and info.readable and info.granted is not None:
         proctree.end(proctree.pids_with_token(info.token), grace)
-    tickets.remove(ticket)
+    return tickets.remove(ticket)

@@ -23,7 +23,7 @@ SEQ = ".seq"
 NESTED = "nested"
 ARGV_CAP = 4096  # characters of argv kept in a ticket: it identifies the run; the journal and log keep it all
 MAX_READ = 65536  # bytes read of a ticket; a bigger one is not ours (it is listed as unreadable)
-_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO in a ticket's place never blocks
 
 
 class TicketInfo(NamedTuple):
@@ -94,7 +94,7 @@ def locked_by_someone(fd: int) -> bool:
 def is_free(ticket: str) -> bool:
     """True when the ticket exists and nobody holds its flock: its owner is dead (a test flock, released at once)."""
     try:
-        fd = os.open(ticket, _OPEN)
+        fd = os.open(ticket, OPEN_FLAGS)
     except OSError:
         return False
     try:
@@ -123,7 +123,7 @@ def read(ticket: str, alive: bool | None = None, number: int | None = None) -> T
 
     A ticket that cannot be parsed is returned with readable=False: it still has a place in the queue."""
     try:
-        fd = os.open(ticket, _OPEN)
+        fd = os.open(ticket, OPEN_FLAGS)
     except OSError:
         return None
     data, mtime, live = b"", time.time(), True
@@ -156,8 +156,9 @@ def all_queues(state_dir: str) -> list[tuple[str, str]]:
     root = locks_root(state_dir)
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        if dirpath != root and os.path.basename(dirpath) != NESTED and filenames:
+        odd = [d for d in dirnames if number_of(d) is not None]  # a directory in a ticket's place is a ticket
+        dirnames[:] = sorted(d for d in dirnames if number_of(d) is None)
+        if dirpath != root and os.path.basename(dirpath) != NESTED and (filenames or odd):
             out.append((os.path.relpath(dirpath, root).replace(os.sep, "/"), dirpath))
     return out
 
@@ -239,11 +240,20 @@ def mark_granted(fd: int) -> None:
     os.write(fd, encode_granted(time.time()))
 
 
-def remove(ticket: str) -> None:
+def remove(ticket: str) -> bool:
+    """Removes a ticket file (or an empty directory in a ticket's place); True when it is gone."""
     try:
         os.unlink(ticket)
     except FileNotFoundError:
         pass
+    except IsADirectoryError:
+        try:
+            os.rmdir(ticket)
+        except OSError:
+            return False
+    except OSError:
+        return False
+    return True
 
 
 def take_within(fd: int, seconds: float) -> bool:

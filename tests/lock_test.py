@@ -14,6 +14,7 @@ from testing.queue import queue, start, start_holder
 from testing.util import (
     alive,
     assert_no_overlap,
+    end_orphan,
     fixture,
     reap,
     run,
@@ -149,8 +150,10 @@ def test_named_locks_are_separate_queues(isolated: Path) -> None:
     try:
         assert run(seq_hooks("run", "--max-wait", "2", "--", "true")).returncode == 0
         assert run(seq_hooks("run", "--lock", "mine", "--max-wait", "0.2", "--", "true")).returncode == 75
-        bad = run(seq_hooks("run", "--lock", "../x", "--", "true"))
-        assert bad.returncode == 2 and "invalid lock name" in bad.stderr
+        for name in ("../x", ""):  # an empty name is an error, not the default lock
+            bad = run(seq_hooks("run", "--lock", name, "--", "touch", "ran"))
+            assert bad.returncode == 2 and "invalid lock name" in bad.stderr
+            assert not (isolated / "ran").exists()
     finally:
         gate.touch()
         reap(holder)
@@ -185,3 +188,142 @@ def test_machine_scope_puts_projects_on_one_queue(isolated: Path) -> None:
     finally:
         gate.touch()
         reap(holder)
+
+
+_UNPARSABLE = {
+    "unpadded": ("1.ticket", b"garbage"),
+    "torn": ("000000000001.ticket", b'{"pid": 12, "token": "ab'),
+    "binary": ("000000000001.ticket", b"\x00\xff\xfe garbage"),
+    "over-1MiB": ("000000000001.ticket", json.dumps({"pid": 12, "token": "t", "argv": ["x" * (1 << 20)], "cwd": "/",
+                                                     "since": 1.0, "granted": 2.0, "holds": []}).encode() + b"\n"),
+    "a FIFO": ("000000000001.ticket", None),
+    "a directory": ("000000000001.ticket", b""),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_UNPARSABLE))
+def test_a_dead_ticket_that_cannot_be_parsed_never_blocks_the_queue(isolated: Path, kind: str) -> None:
+    """Issue 10 item 1: whatever a dead owner's ticket holds, the next caller takes it over at once (before, it
+    spun at 100% CPU until --max-wait), and status does not call the lock free meanwhile."""
+    name, content = _UNPARSABLE[kind]
+    q = queue(isolated)
+    q.mkdir(parents=True, mode=0o700)
+    if kind == "a FIFO":
+        os.mkfifo(q / name)
+    elif kind == "a directory":
+        (q / name).mkdir()
+    else:
+        assert content is not None
+        (q / name).write_bytes(content)
+    status = run(seq_hooks("status"), timeout=20)
+    assert status.returncode == 0 and ": free" not in status.stdout and "stale" in status.stdout, status.stdout
+    t0 = time.monotonic()
+    p = run(seq_hooks("run", "--max-wait", "10", "--", "true"), timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - t0 < 8
+    assert not os.path.lexists(q / name)
+
+
+def _big_argv(kind: str) -> list[str]:
+    if kind == "ascii":
+        return [f"{i:06d}-" + "x" * 100 for i in range(11_000)]  # ~1.2 MB
+    return [f"测试用的很长的中文文件名称{i:05d}.py" for i in range(20_000)]  # ~820 KB of argv, ~2 MB as JSON
+
+
+@pytest.mark.parametrize("kind", ["ascii", "cjk"])
+def test_a_holder_with_a_huge_command_line_is_seen_and_verified_by_its_nested_runs(isolated: Path, kind: str) -> None:
+    """Issue 10 item 2: the ticket stays readable whatever the command line: status shows the holder, and a
+    nested run inside it verifies its holder instead of queueing behind its own parent."""
+    ready, gate = isolated / "ready", isolated / "gate"
+    nested = " ".join(seq_hooks("run", "--max-wait", "5", "--", "echo", "nested-ok"))
+    script = f"touch {ready}; while [ ! -e {gate} ]; do sleep 0.01; done; {nested}"
+    holder = start(seq_hooks("run", "--", "sh", "-c", script, "sh", *_big_argv(kind)))
+    try:
+        wait_until(ready.exists, what="holder ready")
+        doc = json.loads(run(seq_hooks("status", "--json")).stdout)
+        mine = doc["locks"][0]["holder"]
+        assert mine is not None and mine["pid"] == holder.pid
+        assert mine["argv"][:3] == ["sh", "-c", script] and "more characters" in mine["argv"][-1]
+        ticket = tickets(queue(isolated))[0]
+        assert ticket.stat().st_size < 65536
+        gate.touch()
+        out, err = holder.communicate(timeout=30)
+        assert holder.returncode == 0, err
+        assert out == "nested-ok\n"
+    finally:
+        gate.touch()
+        reap(holder)
+
+
+def test_a_killed_holder_with_a_huge_command_line_is_taken_over(isolated: Path) -> None:
+    pidfile = isolated / "left.pid"
+    script = f"echo $$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; exec sleep 60"
+    holder = start(seq_hooks("run", "--", "sh", "-c", script, "sh", *_big_argv("cjk")))
+    left = int(wait_for_file(pidfile))
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    try:
+        p = run(seq_hooks("run", "--max-wait", "20", "--", "sh", "-c", f"! test -e /proc/{left}/cmdline || "
+                          f"test -z \"$(cat /proc/{left}/cmdline)\""), timeout=40)
+        assert p.returncode == 0, p.stderr
+        assert not alive(left)
+    finally:
+        if alive(left):
+            end_orphan(left)
+
+
+_TITLE, _CLEAR = "\x1b]0;pwned\x07", "\x1b[2J\x1b[H"
+
+
+def test_another_process_command_line_cannot_drive_the_waiters_terminal(isolated: Path) -> None:
+    """Issue 10 item 13: the waiting note and the --max-wait message print the holder's argv cleaned."""
+    pidfile, gate = isolated / "h.pid", isolated / "gate"
+    holder = start(seq_hooks("run", "--", "env", f"X={_TITLE}{_CLEAR}", *fixture("gate.py", pidfile, gate,
+                                                                                  isolated / "order", "h")))
+    try:
+        wait_for_file(pidfile)
+        p = run(seq_hooks("run", "--max-wait", "1", "--", "true"))
+        assert p.returncode == 75
+        assert "waiting for lock" in p.stderr and "gave up after waiting" in p.stderr
+        assert "pwned" in p.stderr
+        assert not set(p.stderr) & {"\x1b", "\x07"}, repr(p.stderr)
+    finally:
+        gate.touch()
+        reap(holder)
+
+
+def _states(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_stopped_waiter_and_holder_are_shown_stopped(isolated: Path) -> None:
+    """Issue 10 item 12: a stopped waiter (Ctrl-Z) freezes the queue when its turn comes; status and the next
+    waiter's note say which pid is stopped."""
+    holder, gate = start_holder(isolated)
+    w1 = start(seq_hooks("run", "--", "true"))
+    w2: subprocess.Popen[str] | None = None
+    try:
+        wait_until(lambda: len(tickets(queue(isolated))) == 2, what="waiter queued")
+        w1.send_signal(signal.SIGSTOP)
+        wait_until(lambda: _states(w1.pid) == "T", what="waiter stopped")
+        text = run(seq_hooks("status")).stdout
+        line = next(x for x in text.splitlines() if f"pid {w1.pid}" in x)
+        assert "waiting" in line and f"stopped pid {w1.pid}" in line
+        assert "stopped pid" not in next(x for x in text.splitlines() if "holding" in x)
+        doc = json.loads(run(seq_hooks("status", "--json")).stdout)
+        assert [w["stopped"] for w in doc["locks"][0]["waiting"]] == [True]
+        os.kill(holder.pid, signal.SIGSTOP)  # the holder's runner, as Ctrl-Z would stop it
+        wait_until(lambda: _states(holder.pid) == "T", what="holder stopped")
+        doc = json.loads(run(seq_hooks("status", "--json")).stdout)
+        assert doc["locks"][0]["holder"]["stopped"] is True
+        w2 = start(seq_hooks("run", "--", "true"))
+        assert w2.stderr is not None
+        note = w2.stderr.readline()
+        assert f"pid {holder.pid} ahead is stopped" in note and f"pid {w1.pid} ahead is stopped" in note
+    finally:
+        for p in (holder, w1):
+            os.kill(p.pid, signal.SIGCONT)
+        gate.touch()
+        for p in (holder, w1, *([w2] if w2 else [])):
+            reap(p)

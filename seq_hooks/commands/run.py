@@ -43,6 +43,11 @@ def parse_signal(raw: str) -> int:
     raise UsageError(f"--kill-signal: unknown signal {raw!r}")
 
 
+def _lock_name(given: str | None) -> str:
+    """--lock NAME, "default" when not given; an empty name is refused (by markers.check_name), not defaulted."""
+    return "default" if given is None else given
+
+
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, positional_ok=True)
     command = parsed.rest if parsed.rest is not None else parsed.positional
@@ -68,7 +73,7 @@ def main(argv: list[str]) -> int:
     request = Request(
         argv=command,
         limits=limits,
-        lock=None if parsed.flag("no_lock") else (parsed.text("lock") or "default"),
+        lock=None if parsed.flag("no_lock") else _lock_name(parsed.text("lock")),
         retry=parsed.integer("retry") or 0,
         max_wait=s.max_wait if max_wait is None else max_wait,
         capture=parsed.flag("json"),

@@ -27,6 +27,11 @@ _GREEN, _YELLOW, _RED, _DIM, _BOLD = "32", "33", "31", "2", "1"
 Line = list[tuple[str, str]]
 
 
+def _stopped(yes: bool) -> Line:
+    """A stopped holder or waiter holds up the whole queue until it gets SIGCONT: said where it is."""
+    return [("stopped ", _RED)] if yes else []
+
+
 def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
     pad = "  " * (q.depth + 1)
     if q.parent is None:
@@ -41,7 +46,7 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
     if q.holder is not None:
         h = q.holder
         lines.append([
-            (pad, ""), ("holding    ", _GREEN), (f"pid {h.ticket.pid:<7} ", ""),
+            (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
             (f"for {display.seconds(h.elapsed_s):<8} ", ""),
             (f"tree {display.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
              ""),
@@ -49,13 +54,14 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
         ])
     for w in q.waiting:
         lines.append([
-            (pad, ""), (f"waiting {w.position:<3}", _YELLOW), (f"pid {w.ticket.pid:<7} ", ""),
+            (pad, ""), (f"waiting {w.position:<3}", _YELLOW), *_stopped(w.stopped), (f"pid {w.ticket.pid:<7} ", ""),
             (f"for {display.seconds(w.waited_s):<8} ", ""), (display.command(w.ticket.argv), ""),
         ])
     for t in q.stale:
         lines.append([
-            (pad, ""), ("stale      ", _RED), (f"pid {t.pid:<7} ", ""), (f"ticket {t.number}  ", ""),
-            (display.command(t.argv), ""), ("  (its process is gone; seq-hooks clean removes it)", _DIM),
+            (pad, ""), ("stale      ", _RED), (f"pid {t.pid:<7} " if t.readable else "", ""),
+            (f"ticket {t.number}  ", ""), (display.command(t.argv) if t.readable else "(unreadable)", ""),
+            ("  (its process is gone; the next caller or seq-hooks clean removes it)", _DIM),
         ])
     return lines
 
