@@ -8,7 +8,9 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
-from seq_hooks import proctree, tickets
+from seq_hooks import capacity, proctree, tickets
+from seq_hooks.capacity import Capacity
+from seq_hooks.config import Settings
 from seq_hooks.tickets import TicketInfo
 
 _NESTED = "/nested/"
@@ -37,6 +39,17 @@ class QueueView(NamedTuple):
     holder: Holder | None
     waiting: list[Waiter]
     stale: list[TicketInfo]  # tickets whose owner is dead (nobody holds their flock)
+    holders: tuple[Holder, ...] = ()  # every holder, oldest first (`holder` is the first); several with slots
+    room: Room | None = None  # a lock with slots or a memory budget: how full it is, why its head waits
+
+
+class Room(NamedTuple):
+    """How full a lock with slots or a memory budget is (capacity.py), and why the oldest waiter waits."""
+
+    slots: int
+    budget_mb: int  # 0: no budget
+    used_mb: int  # the holders' expected peaks together
+    why: str  # "" (nobody waits, or it is about to start), "slots full", "budget" or "machine memory"
 
 
 class Snapshot(NamedTuple):
@@ -72,27 +85,37 @@ def _tree(pid: int) -> tuple[float, int, bool]:
     return round(total / 1048576, 1), count, count > 0 and halted == count
 
 
-def view(lock_id: str, tickets: list[TicketInfo], now: float) -> QueueView:
+def _holder(t: TicketInfo, now: float) -> Holder:
+    granted = t.granted if t.granted is not None else now
+    mb, procs, halted = _tree(t.pid)
+    return Holder(t, max(granted - t.since, 0.0), max(now - granted, 0.0), mb, procs, halted or stopped(t.pid))
+
+
+def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | None = None) -> QueueView:
+    """A queue as it is: its holders (granted, alive), its waiters in order, its stale tickets; with `cap` (a lock
+    with slots or a budget), how full it is and why its head waits (the admission rule, applied now)."""
     live = [t for t in tickets if t.alive]
     stale = [t for t in tickets if not t.alive]
-    holder = None
-    rest = live
-    if live and live[0].granted is not None:
-        first = live[0]
-        granted = first.granted if first.granted is not None else now
-        mb, procs, halted = _tree(first.pid)
-        holder = Holder(first, max(granted - first.since, 0.0), max(now - granted, 0.0), mb, procs,
-                        halted or stopped(first.pid))
-        rest = live[1:]
+    holders = tuple(_holder(t, now) for t in live if t.granted is not None)
+    rest = [t for t in live if t.granted is None]
     waiting = [Waiter(i, t, max(now - t.since, 0.0), stopped(t.pid)) for i, t in enumerate(rest, 1)]
-    return QueueView(lock_id, parent_of(lock_id), lock_id.count(_NESTED), holder, waiting, stale)
+    room = None
+    if cap is not None and not cap.exclusive:
+        from seq_hooks import admission
+
+        why = admission.verdict(cap, rest[0].expected_mb, [h.ticket for h in holders]).why if rest else ""
+        room = Room(cap.slots, cap.budget_mb, sum(h.ticket.expected_mb for h in holders), why)
+    return QueueView(lock_id, parent_of(lock_id), lock_id.count(_NESTED), holders[0] if holders else None, waiting,
+                     stale, holders, room)
 
 
-def snapshot(state_dir: str) -> Snapshot:
+def snapshot(state_dir: str, settings: Settings | None = None) -> Snapshot:
+    """Every queue; with the project's `settings`, the room of each lock that has slots or a budget."""
     now = time.time()
     by_id: dict[str, QueueView] = {}
     for lock_id, qdir in tickets.all_queues(state_dir):
-        q = view(lock_id, tickets.read_queue(qdir), now)
+        cap = capacity.for_lock(settings, lock_id) if settings is not None else None
+        q = view(lock_id, tickets.read_queue(qdir), now, cap)
         if q.parent is not None and q.holder is None and not q.waiting and not q.stale:
             continue  # an idle nested queue is an empty directory left for its holder's next call
         by_id[lock_id] = q
@@ -109,23 +132,34 @@ def snapshot(state_dir: str) -> Snapshot:
 
 
 def _ticket(t: TicketInfo) -> dict[str, Any]:
-    return {"pid": t.pid, "token": t.token, "argv": t.argv, "cwd": t.cwd, "enqueued": round(t.since, 3)}
+    return {"pid": t.pid, "token": t.token, "argv": t.argv, "cwd": t.cwd, "enqueued": round(t.since, 3),
+            "expected_mb": t.expected_mb or None}
+
+
+def _holder_json(h: Holder) -> dict[str, Any]:
+    return {**_ticket(h.ticket), "granted": round(h.ticket.granted or 0.0, 3), "waited_s": round(h.waited_s, 3),
+            "elapsed_s": round(h.elapsed_s, 3), "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs,
+            "stopped": h.stopped}
+
+
+def _room_json(room: Room | None) -> dict[str, Any] | None:
+    if room is None:
+        return None
+    free = max(room.budget_mb - room.used_mb, 0) if room.budget_mb else None
+    return {"slots": room.slots, "budget_mb": room.budget_mb or None, "budget_used_mb": room.used_mb,
+            "budget_free_mb": free, "head_waits_for": room.why or None}
 
 
 def as_json(snap: Snapshot) -> dict[str, Any]:
     """The documented `status --json` object (version 1; keys are only ever added)."""
     locks = []
     for q in snap.queues:
-        holder = None
-        if q.holder is not None:
-            h = q.holder
-            holder = {**_ticket(h.ticket), "granted": round(h.ticket.granted or 0.0, 3),
-                      "waited_s": round(h.waited_s, 3), "elapsed_s": round(h.elapsed_s, 3),
-                      "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs, "stopped": h.stopped}
         locks.append({
             "lock": q.lock_id,
             "parent": q.parent,
-            "holder": holder,
+            "holder": _holder_json(q.holder) if q.holder is not None else None,
+            "holders": [_holder_json(h) for h in q.holders],
+            "capacity": _room_json(q.room),
             "waiting": [{"position": w.position, **_ticket(w.ticket), "waited_s": round(w.waited_s, 3),
                          "stopped": w.stopped} for w in q.waiting],
             "stale": [{"ticket": t.number, **_ticket(t), "granted": t.granted, "readable": t.readable}

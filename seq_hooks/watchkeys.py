@@ -40,7 +40,7 @@ class Action(NamedTuple):
 
 
 def running(snap: Snapshot) -> list[Holder]:
-    return [q.holder for q in snap.queues if q.holder is not None]
+    return [h for q in snap.queues for h in q.holders]
 
 
 def _name(h: Holder) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -40,6 +41,28 @@ def test_with_two_slots_never_more_than_two_units_at_once(isolated: Path) -> Non
     assert len(spans) == 20
     assert _most_at_once(spans) == 2
     assert not _live(isolated)
+
+
+def test_status_shows_every_holder_and_why_the_head_waits(isolated: Path) -> None:
+    env = _env(slots=2)
+    first, gate1 = start_holder(isolated, "h1", env=env)
+    second, gate2 = start_holder(isolated, "h2", env=env)
+    waiter = start(seq_hooks("run", "--", "true"), env)
+    try:
+        wait_until(lambda: len(_live(isolated)) == 3, what="a waiter queued behind two holders")
+        text = run(seq_hooks("status"), env=env).stdout
+        assert "lock default  2/2 slots" in text, text
+        assert text.count("holding") == 2 and "(slots full)" in text, text
+        doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)
+        lock = doc["locks"][0]
+        assert [h["pid"] for h in lock["holders"]] == [first.pid, second.pid]
+        assert lock["capacity"]["head_waits_for"] == "slots full"
+        assert doc["machine"]["running_units"] == 2
+    finally:
+        gate1.touch()
+        gate2.touch()
+        for p in (first, second, waiter):
+            reap(p)
 
 
 def test_admission_keeps_arrival_order(isolated: Path) -> None:
@@ -85,6 +108,13 @@ def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_r
         live = _live(isolated)
         assert [t.expected_mb for t in live] == [int(1500 * 1.05) + 16, int(3000 * 1.05) + 16]
         assert live[1].granted is None  # a free slot, but not the memory: it waits
+        status = run(seq_hooks("status"), env=env)
+        assert "1/4 slots, budget 1591.0 MB of 4000.0 MB expected (2409.0 MB free)" in status.stdout, status.stdout
+        assert "waiting 1  " in status.stdout and "(budget)" in status.stdout, status.stdout
+        doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)["locks"][0]
+        assert doc["capacity"] == {"slots": 4, "budget_mb": 4000, "budget_used_mb": int(1500 * 1.05) + 16,
+                                   "budget_free_mb": 4000 - int(1500 * 1.05) - 16, "head_waits_for": "budget"}
+        assert [h["expected_mb"] for h in doc["holders"]] == [int(1500 * 1.05) + 16]
         (isolated / "gate-h").touch()
         assert holder.wait(30) == 0
         assert big.wait(30) == 0

@@ -19,7 +19,7 @@ def _holder(pid: int, token: str, argv: list[str]) -> Holder:
 
 
 def _snap(*holders: Holder) -> Snapshot:
-    queues = [queue_view.QueueView(f"l{i}", None, 0, h, [], []) for i, h in enumerate(holders)]
+    queues = [queue_view.QueueView(f"l{i}", None, 0, h, [], [], (h,)) for i, h in enumerate(holders)]
     return Snapshot(0.0, "/s", queues)
 
 

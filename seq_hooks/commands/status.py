@@ -42,20 +42,23 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
         head = [("  " * q.depth, ""), ("nested ", _BOLD), (q.lock_id.rsplit("/", 1)[-1][:12], _BOLD), (whose, "")]
     if q.holder is None and not q.waiting and not q.stale:
         head.append((": free", _DIM))
+    if q.room is not None:
+        head.append((_room(q.room, len(q.holders)), _DIM))
     lines = [head]
-    if q.holder is not None:
-        h = q.holder
+    for h in q.holders:
+        expected = f"expected {display.megabytes(h.ticket.expected_mb)}  " if h.ticket.expected_mb else ""
         lines.append([
             (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
             (f"for {display.seconds(h.elapsed_s):<8} ", ""),
             (f"tree {display.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
-             ""),
+             ""), (expected, ""),
             (display.command(h.ticket.argv), ""),
         ])
     for w in q.waiting:
+        why = f"({q.room.why}) " if q.room is not None and q.room.why and w.position == 1 else ""
         lines.append([
             (pad, ""), (f"waiting {w.position:<3}", _YELLOW), *_stopped(w.stopped), (f"pid {w.ticket.pid:<7} ", ""),
-            (f"for {display.seconds(w.waited_s):<8} ", ""), (display.command(w.ticket.argv), ""),
+            (f"for {display.seconds(w.waited_s):<8} ", ""), (why, _YELLOW), (display.command(w.ticket.argv), ""),
         ])
     for t in q.stale:
         lines.append([
@@ -66,6 +69,15 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
     return lines
 
 
+def _room(room: queue_view.Room, holding: int) -> str:
+    """`  2/4 slots, budget 3.1 GB of 8.0 GB expected (4.9 GB free)`: how full a lock with slots or a budget is."""
+    text = f"  {holding}/{room.slots} slots"
+    if room.budget_mb:
+        text += (f", budget {display.megabytes(room.used_mb)} of {display.megabytes(room.budget_mb)} expected "
+                 f"({display.megabytes(max(room.budget_mb - room.used_mb, 0))} free)")
+    return text
+
+
 class Machine(NamedTuple):
     available_mb: int  # what can be had without swapping (under a cgroup limit, the room left there)
     load: tuple[float, float, float]
@@ -74,7 +86,7 @@ class Machine(NamedTuple):
 
 
 def machine_now(snap: Snapshot) -> Machine:
-    top = [q.holder for q in snap.queues if q.holder is not None and q.parent is None]
+    top = [h for q in snap.queues if q.parent is None for h in q.holders]
     try:
         load = os.getloadavg()
     except OSError:
@@ -93,9 +105,9 @@ def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = 
     lines: list[Line] = []
     if not snap.queues:
         lines.append([("no lock has been used in this project yet", _DIM)])
-    holders = {q.lock_id: q.holder.ticket.pid for q in snap.queues if q.holder is not None}
-    for q in snap.queues:
-        lines.extend(_queue_lines(q, holders.get(q.parent) if q.parent else None))
+    owners = {h.ticket.token: h.ticket.pid for q in snap.queues for h in q.holders}
+    for q in snap.queues:  # a nested queue is named after its holder's token
+        lines.extend(_queue_lines(q, owners.get(q.lock_id.rsplit("/", 1)[-1]) if q.parent else None))
     lines.append(_machine_line(m or machine_now(snap)))
     if width is None:
         return ["".join(display.paint(text, code, colour) for text, code in line) for line in lines]
@@ -193,7 +205,7 @@ def main(argv: list[str]) -> int:
     ctx = context.load()
     if parsed.flag("watch"):
         return watch(ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after)
-    snap = queue_view.snapshot(ctx.state_dir)
+    snap = queue_view.snapshot(ctx.state_dir, ctx.settings)
     m = machine_now(snap)
     if parsed.flag("json"):
         doc = queue_view.as_json(snap)
