@@ -64,14 +64,55 @@ def find(cwd: str | None = None, env: Mapping[str, str] | None = None) -> Projec
         d = parent
 
 
+def _others_can_rename(st: os.stat_result) -> bool:
+    """Whether another user could rename or replace entries of a directory with this stat: its owner if that is
+    not us (or root), anyone when it is world-writable, a group with other members when group-writable; the
+    sticky bit keeps others from moving what is ours."""
+    if st.st_uid not in (os.geteuid(), 0):
+        return True
+    if st.st_mode & stat.S_ISVTX:
+        return False
+    return bool(st.st_mode & 0o002) or (bool(st.st_mode & 0o020) and _group_has_others(st.st_gid))
+
+
+def _group_has_others(gid: int) -> bool:
+    import grp
+    import pwd
+
+    me = os.geteuid()
+    try:
+        members = grp.getgrgid(gid).gr_mem
+        names = {pwd.getpwuid(me).pw_name}
+    except KeyError:
+        return True  # a group or user unknown to this machine's databases: assume the worst
+    return any(m not in names for m in members) or any(p.pw_gid == gid and p.pw_uid != me for p in pwd.getpwall())
+
+
+def _make_parents(path: str) -> None:
+    """Makes the missing directories of `path`, each mode 0700 (os.makedirs gives the mode to the last only)."""
+    missing = []
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise FatalError(f"cannot create the state directory {d}: {e.strerror}") from None
+
+
 def ensure_private_dir(path: str) -> str:
-    """Creates `path` mode 0700, or checks that an existing one is a real directory we own."""
+    """Creates `path` mode 0700 (and its missing parents), or checks an existing one: a real directory, ours, that
+    no other user can rename entries in. An existing directory is never changed (not even its mode)."""
+    path = path.rstrip(os.sep) or os.sep  # "link/" would resolve the link
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except FileNotFoundError:
-        ensure_private_dir(os.path.dirname(path))
+        _make_parents(os.path.dirname(path))
         return ensure_private_dir(path)
     except OSError as e:
         raise FatalError(f"cannot create the state directory {path}: {e.strerror}") from None
@@ -82,8 +123,10 @@ def ensure_private_dir(path: str) -> str:
         raise FatalError(f"refusing the state directory {path}: it is not a directory")
     if st.st_uid != os.geteuid():
         raise FatalError(f"refusing the state directory {path}: it belongs to uid {st.st_uid}, not to you")
-    if st.st_mode & 0o077:
-        os.chmod(path, 0o700)
+    if _others_can_rename(st):
+        raise FatalError(f"refusing the state directory {path}: other users may write to it (mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}); seq-hooks changes no directory it did not make: "
+                         "remove their write permission, or name another")
     return path
 
 
@@ -95,20 +138,32 @@ def user_state_base() -> str:
 
 def state_path(project: Project, scope: str = "project") -> str:
     """Where the state lives: `$SEQ_HOOKS_HOME`, `<common-dir>/seq-hooks`, or the user's XDG state dir (keyed by
-    the directory outside git, or one for all projects with scope "machine"). Computes only; creates nothing."""
+    the repository when others may write to its common dir, by the directory outside git, or one for all projects
+    with scope "machine"). Computes only; creates nothing."""
     override = os.environ.get("SEQ_HOOKS_HOME")
     if override:
         if not os.path.isabs(override):
             raise UsageError(f"SEQ_HOOKS_HOME must be an absolute path, got {override!r}")
-        return override
+        return override.rstrip(os.sep) or os.sep
     if scope == "machine":
         return os.path.join(user_state_base(), "machine")
-    if project.common_dir is not None:
+    if project.common_dir is not None and not shared(project.common_dir):
         return os.path.join(project.common_dir, "seq-hooks")
-    import hashlib  # only outside git: off the hot path
+    import hashlib  # only outside git or in a shared repository: off the hot path
 
-    key = hashlib.sha256(project.root.encode()).hexdigest()[:16]
-    return os.path.join(user_state_base(), "dirs", f"{os.path.basename(project.root) or 'root'}-{key}")
+    where, kind = (project.common_dir, "repos") if project.common_dir is not None else (project.root, "dirs")
+    key = hashlib.sha256(where.encode()).hexdigest()[:16]
+    return os.path.join(user_state_base(), kind, f"{os.path.basename(project.root) or 'root'}-{key}")
+
+
+def shared(common_dir: str) -> bool:
+    """A repository other users may change (a group-shared `.git`, or someone else's): our state there could be
+    moved or pre-empted by them, so it goes to our own state dir, keyed by the repository
+    (docs/design.md, "State is hostile input"). Users of one shared repository then each have their own queues."""
+    try:
+        return _others_can_rename(os.stat(common_dir))
+    except OSError:
+        return False
 
 
 def state_dir(project: Project, scope: str = "project") -> str:
