@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from seq_hooks import config, display, project
 from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup
+from seq_hooks.checks.capacity import capacity_check
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, UsageError
 from seq_hooks.errors import OK as EXIT_OK
@@ -18,8 +19,9 @@ from seq_hooks.options import Option, parse
 
 OPTIONS: tuple[Option, ...] = ()
 SUMMARY = ("Check the configuration, the state directory, stale queue entries, leftover processes of dead runs, "
-           "the git hook, the pre-commit configuration, memory enforcement and the guides' environment "
-           "variables. Changes nothing; exit 1 when something needs fixing.")
+           "the git hook, the pre-commit configuration, memory enforcement, each lock's slots and memory budget "
+           "(and the setting that fits this machine) and the guides' environment variables. Changes nothing; exit "
+           "1 when something needs fixing.")
 
 CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.configuration,
@@ -29,6 +31,7 @@ CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.git_hook,
     precommit.fan_out,
     memory.memory,
+    capacity_check,
     environment.variables,
 )
 
