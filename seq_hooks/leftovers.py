@@ -17,7 +17,6 @@ from typing import NamedTuple
 from seq_hooks import journal, proctree, tickets
 from seq_hooks.tickets import TicketInfo
 
-RUN_PREFIX = b"SEQ_HOOKS_RUN="
 SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
 
 
@@ -47,74 +46,20 @@ class Untouched(NamedTuple):
     parent: int
 
 
-def _protected() -> set[int]:
-    """Ourselves and our ancestors: never ours to end, whatever they carry."""
-    out = {os.getpid()}
-    pid = os.getpid()
-    for _ in range(4096):
-        i = proctree.info(pid)
-        if i is None or i.ppid <= 0:
-            break
-        pid = i.ppid
-        out.add(pid)
-    return out
-
-
-def _token_of(raw: bytes) -> str | None:
-    for entry in raw.split(b"\0"):
-        if entry.startswith(RUN_PREFIX):
-            return entry[len(RUN_PREFIX) :].decode(errors="replace")
-    return None
-
-
 def scan() -> list[Proc]:
-    """Every live process carrying a run token, in one pass over /proc (psutil where there is no /proc)."""
-    skip = _protected()
+    """Every live process carrying a run token (ourselves and our ancestors never count: not ours to end)."""
     out: list[Proc] = []
-    if proctree.use_proc():
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in skip:
-                continue
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as f:
-                    raw = f.read()
-            except OSError:
-                continue
-            token = _token_of(raw) if RUN_PREFIX in raw else None
-            if token is None:
-                continue
-            i = proctree.info(int(entry))
-            if i is not None and i.state != "Z":
-                out.append(Proc(i.pid, i.ppid, token))
-        return out
-    import psutil
-
-    for p in psutil.process_iter():
-        if p.pid in skip:
-            continue
-        try:
-            token = p.environ().get("SEQ_HOOKS_RUN")
-            if token and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(Proc(p.pid, p.ppid(), token))
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
+    for p in proctree.processes(skip=set(proctree.ancestors())):
+        token = p.env(proctree.RUN_ENV)
+        i = p.info() if token else None
+        if token and i is not None and i.state != "Z":
+            out.append(Proc(i.pid, i.ppid, token))
     return out
 
 
 def still_carries(pid: int, token: str) -> bool:
     """Re-read just before signalling: the pid may have ended and been reused since the scan."""
-    if proctree.use_proc():
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                return _token_of(f.read()) == token and proctree.alive(pid)
-        except OSError:
-            return False
-    import psutil
-
-    try:
-        return bool(psutil.Process(pid).environ().get("SEQ_HOOKS_RUN") == token)
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
+    return proctree.process(pid).env(proctree.RUN_ENV) == token and proctree.alive(pid)
 
 
 def _files(qdir: str) -> list[str]:

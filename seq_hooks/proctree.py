@@ -1,15 +1,18 @@
 """Process trees: who descends from whom, how much memory they hold, who carries a run token.
 
-Reads /proc directly on Linux (50x cheaper than psutil per sample, see FINDINGS.md) and falls back to psutil
-elsewhere, or when SEQ_HOOKS_PORTABLE=1 forces the fallback so that it is tested on Linux too.
+Reads /proc directly on Linux (50x cheaper than psutil per sample: docs/design.md, Processes) and
+falls back to psutil elsewhere, or when SEQ_HOOKS_PORTABLE=1 forces the fallback so that it is tested on Linux
+too. `processes()` is the one walk over every process of the machine; `ancestors()` the one walk up the parents.
 """
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from typing import NamedTuple
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+RUN_ENV = "SEQ_HOOKS_RUN"
 
 
 def use_proc() -> bool:
@@ -22,6 +25,7 @@ class ProcInfo(NamedTuple):
     rss: int  # bytes
     name: str
     state: str  # one letter, as in /proc/PID/stat ("Z" zombie, "T" stopped)
+    start: int = 0  # start time (clock ticks since boot; psutil: hundredths of a second since the epoch)
 
 
 def _read(path: str) -> bytes | None:
@@ -32,26 +36,40 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def _parse_stat(pid: int, raw: bytes) -> ProcInfo:
+    # the name is in parentheses and may itself hold spaces and parentheses
+    lpar, rpar = raw.index(b"("), raw.rindex(b")")
+    fields = raw[rpar + 2 :].split()
+    return ProcInfo(pid, int(fields[1]), int(fields[21]) * PAGE, raw[lpar + 1 : rpar].decode(errors="replace"),
+                    fields[0].decode(), int(fields[19]))
+
+
 def info(pid: int) -> ProcInfo | None:
-    """One process's parent, resident memory and name; None when it is gone."""
+    """One process's parent, resident memory, name, state and start time; None when it is gone."""
     if use_proc():
         raw = _read(f"/proc/{pid}/stat")
-        if raw is None:
-            return None
-        # the name is in parentheses and may itself hold spaces and parentheses
-        lpar, rpar = raw.index(b"("), raw.rindex(b")")
-        fields = raw[rpar + 2 :].split()
-        return ProcInfo(pid, int(fields[1]), int(fields[21]) * PAGE, raw[lpar + 1 : rpar].decode(errors="replace"),
-                        fields[0].decode())
+        return None if raw is None else _parse_stat(pid, raw)
     import psutil
 
     try:
         p = psutil.Process(pid)
         with p.oneshot():
-            status = p.status()
-            return ProcInfo(pid, p.ppid(), p.memory_info().rss, p.name(), "Z" if status == "zombie" else "R")
+            state = "Z" if p.status() == psutil.STATUS_ZOMBIE else "R"
+            return ProcInfo(pid, p.ppid(), p.memory_info().rss, p.name(), state, int(p.create_time() * 100))
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
+
+
+def pss(pid: int) -> int | None:
+    """Proportional set size in bytes (shared pages divided among their sharers, as the kernel charges them),
+    from /proc/PID/smaps_rollup; None where the kernel or the platform does not offer it."""
+    raw = _read(f"/proc/{pid}/smaps_rollup") if use_proc() else None
+    if not raw:
+        return None
+    for line in raw.splitlines():
+        if line.startswith(b"Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
 def children(pid: int) -> list[int]:
@@ -85,61 +103,142 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def cmdline(pid: int) -> str:
+def ancestors(pid: int | None = None, limit: int = 4096) -> list[int]:
+    """The parents of `pid` (default: us), nearest first, up to and including init (pid 1)."""
+    out: list[int] = []
+    pid = os.getpid() if pid is None else pid
+    while len(out) < limit:
+        i = info(pid)
+        if i is None or i.ppid <= 0:
+            break
+        pid = i.ppid
+        out.append(pid)
+    return out
+
+
+def is_ancestor(ancestor: int, pid: int) -> bool:
+    return ancestor == 1 or ancestor in ancestors(pid)
+
+
+class Process:
+    """One process met by `processes()`: each accessor reads what it needs when asked (/proc, else psutil) and
+    returns None (or empty) when the process is gone or not ours to inspect."""
+
+    def __init__(self, pid: int, handle: object = None) -> None:
+        self.pid = pid
+        self._handle = handle  # the psutil.Process on the portable path (False: it was already gone)
+
+    def _psutil(self, what: str) -> object:
+        import psutil
+
+        if self._handle is False:
+            return None
+        try:
+            return getattr(self._handle, what)()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return None
+
+    def env(self, name: str) -> str | None:
+        if self._handle is not None:
+            found = self._psutil("environ")
+            return found.get(name) if isinstance(found, dict) else None
+        raw = _read(f"/proc/{self.pid}/environ")
+        prefix = name.encode() + b"="
+        if raw is None or prefix not in raw:
+            return None
+        for item in raw.split(b"\0"):
+            if item.startswith(prefix):
+                return item[len(prefix) :].decode(errors="surrogateescape")
+        return None
+
+    def name(self) -> str | None:
+        if self._handle is not None:
+            found = self._psutil("name")
+            return found if isinstance(found, str) else None
+        raw = _read(f"/proc/{self.pid}/comm")
+        return None if raw is None else raw.rstrip(b"\n").decode(errors="replace")
+
+    def argv(self) -> list[str] | None:
+        if self._handle is not None:
+            found = self._psutil("cmdline")
+            return found if isinstance(found, list) else None
+        raw = _read(f"/proc/{self.pid}/cmdline")
+        if not raw:
+            return None  # gone, or a kernel thread
+        return [a.decode(errors="replace") for a in (raw[:-1] if raw.endswith(b"\0") else raw).split(b"\0")]
+
+    def cwd(self) -> str | None:
+        if self._handle is not None:
+            found = self._psutil("cwd")
+            return found if isinstance(found, str) else None
+        try:
+            return os.readlink(f"/proc/{self.pid}/cwd")
+        except OSError:
+            return None
+
+    def open_files(self) -> list[str]:
+        """The paths this process has open (where we may look)."""
+        if self._handle is not None:
+            found = self._psutil("open_files")
+            return [f.path for f in found] if isinstance(found, list) else []
+        base = f"/proc/{self.pid}/fd"
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            return []
+        out = []
+        for fd in fds:
+            try:
+                out.append(os.readlink(f"{base}/{fd}"))
+            except OSError:
+                continue
+        return out
+
+    def info(self) -> ProcInfo | None:
+        return info(self.pid)
+
+
+def processes(skip: set[int] | frozenset[int] = frozenset()) -> Iterator[Process]:
+    """Every process of the machine but those in `skip` (and us): the one scan of /proc (psutil elsewhere)."""
+    skip = {*skip, os.getpid()}
     if use_proc():
-        raw = _read(f"/proc/{pid}/cmdline")
-        return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace") if raw else ""
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in skip:
+                yield Process(int(entry))
+        return
+    import psutil
+
+    for p in psutil.process_iter():
+        if p.pid not in skip:
+            yield Process(p.pid, p)
+
+
+def pids_with_token(token: str) -> list[int]:
+    """Processes whose environment carries SEQ_HOOKS_RUN=<token>: a run's leftovers, wherever they reparented."""
+    return [p.pid for p in processes() if p.env(RUN_ENV) == token]
+
+
+def process(pid: int) -> Process:
+    """One process by pid, read the way `processes()` reads them."""
+    if use_proc():
+        return Process(pid)
     import psutil
 
     try:
-        return " ".join(psutil.Process(pid).cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return ""
+        return Process(pid, psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return Process(pid, False)  # gone: every accessor finds nothing
+
+
+def cmdline(pid: int) -> str:
+    argv = process(pid).argv()
+    return " ".join(argv) if argv else ""
 
 
 def alive(pid: int) -> bool:
     """True for a running process (a zombie does not count: it is dead and waits to be reaped)."""
     i = info(pid)
     return i is not None and i.state != "Z"
-
-
-def is_ancestor(ancestor: int, pid: int) -> bool:
-    seen = 0
-    while pid > 1 and seen < 4096:
-        i = info(pid)
-        if i is None:
-            return False
-        if i.ppid == ancestor:
-            return True
-        pid = i.ppid
-        seen += 1
-    return ancestor == 1
-
-
-def pids_with_token(token: str) -> list[int]:
-    """Processes whose environment carries SEQ_HOOKS_RUN=<token>: a run's leftovers, wherever they reparented."""
-    needle = f"SEQ_HOOKS_RUN={token}".encode()
-    me = os.getpid()
-    found: list[int] = []
-    if use_proc():
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
-            raw = _read(f"/proc/{entry}/environ")
-            if raw and needle in raw.split(b"\0"):
-                found.append(int(entry))
-        return found
-    import psutil
-
-    for p in psutil.process_iter():
-        if p.pid == me:
-            continue
-        try:
-            if p.environ().get("SEQ_HOOKS_RUN") == token:
-                found.append(p.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
 
 
 def send(pids: list[int], sig: int) -> None:

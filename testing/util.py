@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from seq_hooks import proctree
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PY = sys.executable
 
@@ -68,12 +70,7 @@ def wait_until(predicate: object, timeout: float = 20.0, what: str = "condition"
 
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its reaper is dead)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state != "Z"
+    return proctree.alive(pid)
 
 
 def reap(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 10) -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import config
+from seq_hooks import config, proctree
 from testing.util import alive, git_repo
 
-SESSION_MARK = f"SEQ_HOOKS_TEST_SESSION={os.getpid()}"
 _CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE", "SEQ_HOOKS_TIMEOUT",
             "SEQ_HOOKS_MEMORY_LIMIT_MB", "SEQ_HOOKS_MAX_WAIT", "SEQ_HOOKS_MAX_PROCS", "SEQ_HOOKS_PIPELINE_TIMEOUT",
             "SEQ_HOOKS_KILL_AFTER", "SEQ_HOOKS_PYTHON", "TIMEOUT", "MEMORY_LIMIT_MB", "PIPELINE_TIMEOUT",
@@ -23,19 +22,8 @@ _CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DE
 
 def _ours() -> list[int]:
     """Live processes that carry this test session's mark: everything the tests started, at any depth."""
-    me = os.getpid()
-    needle = SESSION_MARK.encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle in f.read().split(b"\0") and alive(int(entry)):
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    mark = str(os.getpid())
+    return [p.pid for p in proctree.processes() if p.env("SEQ_HOOKS_TEST_SESSION") == mark and alive(p.pid)]
 
 
 @pytest.fixture(autouse=True)

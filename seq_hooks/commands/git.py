@@ -31,18 +31,13 @@ HOOK_ENV = ("GIT_INDEX_FILE", "GIT_DIR")
 def _git_ancestor(root: str) -> int | None:
     """A git process among our ancestors working in this worktree: we run inside its hook (even when a hook
     manager cleaned GIT_* out of the environment)."""
-    pid = os.getpid()
-    for _ in range(64):
-        i = proctree.info(pid)
-        if i is None or i.ppid <= 1:
+    for pid in proctree.ancestors(limit=64):
+        if pid <= 1:
             return None
-        pid = i.ppid
-        parent = proctree.info(pid)
-        if parent is not None and parent.name == "git":
-            try:
-                cwd = os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
-            except OSError:
-                continue
+        p = proctree.process(pid)
+        cwd = p.cwd() if p.name() == "git" else None
+        if cwd is not None:
+            cwd = os.path.realpath(cwd)
             if cwd == root or cwd.startswith(root.rstrip(os.sep) + os.sep):
                 return pid
     return None

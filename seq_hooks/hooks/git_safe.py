@@ -94,90 +94,23 @@ def subcommand(argv: list[str]) -> str:
     return ""
 
 
-def _env_value(raw: bytes, name: str) -> str | None:
-    prefix = name.encode() + b"="
-    for item in raw.split(b"\0"):
-        if item.startswith(prefix):
-            return item[len(prefix):].decode(errors="replace")
-    return None
-
-
-def _scan_proc(paths: set[str], repo: Repo) -> Scan:
-    openers: dict[str, list[int]] = {}
-    gits: list[Proc] = []
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        pid = int(entry)
-        if paths:
-            try:
-                fds = os.listdir(f"/proc/{pid}/fd")
-            except OSError:
-                fds = []
-            for fd in fds:
-                try:
-                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                except OSError:
-                    continue
-                if target in paths:
-                    openers.setdefault(target, []).append(pid)
-        try:
-            with open(f"/proc/{pid}/comm", "rb") as f:
-                if f.read().strip() != b"git":
-                    continue
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env_dir = _env_value(f.read(), "GIT_DIR")
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
-        except OSError:
-            continue
-        _add_git(gits, repo, pid, argv, cwd, env_dir)
-    return Scan(openers, gits)
-
-
-def _scan_psutil(paths: set[str], repo: Repo) -> Scan:
-    import psutil
-
-    openers: dict[str, list[int]] = {}
-    gits: list[Proc] = []
-    me = os.getpid()
-    for p in psutil.process_iter():
-        if p.pid == me:
-            continue
-        try:
-            if paths:
-                for f in p.open_files():
-                    if f.path in paths:
-                        openers.setdefault(f.path, []).append(p.pid)
-            if p.name() == "git":
-                _add_git(gits, repo, p.pid, p.cmdline(), p.cwd(), p.environ().get("GIT_DIR"))
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return Scan(openers, gits)
-
-
-def _add_git(gits: list[Proc], repo: Repo, pid: int, argv: list[str], cwd: str, env_dir: str | None) -> None:
-    dirs = git_dir_of(cwd, env_dir)
-    if dirs is not None and dirs[1] == repo.common_dir:
-        gits.append(Proc(pid, " ".join(argv), dirs[0], subcommand(argv) in WRITERS))
-
-
 def scan(paths: set[str], repo: Repo) -> Scan:
-    return _scan_proc(paths, repo) if proctree.use_proc() else _scan_psutil(paths, repo)
-
-
-def ancestors() -> set[int]:
-    out: set[int] = set()
-    pid = os.getpid()
-    for _ in range(4096):
-        i = proctree.info(pid)
-        if i is None or i.ppid <= 0:
-            break
-        out.add(i.ppid)
-        pid = i.ppid
-    return out
+    """Who has one of `paths` open, and the git processes working in this repository."""
+    openers: dict[str, list[int]] = {}
+    gits: list[Proc] = []
+    for p in proctree.processes():
+        for target in p.open_files() if paths else ():
+            if target in paths:
+                openers.setdefault(target, []).append(p.pid)
+        if p.name() != "git":
+            continue
+        cwd, argv = p.cwd(), p.argv()
+        if cwd is None or argv is None:
+            continue
+        dirs = git_dir_of(cwd, p.env("GIT_DIR"))
+        if dirs is not None and dirs[1] == repo.common_dir:
+            gits.append(Proc(p.pid, " ".join(argv), dirs[0], subcommand(argv) in WRITERS))
+    return Scan(openers, gits)
 
 
 class LockFile(NamedTuple):
@@ -239,7 +172,7 @@ def _who(pid: int, command: str | None = None) -> str:
 def check(repo: Repo, *, fix_stale: bool, strict: bool) -> list[Finding]:
     files = lock_files(repo)
     found = scan({f.path for f in files}, repo)
-    mine = ancestors()
+    mine = set(proctree.ancestors())
     out: list[Finding] = []
     named: set[int] = set()
     for lf in files:
