@@ -10,6 +10,8 @@ from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError
 
 # Python ignores SIGPIPE and SIGXFSZ for itself; the commands we start expect the default.
 _RESET = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if s is not None)
+# a job on the terminal stops (and is continued) when it reads before it has the terminal, as under a shell
+_JOB = (signal.SIGTTIN, signal.SIGTTOU, signal.SIGTSTP)
 
 
 def spawn(
@@ -20,21 +22,24 @@ def spawn(
     stderr: int | None = None,
     stdin: int | None = None,
     new_group: bool = True,
+    job: bool = False,
 ) -> int:
     """Starts `argv` (looked up on env's PATH), in a new process group by default; returns its pid.
 
     The fds given become the child's 0/1/2; every other fd stays closed in the child (ours are close-on-exec).
+    A `job` (a command we hand our terminal to) gets the default job-control signals even where we ignore them.
     A missing command raises FatalError with 127, one that cannot be executed with 126.
     """
     actions: list[tuple[int, int, int]] = []
     for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
         if fd is not None and fd != target:
             actions.append((os.POSIX_SPAWN_DUP2, fd, target))
+    sigdef = (*_RESET, *_JOB) if job else _RESET
     try:
         if new_group:
-            return os.posix_spawnp(argv[0], argv, dict(env), file_actions=actions, setsigdef=_RESET,
+            return os.posix_spawnp(argv[0], argv, dict(env), file_actions=actions, setsigdef=sigdef,
                                    setsigmask=(), setpgroup=0)
-        return os.posix_spawnp(argv[0], argv, dict(env), file_actions=actions, setsigdef=_RESET, setsigmask=())
+        return os.posix_spawnp(argv[0], argv, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=())
     except FileNotFoundError:
         raise FatalError(f"{argv[0]}: command not found", NOT_FOUND) from None
     except PermissionError:

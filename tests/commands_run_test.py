@@ -27,12 +27,6 @@ def test_json_captures_output_and_reports(isolated: Path) -> None:
     assert Path(record["log"]).is_file()
 
 
-def test_kill_signal_is_configurable(isolated: Path) -> None:
-    p = run(seq_hooks("run", "--json", "--timeout", "0.3", "--kill-signal", "INT", "--", "sleep", "30"))
-    assert p.returncode == 124
-    assert json.loads(p.stdout)["reason"] == "timeout"
-
-
 def test_guides_env_names_are_honoured(isolated: Path) -> None:
     env = {**os.environ, "TIMEOUT": "1"}
     start = time.monotonic()

@@ -1,0 +1,142 @@
+"""The command's whole tree as the supervisor sees it: which processes, how much memory, how many, and whether a
+limit is passed (docs/design.md, Processes; docs/design.md, Memory).
+
+Memory is the sum of RSS over the tree while that sum is below every level that matters (50% and 75% of the
+limit, then the limit); above one, it is measured again as PSS (/proc/PID/smaps_rollup: pages shared by several
+processes divided among them, as the kernel charges them), so forks sharing copy-on-write pages are not counted
+once per process. Files the tree writes to /dev/shm (tmpfs) are charged to no process and are not counted; pages
+of them the tree maps are (in RSS and PSS).
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from seq_hooks import proctree
+
+MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples
+FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)
+FORK_RATE = 5000.0  # processes per second we assume a tree can start between two samples
+LEVELS = (50, 75)  # percent of the memory limit worth a note in the log
+TOKEN_SCAN = 0.5  # seconds between two scans for the run token (no subreaper only: a full pass over /proc)
+
+
+class ProcPeak(NamedTuple):
+    pid: int
+    command: str
+    peak_rss: int  # bytes
+
+
+class Verdict(NamedTuple):
+    why: str  # memory, procs
+    text: str
+
+
+class Sample(NamedTuple):
+    memory: int  # bytes, by `measure`
+    procs: int
+    measure: str  # "RSS" or "PSS"
+
+
+class TreeWatch:
+    """What we know of the tree: per-process peaks, the pids to signal, and when to look again."""
+
+    def __init__(self, token: str, subreaper: bool, *, memory_limit_mb: int, max_procs: int, check_interval: float,
+                 note: Callable[[str], None], on_procs: Callable[[list[tuple[int, int]]], None] | None = None,
+                 on_memory: Callable[[int, Sample], None] | None = None) -> None:
+        self.token = token
+        self.subreaper = subreaper
+        self.limit = memory_limit_mb * 1048576
+        self.max_procs = max_procs
+        self.interval = check_interval
+        self.note = note
+        self.on_procs = on_procs
+        self.on_memory = on_memory
+        self.peaks: dict[int, ProcPeak] = {}
+        self.peak_total = 0
+        self.warned = 0  # the highest level noted so far
+        self.next_sample = time.monotonic() + MIN_SAMPLE
+        self._last_scan = 0.0
+        self._scanned: list[int] = []
+
+    def pids(self) -> list[int]:
+        found = proctree.descendants(os.getpid())
+        if not self.subreaper:
+            # no subreaper (macOS, or forced): daemons reparent to init; find them by the run token
+            now = time.monotonic()
+            if now - self._last_scan > TOKEN_SCAN:
+                self._scanned = proctree.pids_with_token(self.token)
+                self._last_scan = now
+            found.extend(p for p in self._scanned if p not in found)
+        return found
+
+    def signal(self, pgid: int, sig: int) -> int:
+        """Signals the group and every known descendant; returns how many descendants there were."""
+        pids = self.pids()
+        proctree.send_group(pgid, sig)
+        proctree.send(pids, sig)
+        return len(pids)
+
+    def _next_level(self) -> int:
+        """Bytes above which the sum of RSS is worth measuring again as PSS."""
+        pending = [lv for lv in LEVELS if lv > self.warned]
+        return self.limit * pending[0] // 100 if pending else self.limit
+
+    def _measure(self) -> Sample:
+        live: list[int] = []
+        total = 0
+        new: list[tuple[int, int]] = []
+        for pid in self.pids():
+            i = proctree.info(pid)
+            if i is None or i.state == "Z":
+                continue
+            live.append(pid)
+            total += i.rss
+            known = self.peaks.get(pid)
+            if known is None:
+                self.peaks[pid] = ProcPeak(pid, proctree.cmdline(pid) or i.name, i.rss)
+                new.append((pid, i.start))
+            elif i.rss > known.peak_rss:
+                self.peaks[pid] = known._replace(peak_rss=i.rss)
+        if new and self.on_procs is not None:
+            self.on_procs(new)
+        if self.limit and total > self._next_level():
+            shared = [proctree.pss(pid) for pid in live]
+            if all(p is not None for p in shared):
+                return Sample(sum(p for p in shared if p is not None), len(live), "PSS")
+        return Sample(total, len(live), "RSS")
+
+    def sample(self, now: float) -> Verdict | None:
+        """Looks at the tree now; a verdict when a limit is passed. Sets `next_sample`: sooner the nearer a limit
+        is (at FILL_RATE and FORK_RATE, the tree cannot pass it before we look again)."""
+        s = self._measure()
+        self.peak_total = max(self.peak_total, s.memory)
+        gap = self.interval
+        if self.limit:
+            gap = min(gap, (self.limit - s.memory) / FILL_RATE)
+            self._levels(s)
+        if self.max_procs:
+            gap = min(gap, (self.max_procs - s.procs) / FORK_RATE)
+        self.next_sample = now + max(MIN_SAMPLE, gap)
+        if self.limit and s.memory > self.limit:
+            return Verdict("memory", f"memory limit {self.limit // 1048576} MB exceeded (the tree held "
+                                     f"{s.memory / 1048576:.0f} MB {s.measure}): killed the command and all it "
+                                     "started")
+        if self.max_procs and s.procs > self.max_procs:
+            return Verdict("procs", f"process limit {self.max_procs} exceeded ({s.procs} processes): "
+                                    "killed the command and all it started")
+        return None
+
+    def _levels(self, s: Sample) -> None:
+        for level in LEVELS:
+            if level > self.warned and s.memory * 100 > self.limit * level:
+                self.warned = level
+                self.note(f"memory: the tree passed {level}% of its limit ({s.memory / 1048576:.0f} MB of "
+                          f"{self.limit // 1048576} MB, {s.measure}, {s.procs} processes)")
+                if self.on_memory is not None:
+                    self.on_memory(level, s)
+
+    def peaks_sorted(self) -> tuple[ProcPeak, ...]:
+        return tuple(sorted(self.peaks.values()))
