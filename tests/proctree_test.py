@@ -31,7 +31,8 @@ def test_info_names_parent_state_memory_and_start(path: str) -> None:
     me = proctree.info(os.getpid())
     assert me is not None
     assert me.ppid == os.getppid() and me.state != "Z" and me.rss > 1 << 20 and me.start > 0
-    assert me.start == proctree.info(os.getpid()).start  # stable: it identifies the process with its pid
+    again = proctree.info(os.getpid())
+    assert again is not None and again.start == me.start  # stable: it identifies the process with its pid
     assert proctree.info(2**22 + 7) is None
 
 
