@@ -58,8 +58,8 @@ class Dom(HTMLParser):
         if not self.stack:
             return
         tag, a = self.stack[-1]
-        if tag == "title" and not self._in_unit():
-            self.title += data
+        if tag == "title" and any(t == "head" for t, _ in self.stack):
+            self.title += data  # the page's title (an idle gap's <title> in the timeline is a tooltip)
         elif self._in_unit() and tag == "title":
             self.units[-1]["tooltip"] += data
         elif self._in_unit() and tag == "text" and a.get("class") == "cmd":
