@@ -50,6 +50,14 @@ class Held:
         self.slotted = False  # one of several holders (admission.py): a release tells the head
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
 
+    def note_memory(self, level: int, limit_mb: int) -> None:
+        """Appends to our ticket that the unit's tree passed `level` % of its memory limit; never raises."""
+        if self.fd >= 0:
+            try:
+                os.write(self.fd, tickets.encode_memory(level, limit_mb))
+            except OSError:
+                pass
+
     def marker(self) -> Marker:
         return Marker(self.lock_id, os.getpid(), self.token)
 

@@ -139,7 +139,7 @@ def _ticket(t: TicketInfo) -> dict[str, Any]:
 def _holder_json(h: Holder) -> dict[str, Any]:
     return {**_ticket(h.ticket), "granted": round(h.ticket.granted or 0.0, 3), "waited_s": round(h.waited_s, 3),
             "elapsed_s": round(h.elapsed_s, 3), "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs,
-            "stopped": h.stopped}
+            "stopped": h.stopped, "memory_level": h.ticket.memory_level, "limit_mb": h.ticket.limit_mb}
 
 
 def _room_json(room: Room | None) -> dict[str, Any] | None:

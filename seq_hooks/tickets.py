@@ -39,6 +39,8 @@ class TicketInfo(NamedTuple):
     alive: bool  # someone holds its flock
     readable: bool = True  # False: torn, garbage or foreign; only its place in the queue is known
     expected_mb: int = 0  # its expected peak memory, where the lock has slots or a budget (capacity.py)
+    memory_level: int = 0  # the highest share of its memory limit (50, 75 %) its tree passed; 0: none yet
+    limit_mb: int = 0  # that memory limit
 
 
 def locks_root(state_dir: str) -> str:
@@ -108,14 +110,25 @@ def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | N
     try:
         head = json.loads(lines[0])
         granted = float(json.loads(lines[1])["granted"]) if len(lines) > 1 and lines[1] else None
+        level, limit = _memory(lines[2:])
         argv = [str(a) for a in head["argv"]]
         if head.get("argv_cut"):
             argv.append(f"... ({int(head['argv_cut'])} more characters)")
         return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
                           float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive,
-                          expected_mb=int(head.get("expected_mb", 0)))
+                          expected_mb=int(head.get("expected_mb", 0)), memory_level=level, limit_mb=limit)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
+
+
+def _memory(lines: list[bytes]) -> tuple[int, int]:
+    """The highest memory level noted after the granted line (encode_memory), and its limit: (0, 0) if none."""
+    best = (0, 0)
+    for line in lines:
+        if line:
+            note = json.loads(line)
+            best = max(best, (int(note["memory_level"]), int(note["limit_mb"])))
+    return best
 
 
 def read(ticket: str, alive: bool | None = None, number: int | None = None) -> TicketInfo | None:
@@ -234,6 +247,11 @@ def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str],
     finally:
         os.close(seq)
     return number, fd, since
+
+
+def encode_memory(level: int, limit_mb: int) -> bytes:
+    """The line a holder appends when its tree passes `level` % of its memory limit (shown by status)."""
+    return (json.dumps({"memory_level": level, "limit_mb": limit_mb}) + "\n").encode()
 
 
 def mark_granted(fd: int) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import pytest
 
 from seq_hooks.commands import status
+from seq_hooks.tickets import encode_memory
 from testing.queue import plant_ticket
 from testing.util import Tmux, alive, fixture, needs, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
@@ -287,3 +288,18 @@ def test_watch_keys_end_the_running_unit_by_its_token_after_a_confirmation(isola
             _close(tmux)
         reap(unit)
         reap(decoy)
+
+
+def test_a_holder_past_half_of_its_memory_limit_is_shown(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The runner appends the level its tree passed to its ticket (Held.note_memory); status shows it."""
+    with live_queue(isolated, waiters=0) as q:
+        [ticket] = tickets(queue_dir(isolated))
+        for level in (50, 75):
+            with open(ticket, "ab") as f:  # what the holder's note_memory writes
+                f.write(encode_memory(level, 300))
+            assert status.main([]) == 0
+            holder = capsys.readouterr().out.splitlines()[1]
+            assert f"passed {level}% of 300.0 MB" in holder and holder.endswith("holder")
+        assert status.main(["--json"]) == 0
+        h = json.loads(capsys.readouterr().out)["locks"][0]["holder"]
+        assert (h["pid"], h["memory_level"], h["limit_mb"]) == (q.holder.pid, 75, 300)

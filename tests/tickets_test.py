@@ -116,3 +116,24 @@ def test_take_within_gives_up_in_time_and_takes_a_free_lock(isolated: Path) -> N
         assert tickets.take_within(other, 0.1)
     finally:
         os.close(other)
+
+
+def test_a_holder_notes_the_memory_levels_its_tree_passed(isolated: Path) -> None:
+    """Held.note_memory appends a line after `granted`; the reader keeps the highest level (status shows it)."""
+    from seq_hooks import lock
+
+    state = isolated / ".git" / "seq-hooks"
+    state.mkdir(mode=0o700)
+    held = lock.acquire(str(state), "default", token="tok2", argv=["make"], cwd="/", holds=[])
+    try:
+        path = tickets.path(held.qdir, held.number)
+        t = tickets.read(path)
+        assert t is not None and (t.memory_level, t.limit_mb) == (0, 0)
+        held.note_memory(50, 2048)
+        held.note_memory(75, 2048)
+        t = tickets.read(path)
+        assert t is not None and t.readable and t.granted is not None
+        assert (t.memory_level, t.limit_mb) == (75, 2048)
+    finally:
+        held.release()
+    held.note_memory(50, 2048)  # after release: nothing to write to, and no error

@@ -14,6 +14,7 @@ from seq_hooks import context, display, machine, queue_view, watchkeys
 from seq_hooks.errors import OK, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.queue_view import QueueView, Snapshot
+from seq_hooks.tickets import TicketInfo
 
 OPTIONS = (
     Option(("--json",), "json", help="print one JSON object (documented in the README) and exit"),
@@ -30,6 +31,14 @@ Line = list[tuple[str, str]]
 def _stopped(yes: bool) -> Line:
     """A stopped holder or waiter holds up the whole queue until it gets SIGCONT: said where it is."""
     return [("stopped ", _RED)] if yes else []
+
+
+def _memory(t: TicketInfo) -> Line:
+    """The warning its runner noted when the tree passed 50% or 75% of its memory limit (the guides' monitor's)."""
+    if not t.memory_level:
+        return []
+    code = _RED if t.memory_level >= 75 else _YELLOW
+    return [(f"passed {t.memory_level}% of {display.megabytes(t.limit_mb)}  ", code)]
 
 
 def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
@@ -51,7 +60,7 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
             (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
             (f"for {display.seconds(h.elapsed_s):<8} ", ""),
             (f"tree {display.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
-             ""), (expected, ""),
+             ""), *_memory(h.ticket), (expected, ""),
             (display.command(h.ticket.argv), ""),
         ])
     for w in q.waiting:
