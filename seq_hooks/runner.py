@@ -115,7 +115,7 @@ def _spawn_failure(e: FatalError, start: float) -> Outcome:
 
 
 def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, log_path: str,
-             lock_id: str | None, attempt: int) -> Outcome:
+             lock_id: str | None, attempt: int, held: lock.Held | None = None) -> Outcome:
     cwd = os.getcwd()
     start_epoch = time.time()
     fd = logfile.open_log(log_path, request.argv, cwd, start_epoch, lock_id)
@@ -123,8 +123,10 @@ def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, 
     try:
         if request.direct:
             os.write(fd, b"# output: not logged (the command wrote to the terminal itself)\n")
+        # the 50%/75% memory notes also go into the ticket, where `status` shows them
+        on_memory = None if held is None else lambda level, _s: held.note_memory(level, limits.memory_limit_mb)
         outcome = supervise(request.argv, env=env, token=token, limits=limits, capture=request.capture,
-                            direct=request.direct, log_fd=fd)
+                            direct=request.direct, log_fd=fd, on_memory=on_memory)
     except FatalError as e:
         if e.code not in (NOT_FOUND, NOT_EXECUTABLE):
             os.close(fd)
@@ -145,7 +147,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     env = _unit_env(unit, held, settings)
     log_dir = logfile.log_dir(settings, state_dir, root)
     try:
-        outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir)
+        outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir, held)
     finally:
         if held is not None:
             held.release()
@@ -202,7 +204,7 @@ def _within_deadline(limits: Limits, deadline: float | None) -> Limits | None:
 
 
 def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | None,
-              log_dir: str) -> tuple[list[Outcome], str | None]:
+              log_dir: str, held: lock.Held | None = None) -> tuple[list[Outcome], str | None]:
     """Runs the command, and again after a failure or a timeout up to `retry` more times; (outcomes, log)."""
     outcomes: list[Outcome] = []
     log_path = request.log_path
@@ -214,7 +216,7 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
             break
         if log_path is None:
             log_path = logfile.default_path(log_dir, unit.token, time.time())
-        last = _attempt(request, env, unit.token, limits, log_path, lock_id, attempt)
+        last = _attempt(request, env, unit.token, limits, log_path, lock_id, attempt, held)
         outcomes.append(last)
         if last.exit_code == 0 or last.reason not in ("exit", "signal", "timeout"):
             break

@@ -303,3 +303,25 @@ def test_a_holder_past_half_of_its_memory_limit_is_shown(isolated: Path, capsys:
         assert status.main(["--json"]) == 0
         h = json.loads(capsys.readouterr().out)["locks"][0]["holder"]
         assert (h["pid"], h["memory_level"], h["limit_mb"]) == (q.holder.pid, 75, 300)
+
+
+def test_a_real_unit_past_half_its_memory_limit_is_flagged(isolated: Path) -> None:
+    pidfile = isolated / "eater.pid"
+    unit = subprocess.Popen(seq_hooks("run", "--quiet", "--memory-limit", "200", "--",
+                                      *fixture("eat_memory.py", 130, 500, 60, pidfile)),
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for_file(pidfile)
+
+        def level() -> int:
+            doc = json.loads(run(seq_hooks("status", "--json")).stdout)
+            holder = doc["locks"][0]["holder"] if doc["locks"] else None
+            return int(holder["memory_level"]) if holder else 0
+
+        wait_until(lambda: level() == 50, what="the holder's 50% note")
+        line = next(x for x in run(seq_hooks("status")).stdout.splitlines() if "holding" in x)
+        assert "passed 50% of 200.0 MB" in line and "75%" not in line
+        unit.send_signal(signal.SIGTERM)  # the runner ends its command's tree on its way out
+        assert unit.wait(30) == 143
+    finally:
+        reap(unit)
