@@ -49,6 +49,15 @@ def close_gate(qdir: str, token: str, fd: int) -> None:
     os.close(fd)
 
 
+def stale_gates(qdir: str) -> list[str]:
+    """Gates nobody holds the flock of: left by waiters that died (the next waiter or `clean` removes them)."""
+    try:
+        names = sorted(n for n in os.listdir(qdir) if n.startswith(GATE_PREFIX))
+    except OSError:
+        return []
+    return [p for p in (os.path.join(qdir, n) for n in names) if tickets.is_free(p)]
+
+
 def notify(qdir: str) -> None:
     """Tells the head of the queue that a slot was released (nothing happens when nobody waits)."""
     try:

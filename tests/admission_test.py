@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from seq_hooks import capacity, journal, tickets
+from seq_hooks import admission, capacity, journal, tickets
 from testing.queue import STATE, queue, start, start_holder
 from testing.util import alive, fixture, intervals, reap, run, seq_hooks, wait_for_file, wait_until
 
@@ -174,3 +174,22 @@ def test_nested_units_run_under_two_holders_at_once(isolated: Path) -> None:
     assert _most_at_once(spans) == 2  # each holder's nested call queued under its own holder
     nested = [r for r in journal.read(str(isolated / STATE)) if "/nested/" in str(r["lock"])]
     assert len(nested) == 2
+
+
+def test_a_dead_waiters_gate_is_removed_by_the_next_waiter_and_by_clean(isolated: Path) -> None:
+    env = _env(slots=1, memory_budget_mb=100000)  # a budget: the slotted path, one at a time
+    holder, gate = start_holder(isolated, "h", env=env)
+    waiter = start(seq_hooks("run", "--", "true"), env)
+    try:
+        wait_until(lambda: len(_live(isolated)) == 2, what="a waiter queued")
+        gates = list(queue(isolated).glob(".gate-*"))
+        assert len(gates) == 1  # the waiter's: the holder's went when it was admitted
+        waiter.send_signal(signal.SIGKILL)
+        waiter.wait(10)
+        assert [str(g) for g in gates] == admission.stale_gates(str(queue(isolated)))
+        assert run(seq_hooks("clean"), env=env).returncode == 0
+        assert not list(queue(isolated).glob(".gate-*"))
+    finally:
+        gate.touch()
+        reap(holder)
+        reap(waiter)

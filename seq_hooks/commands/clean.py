@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from seq_hooks import context, display, leftovers, logfile, proctree, tickets
+from seq_hooks import admission, context, display, leftovers, logfile, proctree, tickets
 from seq_hooks.errors import FAILED, OK
 from seq_hooks.options import Option, parse
 
@@ -63,6 +63,8 @@ def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> 
     removed = []
     for lock_id, qdir in tickets.all_queues(state):
         removed += leftovers.remove_stale(qdir, lock_id)
+        for gate in admission.stale_gates(qdir):  # a dead waiter's gate (a lock with slots)
+            tickets.remove(gate)
     for s in removed:
         _say(f"removed stale ticket {_ticket(s)}")
     return len(removed), frozenset()
