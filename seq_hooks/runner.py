@@ -151,8 +151,9 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     finally:
         if held is not None:
             held.release()
+    released = time.time()
     result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
-    _journal(state_dir, result, unit, started, held.expected_mb if held is not None else 0)
+    _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0)
     retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
     return result
 
@@ -244,12 +245,12 @@ def _result(request: Request, outcomes: list[Outcome], log_path: str | None, loc
     )
 
 
-def _journal(state_dir: str, result: Result, unit: Unit, started: float, expected_mb: int) -> None:
+def _journal(state_dir: str, result: Result, unit: Unit, span: tuple[float, float], expected_mb: int) -> None:
     """The run's record; the command has run, so a journal that cannot be written is only a note."""
     try:
         journal.append(state_dir, {
             "lock": result.lock, "pid": os.getpid(), "token": unit.token, "argv": result.argv, "cwd": os.getcwd(),
-            "enqueued": round(unit.enqueued, 4), "started": round(started, 4), "ended": round(time.time(), 4),
+            "enqueued": round(unit.enqueued, 4), "started": round(span[0], 4), "ended": round(span[1], 4),
             "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
             "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
             "attempts": result.attempts, "log": result.log, "key": capacity.unit_key(result.argv),
