@@ -1,6 +1,7 @@
 """The one way seq-hooks starts a process."""
 from __future__ import annotations
 
+import errno
 import os
 import signal
 from collections.abc import Mapping
@@ -28,26 +29,70 @@ def spawn(
 
     The fds given become the child's 0/1/2; every other fd stays closed in the child (ours are close-on-exec).
     A `job` (a command we hand our terminal to) gets the default job-control signals even where we ignore them.
-    A missing command raises FatalError with 127, one that cannot be executed with 126.
+    A missing command (or the interpreter its #! line names) raises FatalError with 127, one that cannot be
+    executed with 126; a script without a #! line runs with /bin/sh, as shells run it.
     """
     actions: list[tuple[int, int, int]] = []
     for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
         if fd is not None and fd != target:
             actions.append((os.POSIX_SPAWN_DUP2, fd, target))
     sigdef = (*_RESET, *_JOB) if job else _RESET
-    try:
+
+    def start(path: str, args: list[str]) -> int:
         if new_group:
-            return os.posix_spawnp(argv[0], argv, dict(env), file_actions=actions, setsigdef=sigdef,
-                                   setsigmask=(), setpgroup=0)
-        return os.posix_spawnp(argv[0], argv, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=())
-    except FileNotFoundError:
-        raise FatalError(f"{argv[0]}: command not found", NOT_FOUND) from None
-    except PermissionError:
-        raise FatalError(f"{argv[0]}: permission denied (not executable)", NOT_EXECUTABLE) from None
+            return os.posix_spawnp(path, args, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=(),
+                                   setpgroup=0)
+        return os.posix_spawnp(path, args, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=())
+
+    try:
+        return start(argv[0], argv)
     except OSError as e:
-        if e.errno in (8, 21):  # ENOEXEC, EISDIR
-            raise FatalError(f"{argv[0]}: cannot execute: {e.strerror}", NOT_EXECUTABLE) from None
-        raise FatalError(f"{argv[0]}: cannot start: {e.strerror}", NOT_EXECUTABLE) from None
+        error = e
+    script = _find(argv[0], env) if error.errno == errno.ENOEXEC else None
+    if script is not None and not _head(script).count(b"\0"):
+        try:  # a script without a #! line: shells run it with sh, and so do we
+            return start("/bin/sh", ["/bin/sh", script, *argv[1:]])
+        except OSError as e:
+            error = e
+    raise _failure(argv[0], env, error)
+
+
+def _find(name: str, env: Mapping[str, str]) -> str | None:
+    """The file posix_spawnp(3) runs for `name`: itself when it holds a slash, else the first on PATH."""
+    if "/" in name:
+        return name if os.path.isfile(name) else None
+    for d in env.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(d or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(512)
+    except OSError:
+        return b""
+
+
+def _failure(name: str, env: Mapping[str, str], e: OSError) -> FatalError:
+    """The sentence (and exit code) for a command that could not start."""
+    if isinstance(e, FileNotFoundError):
+        path = _find(name, env)
+        head = _head(path) if path else b""
+        if head.startswith(b"#!"):
+            interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
+            return FatalError(f"{name}: bad interpreter: {interpreter} was not found (named on its #! line)",
+                              NOT_FOUND)
+        return FatalError(f"{name}: command not found", NOT_FOUND)
+    if isinstance(e, PermissionError):
+        return FatalError(f"{name}: permission denied (not executable)", NOT_EXECUTABLE)
+    if e.errno == errno.ENOEXEC:
+        return FatalError(f"{name}: cannot execute binary file (not a format this machine runs)", NOT_EXECUTABLE)
+    if e.errno == errno.EISDIR:
+        return FatalError(f"{name}: cannot execute: it is a directory", NOT_EXECUTABLE)
+    return FatalError(f"{name}: cannot start: {e.strerror or e}", NOT_EXECUTABLE)
 
 
 class Completed(NamedTuple):

@@ -85,3 +85,37 @@ def test_output_returns_code_stdout_and_stderr(isolated: Path) -> None:
 def test_output_kills_a_helper_past_its_timeout() -> None:
     done = output(["sleep", "30"], timeout=0.2)
     assert done.code == 128 + signal.SIGKILL
+
+
+def test_a_script_without_a_shebang_runs_with_sh(isolated: Path) -> None:
+    script = isolated / "plain"
+    script.write_text('echo "ran as $0 with $1"\n')
+    script.chmod(0o755)
+    done = output([str(script), "arg"])
+    assert done.code == 0 and done.stdout == f"ran as {script} with arg\n"
+    binary = isolated / "blob"
+    binary.write_bytes(b"\x7fXYZ\0\0\0garbage")
+    binary.chmod(0o755)
+    with pytest.raises(FatalError) as e:
+        spawn([str(binary)], env=os.environ)
+    assert e.value.code == NOT_EXECUTABLE and "cannot execute binary file" in e.value.message
+
+
+def test_a_missing_interpreter_is_named(isolated: Path) -> None:
+    script = isolated / "tool"
+    script.write_text("#!/nonexistent/python3 -u\nprint(1)\n")
+    script.chmod(0o755)
+    with pytest.raises(FatalError) as e:
+        spawn([str(script)], env=os.environ)
+    assert e.value.code == NOT_FOUND
+    assert e.value.message == f"{script}: bad interpreter: /nonexistent/python3 was not found (named on its #! line)"
+    on_path = {**os.environ, "PATH": f"{isolated}{os.pathsep}{os.environ['PATH']}"}
+    with pytest.raises(FatalError) as e:
+        spawn(["tool"], env=on_path)
+    assert "tool: bad interpreter: /nonexistent/python3" in e.value.message
+
+
+def test_a_directory_is_a_sentence(isolated: Path) -> None:
+    with pytest.raises(FatalError) as e:
+        spawn([str(isolated)], env=os.environ)
+    assert e.value.code == NOT_EXECUTABLE and e.value.message.startswith(f"{isolated}: ")
