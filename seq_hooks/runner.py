@@ -32,6 +32,10 @@ class Result(NamedTuple):
     log: str | None
     lock: str | None
     attempts: int
+    stdout_base64: str | None = None  # the captured bytes, when they are not UTF-8 (stdout then has U+FFFD)
+    stderr_base64: str | None = None
+    stdout_cut: int = 0  # bytes cut from the middle of a large captured output (its head and tail are kept)
+    stderr_cut: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return self._asdict()
@@ -112,6 +116,16 @@ def _inherited_deadline(env: dict[str, str]) -> float | None:
 def _spawn_failure(e: FatalError, start: float) -> Outcome:
     reason = "not-found" if e.code == NOT_FOUND else "not-executable"
     return Outcome(e.code, reason, e.message, time.monotonic() - start, 0, (), b"", b"")
+
+
+def _text(data: bytes) -> tuple[str, str | None]:
+    """Captured output as text, and its bytes in base64 when they are not UTF-8 (so none is lost)."""
+    try:
+        return data.decode(), None
+    except UnicodeDecodeError:
+        import binascii
+
+        return data.decode(errors="replace"), binascii.b2a_base64(data, newline=False).decode()
 
 
 def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, log_path: str,
@@ -229,6 +243,7 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
 def _result(request: Request, outcomes: list[Outcome], log_path: str | None, lock_id: str | None,
             waited: float) -> Result:
     last = outcomes[-1]
+    (out_text, out_b64), (err_text, err_b64) = _text(last.stdout), _text(last.stderr)
     return Result(
         argv=request.argv,
         exit_code=last.exit_code,
@@ -237,11 +252,15 @@ def _result(request: Request, outcomes: list[Outcome], log_path: str | None, loc
         duration_s=round(sum(o.duration_s for o in outcomes), 4),
         waited_s=round(waited, 4),
         peak_rss_mb=round(max(o.peak_rss for o in outcomes) / 1048576, 1),
-        stdout=last.stdout.decode(errors="replace"),
-        stderr=last.stderr.decode(errors="replace"),
+        stdout=out_text,
+        stderr=err_text,
         log=log_path,
         lock=lock_id,
         attempts=len(outcomes),
+        stdout_base64=out_b64,
+        stderr_base64=err_b64,
+        stdout_cut=last.cut[0],
+        stderr_cut=last.cut[1],
     )
 
 
