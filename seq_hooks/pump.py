@@ -191,9 +191,11 @@ class Pump:
         self.captured = {1: HeadTail(CAPTURE_HEAD, CAPTURE_TAIL), 2: HeadTail(CAPTURE_HEAD, CAPTURE_TAIL)}
         self._hang_up()
 
-    def events(self) -> dict[int, int]:
-        """fd -> poll(2) events: the command's pipes we have room to read, and our stdout/stderr."""
-        out = {fd: select.POLLIN for fd, s in self.sources.items() if not (s in self.echo and self.echo[s].full)}
+    def events(self, drain: bool = False) -> dict[int, int]:
+        """fd -> poll(2) events: the command's pipes we have room to read (all of them to `drain` what the
+        ended tree left in them), and our stdout/stderr."""
+        out = {fd: select.POLLIN for fd, s in self.sources.items()
+               if drain or not (s in self.echo and self.echo[s].full)}
         for e in self.echo.values():
             if (mask := e.watch()) is not None:
                 out[e.fd] = mask

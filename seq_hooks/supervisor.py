@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from seq_hooks import proctree
-from seq_hooks.errors import KILLED, TIMEOUT
+from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError
 from seq_hooks.jobcontrol import FORWARDED, Inbox, Job, signal_name
 from seq_hooks.pump import Log, Pump
+from seq_hooks.rungroup import RunGroup
 from seq_hooks.spawn import spawn
 from seq_hooks.treewatch import ProcPeak, Sample, TreeWatch
 
@@ -92,6 +93,8 @@ class Escalation:
     def begin(self, why: str, sig: int, text: str) -> None:
         if not self.reason:
             self.reason, self.message = why, text
+        if self.phase == "kill":
+            return  # already killing: tick() signals again what is left
         if sig == signal.SIGKILL or self.phase == "term":
             self.phase = "kill"
             n = self.tree.signal(self.pgid, signal.SIGKILL)
@@ -118,7 +121,7 @@ class _Run:
         self.start = pump.log.start
         self.kill = Escalation(tree, pid, limits.kill_after, pump.log)
         self.deadline = self.start + limits.timeout if limits.timeout > 0 else 0.0
-        self.flush_until = 0.0  # with a timeout: how long output may wait for its reader once the tree is gone
+        self.flush_until = 0.0  # how long output may wait for its reader once the tree is gone (when bounded)
         self.status: int | None = None
         self.children = True  # a child of ours (the command, or an orphan reparented to us) still runs
         self.alive = True  # any process of the tree still runs (without a subreaper: also those found by token)
@@ -133,14 +136,18 @@ class _Run:
     def done(self, now: float) -> bool:
         if self.alive or self.pump.sources:
             return False
-        if self.pump.pending and self.deadline:
-            self.flush_until = self.flush_until or max(now, self.deadline) + self.limits.kill_after
+        grace = self.limits.kill_after
+        if self.pump.pending and (self.deadline or self.kill.reason):
+            # output still waits for its reader: bounded by the timeout (or, when we ended the tree, the grace)
+            self.flush_until = self.flush_until or (now if self.kill.reason else max(now, self.deadline)) + grace
             if now >= self.flush_until:
                 self.pump.give_up()
         return not self.pump.pending
 
     def wait_ms(self, now: float) -> float:
         waits = [self.tree.next_sample - now] if self.alive else []
+        if self.alive and self.tree.group is not None and not self.kill.phase:
+            waits.append(self.tree.next_count - now)
         if self.deadline and not self.kill.phase:
             waits.append(self.deadline - now)
         if self.kill.phase == "term":
@@ -151,7 +158,7 @@ class _Run:
 
     def poll(self, now: float) -> None:
         poller = select.poll()
-        events = self.pump.events()
+        events = self.pump.events(drain=not self.alive)
         for fd, mask in events.items():
             poller.register(fd, mask)
         poller.register(self.inbox.fd, select.POLLIN)
@@ -204,10 +211,13 @@ class _Run:
                             f"timed out after {self.limits.timeout:g}s: killed the command and all it started")
         if self.alive:
             self.kill.tick(now)
+        verdict = None
         if now >= self.tree.next_sample and self.alive:
             verdict = self.tree.sample(now)
-            if verdict is not None:
-                self.kill.begin(verdict.why, signal.SIGKILL, verdict.text)
+        elif self.tree.group is not None and now >= self.tree.next_count and self.alive and not self.kill.phase:
+            verdict = self.tree.count(now)
+        if verdict is not None:
+            self.kill.begin(verdict.why, signal.SIGKILL, verdict.text)
 
     def close(self) -> None:
         self.job.release()
@@ -221,8 +231,16 @@ def _start(argv: list[str], env: Mapping[str, str], direct: bool, job: Job) -> t
         pid = spawn(argv, env=env, job=job.tty is not None)
         job.started(pid)
         return pid, {}
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    try:
+        out_r, out_w = os.pipe()
+    except OSError as e:  # out of file descriptors: a sentence, not an internal error
+        raise FatalError(f"{argv[0]}: cannot start: {e.strerror}", NOT_EXECUTABLE) from None
+    try:
+        err_r, err_w = os.pipe()
+    except OSError as e:
+        for fd in (out_r, out_w):
+            os.close(fd)
+        raise FatalError(f"{argv[0]}: cannot start: {e.strerror}", NOT_EXECUTABLE) from None
     try:
         pid = spawn(argv, env=env, stdout=out_w, stderr=err_w, job=job.tty is not None)
         job.started(pid)
@@ -268,8 +286,13 @@ def supervise(
     started = proctree.info(pid)
     if on_procs is not None and started is not None:
         on_procs([(pid, started.start)])
+    group = RunGroup.make(token) if limits.max_procs else None
+    if group is not None and not group.add(pid):
+        group.remove()
+        group = None
     tree = TreeWatch(token, subreaper, memory_limit_mb=limits.memory_limit_mb, max_procs=limits.max_procs,
-                     check_interval=limits.check_interval, note=log.note, on_procs=on_procs, on_memory=on_memory)
+                     check_interval=limits.check_interval, note=log.note, on_procs=on_procs, on_memory=on_memory,
+                     group=group)
     pump = Pump(sources, log, capture)
     run = _Run(pid, job, pump, tree, limits, inbox)
     try:
@@ -282,6 +305,8 @@ def supervise(
         run.close()
         inbox.close()
         (out, out_cut), (err, err_cut) = pump.close()
+        if group is not None:
+            group.remove()
     code, reason = exit_code(run.kill.reason, run.status, run.interrupted_by)
     return Outcome(code, reason, run.kill.message, time.monotonic() - log.start, tree.peak_total,
                    tree.peaks_sorted(), out, err, (out_cut, err_cut))

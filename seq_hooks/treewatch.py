@@ -15,8 +15,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from seq_hooks import proctree
+from seq_hooks.rungroup import RunGroup
 
 MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples
+MIN_COUNT = 0.001  # seconds: the shortest gap between two counts of the run's cgroup
 FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)
 FORK_RATE = 5000.0  # processes per second we assume a tree can start between two samples
 LEVELS = (50, 75)  # percent of the memory limit worth a note in the log
@@ -40,12 +42,16 @@ class Sample(NamedTuple):
     measure: str  # "RSS" or "PSS"
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 class TreeWatch:
     """What we know of the tree: per-process peaks, the pids to signal, and when to look again."""
 
     def __init__(self, token: str, subreaper: bool, *, memory_limit_mb: int, max_procs: int, check_interval: float,
                  note: Callable[[str], None], on_procs: Callable[[list[tuple[int, int]]], None] | None = None,
-                 on_memory: Callable[[int, Sample], None] | None = None) -> None:
+                 on_memory: Callable[[int, Sample], None] | None = None, group: RunGroup | None = None) -> None:
         self.token = token
         self.subreaper = subreaper
         self.limit = memory_limit_mb * 1048576
@@ -58,6 +64,8 @@ class TreeWatch:
         self.peak_total = 0
         self.warned = 0  # the highest level noted so far
         self.next_sample = time.monotonic() + MIN_SAMPLE
+        self.group = group if max_procs else None  # counts processes in one read: checked between samples
+        self.next_count = self.next_sample if self.group is not None else 0.0
         self._last_scan = 0.0
         self._scanned: list[int] = []
 
@@ -70,14 +78,30 @@ class TreeWatch:
                 self._scanned = proctree.pids_with_token(self.token)
                 self._last_scan = now
             found.extend(p for p in self._scanned if p not in found)
+        if self.group is not None:
+            found.extend(p for p in self.group.pids() if p not in found)
         return found
 
     def signal(self, pgid: int, sig: int) -> int:
         """Signals the group and every known descendant; returns how many descendants there were."""
+        proctree.send_group(pgid, sig)  # first: one call reaches the whole group at once (a fork loop stops)
         pids = self.pids()
-        proctree.send_group(pgid, sig)
         proctree.send(pids, sig)
         return len(pids)
+
+    def count(self, now: float) -> Verdict | None:
+        """The quick check between samples: the run's cgroup says how many processes the tree has."""
+        if self.group is None:
+            return None
+        n = len(self.group.pids())
+        self.next_count = now + max(MIN_COUNT, (self.max_procs - n) / FORK_RATE)
+        return self._procs_verdict(n)
+
+    def _procs_verdict(self, n: int) -> Verdict | None:
+        if self.max_procs and n > self.max_procs:
+            return Verdict("procs", f"process limit {self.max_procs} exceeded ({n} processes): "
+                                    "killed the command and all it started")
+        return None
 
     def _next_level(self) -> int:
         """Bytes above which the sum of RSS is worth measuring again as PSS."""
@@ -85,14 +109,14 @@ class TreeWatch:
         return self.limit * pending[0] // 100 if pending else self.limit
 
     def _measure(self) -> Sample:
-        live: list[int] = []
+        live: list[tuple[int, int]] = []
         total = 0
         new: list[tuple[int, int]] = []
         for pid in self.pids():
             i = proctree.info(pid)
             if i is None or i.state == "Z":
                 continue
-            live.append(pid)
+            live.append((pid, i.rss))
             total += i.rss
             known = self.peaks.get(pid)
             if known is None:
@@ -102,10 +126,9 @@ class TreeWatch:
                 self.peaks[pid] = known._replace(peak_rss=i.rss)
         if new and self.on_procs is not None:
             self.on_procs(new)
-        if self.limit and total > self._next_level():
-            shared = [proctree.pss(pid) for pid in live]
-            if all(p is not None for p in shared):
-                return Sample(sum(p for p in shared if p is not None), len(live), "PSS")
+        if self.limit and total > self._next_level() and proctree.pss(os.getpid()) is not None:
+            # a process whose PSS cannot be read (it is just ending) counts with its RSS
+            return Sample(sum(_or(proctree.pss(pid), rss) for pid, rss in live), len(live), "PSS")
         return Sample(total, len(live), "RSS")
 
     def sample(self, now: float) -> Verdict | None:
@@ -124,19 +147,36 @@ class TreeWatch:
             return Verdict("memory", f"memory limit {self.limit // 1048576} MB exceeded (the tree held "
                                      f"{s.memory / 1048576:.0f} MB {s.measure}): killed the command and all it "
                                      "started")
-        if self.max_procs and s.procs > self.max_procs:
-            return Verdict("procs", f"process limit {self.max_procs} exceeded ({s.procs} processes): "
-                                    "killed the command and all it started")
-        return None
+        return self._procs_verdict(s.procs)
 
     def _levels(self, s: Sample) -> None:
         for level in LEVELS:
             if level > self.warned and s.memory * 100 > self.limit * level:
                 self.warned = level
-                self.note(f"memory: the tree passed {level}% of its limit ({s.memory / 1048576:.0f} MB of "
+                self.note(f"{_NOTE}{level}% of its limit ({s.memory / 1048576:.0f} MB of "
                           f"{self.limit // 1048576} MB, {s.measure}, {s.procs} processes)")
                 if self.on_memory is not None:
                     self.on_memory(level, s)
 
     def peaks_sorted(self) -> tuple[ProcPeak, ...]:
         return tuple(sorted(self.peaks.values()))
+
+
+_NOTE = "memory: the tree passed "
+
+
+def memory_level(log_path: str) -> tuple[int, str] | None:
+    """The highest memory level (50 or 75) noted in a run's log, with its note; None when none was passed.
+    For `status`: reads only the supervisor's note lines of the log."""
+    found: tuple[int, str] | None = None
+    try:
+        with open(log_path, "rb") as f:
+            for line in f:
+                at = line.find(_NOTE.encode()) if line.startswith(b"# seq-hooks at ") else -1
+                if at >= 0:
+                    text = line[at + len("memory: ") :].decode(errors="replace").strip()
+                    level = int(text.split("passed ", 1)[1].split("%", 1)[0])
+                    found = (level, text) if found is None or level > found[0] else found
+    except (OSError, ValueError, IndexError):
+        return found
+    return found

@@ -97,3 +97,28 @@ def test_signal_reaches_the_tree(isolated: Path) -> None:
         assert proc.wait(10) == -9
     finally:
         reap(proc)
+
+
+def test_memory_level_reads_the_notes_of_a_log(isolated: Path) -> None:
+    from seq_hooks.treewatch import memory_level
+
+    log = isolated / "run.log"
+    log.write_text("# seq-hooks run\nmemory: the tree passed 90% (output, not a note)\n")
+    assert memory_level(str(log)) is None
+    with log.open("a") as f:
+        f.write("# seq-hooks at 0.500s: memory: the tree passed 50% of its limit (51 MB of 100 MB, RSS, 2 procs)\n")
+        f.write("# seq-hooks at 0.900s: memory: the tree passed 75% of its limit (80 MB of 100 MB, PSS, 2 procs)\n")
+    assert memory_level(str(log)) == (75, "the tree passed 75% of its limit (80 MB of 100 MB, PSS, 2 procs)")
+    assert memory_level(str(isolated / "missing.log")) is None
+
+
+def test_memory_levels_reach_the_log_of_a_real_run(isolated: Path) -> None:
+    import json
+
+    from seq_hooks.treewatch import memory_level
+    from testing.util import run, seq_hooks
+
+    p = run(seq_hooks("run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 60, 1000, 0.5)))
+    assert p.returncode == 0
+    level = memory_level(json.loads(p.stdout)["log"])
+    assert level is not None and level[0] == 50

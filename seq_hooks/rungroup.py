@@ -1,0 +1,61 @@
+"""A cgroup of the run's own, where the machine lets us make one (cgroup v1 `pids` hierarchy, or v2 where our
+group may have children): the tree's processes are counted with one read instead of a walk of the tree, often
+enough to hold `--max-procs` against a fork loop (docs/design.md, Processes).
+
+No limit is set in it: the kernel's pids.max counts threads, and a threaded tool (ruff, rayon, a JVM) would fail
+under a process limit counted that way. The supervisor counts processes and ends the tree itself.
+"""
+from __future__ import annotations
+
+import os
+
+
+class RunGroup:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @staticmethod
+    def make(token: str) -> RunGroup | None:
+        """A new empty cgroup under ours, or None where we may not make one."""
+        from seq_hooks import machine
+
+        _version, dirs = machine.cgroup_dirs("pids")
+        if not dirs:
+            return None
+        path = os.path.join(dirs[0], f"seq-hooks-{token}")
+        try:
+            os.mkdir(path, 0o755)
+        except OSError:
+            return None
+        return RunGroup(path)
+
+    def add(self, pid: int) -> bool:
+        """Moves `pid` (the command, right after its start) in; its descendants are born inside."""
+        try:
+            fd = os.open(os.path.join(self.path, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, str(pid).encode())
+            finally:
+                os.close(fd)
+            return True
+        except OSError:
+            return False
+
+    def pids(self) -> list[int]:
+        """Every process in the group and in the groups nested runs made inside it."""
+        out: list[int] = []
+        for dirpath, _dirs, _files in os.walk(self.path):
+            try:
+                with open(os.path.join(dirpath, "cgroup.procs"), "rb") as f:
+                    out.extend(int(x) for x in f.read().split())
+            except OSError:
+                continue
+        return out
+
+    def remove(self) -> None:
+        """Removes the group (and nested ones) once they are empty; a group still in use stays (harmless)."""
+        for dirpath, _dirs, _files in os.walk(self.path, topdown=False):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass

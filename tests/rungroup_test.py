@@ -1,0 +1,56 @@
+"""rungroup: a cgroup of the run's own counts the tree in one read (where the machine lets us make one)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from seq_hooks.rungroup import RunGroup
+from testing.util import reap
+
+
+def _group() -> RunGroup:
+    group = RunGroup.make(f"test-{os.getpid()}-{os.urandom(3).hex()}")
+    if group is None:
+        pytest.skip("this machine lets us make no cgroup (not root, no delegated cgroup)")
+    return group
+
+
+def test_a_process_and_its_children_are_counted(isolated: Path) -> None:
+    group = _group()
+    proc = subprocess.Popen(["sh", "-c", "read x; sleep 30 & sleep 30 & wait"], stdin=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert group.add(proc.pid)
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        from testing.util import wait_until
+
+        wait_until(lambda: len(group.pids()) == 3, what="the shell and its two sleeps in the group")
+        assert proc.pid in group.pids()
+        nested = os.path.join(group.path, "seq-hooks-nested")
+        os.mkdir(nested)
+        with open(os.path.join(nested, "cgroup.procs"), "w") as f:
+            f.write(str(group.pids()[-1]))
+        assert len(group.pids()) == 3  # a nested run's group counts as part of ours
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        reap(proc)
+    from testing.util import wait_until
+
+    wait_until(lambda: not group.pids(), what="the group to empty")
+    group.remove()
+    assert not os.path.exists(group.path)
+
+
+def test_adding_a_gone_process_fails_quietly() -> None:
+    group = _group()
+    try:
+        assert not group.add(2**22 + 3)
+        assert group.pids() == []
+    finally:
+        group.remove()
