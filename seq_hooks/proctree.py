@@ -62,14 +62,21 @@ def info(pid: int) -> ProcInfo | None:
 
 def pss(pid: int) -> int | None:
     """Proportional set size in bytes (shared pages divided among their sharers, as the kernel charges them),
-    from /proc/PID/smaps_rollup; None where the kernel or the platform does not offer it."""
-    raw = _read(f"/proc/{pid}/smaps_rollup") if use_proc() else None
-    if not raw:
+    from /proc/PID/smaps_rollup: 0 for a process that is ending (its memory is being freed), None where it
+    cannot be read (another user's process, an old kernel, no /proc)."""
+    if not use_proc():
+        return None
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0 if os.path.exists(f"/proc/{os.getpid()}/smaps_rollup") else None
+    except OSError:
         return None
     for line in raw.splitlines():
         if line.startswith(b"Pss:"):
             return int(line.split()[1]) * 1024
-    return None
+    return 0  # an exiting process's rollup is empty
 
 
 def children(pid: int) -> list[int]:

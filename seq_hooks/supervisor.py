@@ -304,6 +304,8 @@ def supervise(
     finally:
         run.close()
         inbox.close()
+        if (summary := tree.summary()) is not None:
+            log.note(summary)
         (out, out_cut), (err, err_cut) = pump.close()
         if group is not None:
             group.remove()

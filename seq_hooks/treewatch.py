@@ -62,6 +62,7 @@ class TreeWatch:
         self.on_memory = on_memory
         self.peaks: dict[int, ProcPeak] = {}
         self.peak_total = 0
+        self.peak_measure = "RSS"
         self.warned = 0  # the highest level noted so far
         self.next_sample = time.monotonic() + MIN_SAMPLE
         self.group = group if max_procs else None  # counts processes in one read: checked between samples
@@ -126,8 +127,8 @@ class TreeWatch:
                 self.peaks[pid] = known._replace(peak_rss=i.rss)
         if new and self.on_procs is not None:
             self.on_procs(new)
-        if self.limit and total > self._next_level() and proctree.pss(os.getpid()) is not None:
-            # a process whose PSS cannot be read (it is just ending) counts with its RSS
+        if self.limit and total > self._next_level() and proctree.pss(os.getpid()):
+            # a process whose PSS cannot be read (another user's) counts with its RSS
             return Sample(sum(_or(proctree.pss(pid), rss) for pid, rss in live), len(live), "PSS")
         return Sample(total, len(live), "RSS")
 
@@ -135,7 +136,8 @@ class TreeWatch:
         """Looks at the tree now; a verdict when a limit is passed. Sets `next_sample`: sooner the nearer a limit
         is (at FILL_RATE and FORK_RATE, the tree cannot pass it before we look again)."""
         s = self._measure()
-        self.peak_total = max(self.peak_total, s.memory)
+        if s.memory >= self.peak_total:
+            self.peak_total, self.peak_measure = s.memory, s.measure
         gap = self.interval
         if self.limit:
             gap = min(gap, (self.limit - s.memory) / FILL_RATE)
@@ -157,6 +159,15 @@ class TreeWatch:
                           f"{self.limit // 1048576} MB, {s.measure}, {s.procs} processes)")
                 if self.on_memory is not None:
                     self.on_memory(level, s)
+
+    def summary(self) -> str | None:
+        """For the log, under a memory limit: the peak and how it was measured."""
+        if not self.limit:
+            return None
+        how = ("PSS: /proc/PID/smaps_rollup, pages shared by several processes divided among them"
+               if self.peak_measure == "PSS" else "RSS: resident pages of each process, summed")
+        return (f"memory: the tree's peak was {self.peak_total / 1048576:.0f} MB of its {self.limit // 1048576} MB "
+                f"limit ({how}; PSS is measured once the RSS sum passes 50% of the limit)")
 
     def peaks_sorted(self) -> tuple[ProcPeak, ...]:
         return tuple(sorted(self.peaks.values()))

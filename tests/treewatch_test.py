@@ -122,3 +122,13 @@ def test_memory_levels_reach_the_log_of_a_real_run(isolated: Path) -> None:
     assert p.returncode == 0
     level = memory_level(json.loads(p.stdout)["log"])
     assert level is not None and level[0] == 50
+
+
+def test_the_log_says_how_memory_was_measured(eater: int) -> None:
+    assert Watched().watch.summary() is None  # no limit: nothing to say
+    low = Watched(limit_mb=1000)
+    low.watch.sample(time.monotonic())
+    assert "RSS: resident pages of each process, summed" in (low.watch.summary() or "")
+    near = Watched(limit_mb=90)
+    near.watch.sample(time.monotonic())
+    assert "PSS: /proc/PID/smaps_rollup" in (near.watch.summary() or "")
