@@ -22,6 +22,7 @@ MIN_COUNT = 0.001  # seconds: the shortest gap between two counts of the run's c
 FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)
 FORK_RATE = 5000.0  # processes per second we assume a tree can start between two samples
 LEVELS = (50, 75)  # percent of the memory limit worth a note in the log
+LEVEL_NOTE = "memory: the tree passed "  # the note's text in the log, before "75% of its limit (...)"
 TOKEN_SCAN = 0.5  # seconds between two scans for the run token (no subreaper only: a full pass over /proc)
 
 
@@ -155,7 +156,7 @@ class TreeWatch:
         for level in LEVELS:
             if level > self.warned and s.memory * 100 > self.limit * level:
                 self.warned = level
-                self.note(f"{_NOTE}{level}% of its limit ({s.memory / 1048576:.0f} MB of "
+                self.note(f"{LEVEL_NOTE}{level}% of its limit ({s.memory / 1048576:.0f} MB of "
                           f"{self.limit // 1048576} MB, {s.measure}, {s.procs} processes)")
                 if self.on_memory is not None:
                     self.on_memory(level, s)
@@ -173,8 +174,6 @@ class TreeWatch:
         return tuple(sorted(self.peaks.values()))
 
 
-_NOTE = "memory: the tree passed "
-
 
 def memory_level(log_path: str) -> tuple[int, str] | None:
     """The highest memory level (50 or 75) noted in a run's log, with its note; None when none was passed.
@@ -183,7 +182,7 @@ def memory_level(log_path: str) -> tuple[int, str] | None:
     try:
         with open(log_path, "rb") as f:
             for line in f:
-                at = line.find(_NOTE.encode()) if line.startswith(b"# seq-hooks at ") else -1
+                at = line.find(LEVEL_NOTE.encode()) if line.startswith(b"# seq-hooks at ") else -1
                 if at >= 0:
                     text = line[at + len("memory: ") :].decode(errors="replace").strip()
                     level = int(text.split("passed ", 1)[1].split("%", 1)[0])
