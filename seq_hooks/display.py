@@ -4,7 +4,11 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from typing import TextIO
+
+from seq_hooks.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _CONTROL: dict[int, str] = dict.fromkeys([*range(32), 127, *range(128, 160), *range(0xD800, 0xE000)], "?")
 # a byte that was not UTF-8 (a surrogate escape, os.fsdecode's way) is shown as \xNN: never sent raw (0x9b is

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
-from typing import Any, NamedTuple
 
 from seq_hooks.errors import FatalError
 from seq_hooks.project import open_private
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = "journal.jsonl"
 MAX_BYTES = 8 * 1024 * 1024
 TIMES = ("enqueued", "started", "ended")
 LATEST = 253402300799.0  # 9999-12-31: a time past it cannot be shown
+_INF = float("inf")
 
 
 class Read(NamedTuple):
@@ -100,7 +103,7 @@ def usable(record: object) -> bool:
     """A record the readers can show: an object whose numbers are finite and whose times are in range."""
     if not isinstance(record, dict):
         return False
-    if any(isinstance(v, float) and not math.isfinite(v) for v in record.values()):
+    if any(isinstance(v, float) and not -_INF < v < _INF for v in record.values()):  # NaN fails both
         return False  # 1e400 reads as inf
     for key in TIMES:
         v = record.get(key)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from typing import TYPE_CHECKING, NamedTuple
 
 from seq_hooks.project import ensure_private_dir, open_private
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

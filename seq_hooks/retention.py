@@ -9,9 +9,9 @@ log_dir may hold other files. The logs of live runs (a token in a live ticket) a
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from seq_hooks import logfile
+from seq_hooks.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from seq_hooks.config import Settings

@@ -11,9 +11,9 @@ import os
 import select
 import termios
 import tty
-from typing import TYPE_CHECKING, NamedTuple
 
 from seq_hooks import display, leftovers, proctree
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from typing import Any

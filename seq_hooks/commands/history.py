@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from typing import Any
 
 from seq_hooks import context, display, journal
 from seq_hooks.errors import OK
 from seq_hooks.options import Option, parse
+from seq_hooks.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 OPTIONS = (
     Option(("-n", "--count"), "count", "int", "show the last N runs (default 20; 0 = all)", "N"),

@@ -20,11 +20,14 @@ import stat
 import sys
 import tempfile
 import time
-from typing import Any
 
 from seq_hooks import context, display, journal
 from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
+from seq_hooks.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 OPTIONS = (
     Option(("--html",), "html", "str", "write the report to FILE (required; - for standard output)", "FILE"),

@@ -8,13 +8,16 @@ import shutil
 import signal
 import sys
 import time
-from typing import NamedTuple, TextIO
 
 from seq_hooks import context, display, machine, queue_view, watchkeys
 from seq_hooks.errors import OK, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.queue_view import QueueView, Snapshot
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.tickets import TicketInfo
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 OPTIONS = (
     Option(("--json",), "json", help="print one JSON object (documented in the README) and exit"),

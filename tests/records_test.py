@@ -1,0 +1,63 @@
+"""Records: at run time a class statement on seq_hooks.records.NamedTuple behaves as a typing.NamedTuple would."""
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import pytest
+
+from seq_hooks.records import NamedTuple
+
+
+class Point(NamedTuple):
+    """A point."""
+
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+    def moved(self, dx: int) -> Point:
+        return self._replace(x=self.x + dx)
+
+    @property
+    def norm1(self) -> int:
+        return abs(self.x) + abs(self.y)
+
+
+def test_fields_defaults_and_construction() -> None:
+    p = Point(1, 2)
+    assert (p.x, p.y, p.tags) == (1, 2, ()) and tuple(p) == (1, 2, ()) and isinstance(p, tuple)
+    assert Point(3) == Point(x=3) == Point(3, y=0) == Point._make([3, 0, ()])
+    assert list(Point._fields) == ["x", "y", "tags"] and Point._field_defaults == {"y": 0, "tags": ()}
+    assert list(Point.__match_args__) == ["x", "y", "tags"]
+    untyped: Any = Point  # the calls below are wrong on purpose: what mypy would refuse, Python must too
+    with pytest.raises(TypeError, match="missing the field 'x'"):
+        untyped()
+    with pytest.raises(TypeError, match="takes 3 fields"):
+        untyped(1, 2, (), 4)
+    with pytest.raises(TypeError, match="unexpected or repeated fields: z"):
+        untyped(1, z=2)
+    with pytest.raises(TypeError, match="unexpected or repeated fields: x"):
+        untyped(1, x=2)
+    with pytest.raises(AttributeError):
+        untyped.x.__set__(p, 5)
+
+
+def test_methods_docstring_constants_and_the_named_tuple_api() -> None:
+    p = Point(1, -2, ("a",))
+    assert p.moved(2) == Point(3, -2, ("a",)) and p.norm1 == 3
+    assert Point.__doc__ == "A point." and Point.__name__ == "Point" and Point.__module__ == __name__
+    assert p._asdict() == {"x": 1, "y": -2, "tags": ("a",)}
+    assert Point._make([4, 5, ()]) == Point(4, 5)
+    assert repr(p) == "Point(x=1, y=-2, tags=('a',))"
+    assert hash(p) == hash((1, -2, ("a",))) and {p: 1}[Point(1, -2, ("a",))] == 1
+    assert pickle.loads(pickle.dumps(p)) == p and type(pickle.loads(pickle.dumps(p))) is Point
+    assert copy.deepcopy(p) == p and copy.copy(p) is not None
+    match p:
+        case Point(x, y):
+            assert (x, y) == (1, -2)
+        case _:
+            raise AssertionError("positional pattern did not match")
+    assert not hasattr(p, "__dict__")  # slots: a record is as small as its tuple
+
