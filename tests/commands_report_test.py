@@ -292,3 +292,13 @@ def test_dash_writes_to_stdout_and_a_fifo_is_written_to(isolated: Path, tmp_path
     finally:
         reap(reader)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # not replaced by a regular file
+
+
+def test_a_lock_with_slots_gets_a_lane_per_slot() -> None:
+    def rec(lock: str, started: float, ended: float) -> dict[str, Any]:
+        return {"lock": lock, "argv": ["x"], "enqueued": 0.0, "started": started, "ended": ended, "exit": 0,
+                "reason": "exit"}
+
+    records = [rec("default", 1.0, 3.0), rec("default", 1.5, 2.0), rec("default", 2.0005, 4.0),
+               rec("default", 3.0, 5.0), rec("git", 1.0, 2.0), rec("git", 2.0, 3.0)]
+    assert [u["slot"] for u in report.units(records)] == [1, 2, 2, 1, 0, 0]
