@@ -193,3 +193,19 @@ def test_a_dead_waiters_gate_is_removed_by_the_next_waiter_and_by_clean(isolated
         gate.touch()
         reap(holder)
         reap(waiter)
+
+
+def test_max_wait_gives_up_while_every_slot_is_taken(isolated: Path) -> None:
+    env = _env(slots=2)
+    first, gate1 = start_holder(isolated, "h1", env=env)
+    second, gate2 = start_holder(isolated, "h2", env=env)
+    try:
+        p = run(seq_hooks("run", "--max-wait", "0.5", "--", "true"), env=env)
+        assert p.returncode == 75, p.stderr
+        assert "gave up after waiting 0.5s" in p.stderr and "gate.py" in p.stderr
+        assert len(_live(isolated)) == 2  # it left the queue; the holders hold on
+    finally:
+        gate1.touch()
+        gate2.touch()
+        for p2 in (first, second):
+            reap(p2)
