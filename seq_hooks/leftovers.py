@@ -164,6 +164,7 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
                     os.unlink(path)
                 except FileNotFoundError:
                     continue
+                tickets.remove(tickets.procs_path(path))  # its run's process record goes with it
                 removed.append(StaleTicket(lock_id, path, info))
             finally:
                 os.close(fd)
@@ -193,11 +194,12 @@ def empty_nested(state_dir: str, live: set[str], gone: frozenset[str] = frozense
 
 
 def remove_nested(dirpath: str) -> bool:
-    """Removes an empty nested queue dir (its `.seq` counter and an empty `nested/`); False when it is in use."""
+    """Removes an empty nested queue dir (its `.seq` counter, stray `.procs` records and an empty `nested/`);
+    False when it is in use."""
     try:
         for name in os.listdir(dirpath):
             full = os.path.join(dirpath, name)
-            if name == tickets.SEQ:
+            if name == tickets.SEQ or name.endswith(tickets.PROCS_SUFFIX):
                 os.unlink(full)
             elif name == tickets.NESTED:
                 os.rmdir(full)

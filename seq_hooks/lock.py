@@ -49,6 +49,11 @@ class Held:
         self.granted = time.time()
         self.slotted = False  # one of several holders (admission.py): a release tells the head
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
+        self.procs = tickets.ProcRecord(tickets.path(qdir, number))
+
+    def record(self, procs: list[tuple[int, int]]) -> None:
+        """Records processes of our run (pid, start time) for whoever takes over if we die holding the lock."""
+        self.procs.add(procs)
 
     def note_memory(self, level: int, limit_mb: int) -> None:
         """Appends to our ticket that the unit's tree passed `level` % of its memory limit; never raises."""
@@ -70,6 +75,7 @@ class Held:
             os.rmdir(nested)
         except OSError:
             pass
+        self.procs.close()
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1

@@ -140,7 +140,8 @@ def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, 
         # the 50%/75% memory notes also go into the ticket, where `status` shows them
         on_memory = None if held is None else lambda level, _s: held.note_memory(level, limits.memory_limit_mb)
         outcome = supervise(request.argv, env=env, token=token, limits=limits, capture=request.capture,
-                            direct=request.direct, log_fd=fd, on_memory=on_memory)
+                            direct=request.direct, log_fd=fd, on_memory=on_memory,
+                            on_procs=None if held is None else held.record)  # for a take-over if we die
     except FatalError as e:
         if e.code not in (NOT_FOUND, NOT_EXECUTABLE):
             os.close(fd)

@@ -1,12 +1,69 @@
 """Taking over from a dead ticket owner: what its run left behind is ended before the queue moves on.
 
 A waiter whose flock on the ticket ahead is granted while the file is still there knows its owner died (a live
-owner removes its ticket before releasing). If that owner had been granted the lock, its command may still run:
-its processes are ended first (found by the run token they carry), then the ticket is removed, whatever it holds.
+owner removes its ticket before releasing). If that owner had been granted the lock, its command may still run.
+Its processes are found three ways, because any one of them can miss: the `.procs` record the supervisor kept
+(pid and start time: found even after `env -i` or sudo cleared the run token) with their descendants now, the
+processes still carrying its run token, and the same for every run in its nested queue (a nested holder's tree
+is part of its outer run, whatever its runner is doing). They are ended (TERM, grace, KILL), then the ticket is
+removed, whatever it holds (docs/design.md, "Locks").
 """
 from __future__ import annotations
 
+import os
+
 from seq_hooks import proctree, tickets
+
+
+def _recorded(ticket: str) -> set[int]:
+    """The recorded processes of a ticket's run that are still the same processes (pid and start time)."""
+    out = set()
+    for pid, start in tickets.read_procs(ticket):
+        i = proctree.info(pid)
+        if i is not None and i.start == start and i.state != "Z":
+            out.add(pid)
+    return out
+
+
+def _nested_runs(qdir: str, token: str) -> list[tickets.TicketInfo]:
+    """Every ticket in the holder's nested queues, at any depth."""
+    out = []
+    for dirpath, _dirnames, _files in os.walk(tickets.nested_dir(qdir, token)):
+        for _number, path in tickets.listing(dirpath):
+            t = tickets.read(path)
+            if t is not None:
+                out.append(t)
+    return out
+
+
+def leftovers(ticket: str, info: tickets.TicketInfo | None) -> list[int]:
+    """The live processes of a dead owner's run (never ourselves or our ancestors)."""
+    pids = _recorded(ticket)
+    tokens = []
+    if info is not None and info.readable and info.granted is not None:
+        tokens.append(info.token)
+        for t in _nested_runs(os.path.dirname(ticket), info.token):
+            pids |= _recorded(t.path)
+            if t.readable:
+                tokens.append(t.token)
+    for token in tokens:
+        pids.update(proctree.pids_with_token(token))
+    for pid in list(pids):
+        pids.update(proctree.descendants(pid))
+    return sorted(pids - {os.getpid(), *proctree.ancestors()})
+
+
+def _clear_nested(qdir: str, token: str) -> None:
+    """Removes the dead holder's nested queues once their owners are gone (best effort: `clean` does the rest)."""
+    for dirpath, _dirnames, files in os.walk(tickets.nested_dir(qdir, token), topdown=False):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if tickets.number_of(name) is None or tickets.is_free(path):
+                tickets.remove(path)
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
 
 
 def take_over(ticket: str, grace: float) -> bool:
@@ -14,6 +71,8 @@ def take_over(ticket: str, grace: float) -> bool:
 
     False when the file cannot be removed (the caller then passes over it: its owner is dead all the same)."""
     info = tickets.read(ticket, alive=False)
-    if info is not None and info.readable and info.granted is not None:
-        proctree.end(proctree.pids_with_token(info.token), grace)
+    proctree.end(leftovers(ticket, info), grace)
+    if info is not None and info.readable:
+        _clear_nested(os.path.dirname(ticket), info.token)
+    tickets.remove(tickets.procs_path(ticket))
     return tickets.remove(ticket)

@@ -6,6 +6,9 @@ A queue is a directory under `<state>/locks/`:
   nobody ever sees it unlocked. Line 1 is a JSON object: pid, token, argv (capped: see `ARGV_CAP`), cwd, since,
   holds; line 2, appended when the lock is granted, is {"granted": epoch seconds}. The flock is held by its
   owner as long as it lives: a ticket nobody holds the flock of belongs to a dead process, whatever it says.
+- `<number>.procs`, next to a holder's ticket: `<pid> <start time>` lines, every process its run's tree has had
+  (from the supervisor's samples), so that whoever takes over from a dead holder finds them even when they
+  dropped the run token from their environment (`env -i`, sudo);
 - `nested/<holder token>/`: the queue of the calls made under that holder (a queue of the same form).
 Any other `<digits>.ticket` (not padded, torn, foreign) is still a ticket: it is listed, probed and taken over.
 """
@@ -21,6 +24,8 @@ SUFFIX = ".ticket"
 NEW_PREFIX = ".new-"
 SEQ = ".seq"
 NESTED = "nested"
+PROCS_SUFFIX = ".procs"
+MAX_PROCS_READ = 4 << 20  # bytes of a `.procs` file read: ~200,000 processes
 ARGV_CAP = 4096  # characters of argv kept in a ticket: it identifies the run; the journal and log keep it all
 MAX_READ = 65536  # bytes read of a ticket; a bigger one is not ours (it is listed as unreadable)
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO in a ticket's place never blocks
@@ -192,6 +197,61 @@ def cap_argv(argv: list[str]) -> tuple[list[str], int]:
         kept.append(word)
         room -= len(word)
     return kept, 0
+
+
+def procs_path(ticket: str) -> str:
+    """The `.procs` file that goes with a ticket."""
+    return (ticket[: -len(SUFFIX)] if ticket.endswith(SUFFIX) else ticket) + PROCS_SUFFIX
+
+
+class ProcRecord:
+    """The processes of a holder's run, appended to its `.procs` file as the supervisor first sees them."""
+
+    def __init__(self, ticket: str) -> None:
+        self.path = procs_path(ticket)
+        self.fd = -1
+        self.seen: set[tuple[int, int]] = set()
+
+    def add(self, procs: list[tuple[int, int]]) -> None:
+        """Records (pid, start time) pairs not recorded yet; never raises (a full disk loses only this record)."""
+        new = [p for p in procs if p not in self.seen]
+        if not new:
+            return
+        try:
+            if self.fd < 0:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                  0o600)
+            os.write(self.fd, "".join(f"{pid} {start}\n" for pid, start in new).encode())
+            self.seen.update(new)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Ends the record (the run released the lock: nothing of it is left to find)."""
+        remove(self.path)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def read_procs(ticket: str) -> list[tuple[int, int]]:
+    """The (pid, start time) pairs recorded for a ticket's run; lines that do not parse are skipped."""
+    try:
+        fd = os.open(procs_path(ticket), OPEN_FLAGS)
+    except OSError:
+        return []
+    try:
+        data = os.read(fd, MAX_PROCS_READ)
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    out = []
+    for line in data.split(b"\n"):
+        pid, _, start = line.partition(b" ")
+        if pid.isdigit() and start.isdigit():
+            out.append((int(pid), int(start)))
+    return out
 
 
 def open_seq(qdir: str) -> int:

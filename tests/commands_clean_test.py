@@ -80,8 +80,8 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
         assert alive(holder.pid) and tickets(qdir) == [live_ticket] and live_nested.is_dir()
         assert alive(foreign.pid) and alive(no_lock.pid) and alive(no_lock_child)
         assert "foreign" not in out and str(foreign.pid) not in out
-        assert set(_tree(isolated / STATE)) == set(before) - {
-            str(p.relative_to(isolated / STATE)) for p in (stale, orphan_ticket, dead_nested, dead_nested / ".seq")}
+        gone = (stale, orphan_ticket, orphan_ticket.with_suffix(".procs"), dead_nested, dead_nested / ".seq")
+        assert set(_tree(isolated / STATE)) == set(before) - {str(p.relative_to(isolated / STATE)) for p in gone}
 
         again = run(seq_hooks("clean"))
         assert again.stdout.startswith("left alone: ") and again.stdout.endswith("nothing to clean\n")

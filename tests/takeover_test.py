@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 
-from seq_hooks import takeover
-from testing.queue import plant_ticket, queue, start_with_token
-from testing.util import alive, reap
+import pytest
+
+from seq_hooks import proctree, takeover
+from testing.queue import plant_ticket, queue, start, start_with_token
+from testing.util import alive, end_orphan, fixture, reap, run, seq_hooks, wait_for_file
 
 
 def test_a_dead_holders_ticket_is_removed_after_its_processes_end(isolated: Path) -> None:
@@ -39,3 +43,68 @@ def test_a_ticket_that_cannot_be_parsed_is_removed_whatever_it_holds(isolated: P
         (q / name).write_bytes(content)
         takeover.take_over(str(q / name), grace=1.0)
         assert not (q / name).exists()
+
+
+def _zombie_or_gone(pid: int) -> str:
+    """A shell test that passes when `pid` is gone (or a zombie): the next unit checks it first thing."""
+    check = (f"import sys; sys.exit(1 if open('/proc/{pid}/stat').read().rsplit(')',1)[1].split()[0] != 'Z' "
+             "else 0)")
+    return f"! test -e /proc/{pid} || {sys.executable} -c \"{check}\""
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["holder", "nested-holder"])
+def test_a_killed_holders_processes_are_ended_even_without_the_run_token(isolated: Path, nested: bool) -> None:
+    """Issue 10 item 4: a command that clears its environment (`env -i`, sudo) keeps no SEQ_HOOKS_RUN; the next
+    unit finds it by the pids and start times the supervisor recorded next to the ticket, and does not start
+    while it lives. Nested: the outer runner is killed, the inner one lives on; its tree is part of the outer
+    run (its command carries only the inner run's token, or none)."""
+    pidfile = isolated / "left.pid"
+    cmd = ["env", "-i", f"PATH={os.environ['PATH']}", *fixture("ignore_term.py", pidfile, 60)]
+    env = {**os.environ, "SEQ_HOOKS_KILL_AFTER": "1"}
+    holder = start(seq_hooks("run", "--", *(seq_hooks("run", "--", *cmd) if nested else cmd)), env)
+    left = int(wait_for_file(pidfile))
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        assert alive(left)
+        p = run(seq_hooks("run", "--max-wait", "30", "--", "sh", "-c", _zombie_or_gone(left)), env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert not alive(left)
+        assert not list(queue(isolated).rglob("*.ticket")) and not list(queue(isolated).rglob("*.procs"))
+    finally:
+        if alive(left):
+            end_orphan(left)
+        reap(holder)
+
+
+def test_a_nested_runs_command_is_ended_with_its_killed_outer_run(isolated: Path) -> None:
+    """The command under a nested runner carries only the inner run's token; killing the outer runner must end it
+    too, before the inner runner's own kill-after could (the take-over's grace is the same)."""
+    pidfile = isolated / "inner.pid"
+    env = {**os.environ, "SEQ_HOOKS_KILL_AFTER": "1"}
+    holder = start(seq_hooks("run", "--", *seq_hooks("run", "--", *fixture("ignore_term.py", pidfile, 60))), env)
+    inner_cmd = int(wait_for_file(pidfile))
+    try:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        p = run(seq_hooks("run", "--max-wait", "30", "--", "sh", "-c", _zombie_or_gone(inner_cmd)), env=env,
+                timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert not alive(inner_cmd)
+    finally:
+        if alive(inner_cmd):
+            end_orphan(inner_cmd)
+        reap(holder)
+
+
+def test_leftovers_never_include_the_caller_or_its_ancestors(isolated: Path) -> None:
+    """A process of the dead run may itself be the next caller (a descendant that lost its marker): it never ends
+    itself or the processes it runs under."""
+    ticket = plant_ticket(queue(isolated), 1, ["old"], "tok", granted=True)
+    lines = []
+    for pid in (os.getpid(), os.getppid()):
+        i = proctree.info(pid)
+        assert i is not None
+        lines.append(f"{pid} {i.start}\n")
+    Path(str(ticket)[: -len(".ticket")] + ".procs").write_text("".join(lines))
+    assert takeover.leftovers(str(ticket), None) == []
