@@ -36,6 +36,7 @@ class Leftover(NamedTuple):
     token: str
     pids: list[int]
     why: str
+    starts: tuple[tuple[int, int], ...] = ()  # (pid, start time) of processes known by their record, not a token
 
 
 class Untouched(NamedTuple):
@@ -118,17 +119,40 @@ def logged_tokens(log_dir: str | None) -> set[str]:
 def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket], list[Leftover], list[Untouched]]:
     stale = stale_tickets(state_dir)
     procs = scan()
-    if not procs:
-        return stale, [], []
-    stale_tokens = {s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket is not None}
-    ended = {str(r.get("token")) for r in journal.read(state_dir)}
-    leftovers, untouched = classify(procs, tickets.live_tokens(state_dir), stale_tokens, ended, logged_tokens(log_dir))
-    return stale, leftovers, untouched
+    leftovers: list[Leftover] = []
+    untouched: list[Untouched] = []
+    if procs:
+        stale_tokens = {s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket}
+        ended = {str(r.get("token")) for r in journal.read(state_dir)}
+        leftovers, untouched = classify(procs, tickets.live_tokens(state_dir), stale_tokens, ended,
+                                        logged_tokens(log_dir))
+    return stale, leftovers + recorded(stale, leftovers), untouched
+
+
+def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
+    """Processes a dead holder's supervisor recorded (`<ticket>.procs`) that its run token no longer finds: they
+    cleared their environment (`env -i`, sudo)."""
+    from seq_hooks import takeover
+
+    known = {p for lo in found for p in lo.pids} | {os.getpid(), *proctree.ancestors()}
+    out = []
+    for s in stale:
+        pairs = tuple(p for p in takeover.recorded(s.path) if p[0] not in known)
+        if pairs:
+            where = f"ticket {s.lock_id}/{os.path.basename(s.path)}"
+            out.append(Leftover(s.ticket.token if s.ticket else "", sorted(p for p, _ in pairs),
+                                f"its runner died ({where} is stale; recorded by its supervisor)", pairs))
+    return out
 
 
 def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
-    """Ends a leftover's processes that still carry its token: (ended, survivors)."""
-    pids = [p for p in leftover.pids if still_carries(p, leftover.token)]
+    """Ends a leftover's processes that are still what they were found as (its token, or its recorded start
+    time): (ended, survivors)."""
+    from seq_hooks import takeover
+
+    starts = dict(leftover.starts)
+    pids = [p for p in leftover.pids
+            if (p in starts and takeover.same(p, starts[p])) or (p not in starts and still_carries(p, leftover.token))]
     survivors = proctree.end(pids, grace)
     return [p for p in pids if p not in survivors], survivors
 

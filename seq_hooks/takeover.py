@@ -15,14 +15,19 @@ import os
 from seq_hooks import proctree, tickets
 
 
+def same(pid: int, start: int) -> bool:
+    """Whether `pid` is still the process recorded with this start time (not ended, not a reused pid)."""
+    i = proctree.info(pid)
+    return i is not None and i.start == start and i.state != "Z"
+
+
+def recorded(ticket: str) -> list[tuple[int, int]]:
+    """The recorded processes of a ticket's run that are still the same processes: (pid, start time)."""
+    return [(pid, start) for pid, start in tickets.read_procs(ticket) if same(pid, start)]
+
+
 def _recorded(ticket: str) -> set[int]:
-    """The recorded processes of a ticket's run that are still the same processes (pid and start time)."""
-    out = set()
-    for pid, start in tickets.read_procs(ticket):
-        i = proctree.info(pid)
-        if i is not None and i.start == start and i.state != "Z":
-            out.add(pid)
-    return out
+    return {pid for pid, _start in recorded(ticket)}
 
 
 def _nested_runs(qdir: str, token: str) -> list[tickets.TicketInfo]:

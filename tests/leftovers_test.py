@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
-from seq_hooks import leftovers, tickets
+from seq_hooks import leftovers, proctree, tickets
 from seq_hooks.leftovers import Leftover, Proc, Untouched
 from testing.queue import STATE, finished_run, plant_ticket, queue, start_with_token
-from testing.util import reap
+from testing.util import fixture, reap, run, seq_hooks, wait_for_file
 
 
 def test_classify_judges_only_tokens_this_project_knows() -> None:
@@ -78,3 +79,24 @@ def test_scan_finds_every_process_carrying_a_run_token(isolated: Path) -> None:
     finally:
         reap(p)
     assert not leftovers.still_carries(p.pid, token)
+
+
+def test_a_dead_holders_recorded_processes_are_found_without_their_token(isolated: Path) -> None:
+    """Issue 10 item 4: `doctor` and `clean` see what a dead holder's supervisor recorded, even after `env -i`."""
+    pidfile = isolated / "bare.pid"
+    bare = subprocess.Popen(["env", "-i", *fixture("pidfile.py", pidfile, 60)])
+    try:
+        wait_for_file(pidfile)
+        info = proctree.info(bare.pid)
+        assert info is not None
+        ticket = plant_ticket(queue(isolated), 2, ["gone"], "deadtoken", granted=True)
+        Path(tickets.procs_path(str(ticket))).write_text(f"{bare.pid} {info.start}\n{bare.pid + 1} 1\n")
+        _stale, found, _untouched = leftovers.find(str(isolated / STATE))
+        assert [(lo.token, lo.pids) for lo in found] == [("deadtoken", [bare.pid])]
+        assert "recorded by its supervisor" in found[0].why
+        out = run(seq_hooks("clean")).stdout
+        assert f"ended pid {bare.pid}" in out, out
+        assert bare.wait(10) != 0
+        assert not ticket.exists() and not Path(tickets.procs_path(str(ticket))).exists()
+    finally:
+        reap(bare)
