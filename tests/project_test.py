@@ -93,6 +93,7 @@ def test_a_directory_others_may_write_to_is_refused_not_changed(isolated: Path) 
 def test_an_existing_log_dir_keeps_its_mode(isolated: Path) -> None:
     """`log_dir = "../.."` from the repository's own pyproject names an existing directory: it is used as it is."""
     outer = isolated.parent
+    outer.chmod(0o755)
     before = stat.S_IMODE(outer.stat().st_mode)
     (isolated / "pyproject.toml").write_text('[tool.seq-hooks]\nlog_dir = ".."\n')
     p = run(seq_hooks("run", "--", "true"))

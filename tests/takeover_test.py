@@ -79,10 +79,12 @@ def test_a_killed_holders_processes_are_ended_even_without_the_run_token(isolate
 
 def test_a_nested_runs_command_is_ended_with_its_killed_outer_run(isolated: Path) -> None:
     """The command under a nested runner carries only the inner run's token; killing the outer runner must end it
-    too, before the inner runner's own kill-after could (the take-over's grace is the same)."""
+    too, not leave it to the inner runner's own kill-after (here longer than the take-over's grace, so the inner
+    runner is killed first)."""
     pidfile = isolated / "inner.pid"
     env = {**os.environ, "SEQ_HOOKS_KILL_AFTER": "1"}
-    holder = start(seq_hooks("run", "--", *seq_hooks("run", "--", *fixture("ignore_term.py", pidfile, 60))), env)
+    inner = seq_hooks("run", "--kill-after", "30", "--", *fixture("ignore_term.py", pidfile, 60))
+    holder = start(seq_hooks("run", "--", *inner), env)
     inner_cmd = int(wait_for_file(pidfile))
     try:
         holder.send_signal(signal.SIGKILL)
