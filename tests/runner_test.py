@@ -236,3 +236,26 @@ def test_a_passed_pipeline_deadline_does_not_start_a_nested_command(isolated: Pa
     # outside a verified holder an inherited deadline is not trusted: the command runs
     env = {**os.environ, "SEQ_HOOKS_DEADLINE": f"{time.time() - 5:.3f}"}
     assert run(seq_hooks("run", "--", "touch", stamp), env=env).returncode == 0 and stamp.exists()
+
+
+def test_names_that_are_not_utf8_run_like_any_other(isolated: Path) -> None:
+    name = b"caf\xe9.txt"
+    here = isolated / os.fsdecode(b"d\xe9")
+    here.mkdir()
+    (here / os.fsdecode(name)).write_bytes(b"x")
+    cmd = [os.fsencode(a) for a in seq_hooks("run", "--json", "--")] + [b"ls", name]
+    p = subprocess.run(cmd, cwd=os.fsencode(here), capture_output=True, check=False, timeout=60)
+    assert p.returncode == 0, p.stderr
+    record = json.loads(p.stdout)
+    assert record["argv"] == ["ls", os.fsdecode(name)] and record["stdout"].startswith("caf")
+    log = Path(record["log"]).read_bytes()
+    assert b"# command: ls '" + name + b"'" in log and b"# cwd: " + os.fsencode(here) in log
+    [last] = json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"]
+    assert last["argv"] == ["ls", os.fsdecode(name)] and last["cwd"] == str(here) and last["exit"] == 0
+    # nested under a holder, with the lock (tickets), and through the Python API
+    nested = [os.fsencode(a) for a in seq_hooks("run", "--", "sh", "-c")] + [
+        b"exec " + " ".join(seq_hooks("run", "--", "ls")).encode() + b" " + name]
+    assert subprocess.run(nested, cwd=os.fsencode(here), capture_output=True, check=False, timeout=60).returncode == 0
+    code = (f"import os, seq_hooks; os.chdir({os.fsencode(here)!r}); "
+            f"print(seq_hooks.run(['ls', {os.fsdecode(name)!r}]).exit_code)")
+    assert run([sys.executable, "-c", code]).stdout.strip() == "0"
