@@ -46,6 +46,7 @@ class Settings(NamedTuple):
     locks: Mapping[str, LockSettings] = {}
     verbose: bool = False  # say what is about to run, and a summary after (the guides' VERBOSE=1)
     threads: int = 0  # cap the tools' own threads and workers inside each unit to this many; 0 = leave them
+    project_tools: bool = False  # `run` looks a bare command up in the project's environment first, as hooks do
     source: str = "defaults"  # the pyproject.toml that was read, for messages
     from_env: frozenset[str] = frozenset()  # the keys an environment variable set (they beat a hook's table)
 
@@ -73,6 +74,7 @@ _TOP_KEYS: dict[str, str] = {
     "python": _STR,
     "test_paths": _STRLIST,
     "verbose": _BOOL,
+    "project_tools": _BOOL,
     "threads": _INT,
     "slots": _AUTO,
     "memory_budget_mb": _AUTO,
@@ -99,35 +101,38 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "memory_budget_mb": ("SEQ_HOOKS_MEMORY_BUDGET_MB",),
     "verbose": ("SEQ_HOOKS_VERBOSE", "VERBOSE"),
     "threads": ("SEQ_HOOKS_THREADS",),
+    "project_tools": ("SEQ_HOOKS_PROJECT_TOOLS",),
 }
 
 
 def _check(where: str, key: str, kind: str, value: Any) -> Any:
-    def bad(what: str) -> UsageError:
-        return UsageError(f"{where}: {key} must be {what}, got {value!r}")
-
-    if kind == _STR:
-        if not isinstance(value, str):
-            raise bad("a string")
-        return value
-    if kind == _STRLIST:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise bad("a list of strings")
-        return tuple(value)
+    """`value` as the setting `key` of type `kind`; UsageError naming `where` and the key when it is not one."""
     if kind == _AUTO:
         return _auto(where, key, value)
-    if kind == _BOOL:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad("a whole number" if kind == _INT else "a number")
-    if kind == _INT and not isinstance(value, int):
-        raise bad("a whole number")
-    why = number_problem(value, kind == _INT)
-    if why is not None:
-        raise bad(why)
+    what = _problem(kind, value)
+    if what is not None:
+        raise UsageError(f"{where}: {key} must be {what}, got {value!r}")
+    if kind == _STRLIST:
+        return tuple(value)
     return float(value) if kind == _NUMBER else value
+
+
+_TYPE_WORDS = {_STR: "a string", _STRLIST: "a list of strings", _BOOL: "true or false"}
+
+
+def _problem(kind: str, value: Any) -> str | None:
+    """What a value of `kind` must be, when `value` is not that."""
+    fits = {
+        _STR: isinstance(value, str),
+        _STRLIST: isinstance(value, list) and all(isinstance(v, str) for v in value),
+        _BOOL: isinstance(value, bool),
+    }
+    if kind in fits:
+        return None if fits[kind] else _TYPE_WORDS[kind]
+    whole = kind == _INT
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        return "a whole number" if whole else "a number"
+    return number_problem(value, whole)
 
 
 def _auto(where: str, key: str, value: Any) -> int | str:

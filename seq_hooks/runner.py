@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from seq_hooks import capacity, journal, lock, logfile, markers, retention
@@ -61,6 +62,8 @@ class Request(NamedTuple):
     direct: bool = False  # the command writes to our terminal itself (interactive); its output is not logged
     log_path: str | None = None
     quiet: bool = False
+    threads: int = 0  # cap the tools' own threads and workers to this many (threadcaps); 0 = leave them
+    notes: tuple[str, ...] = ()  # lines for the log, after its header (e.g. that --shell ran a string with sh -c)
 
 
 def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: float | None = None,
@@ -70,10 +73,7 @@ def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: flo
     beats [tool.seq-hooks]; the memory sampling gap is at most 0.25 s whatever check_interval says."""
 
     def pick(key: str, flag: float | None) -> float:
-        if flag is not None:
-            return flag
-        hook_value = getattr(hook, key, None) if key not in settings.from_env else None
-        return float(getattr(settings, key) if hook_value is None else hook_value)
+        return float(_pick(settings, hook, key) if flag is None else flag)
 
     gap = settings.check_interval
     return Limits(
@@ -84,6 +84,30 @@ def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: flo
         max_procs=int(pick("max_procs", max_procs)),
         check_interval=min(gap, 0.25) if gap > 0 else 0.25,
     )
+
+
+def unit_threads(settings: Settings, hook: HookSettings | None = None) -> int:
+    """The `threads` cap of a unit (the hook's own, unless SEQ_HOOKS_THREADS is set); 0 = none."""
+    return int(_pick(settings, hook, "threads"))
+
+
+def _pick(settings: Settings, hook: HookSettings | None, key: str) -> float:
+    """A setting for one unit: an environment variable beats the hook's table, which beats [tool.seq-hooks]."""
+    hook_value = getattr(hook, key, None) if key not in settings.from_env else None
+    return float(getattr(settings, key) if hook_value is None else hook_value)
+
+
+def preparer(limits: Limits, *, settings: Settings, state_dir: str,
+             root: str) -> Callable[[list[str]], tuple[int, str, str]]:
+    """Runs a tool's preparation (uv syncing the project's environment) as a unit of its own, for toolenv.find:
+    (exit code, stdout, the last line of why it failed)."""
+
+    def prepare(argv: list[str]) -> tuple[int, str, str]:
+        r = execute(Request(argv, limits, capture=True, quiet=True), settings=settings, state_dir=state_dir,
+                    root=root)
+        return r.exit_code, r.stdout, (r.stderr.strip().splitlines() or [r.message or f"exit {r.exit_code}"])[-1]
+
+    return prepare
 
 
 def new_token() -> str:
@@ -135,8 +159,10 @@ def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, 
     fd = logfile.open_log(log_path, request.argv, cwd, start_epoch, lock_id)
     start = time.monotonic()
     try:
-        if request.direct:
-            os.write(fd, b"# output: not logged (the command wrote to the terminal itself)\n")
+        notes = [*request.notes, *(["output: not logged (the command wrote to the terminal itself)"]
+                                   if request.direct else [])]
+        if notes:
+            os.write(fd, "".join(f"# {n}\n" for n in notes).encode(errors="surrogateescape"))
         # the 50%/75% memory notes also go into the ticket, where `status` shows them
         on_memory = None if held is None else lambda level, _s: held.note_memory(level, limits.memory_limit_mb)
         outcome = supervise(request.argv, env=env, token=token, limits=limits, capture=request.capture,
@@ -159,7 +185,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     unit = _begin(state_dir)
     held, lock_id = _take_lock(request, settings, state_dir, unit)
     started = time.time()
-    env = _unit_env(unit, held, settings)
+    env = _unit_env(unit, held, settings, request.threads)
     log_dir = logfile.log_dir(settings, state_dir, root)
     try:
         outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir, held)
@@ -196,9 +222,13 @@ def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit)
     return held, lock_id
 
 
-def _unit_env(unit: Unit, held: lock.Held | None, settings: Settings) -> dict[str, str]:
-    """The command's environment: its run token, the locks it holds, the pipeline deadline."""
+def _unit_env(unit: Unit, held: lock.Held | None, settings: Settings, threads: int) -> dict[str, str]:
+    """The command's environment: its run token, the locks it holds, the pipeline deadline, the thread caps."""
     env = {**unit.env, RUN_ENV: unit.token}
+    if threads > 0:
+        from seq_hooks import threadcaps
+
+        env.update(threadcaps.caps(threads, env))
     held_by = [*unit.held_by, held.marker()] if held is not None else unit.held_by
     if held_by:
         env[markers.HOLDER_ENV] = markers.value(held_by)

@@ -15,6 +15,17 @@ _RESET = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if 
 _JOB = (signal.SIGTTIN, signal.SIGTTOU, signal.SIGTSTP)
 
 
+def which(name: str, path: str, skip: tuple[str, ...] = ()) -> str | None:
+    """Where `name` is on `path` (a PATH value), as posix_spawnp would find it; None when it is not there."""
+    for d in path.split(os.pathsep):
+        if not d or os.path.abspath(d) in skip:
+            continue
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def spawn(
     argv: list[str],
     *,

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from seq_hooks.config import Settings
 from seq_hooks.errors import USAGE, FatalError
+from seq_hooks.spawn import which
 
 VENV_NAMES = (".venv", "venv")
 
@@ -30,16 +31,6 @@ def _executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-def _which(name: str, path: str, skip: tuple[str, ...] = ()) -> str | None:
-    for d in path.split(os.pathsep):
-        if not d or os.path.abspath(d) in skip:
-            continue
-        candidate = os.path.join(d, name)
-        if _executable(candidate):
-            return candidate
-    return None
-
-
 def _configured(settings: Settings, root: str, env: Mapping[str, str]) -> str | None:
     """The configured interpreter as an absolute path; a configured one that is missing is an error."""
     raw = settings.python
@@ -50,7 +41,7 @@ def _configured(settings: Settings, root: str, env: Mapping[str, str]) -> str | 
         path = raw if os.path.isabs(raw) else os.path.join(root, raw)
         found = path if _executable(path) else None
     else:
-        found = _which(raw, env.get("PATH", os.defpath))
+        found = which(raw, env.get("PATH", os.defpath))
     if found is None:
         raise FatalError(f"{where}: the interpreter {raw!r} does not exist or is not executable", USAGE)
     return os.path.abspath(found)
@@ -74,7 +65,7 @@ Prepare = Callable[[list[str]], tuple[int, str, str]]
 def _uv_prefix(root: str, env: Mapping[str, str], prepare: Prepare) -> str | None:
     """The environment `uv run` uses for the project (uv creates and syncs it if needed: the caller runs that
     as a unit of its own)."""
-    uv = _which("uv", env.get("PATH", os.defpath))
+    uv = which("uv", env.get("PATH", os.defpath))
     if uv is None or not os.path.isfile(os.path.join(root, "uv.lock")):
         return None
     code, stdout, why = prepare([uv, "run", "--frozen", "--project", root, "python", "-c",
@@ -155,6 +146,6 @@ def _in_own_env(name: str, looked: list[str]) -> Found | None:
 
 
 def _on_path(name: str, env: Mapping[str, str], looked: list[str]) -> Found | None:
-    on_path = _which(name, env.get("PATH", os.defpath), skip=(os.path.abspath(os.path.dirname(sys.executable)),))
+    on_path = which(name, env.get("PATH", os.defpath), skip=(os.path.abspath(os.path.dirname(sys.executable)),))
     looked += [] if on_path else ["PATH"]
     return ((on_path,), f"PATH ({on_path})") if on_path else None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -184,3 +185,93 @@ def test_verbose_from_the_environment(isolated: Path) -> None:
     assert p.returncode == 0 and "seq-hooks run: exit 0 (exit) in " in p.stderr
     p = run(seq_hooks("run", "--", "true"), env={**os.environ, "VERBOSE": "0"})
     assert p.returncode == 0 and p.stderr == ""
+
+
+XDIST_TEST = """\
+import os
+import sys
+
+
+def test_records_its_worker_count():
+    with open(os.environ["RECORD"], "a") as f:
+        f.write(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "no xdist") + "\\n")
+"""
+
+
+@pytest.mark.parametrize("where", ["flag", "config", "env"])
+def test_threads_caps_pytest_xdist_auto_inside_the_unit(isolated: Path, where: str) -> None:
+    pytest.importorskip("xdist")  # in the dev extras: the real plugin decides how many workers -n auto starts
+    (isolated / "pytest.ini").write_text("[pytest]\naddopts = -n auto -p no:cacheprovider\n")
+    (isolated / "test_x.py").write_text(XDIST_TEST)
+    record = isolated / "record"
+    flags = ["--threads", "1"] if where == "flag" else []
+    if where == "config":
+        (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\nthreads = 1\n")
+    env = {**os.environ, "RECORD": str(record), **({"SEQ_HOOKS_THREADS": "1"} if where == "env" else {})}
+    p = run(seq_hooks("run", *flags, "--", sys.executable, "-m", "pytest", "-q", "test_x.py"), env=env, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert record.read_text() == "1\n"  # one xdist worker, not one per CPU
+    record.unlink()
+    p = run(seq_hooks("run", "--threads", "1", "--", "sh", "-c", "echo $OMP_NUM_THREADS $RAYON_NUM_THREADS $MAKEFLAGS"))
+    assert p.stdout == "1 1 -j1\n"
+    p = run(seq_hooks("run", "--threads", "1", "--", "sh", "-c", "echo $OMP_NUM_THREADS"),
+            env={**os.environ, "OMP_NUM_THREADS": "3"})
+    assert p.stdout == "3\n"  # what the user set stays
+
+
+def test_shell_runs_one_string_with_sh_and_says_so_in_the_log(isolated: Path) -> None:
+    p = run(seq_hooks("run", "--json", "--shell", "--", "echo a; echo b >&2; exit 3"))
+    record = json.loads(p.stdout)
+    assert (p.returncode, record["stdout"], record["stderr"]) == (3, "a\n", "b\n")
+    assert record["argv"] == ["sh", "-c", "echo a; echo b >&2; exit 3"]
+    assert "# --shell: the command is one string, run with sh -c\n" in Path(record["log"]).read_text()
+
+
+def test_not_found_suggests_shell_for_a_shell_line(isolated: Path) -> None:
+    p = run(seq_hooks("run", "--", "echo a; echo b"))
+    assert p.returncode == 127
+    assert p.stderr == ("seq-hooks run: echo a; echo b: command not found; it looks like a shell command line: to "
+                        "run it with sh -c, use seq-hooks run --shell -- 'echo a; echo b'\n")
+    p = run(seq_hooks("run", "--", "no-such-tool-here"))
+    assert p.returncode == 127 and p.stderr == "seq-hooks run: no-such-tool-here: command not found\n"
+
+
+def test_verbose_says_what_is_about_to_run_before_it_runs(isolated: Path) -> None:
+    p = run(seq_hooks("run", "-v", "--timeout", "9", "--memory-limit", "300", "--", "sh", "-c", "echo RUNNING >&2"))
+    assert p.returncode == 0
+    lines = p.stderr.splitlines()
+    assert lines[0].startswith("seq-hooks run: about to run: sh -c 'echo RUNNING >&2' (executable: /")
+    assert lines[1].startswith(f"seq-hooks run: lock 'default' (queue in {isolated / '.git' / 'seq-hooks'}); "
+                               "limits: timeout 9s (then SIGTERM, SIGKILL 5s later), memory 300 MB")
+    assert lines[2] == "RUNNING" and lines[3].startswith("seq-hooks run: exit 0 (exit) in ")
+
+
+def make_venv(root: Path, tool: str, says: str) -> Path:
+    run([sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")], timeout=120).check_returncode()
+    script = root / ".venv" / "bin" / tool
+    script.write_text(f"#!/bin/sh\necho {says} \"$@\"\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_bare_command_not_on_path_is_found_in_the_projects_venv(isolated: Path) -> None:
+    script = make_venv(isolated, "projtool", "from-venv")
+    p = run(seq_hooks("run", "-v", "--", "projtool", "x"))
+    assert p.returncode == 0 and p.stdout == "from-venv x\n"
+    assert (f"about to run: {script} x (executable: {script}, the project's virtualenv {isolated / '.venv'})"
+            in p.stderr)
+    sub = isolated / "sub"
+    sub.mkdir()
+    assert run(seq_hooks("run", "--", "projtool"), cwd=sub).stdout == "from-venv\n"  # from anywhere in the repo
+
+
+def test_project_tools_prefers_the_venv_over_path(isolated: Path, tmp_path: Path) -> None:
+    make_venv(isolated, "projtool", "from-venv")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "projtool").write_text("#!/bin/sh\necho from-path\n")
+    (bindir / "projtool").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
+    assert run(seq_hooks("run", "--", "projtool"), env=env).stdout == "from-path\n"
+    (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\nproject_tools = true\n")
+    assert run(seq_hooks("run", "--", "projtool"), env=env).stdout == "from-venv\n"

@@ -321,3 +321,12 @@ def test_max_wait_gives_up_waiting_for_the_lock(isolated: Path, tmp_path: Path) 
         gate.write_text("go")
         holder.wait(timeout=30)
         reap(holder)
+
+
+def test_threads_per_hook_caps_each_unit(isolated: Path) -> None:
+    (isolated / "pyproject.toml").write_text(
+        "[tool.seq-hooks]\nthreads = 4\n[tool.seq-hooks.hooks.atomic]\nthreads = 1\n")
+    (isolated / "f1").write_text("")
+    p = run([str(Path(sys.executable).parent / "atomic"), "--verbose", "--", "sh", "-c",
+             "echo T=$OMP_NUM_THREADS/$PYTEST_XDIST_AUTO_NUM_WORKERS", "--", "f1"])
+    assert p.returncode == 0 and "T=1/1" in p.stdout, p.stdout + p.stderr

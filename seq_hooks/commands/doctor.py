@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 from seq_hooks import config, display, project
-from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup
+from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup, threads
 from seq_hooks.checks.capacity import capacity_check
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, UsageError
@@ -30,6 +30,7 @@ CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.queues,
     setup.git_hook,
     precommit.fan_out,
+    threads.fan_out,
     memory.memory,
     capacity_check,
     environment.variables,

@@ -1,13 +1,15 @@
 """`seq-hooks run [OPTIONS] -- CMD [ARGS...]`: wait for the project lock, run CMD supervised, release."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 from seq_hooks import context, runner
 from seq_hooks.errors import UsageError
-from seq_hooks.options import Option, parse
+from seq_hooks.options import Option, Parsed, parse
 from seq_hooks.runner import Request, Result, execute
+from seq_hooks.spawn import which
 
 OPTIONS = (
     Option(("--timeout",), "timeout", "float", "kill the whole tree after S seconds (0 = none)", "S"),
@@ -24,7 +26,11 @@ OPTIONS = (
     Option(("--json",), "json", help="capture the output and print one JSON result object"),
     Option(("--log",), "log", "str", "write the run's log to FILE", "FILE"),
     Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks, only the command's output"),
-    Option(("-v", "--verbose"), "verbose", help="a summary line after the run"),
+    Option(("--shell",), "shell", help="CMD is one shell command line: run it with sh -c"),
+    Option(("--threads",), "threads", "int", "cap the tools' own threads and workers in the unit (0 = leave them)",
+           "N"),
+    Option(("-v", "--verbose"), "verbose", help="say what is about to run (lock, limits, executable), and a summary "
+           "after"),
 )
 USAGE_LINE = "[OPTIONS] -- CMD [ARGS...]"
 SUMMARY = "Wait for the project lock, run CMD with its whole process tree supervised, release the lock."
@@ -50,16 +56,9 @@ def _lock_name(given: str | None) -> str:
 
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, positional_ok=True)
-    command = parsed.rest if parsed.rest is not None else parsed.positional
-    if parsed.rest is not None and parsed.positional:
-        raise UsageError(f"unexpected argument {parsed.positional[0]!r} before --")
-    if not command:
-        raise UsageError("no command given (usage: seq-hooks run [OPTIONS] -- CMD [ARGS...])")
-    if parsed.flag("no_lock") and parsed.text("lock") is not None:
-        raise UsageError("--lock and --no-lock do not go together")
+    command = _command(parsed)
     ctx = context.load()
     s = ctx.settings
-
     limits = runner.limits(
         s,
         timeout=s.pipeline_timeout if parsed.flag("pipeline") and parsed.number("timeout") is None else
@@ -70,6 +69,7 @@ def main(argv: list[str]) -> int:
         max_procs=parsed.integer("max_procs"),
     )
     max_wait = parsed.number("max_wait")
+    threads = parsed.integer("threads")
     request = Request(
         argv=command,
         limits=limits,
@@ -79,11 +79,47 @@ def main(argv: list[str]) -> int:
         capture=parsed.flag("json"),
         log_path=parsed.text("log"),
         quiet=parsed.flag("quiet"),
+        threads=s.threads if threads is None else threads,
     )
-    result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
     verbose = parsed.flag("verbose") or s.verbose
+    request = _prepared(request, ctx, shell=parsed.flag("shell"), verbose=verbose and not parsed.flag("quiet"))
+    result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
     report(result, as_json=parsed.flag("json"), quiet=parsed.flag("quiet"), verbose=verbose)
     return result.exit_code
+
+
+def _command(parsed: Parsed) -> list[str]:
+    command = parsed.rest if parsed.rest is not None else parsed.positional
+    if parsed.rest is not None and parsed.positional:
+        raise UsageError(f"unexpected argument {parsed.positional[0]!r} before --")
+    if not command:
+        raise UsageError("no command given (usage: seq-hooks run [OPTIONS] -- CMD [ARGS...])")
+    if parsed.flag("no_lock") and parsed.text("lock") is not None:
+        raise UsageError("--lock and --no-lock do not go together")
+    return command
+
+
+def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: bool) -> Request:
+    """The request with --shell applied and a bare command looked up in the project's environment when PATH has
+    none (or the project asks for it: project_tools); with --verbose, says what is about to run."""
+    name = request.argv[0]
+    lookup = not shell and os.sep not in name and (
+        ctx.settings.project_tools or which(name, os.environ.get("PATH", os.defpath)) is None)
+    if not (shell or lookup or verbose):
+        return request  # the plain path: nothing to look up, nothing to say
+    from seq_hooks import command_line
+
+    found = None
+    if shell:
+        request = request._replace(argv=command_line.shell(request.argv), notes=(command_line.SHELL_NOTE,))
+    elif lookup:
+        argv, found = command_line.in_project(request.argv, ctx, request.limits)
+        request = request._replace(argv=argv)
+    if verbose:
+        for line in command_line.describe(request, found=found, state_dir=ctx.state_dir):
+            sys.stderr.write(f"seq-hooks run: {line}\n")
+        sys.stderr.flush()
+    return request
 
 
 def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None:
@@ -94,7 +130,12 @@ def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None
         sys.stdout.flush()
         return
     if result.message and (not quiet or result.reason != "exit"):
-        sys.stderr.write(f"seq-hooks run: {result.message}\n")
+        hint = ""
+        if result.reason == "not-found":
+            from seq_hooks.command_line import not_found_hint
+
+            hint = not_found_hint(result.argv)
+        sys.stderr.write(f"seq-hooks run: {result.message}{hint}\n")
     if verbose:
         sys.stderr.write(
             f"seq-hooks run: exit {result.exit_code} ({result.reason}) in {result.duration_s:.2f}s, "

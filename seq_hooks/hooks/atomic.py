@@ -16,7 +16,6 @@ from seq_hooks.errors import OK
 from seq_hooks.hooks import files, units
 from seq_hooks.hooks.words import COMMON_OPTIONS, Syntax, Words, split_words, texts
 from seq_hooks.options import Option
-from seq_hooks.runner import Request, execute
 from seq_hooks.supervisor import Limits
 
 
@@ -70,7 +69,7 @@ def run(spec: Spec, argv: list[str]) -> int:
     tool_args = spec.adjust(job, tool) if spec.adjust is not None else job.tool_args
     head = [*tool.argv, *tool_args, *(["--"] if spec.dashdash else [])]
     plan = units.Plan(spec.hook_id, head, batches(job.files, _batch_size(words, hook)), limits, spec.ok_codes,
-                      spec.dashdash, spec.dedupe, tool.source)
+                      spec.dashdash, spec.dedupe, tool.source, runner.unit_threads(ctx.settings, hook))
     show = units.Show(verbose, verbose or sys.stdout.isatty(), under_pre_commit and not verbose,
                       bool(words.values["fail_fast"]))
     return units.run_units(plan, ctx, show)
@@ -111,11 +110,7 @@ def _find_tool(name: str, generic: bool, ctx: context.Context, limits: Limits) -
     if generic and os.sep in name:
         return toolenv.Tool(name, (name,), "the path given", None)
 
-    def prepare(argv: list[str]) -> tuple[int, str, str]:  # uv preparing the project's environment: a unit
-        r = execute(Request(argv, limits, capture=True, quiet=True), settings=ctx.settings, state_dir=ctx.state_dir,
-                    root=ctx.project.root)
-        return r.exit_code, r.stdout, (r.stderr.strip().splitlines() or [r.message or f"exit {r.exit_code}"])[-1]
-
+    prepare = runner.preparer(limits, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
     return toolenv.find(name, root=ctx.project.root, settings=ctx.settings, prepare=prepare)
 
 

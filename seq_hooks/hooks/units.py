@@ -28,6 +28,7 @@ class Plan(NamedTuple):
     dashdash: bool  # the head ends with `--`: file names go as they are
     dedupe: bool  # leave out `path:line: ...` lines an earlier unit printed
     source: str  # where the tool came from, for the summary
+    threads: int = 0  # the tools' thread and worker cap in each unit (`threads`); 0 = none
 
 
 class Show(NamedTuple):
@@ -84,7 +85,7 @@ def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) 
     before = [_stat(f) for f in files]
     argv = [*plan.head, *(files if plan.dashdash else [safe_name(f) for f in files])]
     request = Request(argv, plan.limits, lock="default", max_wait=ctx.settings.max_wait, capture=True,
-                      log_path=log_path)
+                      log_path=log_path, threads=plan.threads)
     result = execute(request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
     changed = any(_stat(f) != b for f, b in zip(files, before, strict=True))
     if result.exit_code in plan.ok_codes and result.reason == "exit":
