@@ -103,7 +103,7 @@ def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: b
     """The request with --shell applied and a bare command looked up in the project's environment when PATH has
     none (or the project asks for it: project_tools); with --verbose, says what is about to run."""
     name = request.argv[0]
-    lookup = not shell and os.sep not in name and (
+    lookup = not shell and bool(name) and os.sep not in name and (
         ctx.settings.project_tools or which(name, os.environ.get("PATH", os.defpath)) is None)
     if not (shell or lookup or verbose):
         return request  # the plain path: nothing to look up, nothing to say
