@@ -76,3 +76,15 @@ def test_exit_code_differences_are_stated() -> None:
     assert usage[1] == "1" and usage[2].startswith("**2**")
     pipeline = next(row for first, row in rows.items() if "pipeline" in first)
     assert "126" in pipeline[1] and pipeline[2].startswith("**124**")
+
+
+def test_every_variable_the_table_maps_to_a_setting_is_honoured() -> None:
+    """A row whose setting column starts with a setting says the guide's variable sets it: the configuration must
+    read it (a row that only points elsewhere starts with words: "not read; set `threads` instead")."""
+    for name, row in _variable_rows().items():
+        claimed = re.match(r"`([a-z_]+)`", row[1])
+        if claimed is None or not name.isupper() or name.startswith("SEQ_HOOKS_"):
+            continue
+        setting = claimed.group(1)
+        assert setting in config.ENV_NAMES, f"{name}: the table names {setting}, which is not a setting"
+        assert name in config.ENV_NAMES[setting], f"the table says {name} sets {setting}; the configuration ignores it"
