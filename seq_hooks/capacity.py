@@ -137,3 +137,17 @@ def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str], limi
     if cap.exclusive:
         return cap, 0
     return cap, expected_peak_mb(state_dir, unit_key(argv), limit_mb, cap.budget_mb)
+
+
+def slots_used(runs: list[tuple[str, float, float]]) -> list[int]:
+    """The slot each run (lock, started, ended) held: the lowest free when it started (a successor admitted within
+    2 ms of a release took that slot over), 1, 2, ...; 0 for the runs of a lock that never had two at once."""
+    ends: dict[str, list[float]] = {}
+    out = [0] * len(runs)
+    for i in sorted(range(len(runs)), key=lambda i: (runs[i][1], i)):
+        lock, started, ended = runs[i]
+        lane = ends.setdefault(lock, [])
+        free = next((k for k, end in enumerate(lane) if end <= started + 0.002), len(lane))
+        lane[free:free + 1] = [ended]
+        out[i] = free + 1
+    return [slot if len(ends[runs[i][0]]) > 1 else 0 for i, slot in enumerate(out)]

@@ -14,14 +14,16 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from seq_hooks import admission, takeover, tickets
-from seq_hooks.capacity import Capacity
+from seq_hooks import takeover, tickets
 from seq_hooks.errors import MAX_WAIT, FatalError
 from seq_hooks.markers import Marker
 from seq_hooks.project import ensure_private_dir
 from seq_hooks.tickets import TicketInfo
+
+if TYPE_CHECKING:
+    from seq_hooks.capacity import Capacity
 
 NOTE_FIRST, NOTE_EVERY = 0.5, 30.0  # seconds: the first "waiting for lock" note, then one per interval
 
@@ -80,6 +82,8 @@ class Held:
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
         if self.slotted:
+            from seq_hooks import admission  # only a lock with slots or a budget: off the plain lock's path
+
             admission.notify(self.qdir)
 
 
@@ -236,7 +240,11 @@ def acquire(
     holders share the lock as admission.py admits them; `expected_mb` is our expected peak.
     """
     qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
-    gate = admission.open_gate(qdir, token) if cap is not None and not cap.exclusive else None
+    gate = None
+    if cap is not None and not cap.exclusive:
+        from seq_hooks import admission  # only a lock with slots or a budget: off the plain lock's path
+
+        gate = admission.open_gate(qdir, token)
     number, fd, since = tickets.make(qdir, token, argv, cwd, holds, expected_mb if gate is not None else 0)
     mine = tickets.path(qdir, number)
     try:
@@ -244,6 +252,8 @@ def acquire(
         passed: set[str] = set()
         with _interruptible(lock_id) as can_alarm:
             if cap is not None and gate is not None:
+                from seq_hooks import admission
+
                 admission.wait_turn(qdir, (number, mine), cap, expected_mb, takeover_grace,
                                     lambda f: _block(f, waiting.tick(), can_alarm), waiting.tick)
             while gate is None and (ahead := _ahead(qdir, number, mine, passed)) is not None:
@@ -260,4 +270,6 @@ def acquire(
         raise
     finally:
         if gate is not None:  # admitted (marked granted above) or gone: the waiter behind us may look now
+            from seq_hooks import admission
+
             admission.close_gate(qdir, token, gate)

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from seq_hooks import context, display, journal
+from seq_hooks import capacity, context, display, journal
 from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.records import TYPE_CHECKING
@@ -93,8 +93,7 @@ SCRIPT = r"""
   for (var i = 0; i < units.length; i++) {
     var u = units[i];
     var key = u.lock + "#" + ("00" + u.slot).slice(-3);  // a lock with slots: a lane per slot
-    if (!lanes.hasOwnProperty(key)) { lanes[key] = []; order.push(key); }
-    lanes[key].push(u);
+    if (!lanes.hasOwnProperty(key)) { lanes[key] = []; order.push(key); } lanes[key].push(u);
   }
   order.sort();
   // busy stretches (a unit queued or running) keep their length; idle gaps longer than a twentieth of the
@@ -169,11 +168,10 @@ SCRIPT = r"""
   for (var k = 0; k < order.length; k++) {
     var lane = lanes[order[k]];
     lane.sort(function (a, b) { return a.enqueued - b.enqueued || a.i - b.i; });
-    var lockTitle = lane[0].lock === "" ? "(no lock)" : lane[0].lock;
-    var slot = lane[0].slot ? " \u00b7 slot " + lane[0].slot : "";
-    var head = el("g", {"class": "lane", "data-lock": lockTitle, "data-slot": lane[0].slot});
-    head.appendChild(el("text", {"class": "lock", x: 4, y: y + 16}, "lock " + lockTitle + slot + " \u2014 " +
-                        lane.length + " unit" + (lane.length === 1 ? "" : "s")));
+    var lockTitle = lane[0].lock === "" ? "(no lock)" : lane[0].lock, slot = lane[0].slot;
+    var head = el("g", {"class": "lane", "data-lock": lockTitle, "data-slot": slot});
+    head.appendChild(el("text", {"class": "lock", x: 4, y: y + 16}, "lock " + lockTitle + (slot ? " \u00b7 slot " +
+                        slot : "") + " \u2014 " + lane.length + " unit" + (lane.length === 1 ? "" : "s")));
     svg.appendChild(head);
     y += HEAD;
     for (var m = 0; m < lane.length; m++) {
@@ -242,22 +240,9 @@ def units(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "attempts": r.get("attempts") if isinstance(r.get("attempts"), int) else 1,
             "outcome": outcome(r.get("exit"), r.get("reason")),
         })
-    _slots(out)
+    for u, slot in zip(out, capacity.slots_used([(u["lock"], u["started"], u["ended"]) for u in out]), strict=True):
+        u["slot"] = slot  # a lane per slot where a lock had several holders at once
     return out
-
-
-def _slots(out: list[dict[str, Any]]) -> None:
-    """Gives each unit of a lock that had several holders at once the slot it ran in (1, 2, ...: the lowest free
-    when it started; a successor admitted within 2 ms of a release took that slot over); 0 for the others."""
-    ends: dict[str, list[float]] = {}
-    for u in sorted(out, key=lambda u: (u["started"], u["i"])):
-        lane = ends.setdefault(u["lock"], [])
-        free = next((k for k, end in enumerate(lane) if end <= u["started"] + 0.002), len(lane))
-        lane[free:free + 1] = [u["ended"]]
-        u["slot"] = free + 1
-    for u in out:
-        if len(ends[u["lock"]]) == 1:
-            u["slot"] = 0
 
 
 def _script_json(data: object) -> str:
