@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 from seq_hooks.entry import guard, unsupported_platform
 from seq_hooks.errors import INTERNAL, OK, USAGE
+from seq_hooks.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 COMMANDS = {
     "run": "wait for the project lock, run a command supervised, release",

@@ -4,11 +4,14 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Mapping
-from typing import Any, NamedTuple
 
 from seq_hooks.errors import UsageError
 from seq_hooks.options import MOST_WHOLE, number_problem
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 
 class HookSettings(NamedTuple):

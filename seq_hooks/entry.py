@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
 
 from seq_hooks.errors import INTERNAL, OK, FatalError
+from seq_hooks.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 
 def unsupported_platform() -> str | None:

@@ -5,9 +5,8 @@ the positional words, and whatever follows `--`.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from seq_hooks.errors import UsageError
+from seq_hooks.records import NamedTuple
 
 # kinds: "flag" (True when given), "count" (how many times), "str", "int", "float", "append"
 Value = str | int | float | bool | list[str] | None

@@ -8,13 +8,15 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
-from typing import NamedTuple
 
 from seq_hooks import capacity, journal, lock, logfile, markers, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.supervisor import Limits, Outcome, supervise
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEADLINE_ENV = "SEQ_HOOKS_DEADLINE"
 RUN_ENV = "SEQ_HOOKS_RUN"
