@@ -167,11 +167,12 @@ def _parse_env(name: str, kind: str, raw: str) -> Any:
     return value
 
 
-_MOST_BYTES = 4 << 20  # a pyproject.toml is a few kilobytes; more than this is not one
+_MOST_BYTES = 4 << 20  # a configuration file is a few kilobytes; more than this is not one
 
 
-def _read_regular(path: str) -> bytes | None:
-    """The bytes of `path` when it is a regular file (None when there is none): a FIFO or a device never hangs us."""
+def read_regular(path: str) -> bytes | None:
+    """The bytes of `path` when it is a regular file (None when there is none): a FIFO or a device never hangs us,
+    a file larger than 4 MiB is refused. UsageError naming the path otherwise."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -180,7 +181,7 @@ def _read_regular(path: str) -> bytes | None:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{path}: not a regular file: seq-hooks reads its settings only from one")
+            raise UsageError(f"{path}: not a regular file (a FIFO or a device is never read)")
         chunks: list[bytes] = []
         size = 0
         while chunk := os.read(fd, _MOST_BYTES + 1 - size):
@@ -197,7 +198,7 @@ def _read_regular(path: str) -> bytes | None:
 
 def read_pyproject(path: str) -> dict[str, Any]:
     """The [tool.seq-hooks] table of `path`, or {} when there is none."""
-    data = _read_regular(path)
+    data = read_regular(path)
     if data is None or (b"seq-hooks" not in data and b"seq_hooks" not in data):
         return {}  # skip the TOML parser on the hot path: nothing for us in this file
     if sys.version_info >= (3, 11):

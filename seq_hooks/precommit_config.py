@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any, NamedTuple
 
+from seq_hooks.config import read_regular
+from seq_hooks.errors import UsageError
+
 Hook = dict[str, Any]
 
 
@@ -32,12 +35,14 @@ def read_config(path: str) -> list[Repo] | None:
     """The repos of a pre-commit config, None when there is no such file; ValueError (a sentence) when it cannot be
     read or is not a pre-commit config."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as e:
+        data = read_regular(path)
+        text = None if data is None else data.decode("utf-8")
+    except UsageError as e:
+        raise ValueError(e.message.removeprefix(f"{path}: ")) from None
+    except UnicodeDecodeError as e:
         raise ValueError(f"cannot read: {e}") from None
+    if text is None:
+        return None
     try:
         doc = load_yaml(text)
     except ValueError as e:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from testing.doctor import doctor_run, lines
@@ -45,3 +46,13 @@ def test_state_dir_override_must_be_absolute(isolated: Path) -> None:
     assert "SEQ_HOOKS_HOME must be an absolute path, got 'relative/state'" in lines(p.stdout, "state dir")[0]
 
 
+
+
+def test_fifos_where_files_are_expected_hang_nothing(isolated: Path) -> None:
+    for name in (".pre-commit-config.yaml", ".env", ".env.development", "pytest.ini", "pyproject.toml"):
+        os.mkfifo(isolated / name)  # nobody writes to them: opening one to read would wait forever
+    p = run(seq_hooks("doctor"), timeout=60)
+    assert p.returncode == 1, p.stdout
+    [config] = lines(p.stdout, "configuration")
+    assert "pyproject.toml: not a regular file (a FIFO or a device is never read)" in config
+    assert ".pre-commit-config.yaml: not a regular file" in lines(p.stdout, "pre-commit")[0]

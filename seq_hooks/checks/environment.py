@@ -59,9 +59,8 @@ def _winner(key: str) -> str | None:
 def env_file_settings(path: str) -> dict[str, str]:
     """The variables seq-hooks honours that a `.env`-style file sets (`NAME=value`, `export NAME=value`)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1 << 20)
-    except (OSError, UnicodeDecodeError):
+        text = (config.read_regular(path) or b"").decode("utf-8")
+    except (UsageError, UnicodeDecodeError):
         return {}
     honoured = {n for names in config.ENV_NAMES.values() for n in names}
     found = {}

@@ -7,6 +7,8 @@ import shlex
 from typing import Any
 
 from seq_hooks.checks import INFO, PROBLEM, Finding, Scene
+from seq_hooks.config import read_regular
+from seq_hooks.errors import UsageError
 
 TOPIC = "pytest"
 # where pytest reads addopts from, in its order: (file, section)
@@ -19,8 +21,8 @@ def _ini_addopts(path: str, section: str) -> str | None:
 
     parser = configparser.RawConfigParser()
     try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
+        parser.read_string((read_regular(path) or b"").decode("utf-8"), path)
+    except (configparser.Error, UnicodeDecodeError, UsageError):
         return None
     return parser.get(section, "addopts", fallback=None) if parser.has_section(section) else None
 
@@ -33,9 +35,8 @@ def _toml_addopts(path: str) -> str | None:
     else:
         import tomli as tomllib
     try:
-        with open(path, "rb") as f:
-            doc: Any = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        doc: Any = tomllib.loads((read_regular(path) or b"").decode("utf-8"))
+    except (UsageError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
     pytest = doc.get("tool", {}).get("pytest", {}) if isinstance(doc.get("tool"), dict) else {}
     table = pytest.get("ini_options", pytest) if isinstance(pytest, dict) else {}
