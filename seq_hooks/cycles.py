@@ -23,6 +23,8 @@ def _edges(state_dir: str) -> dict[str, list[tuple[TicketInfo, str]]]:
             continue
         holder = queue[0].token
         for t in queue[1:]:
+            if t.granted is not None:  # another holder of a lock with slots: it waits for nobody here
+                continue
             for h in t.holds:
                 waits.setdefault(h, []).append((t, holder))
     return waits

@@ -62,3 +62,20 @@ def test_cross_lock_cycle_fails_one_side_fast(isolated: Path) -> None:
         reap(b)
     assert codes == [0, 75]
     assert "lock cycle" in (a.stderr.read() if a.stderr else "") + (b.stderr.read() if b.stderr else "")
+
+
+def test_a_second_holder_of_a_lock_with_slots_waits_for_nobody(isolated: Path) -> None:
+    """B has two holders: the second holds a (it was admitted beside the first). We hold b and would wait for a's
+    holder: no cycle, the second holder of B waits for no one."""
+    state = str(isolated / ".git" / "seq-hooks")
+    a, b = _queue(state, "a"), _queue(state, "b")
+    fds = []
+    try:
+        for qdir, token, holds in ((a, "a", []), (b, "b", []), (b, "second", ["a"])):
+            _n, fd, _s = tickets.make(qdir, token, [token], "/", holds)
+            tickets.mark_granted(fd)
+            fds.append(fd)
+        assert cycles.find(state, ["b"], "a") is None
+    finally:
+        for fd in fds:
+            os.close(fd)
