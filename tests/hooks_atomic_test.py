@@ -150,6 +150,27 @@ def test_files_named_like_hook_options_are_files(isolated: Path, pre_commit: str
         assert f"atomic-ruff: failed: {name}: exit 1" in p.stdout  # checked, each as one unit
 
 
+def test_ruff_by_default_batches_files_and_names_each_failing_one(isolated: Path) -> None:
+    for name in ("a.py", "b.py", "c.py", "d.py"):
+        write(isolated, name, "import os\n" if name in ("b.py", "d.py") else "x = 1\n")
+    p = run(hook("atomic-ruff", "--no-fix", "a.py", "b.py", "c.py", "d.py"), env=env(PRE_COMMIT="1"))
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "1 unit (4 files): 0 passed, 1 failed" in p.stdout
+    # the tool named b.py and d.py: those are the failures reported, not the whole unit
+    assert [line for line in p.stdout.splitlines() if ": failed: " in line] == [
+        "atomic-ruff: failed: b.py: exit 1", "atomic-ruff: failed: d.py: exit 1"]
+    assert [r["argv"][-4:] for r in journal.read(state(isolated))] == [["a.py", "b.py", "c.py", "d.py"]]
+
+
+def test_a_failed_unit_whose_files_the_tool_does_not_name_is_reported_as_the_unit(isolated: Path) -> None:
+    for name in ("a.py", "b.py"):
+        write(isolated, name)
+    p = run(hook("atomic", "--batch", "0", "--", "sh", "-c", "echo something broke; exit 4", "sh", "--", "a.py",
+                 "b.py"), env=env())
+    assert p.returncode == 1
+    assert "atomic: failed: a.py (+1 more): exit 4" in p.stdout
+
+
 def test_a_vanished_file_is_skipped_with_a_note(isolated: Path, tmp_path: Path) -> None:
     write(isolated, "here.py")
     out = tmp_path / "argv.jsonl"
@@ -177,7 +198,7 @@ def test_a_missing_tool_is_one_clear_error(isolated: Path) -> None:
 def test_verbose_progress_line_per_unit_and_summary(isolated: Path) -> None:
     write(isolated, "a.py")
     write(isolated, "b.py", "import os\n")
-    p = run(hook("atomic-ruff", "--verbose", "--no-fix", "a.py", "b.py"), env=env(PRE_COMMIT="1"))
+    p = run(hook("atomic-ruff", "--verbose", "--no-fix", "--batch", "1", "a.py", "b.py"), env=env(PRE_COMMIT="1"))
     assert p.returncode == 1
     lines = p.stdout.splitlines()
     assert lines[0].startswith("atomic-ruff: ruff from ")
@@ -217,7 +238,7 @@ def test_by_hand_files_come_from_git_filtered_by_type(isolated: Path, tmp_path: 
     write(isolated, "ignored.py")
     write(isolated, ".gitignore", "ignored.py\n")
     git(isolated, "add", "a.py", "notes.txt")  # tracked and untracked (not ignored) files both count
-    p = run(hook("atomic-ruff", "--verbose"), env=env())
+    p = run(hook("atomic-ruff", "--verbose", "--batch", "1"), env=env())
     assert p.returncode == 0, p.stdout + p.stderr
     ran = sorted(r["argv"][-1] for r in journal.read(state(isolated)))
     assert ran == ["a.py", "stub.pyi", "sub/b.py"]
@@ -256,7 +277,7 @@ def test_nested_under_a_held_lock_units_use_the_child_queue(isolated: Path, tmp_
 def test_units_share_one_log_with_a_section_each(isolated: Path) -> None:
     write(isolated, "a.py")
     write(isolated, "b.py")
-    p = run(hook("atomic-ruff", "a.py", "b.py"), env=env())
+    p = run(hook("atomic-ruff", "--batch", "1", "a.py", "b.py"), env=env())
     assert p.returncode == 0
     logs = {r["log"] for r in journal.read(state(isolated))}
     assert len(logs) == 1
@@ -284,7 +305,7 @@ def test_progress_lines_on_a_terminal_without_verbose(isolated: Path) -> None:
     write(isolated, "b.py")
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.Popen(hook("atomic-ruff", "a.py", "b.py"), stdout=follower, stderr=follower,
+        proc = subprocess.Popen(hook("atomic-ruff", "--batch", "1", "a.py", "b.py"), stdout=follower, stderr=follower,
                                 env=env(PRE_COMMIT="1"))
         os.close(follower)
         chunks = []

@@ -48,9 +48,19 @@ def test_mypy_shows_an_imported_modules_error_once(isolated: Path) -> None:
     write(isolated, "base.py", 'value: int = "one"\n')
     for name in ("a.py", "b.py", "c.py"):
         write(isolated, name, "import base\n\nx: int = base.value\n")
-    p = run(hook("atomic-mypy", "base.py", "a.py", "b.py", "c.py"), env=env(PRE_COMMIT="1"))
+    p = run(hook("atomic-mypy", "--batch", "1", "base.py", "a.py", "b.py", "c.py"), env=env(PRE_COMMIT="1"))
     assert p.returncode == 1
     assert p.stdout.count('base.py:1: error: Incompatible types in assignment') == 1
     assert p.stdout.count("(1 line shown above by an earlier unit)") == 3
     # each unit that saw the error failed, as mypy itself says
     assert "4 units (4 files): 0 passed, 4 failed" in p.stdout
+
+
+def test_by_default_one_unit_names_the_file_that_failed(isolated: Path) -> None:
+    write(isolated, "base.py", 'value: int = "one"\n')
+    for name in ("a.py", "b.py", "c.py"):
+        write(isolated, name, "import base\n\nx: int = base.value\n")
+    p = run(hook("atomic-mypy", "a.py", "b.py", "base.py", "c.py"), env=env(PRE_COMMIT="1"))
+    assert p.returncode == 1
+    assert "1 unit (4 files): 0 passed, 1 failed" in p.stdout
+    assert [line for line in p.stdout.splitlines() if ": failed: " in line] == ["atomic-mypy: failed: base.py: exit 1"]

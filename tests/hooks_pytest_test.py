@@ -65,16 +65,19 @@ PASSING = "def test_ok():\n    assert True\n"
 FAILING = "def test_bad():\n    assert 2 + 2 == 5\n"
 
 
-def test_runs_matching_tests_one_unit_each_and_names_the_failure(isolated: Path) -> None:
+def test_runs_matching_tests_in_one_unit_and_names_the_failing_file(isolated: Path) -> None:
     layout(isolated, {"calc.py": "", "tests/test_calc.py": PASSING, "tests/calc_test.py": FAILING,
                       "tests/test_unrelated.py": FAILING})
     p = run([str(BIN / "atomic-pytest"), "calc.py"], env={**os.environ, "PRE_COMMIT": "1"})
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "atomic-pytest: failed: tests/calc_test.py: exit 1" in p.stdout
-    assert "2 units (2 files): 1 passed, 1 failed" in p.stdout
+    assert [line for line in p.stdout.splitlines() if ": failed: " in line] == [
+        "atomic-pytest: failed: tests/calc_test.py: exit 1"]
+    assert "1 unit (2 files): 0 passed, 1 failed" in p.stdout
     assert "assert 2 + 2 == 5" in p.stdout  # the failing unit's output
-    ran = [r["argv"][-1] for r in journal.read(str(isolated / ".git" / "seq-hooks"))]
-    assert sorted(ran) == ["tests/calc_test.py", "tests/test_calc.py"]
+    ran = [sorted(r["argv"][-2:]) for r in journal.read(str(isolated / ".git" / "seq-hooks"))]
+    assert ran == [["tests/calc_test.py", "tests/test_calc.py"]]
+    p = run([str(BIN / "atomic-pytest"), "--batch", "1", "calc.py"], env={**os.environ, "PRE_COMMIT": "1"})
+    assert "2 units (2 files): 1 passed, 1 failed" in p.stdout
 
 
 def test_nothing_collected_is_not_a_failure(isolated: Path) -> None:
@@ -87,7 +90,7 @@ def test_nothing_collected_is_not_a_failure(isolated: Path) -> None:
 
 def test_all_one_unit_per_test_file(isolated: Path) -> None:
     layout(isolated, {f"tests/test_{i}.py": PASSING for i in range(3)})
-    p = run([str(BIN / "atomic-pytest"), "--all"], env={**os.environ, "PRE_COMMIT": "1"})
+    p = run([str(BIN / "atomic-pytest"), "--all", "--batch", "1"], env={**os.environ, "PRE_COMMIT": "1"})
     assert (p.returncode, p.stdout) == (0, "")
     ran = sorted(r["argv"][-1] for r in journal.read(str(isolated / ".git" / "seq-hooks")))
     assert ran == ["tests/test_0.py", "tests/test_1.py", "tests/test_2.py"]
@@ -131,3 +134,13 @@ def test_a_change_without_matching_tests_runs_nothing(isolated: Path) -> None:
     p = run([str(BIN / "atomic-pytest"), "notes.py"], env=dict(os.environ))
     assert (p.returncode, p.stdout) == (0, "atomic-pytest: no files to run pytest on\n")
     assert not (isolated / ".git" / "seq-hooks" / "journal.jsonl").exists()
+
+
+def test_all_eight_test_files_per_unit_by_default(isolated: Path) -> None:
+    layout(isolated, {f"tests/test_{i:02}.py": PASSING for i in range(10)})
+    p = run([str(BIN / "atomic-pytest"), "--all"], env=dict(os.environ))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "2 units (10 files): 2 passed" in p.stdout
+    records = journal.read(str(isolated / ".git" / "seq-hooks"))
+    sizes = sorted(sum(a.endswith(".py") for a in r["argv"]) for r in records)
+    assert sizes == [2, 8]

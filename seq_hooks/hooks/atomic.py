@@ -42,6 +42,7 @@ class Spec(NamedTuple):
     adjust: Callable[[Job, toolenv.Tool], list[str]] | None = None  # the tool's final options
     dedupe: bool = False  # drop `path:line: ...` lines an earlier unit printed (mypy reports imported modules too)
     default_args: tuple[str, ...] = ()  # before the user's options, which may undo them (ruff: --fix / --no-fix)
+    batch: int = 1  # files per unit unless --batch or the hook's table says otherwise (0: all; see the README)
 
 
 def syntax(spec: Spec) -> Syntax:
@@ -68,8 +69,9 @@ def run(spec: Spec, argv: list[str]) -> int:
         sys.stdout.write(f"{spec.hook_id}: {tool.name} from {tool.source}: {' '.join(tool.argv)}\n")
     tool_args = spec.adjust(job, tool) if spec.adjust is not None else job.tool_args
     head = [*tool.argv, *tool_args, *(["--"] if spec.dashdash else [])]
-    plan = units.Plan(spec.hook_id, head, batches(job.files, _batch_size(words, hook)), limits, spec.ok_codes,
-                      spec.dashdash, spec.dedupe, tool.source, runner.unit_threads(ctx.settings, hook))
+    cut = batches(job.files, _batch_size(words, hook, spec.batch))
+    plan = units.Plan(spec.hook_id, head, cut, limits, spec.ok_codes, spec.dashdash, spec.dedupe, tool.source,
+                      runner.unit_threads(ctx.settings, hook))
     show = units.Show(verbose, verbose or sys.stdout.isatty(), under_pre_commit and not verbose,
                       bool(words.values["fail_fast"]))
     return units.run_units(plan, ctx, show)
@@ -93,12 +95,12 @@ def _defaults_not_given(defaults: tuple[str, ...], given: list[str]) -> list[str
     return [d for d in defaults if d not in said and "--no-" + d[2:] not in said]
 
 
-def _batch_size(words: Words, hook: HookSettings) -> int:
-    """Files per unit: --batch, else `batch` in the hook's table, else one; 0 means all."""
+def _batch_size(words: Words, hook: HookSettings, default: int) -> int:
+    """Files per unit: --batch, else `batch` in the hook's table, else the hook's own default; 0 means all."""
     given = words.values["batch"]
     if isinstance(given, int):
         return given
-    return hook.batch if hook.batch is not None else 1
+    return hook.batch if hook.batch is not None else default
 
 
 def batches(names: list[str], size: int) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""`atomic-mypy`: mypy once per file by default (all units share mypy's cache), or --batch N files per unit.
+"""`atomic-mypy`: mypy over all the files in one unit by default (--batch N: N files per unit, sharing the cache).
 
 mypy's own follow_imports setting stays: with the default ("normal") a unit also reports errors in the modules
 its file imports (printed once: later units leave out the lines already shown), and later units load those
@@ -34,11 +34,12 @@ def adjust(job: Job, tool: Tool) -> list[str]:
 SPEC = Spec(
     hook_id="atomic-mypy",
     tool="mypy",
-    summary="Run mypy on each file (or batch) in turn through the project lock, sharing one cache.",
+    summary="Run mypy on the files (all in one unit, or --batch N per unit) through the project lock.",
     types=("python", "pyi"),
     dashdash=True,
     adjust=adjust,
     dedupe=True,
+    batch=0,  # all in one unit: mypy checks what each file imports anyway; per file it did that 4 times (README)
 )
 
 

@@ -1,4 +1,4 @@
-"""`atomic-pytest`: the tests that match the changed files, one test file per unit, through the project lock.
+"""`atomic-pytest`: the tests that match the changed files, 8 test files per unit, through the project lock.
 
 A changed test file (test_*.py, *_test.py) runs itself; a changed source file runs the test files named after
 it (test_<name>.py, <name>_test.py) under the configured test_paths; a changed conftest.py runs the test files
@@ -90,12 +90,13 @@ def adjust(job: Job, tool: Tool) -> list[str]:
 SPEC = Spec(
     hook_id="atomic-pytest",
     tool="pytest",
-    summary="Run the test files that match the changed files, one at a time through the project lock.",
+    summary="Run the test files that match the changed files, a few per unit through the project lock.",
     types=("python",),
     ok_codes=frozenset({0, 5}),
     extra=(Option(("--all",), "all", help="run every test file under the test paths, one unit each"),),
     plan=plan,
     adjust=adjust,
+    batch=8,  # test files per unit: pytest's start-up paid once per 8 files, a unit still a handful of files (README)
 )
 
 

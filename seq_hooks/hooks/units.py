@@ -45,6 +45,7 @@ class Done(NamedTuple):
     state: str  # ok, MODIFIED, FAIL, skipped
     why: str  # for FAIL: exit 1, timeout: ..., ...
     waited: float
+    named: tuple[str, ...] = ()  # for FAIL: the unit's files the tool's output names (the ones that failed)
 
 
 def run_units(plan: Plan, ctx: context.Context, show: Show) -> int:
@@ -90,7 +91,21 @@ def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) 
     changed = any(_stat(f) != b for f, b in zip(files, before, strict=True))
     if result.exit_code in plan.ok_codes and result.reason == "exit":
         return result, Done(unit_name(files), "MODIFIED" if changed else "ok", "", result.waited_s)
-    return result, Done(unit_name(files), "FAIL", why(result), result.waited_s)
+    named = files_named(result.stdout + "\n" + result.stderr, files) if len(files) > 1 else ()
+    return result, Done(unit_name(files), "FAIL", why(result), result.waited_s, named)
+
+
+def files_named(output: str, files: list[str]) -> tuple[str, ...]:
+    """The files that the tool's output names where it reports a problem: `path:line...` (ruff, mypy, most
+    linters; ruff's ` --> path:line`), `FAILED path::test` and `ERROR path` (pytest)."""
+    lines = [line.lstrip() for line in output.splitlines()]
+    found: list[str] = []
+    for f in files:
+        marks = tuple(m for shown in {f, safe_name(f)}
+                      for m in (f"{shown}:", f"--> {shown}:", f"FAILED {shown}::", f"ERROR {shown}"))
+        if any(line.startswith(marks) for line in lines):
+            found.append(f)
+    return tuple(found)
 
 
 def _report(plan: Plan, show: Show, n: int, done: Done, result: Result, shown: set[str]) -> None:
@@ -112,7 +127,8 @@ def _summary(plan: Plan, done: list[Done], start: float) -> None:
     line = (f"{plan.prog}: {units} unit{'s' * (units != 1)} ({files} file{'s' * (files != 1)}): "
             f"{counts(done, units)} in {time.monotonic() - start:.2f}s (waited "
             f"{sum(d.waited for d in done):.2f}s for the lock; {plan.source})")
-    lines = [line, *(f"{plan.prog}: failed: {d.name}: {d.why}" for d in done if d.state == "FAIL")]
+    lines = [line, *(f"{plan.prog}: failed: {name}: {d.why}" for d in done if d.state == "FAIL"
+                     for name in d.named or (d.name,))]
     _write(sys.stdout, "\n".join(lines))
     sys.stdout.flush()
 
