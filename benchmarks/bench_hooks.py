@@ -6,13 +6,19 @@
 Fetches the package's sdist once into benchmarks/.cache/ (gitignored), copies its .py files into a throw-away git
 repository (so the project, its lock and its journal are private to the benchmark), then times, as the median of
 N rounds after one warm-up each:
-  per file: a shell loop running `ruff check FILE` on each file, against `atomic-ruff FILES...` (one unit per file);
+  per file: a shell loop running `ruff check FILE` on each file, against `atomic-ruff --batch 1 FILES...`;
   batched:  one plain `ruff check FILES...`, against `atomic-ruff --batch 50 FILES...`.
 Targets: per file within 1.3x of the bare loop; batched within 2x of the plain call. Exit 1 when one is missed.
 
 --mypy (default package rich==13.7.1): atomic-mypy one unit per file (sharing mypy's cache) against --batch 0 (the
 whole program as one unit) and one plain mypy call, with a cold cache, a warm one, and a commit that changed
 one file; no target, it measures the trade-off.
+
+--units (default package toolz==1.1.0, a wheel: its modules and its own tests, no dependencies): how big a unit
+should be. For atomic-ruff, atomic-mypy and atomic-pytest: the bare tool called once, the hook with a unit per
+file (--batch 1) and the hook with its default units, on a commit that changed 4 modules (pytest runs their 4 test
+files) and on all files (pytest --all); mypy's cache warm, as between commits. Prints seconds and the ratio to
+the bare tool.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +40,7 @@ CACHE = HERE / ".cache"
 BIN = Path(sys.executable).parent
 RUFF = str(BIN / "ruff")
 ATOMIC_RUFF = str(BIN / "atomic-ruff")
-RUFF_ARGS = ["check", "--force-exclude"]  # what atomic-ruff runs, minus pre-commit's default --fix
+RUFF_ARGS = ["check", "--force-exclude", "--no-fix"]  # what `atomic-ruff --no-fix` runs (the corpus stays as it is)
 
 
 def fetch(spec: str) -> Path:
@@ -87,9 +94,9 @@ def measure(work: Path, files: list[str], env: dict[str, str], rounds: int, extr
     listing = "\n".join(files) + "\n"
     cases: dict[str, Callable[[], float]] = {
         "bare loop": lambda: timed(["bash", "-c", *loop], work, env, listing),
-        "atomic-ruff": lambda: timed([ATOMIC_RUFF, *extra, *files], work, env),
+        "atomic-ruff": lambda: timed([ATOMIC_RUFF, "--batch", "1", "--no-fix", *extra, *files], work, env),
         "plain call": lambda: timed([*ruff, "--", *files], work, env),
-        "atomic-ruff --batch 50": lambda: timed([ATOMIC_RUFF, "--batch", "50", *extra, *files], work, env),
+        "atomic-ruff --batch 50": lambda: timed([ATOMIC_RUFF, "--batch", "50", "--no-fix", *extra, *files], work, env),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for run in cases.values():
@@ -139,7 +146,7 @@ def bench_mypy(spec: str, rounds: int) -> int:
         cases = {
             "plain mypy, all files": [MYPY, *MYPY_ARGS, "--", *pkg],
             "atomic-mypy --batch 0 (one unit)": [ATOMIC_MYPY, *MYPY_ARGS, "--batch", "0", *pkg],
-            "atomic-mypy (a unit per file)": [ATOMIC_MYPY, *MYPY_ARGS, *pkg],
+            "atomic-mypy (a unit per file)": [ATOMIC_MYPY, *MYPY_ARGS, "--batch", "1", *pkg],
         }
         rows: list[tuple[str, str, float, int]] = []
         for name, cmd in cases.items():
@@ -176,6 +183,69 @@ def bench_mypy(spec: str, rounds: int) -> int:
     return 0
 
 
+def fetch_wheel(spec: str) -> Path:
+    """The unpacked wheel of `spec` (NAME==VERSION): for a package whose tests ship inside it."""
+    name, _, version = spec.partition("==")
+    unpacked = CACHE / f"{name}-{version}-wheel"
+    if unpacked.is_dir():
+        return unpacked
+    CACHE.mkdir(exist_ok=True)
+    print(f"fetching {spec} (wheel) from PyPI into {CACHE} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
+                    "--only-binary", ":all:", spec, "-d", str(CACHE)], check=True)
+    wheel = next(CACHE.glob(f"{name}-{version}-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(unpacked)
+    return unpacked
+
+
+CHANGED = ("itertoolz", "dicttoolz", "functoolz", "recipes")  # a commit's modules; each has tests/test_<name>.py
+
+
+def bench_units(spec: str, rounds: int) -> int:
+    source = fetch_wheel(spec)
+    name = spec.partition("==")[0]
+    with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-units-") as tmp:
+        work = Path(tmp) / "corpus"
+        files = [f for f in corpus(source, work) if f.startswith(f"{name}/")]
+        tests = [f for f in files if Path(f).name.startswith("test_")]
+        commit = [f"{name}/{m}.py" for m in CHANGED]
+        commit_tests = [f for f in tests if Path(f).stem.removeprefix("test_") in CHANGED]
+        env = {**os.environ, "SEQ_HOOKS_HOME": str(Path(tmp) / "state"), "PRE_COMMIT": "1"}
+        for var in ("SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE"):
+            env.pop(var, None)
+        tools = {  # hook: (its extra args, the bare command's head, the bare command's files for commit / all)
+            "atomic-ruff": (["--no-fix"], [RUFF, "check", "--no-fix", "--"], commit, files),
+            "atomic-mypy": (MYPY_ARGS, [MYPY, *MYPY_ARGS, "--"], commit, files),
+            "atomic-pytest": ([], [str(BIN / "pytest"), "-q"], commit_tests, tests),
+        }
+        rows: list[list[str]] = []
+        for hook, (extra, bare, bare_commit, bare_all) in tools.items():
+            for what, given, bare_files in (("commit", commit, bare_commit), ("all files", files, bare_all)):
+                args = ["--all"] if hook == "atomic-pytest" and what == "all files" else given
+                cases = {
+                    "bare": [*bare, *bare_files],
+                    "a unit per file": [str(BIN / hook), "--batch", "1", *extra, *args],
+                    "default units": [str(BIN / hook), *extra, *args],
+                }
+                med = {case: statistics.median(repeat(cmd, work, env, rounds)) for case, cmd in cases.items()}
+                ratios = [f"{med[c] / med['bare']:.2f}x" for c in ("a unit per file", "default units")]
+                rows.append([hook, f"{what} ({len(bare_files)} files)", *(f"{med[c]:.2f}" for c in cases), *ratios])
+    print(f"corpus: {spec} (its {len(files)} modules and {len(tests)} test files); {os.cpu_count()} CPUs; "
+          f"median of {rounds} rounds after a warm-up; mypy's cache warm")
+    header = ["hook", "files", "bare s", "per file s", "default s", "per file / bare", "default / bare"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join(" --- " for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+def repeat(cmd: list[str], cwd: Path, env: dict[str, str], rounds: int) -> list[float]:
+    timed(cmd, cwd, env)  # warm-up: caches, the page cache
+    return [timed(cmd, cwd, env) for _ in range(rounds)]
+
+
 def compile_package() -> None:
     """Byte-compiles seq_hooks as pip does on install: with stale .pyc files (an editable install run under
     PYTHONDONTWRITEBYTECODE=1) every hook start would recompile it, ~35 ms more per start."""
@@ -189,10 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--package", default=None, help="the sdist whose source is the corpus (NAME==VERSION)")
     parser.add_argument("--mypy", action="store_true", help="measure atomic-mypy per file against --batch")
+    parser.add_argument("--units", action="store_true", help="per-file units against the default ones and the "
+                        "bare tool (ruff, mypy, pytest)")
     args = parser.parse_args(argv)
     compile_package()
     if args.mypy:
         return bench_mypy(args.package or "rich==13.7.1", args.rounds)
+    if args.units:
+        return bench_units(args.package or "toolz==1.1.0", args.rounds)
     args.package = args.package or "pip==24.0"
     source = fetch(args.package)
     with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-") as tmp:
