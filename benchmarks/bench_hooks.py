@@ -43,21 +43,26 @@ ATOMIC_RUFF = str(BIN / "atomic-ruff")
 RUFF_ARGS = ["check", "--force-exclude", "--no-fix"]  # what `atomic-ruff --no-fix` runs (the corpus stays as it is)
 
 
-def fetch(spec: str) -> Path:
-    """The unpacked sdist of `spec` (NAME==VERSION), downloaded with pip on first use."""
+def fetch(spec: str, *, wheel: bool = False) -> Path:
+    """The unpacked sdist (or wheel: for a package whose tests ship inside it) of `spec` (NAME==VERSION),
+    downloaded with pip on first use."""
     name, _, version = spec.partition("==")
-    unpacked = CACHE / f"{name}-{version}"
+    unpacked = CACHE / f"{name}-{version}{'-wheel' if wheel else ''}"
     if unpacked.is_dir():
         return unpacked
     CACHE.mkdir(exist_ok=True)
-    tarball = next(CACHE.glob(f"{name}-{version}.tar.gz"), None)
-    if tarball is None:
-        print(f"fetching {spec} (sdist) from PyPI into {CACHE} ...", flush=True)
+    pattern = f"{name}-{version}-*.whl" if wheel else f"{name}-{version}.tar.gz"
+    if next(CACHE.glob(pattern), None) is None:
+        print(f"fetching {spec} ({'wheel' if wheel else 'sdist'}) from PyPI into {CACHE} ...", flush=True)
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                        "--no-binary", ":all:", spec, "-d", str(CACHE)], check=True)
-        tarball = CACHE / f"{name}-{version}.tar.gz"
-    with tarfile.open(tarball) as tar:
-        tar.extractall(CACHE, filter="data")
+                        "--only-binary" if wheel else "--no-binary", ":all:", spec, "-d", str(CACHE)], check=True)
+    archive = next(CACHE.glob(pattern))
+    if wheel:
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(unpacked)
+    else:
+        with tarfile.open(archive) as tar:
+            tar.extractall(CACHE, filter="data")
     return unpacked
 
 
@@ -183,27 +188,11 @@ def bench_mypy(spec: str, rounds: int) -> int:
     return 0
 
 
-def fetch_wheel(spec: str) -> Path:
-    """The unpacked wheel of `spec` (NAME==VERSION): for a package whose tests ship inside it."""
-    name, _, version = spec.partition("==")
-    unpacked = CACHE / f"{name}-{version}-wheel"
-    if unpacked.is_dir():
-        return unpacked
-    CACHE.mkdir(exist_ok=True)
-    print(f"fetching {spec} (wheel) from PyPI into {CACHE} ...", flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
-                    "--only-binary", ":all:", spec, "-d", str(CACHE)], check=True)
-    wheel = next(CACHE.glob(f"{name}-{version}-*.whl"))
-    with zipfile.ZipFile(wheel) as z:
-        z.extractall(unpacked)
-    return unpacked
-
-
 CHANGED = ("itertoolz", "dicttoolz", "functoolz", "recipes")  # a commit's modules; each has tests/test_<name>.py
 
 
 def bench_units(spec: str, rounds: int) -> int:
-    source = fetch_wheel(spec)
+    source = fetch(spec, wheel=True)
     name = spec.partition("==")[0]
     with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-units-") as tmp:
         work = Path(tmp) / "corpus"
@@ -228,11 +217,11 @@ def bench_units(spec: str, rounds: int) -> int:
                     "a unit per file": [str(BIN / hook), "--batch", "1", *extra, *args],
                     "default units": [str(BIN / hook), *extra, *args],
                 }
-                med = {case: statistics.median(repeat(cmd, work, env, rounds)) for case, cmd in cases.items()}
+                med = interleaved(cases, work, env, rounds)
                 ratios = [f"{med[c] / med['bare']:.2f}x" for c in ("a unit per file", "default units")]
                 rows.append([hook, f"{what} ({len(bare_files)} files)", *(f"{med[c]:.2f}" for c in cases), *ratios])
     print(f"corpus: {spec} (its {len(files)} modules and {len(tests)} test files); {os.cpu_count()} CPUs; "
-          f"median of {rounds} rounds after a warm-up; mypy's cache warm")
+          f"median of {rounds} rounds (the cases taking turns) after a warm-up; mypy's cache warm")
     header = ["hook", "files", "bare s", "per file s", "default s", "per file / bare", "default / bare"]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join(" --- " for _ in header) + "|")
@@ -241,9 +230,15 @@ def bench_units(spec: str, rounds: int) -> int:
     return 0
 
 
-def repeat(cmd: list[str], cwd: Path, env: dict[str, str], rounds: int) -> list[float]:
-    timed(cmd, cwd, env)  # warm-up: caches, the page cache
-    return [timed(cmd, cwd, env) for _ in range(rounds)]
+def interleaved(cases: dict[str, list[str]], cwd: Path, env: dict[str, str], rounds: int) -> dict[str, float]:
+    """Median seconds of each case, the cases taking turns in every round (a shared machine's load drifts)."""
+    for cmd in cases.values():
+        timed(cmd, cwd, env)  # warm-up: caches, the page cache
+    times: dict[str, list[float]] = {case: [] for case in cases}
+    for _ in range(rounds):
+        for case, cmd in cases.items():
+            times[case].append(timed(cmd, cwd, env))
+    return {case: statistics.median(t) for case, t in times.items()}
 
 
 def compile_package() -> None:

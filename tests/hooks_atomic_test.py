@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import journal
+from seq_hooks.hooks import atomic, generic, ruff, ruff_format
+from seq_hooks.hooks import mypy as mypy_hook
+from seq_hooks.hooks import pytest as pytest_hook
 from testing.util import FIXTURES, PY, git, reap, run, seq_hooks, wait_for_file
 
 BIN = Path(sys.executable).parent
@@ -351,3 +354,21 @@ def test_threads_per_hook_caps_each_unit(isolated: Path) -> None:
     p = run([str(Path(sys.executable).parent / "atomic"), "--verbose", "--", "sh", "-c",
              "echo T=$OMP_NUM_THREADS/$PYTEST_XDIST_AUTO_NUM_WORKERS", "--", "f1"])
     assert p.returncode == 0 and "T=1/1" in p.stdout, p.stdout + p.stderr
+
+
+def test_batches_cut_the_files_in_order() -> None:
+    names = ["a", "b", "c", "d", "e"]
+    assert atomic.batches(names, 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert atomic.batches(names, 0) == [names]
+    assert atomic.batches(names, 1) == [[n] for n in names]
+
+
+@pytest.mark.parametrize(("given", "kept"), [([], ["--fix"]), (["--fix"], []), (["--no-fix"], []),
+                                            (["--select", "E"], ["--fix"])])
+def test_a_default_option_is_dropped_when_the_user_gives_it_either_way(given: list[str], kept: list[str]) -> None:
+    assert atomic._defaults_not_given(("--fix",), given) == kept
+
+
+def test_each_hook_has_its_default_unit_size() -> None:
+    assert (ruff.SPEC.batch, ruff_format.SPEC.batch, mypy_hook.SPEC.batch, pytest_hook.SPEC.batch,
+            generic.SPEC.batch) == (200, 200, 0, 8, 1)
