@@ -302,3 +302,13 @@ def test_a_lock_with_slots_gets_a_lane_per_slot() -> None:
     records = [rec("default", 1.0, 3.0), rec("default", 1.5, 2.0), rec("default", 2.0005, 4.0),
                rec("default", 3.0, 5.0), rec("git", 1.0, 2.0), rec("git", 2.0, 3.0)]
     assert [u["slot"] for u in report.units(records)] == [1, 2, 2, 1, 0, 0]
+
+
+def test_a_successor_started_before_the_release_was_stamped_shares_the_lane() -> None:
+    """`ended` is stamped after the release: on a loaded machine the next holder starts before it. Its command had
+    ended (started + duration_s) by then, so the lock had one holder at a time: one lane (it used to be two)."""
+    records = [{"lock": "default", "argv": ["a"], "enqueued": 0.0, "started": 1.0, "ended": 2.05, "duration_s": 0.9,
+                "exit": 0, "reason": "exit"},
+               {"lock": "default", "argv": ["b"], "enqueued": 0.5, "started": 2.01, "ended": 3.0, "duration_s": 0.9,
+                "exit": 0, "reason": "exit"}]
+    assert [u["slot"] for u in report.units(records)] == [0, 0]

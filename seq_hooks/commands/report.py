@@ -240,8 +240,12 @@ def units(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "attempts": r.get("attempts") if isinstance(r.get("attempts"), int) else 1,
             "outcome": outcome(r.get("exit"), r.get("reason")),
         })
-    for u, slot in zip(out, capacity.slots_used([(u["lock"], u["started"], u["ended"]) for u in out]), strict=True):
-        u["slot"] = slot  # a lane per slot where a lock had several holders at once
+    # a lane per slot where a lock had several holders at once. A slot is taken until the unit's command ended
+    # (started + duration_s), not until `ended`: that is stamped after the release, and on a loaded machine the
+    # successor starts in between, which is no overlap
+    runs = [(u["lock"], u["started"], min(u["ended"], u["started"] + u["duration_s"])) for u in out]
+    for u, slot in zip(out, capacity.slots_used(runs), strict=True):
+        u["slot"] = slot
     return out
 
 
