@@ -4,10 +4,8 @@ No network and no external asset: the CSS, the script and the data are inline, a
 allows only those exact inline blocks (by hash), so nothing from the journal can run or load anything even if
 it slipped past the escaping. The journal's text reaches the page twice, both escaped: in a table (HTML
 escaped, readable without JavaScript) and as JSON in a data block (`<`, `>`, `&` as \\u escapes) that the script
-reads and puts on the page with textContent only. The file is written to a temporary name and renamed, so a
-half-written report never exists under FILE. A FILE that is a symlink of ours is written through (the link
-stays); one owned by someone else is refused (a planted link in /tmp must not aim our write). A FIFO or a
-device is written to as it is, and `-` is standard output.
+reads and puts on the page with textContent only. FILE is written by seq_hooks.outfile (whole or not at all,
+never through another user's symlink); `-` is standard output.
 """
 from __future__ import annotations
 
@@ -16,13 +14,11 @@ import hashlib
 import html
 import json
 import os
-import stat
 import sys
-import tempfile
 import time
 
-from seq_hooks import capacity, context, display, journal
-from seq_hooks.errors import FAILED, OK, FatalError, UsageError
+from seq_hooks import capacity, context, display, journal, outfile
+from seq_hooks.errors import OK, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.records import TYPE_CHECKING
 
@@ -240,9 +236,8 @@ def units(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "attempts": r.get("attempts") if isinstance(r.get("attempts"), int) else 1,
             "outcome": outcome(r.get("exit"), r.get("reason")),
         })
-    # a lane per slot where a lock had several holders at once. A slot is taken until the unit's command ended
-    # (started + duration_s), not until `ended`: that is stamped after the release, and on a loaded machine the
-    # successor starts in between, which is no overlap
+    # a lane per slot where a lock had several holders at once; a slot is held until the unit's command ended,
+    # not until `ended` (stamped after the release: on a loaded machine the successor starts in between)
     runs = [(u["lock"], u["started"], min(u["ended"], u["started"] + u["duration_s"])) for u in out]
     for u, slot in zip(out, capacity.slots_used(runs), strict=True):
         u["slot"] = slot
@@ -310,77 +305,6 @@ def render(data: list[dict[str, Any]], project: str, now: float) -> str:
     ])
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _target(path: str) -> str:
-    """The file to replace: FILE, or where FILE's link points when the link is ours."""
-    target = os.path.abspath(path)
-    try:
-        st = os.lstat(target)
-    except OSError:
-        return target
-    if not stat.S_ISLNK(st.st_mode):
-        return target
-    if st.st_uid != os.geteuid():
-        raise FatalError(f"cannot write {path}: it is a symlink owned by uid {st.st_uid}, not followed", FAILED)
-    return os.path.realpath(target)
-
-
-def _write_special(path: str, data: bytes) -> bool:
-    """Writes to a FIFO or device as a shell's `>` would (no rename possible); False for anything else."""
-    try:
-        if stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
-    try:
-        _write_all(fd, data)
-    except OSError as e:
-        raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
-    finally:
-        os.close(fd)
-    return True
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Temp file in the same directory, fsync, rename: FILE is either the old one or the whole new one."""
-    target = _target(path)
-    data = text.encode(errors="replace")
-    if _write_special(target, data):
-        return
-    directory = os.path.dirname(target)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
-    except OSError as e:
-        raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        _write_all(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, target)
-    except BaseException as e:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(e, OSError):
-            raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
-        raise
-
-
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks report", usage="--html FILE [-n N]", summary=SUMMARY)
     target = parsed.text("html")
@@ -397,7 +321,7 @@ def main(argv: list[str]) -> int:
     if target == "-":
         sys.stdout.write(text)
         return OK
-    write_atomic(target, text)
+    outfile.write(target, text)
     locks = len({u["lock"] for u in data})
     sys.stdout.write(f"wrote {target}: {len(data)} unit{'s' if len(data) != 1 else ''} in {locks} "
                      f"lock{'s' if locks != 1 else ''}\n")
