@@ -102,6 +102,13 @@ def test_a_real_time_kill_signal_works(isolated: Path) -> None:
     assert "timeout: SIGRTMIN+6 (and SIGCONT)" in _last_log()
 
 
+@pytest.mark.parametrize("number", ["0", "32", "33", "65"])
+def test_a_signal_the_flag_cannot_deliver_is_refused(number: str) -> None:
+    """glibc keeps 32 and 33 for itself (a C program never dies of them): refused, not a silent 5 s grace."""
+    p = run(seq_hooks("run", "--kill-signal", number, "--", "true"))
+    assert p.returncode == 2 and f"unknown signal '{number}'" in p.stderr and "Traceback" not in p.stderr
+
+
 def test_the_command_gets_the_broken_pipe_when_our_reader_goes(isolated: Path) -> None:
     cmd = " ".join(seq_hooks("run", "--", "yes"))
     start = time.monotonic()

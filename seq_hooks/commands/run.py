@@ -40,7 +40,7 @@ def parse_signal(raw: str) -> int:
     name = raw.upper()
     if name.isdigit():
         number = int(name)
-        if 0 < number < signal.NSIG:
+        if number in signal.valid_signals():  # not 0, nor those the C library keeps for itself (32, 33 on Linux)
             return number
     else:
         name = name if name.startswith("SIG") else "SIG" + name
