@@ -180,3 +180,14 @@ def test_scripts_without_a_shebang_and_missing_interpreters(isolated: Path) -> N
     tool.chmod(0o755)
     p = run(seq_hooks("run", "--", str(tool)))
     assert p.returncode == 127 and "bad interpreter: /nonexistent was not found" in p.stderr
+
+
+def test_nothing_wakes_the_loop_on_a_fixed_clock(isolated: Path) -> None:
+    """Without a subreaper the loop looks again at each sample (check_interval, 0.25 s), not every 50 ms: a 3 s
+    sleep costs a dozen wake-ups, not sixty (counted as voluntary context switches of the runner and its child)."""
+    env = {**os.environ, "SEQ_HOOKS_NO_SUBREAPER": "1"}
+    exe = seq_hooks("run", "--no-lock", "--", "sleep", "3")
+    pid = os.posix_spawn(exe[0], exe, env)
+    _, status, usage = os.wait4(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_nvcsw < 40, f"{usage.ru_nvcsw} wake-ups"
