@@ -2,8 +2,10 @@
 group may have children): the tree's processes are counted with one read instead of a walk of the tree, often
 enough to hold `--max-procs` against a fork loop (docs/design.md, Processes).
 
-No limit is set in it: the kernel's pids.max counts threads, and a threaded tool (ruff, rayon, a JVM) would fail
-under a process limit counted that way. The supervisor counts processes and ends the tree itself.
+The kernel's pids.max counts threads too, so it is not set to the process limit (a threaded tool, ruff, rayon, a
+JVM, would fail to start its threads): it is a moving backstop, at each count the tasks the tree has now plus some
+room (the process limit, at least 4 tasks per CPU + 32 for the thread pools tools start at once), so a fork loop that
+starves the supervisor of CPU still stops soon; the supervisor counts processes and ends the tree itself.
 """
 from __future__ import annotations
 
@@ -41,16 +43,36 @@ class RunGroup:
         except OSError:
             return False
 
+    def tasks(self) -> int | None:
+        """Tasks (threads of every process) in the group now, nested groups included; None where unknown."""
+        try:
+            with open(os.path.join(self.path, "pids.current"), "rb") as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+
+    def allow(self, tasks: int) -> None:
+        """The kernel refuses to fork or start a thread past `tasks` (where the group has a pids controller)."""
+        try:
+            fd = os.open(os.path.join(self.path, "pids.max"), os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, str(max(tasks, 1)).encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
     def pids(self) -> list[int]:
-        """Every process in the group and in the groups nested runs made inside it."""
-        out: list[int] = []
+        """Every process in the group and in the groups nested runs made inside it (cgroup v1 may list a process
+        once per thread: each is counted once)."""
+        out: set[int] = set()
         for dirpath, _dirs, _files in os.walk(self.path):
             try:
                 with open(os.path.join(dirpath, "cgroup.procs"), "rb") as f:
-                    out.extend(int(x) for x in f.read().split())
+                    out.update(int(x) for x in f.read().split())
             except OSError:
                 continue
-        return out
+        return sorted(out)
 
     def remove(self) -> None:
         """Removes the group (and nested ones) once they are empty; a group still in use stays (harmless)."""

@@ -19,6 +19,7 @@ from seq_hooks.rungroup import RunGroup
 
 MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples
 MIN_COUNT = 0.001  # seconds: the shortest gap between two counts of the run's cgroup
+THREAD_SLACK = (4, 32)  # tasks a tree may start between two counts at least: 4 per CPU + 32 (a pool's threads)
 FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)
 FORK_RATE = 5000.0  # processes per second we assume a tree can start between two samples
 LEVELS = (50, 75)  # percent of the memory limit worth a note in the log
@@ -68,6 +69,10 @@ class TreeWatch:
         self.next_sample = time.monotonic() + MIN_SAMPLE
         self.group = group if max_procs else None  # counts processes in one read: checked between samples
         self.next_count = self.next_sample if self.group is not None else 0.0
+        # room for new tasks until the next count: the process limit, or the threads a tool's pools start at once
+        self.slack = max(max_procs, THREAD_SLACK[0] * (os.cpu_count() or 1) + THREAD_SLACK[1])
+        if self.group is not None:
+            self.group.allow((self.group.tasks() or 1) + self.slack)
         self._last_scan = 0.0
         self._scanned: list[int] = []
 
@@ -96,6 +101,9 @@ class TreeWatch:
         if self.group is None:
             return None
         n = len(self.group.pids())
+        tasks = self.group.tasks()
+        if tasks is not None:
+            self.group.allow(tasks + self.slack)  # the backstop moves with the tree (see rungroup)
         self.next_count = now + max(MIN_COUNT, (self.max_procs - n) / FORK_RATE)
         return self._procs_verdict(n)
 

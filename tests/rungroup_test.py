@@ -54,3 +54,29 @@ def test_adding_a_gone_process_fails_quietly() -> None:
         assert group.pids() == []
     finally:
         group.remove()
+
+
+def test_the_backstop_stops_forks_past_what_it_allows(isolated: Path) -> None:
+    from testing.util import wait_until
+
+    group = _group()
+    err = isolated / "err"
+    with err.open("w") as f:
+        proc = subprocess.Popen(["sh", "-c", "read x; for i in 1 2 3 4 5; do sleep 30 & done; wait"],
+                                stdin=subprocess.PIPE, stderr=f, text=True, start_new_session=True)
+    try:
+        assert group.add(proc.pid)
+        assert group.tasks() == 1
+        group.allow(3)  # the shell and two sleeps
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.close()
+        wait_until(lambda: "fork" in err.read_text().lower(), what="the shell to fail to fork")
+        assert len(group.pids()) <= 3 and (group.tasks() or 0) <= 3
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in group.pids():
+            os.kill(pid, signal.SIGKILL)
+        reap(proc)
+    wait_until(lambda: not group.pids(), what="the group to empty")
+    group.remove()

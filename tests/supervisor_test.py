@@ -191,3 +191,10 @@ def test_nothing_wakes_the_loop_on_a_fixed_clock(isolated: Path) -> None:
     _, status, usage = os.wait4(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert usage.ru_nvcsw < 40, f"{usage.ru_nvcsw} wake-ups"
+
+
+def test_threads_are_not_processes_under_max_procs(isolated: Path) -> None:
+    code = ("import threading, time\nts = [threading.Thread(target=time.sleep, args=(0.3,)) for _ in range(30)]\n"
+            "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('30 threads')\n")
+    p = run(seq_hooks("run", "--max-procs", "2", "--", sys.executable, "-c", code))
+    assert p.returncode == 0 and p.stdout == "30 threads\n", p.stderr
