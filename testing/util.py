@@ -158,3 +158,16 @@ def needs(program: str, path: str | None = None) -> pytest.MarkDecorator:
     missing = shutil.which(program) is None and not (path and os.path.exists(path))
     return pytest.mark.skipif(missing and not os.environ.get("CI"),
                               reason=f"{program} is not installed (scripts/test installs it)")
+
+
+def planted_symlink(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A symlink `name` to a file "victim" holding "precious", owned by another uid, as if another user planted it
+    in a shared directory: (link, victim). Skips where we are not root (making one needs it)."""
+    if os.geteuid() != 0:
+        pytest.skip("making a symlink owned by another uid needs root")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / name
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)
+    return link, victim

@@ -15,7 +15,7 @@ import pytest
 
 from seq_hooks import journal
 from seq_hooks.commands import report
-from testing.util import fixture, needs, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import fixture, needs, planted_symlink, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
 STATE = Path(".git") / "seq-hooks"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -264,13 +264,7 @@ def test_a_symlink_of_ours_is_written_through(isolated: Path, tmp_path: Path) ->
 
 
 def test_a_symlink_of_another_user_is_refused(isolated: Path, tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("making a symlink owned by another uid needs root")
-    victim = tmp_path / "victim"
-    victim.write_text("precious")
-    link = tmp_path / "planted.html"
-    link.symlink_to(victim)
-    os.lchown(link, 65534, 65534)  # as if another user planted it in a shared directory
+    link, victim = planted_symlink(tmp_path, "planted.html")
     p = run(seq_hooks("report", "--html", link))
     assert p.returncode == 1
     assert p.stderr == f"seq-hooks report: cannot write {link}: it is a symlink owned by uid 65534, not followed\n"

@@ -10,7 +10,7 @@ import pytest
 
 from seq_hooks import outfile
 from seq_hooks.errors import FatalError
-from testing.util import reap
+from testing.util import planted_symlink, reap
 
 
 def test_a_new_file_and_a_replaced_one_are_whole_with_ordinary_permissions(tmp_path: Path,
@@ -43,13 +43,7 @@ def test_our_symlink_is_written_through_and_stays(tmp_path: Path) -> None:
 
 
 def test_another_users_symlink_is_refused(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("making a symlink owned by another uid needs root")
-    victim = tmp_path / "victim"
-    victim.write_text("precious")
-    link = tmp_path / "planted"
-    link.symlink_to(victim)
-    os.lchown(link, 65534, 65534)
+    link, victim = planted_symlink(tmp_path, "planted")
     with pytest.raises(FatalError, match="symlink owned by uid 65534, not followed") as e:
         outfile.write(str(link), "report")
     assert e.value.code == 1 and victim.read_text() == "precious"
