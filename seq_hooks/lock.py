@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
-from seq_hooks import takeover, tickets
+from seq_hooks import tickets
 from seq_hooks.errors import MAX_WAIT, FatalError
 from seq_hooks.markers import Marker
 from seq_hooks.project import ensure_private_dir
@@ -52,6 +52,7 @@ class Held:
         self.slotted = False  # one of several holders (admission.py): a release tells the head
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
         self.procs = tickets.ProcRecord(tickets.path(qdir, number))
+        self.procs.open()
 
     def record(self, procs: list[tuple[int, int]]) -> None:
         """Records processes of our run (pid, start time) for whoever takes over if we die holding the lock."""
@@ -71,12 +72,8 @@ class Held:
     def release(self) -> None:
         if self.fd < 0:
             return
-        nested = tickets.nested_dir(self.qdir, self.token)
-        try:
-            tickets.remove(os.path.join(nested, tickets.SEQ))
-            os.rmdir(nested)
-        except OSError:
-            pass
+        if os.path.isdir(tickets.nested_dir(self.qdir, self.token)):
+            tickets.clear_nested(self.qdir, self.token)  # our tree has ended: a ticket left there is a dead one's
         self.procs.close()
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
@@ -213,6 +210,8 @@ def _wait_for(ticket: str, waiting: _Waiting, can_alarm: bool, grace: float) -> 
     try:
         while not _block(fd, waiting.tick(), can_alarm):
             pass
+        from seq_hooks import takeover  # only when an owner died: off the hot path
+
         return takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
     finally:
         os.close(fd)

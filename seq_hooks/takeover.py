@@ -22,8 +22,15 @@ def same(pid: int, start: int) -> bool:
 
 
 def recorded(ticket: str) -> list[tuple[int, int]]:
-    """The recorded processes of a ticket's run that are still the same processes: (pid, start time)."""
-    return [(pid, start) for pid, start in tickets.read_procs(ticket) if same(pid, start)]
+    """The recorded processes of a ticket's run that are still the same processes, and those that have its record
+    open (inherited from the holder): (pid, start time)."""
+    out = {(pid, start) for pid, start in tickets.read_procs(ticket) if same(pid, start)}
+    record = os.path.realpath(tickets.procs_path(ticket))
+    if os.path.exists(record):
+        for p in proctree.processes(skip=set(proctree.ancestors())):
+            if record in p.open_files() and (i := p.info()) is not None and i.state != "Z":
+                out.add((p.pid, i.start))
+    return sorted(out)
 
 
 def _recorded(ticket: str) -> set[int]:
@@ -58,19 +65,6 @@ def leftovers(ticket: str, info: tickets.TicketInfo | None) -> list[int]:
     return sorted(pids - {os.getpid(), *proctree.ancestors()})
 
 
-def _clear_nested(qdir: str, token: str) -> None:
-    """Removes the dead holder's nested queues once their owners are gone (best effort: `clean` does the rest)."""
-    for dirpath, _dirnames, files in os.walk(tickets.nested_dir(qdir, token), topdown=False):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            if tickets.number_of(name) is None or tickets.is_free(path):
-                tickets.remove(path)
-        try:
-            os.rmdir(dirpath)
-        except OSError:
-            pass
-
-
 def take_over(ticket: str, grace: float) -> bool:
     """Our flock on `ticket` was granted, so its owner is dead: ends what its run left and removes it.
 
@@ -78,6 +72,6 @@ def take_over(ticket: str, grace: float) -> bool:
     info = tickets.read(ticket, alive=False)
     proctree.end(leftovers(ticket, info), grace)
     if info is not None and info.readable:
-        _clear_nested(os.path.dirname(ticket), info.token)
+        tickets.clear_nested(os.path.dirname(ticket), info.token)
     tickets.remove(tickets.procs_path(ticket))
     return tickets.remove(ticket)

@@ -8,7 +8,9 @@ A queue is a directory under `<state>/locks/`:
   owner as long as it lives: a ticket nobody holds the flock of belongs to a dead process, whatever it says.
 - `<number>.procs`, next to a holder's ticket: `<pid> <start time>` lines, every process its run's tree has had
   (from the supervisor's samples), so that whoever takes over from a dead holder finds them even when they
-  dropped the run token from their environment (`env -i`, sudo);
+  dropped the run token from their environment (`env -i`, sudo). The holder keeps it open in an fd its command
+  inherits, so a process the samples never saw (the command itself, if the runner dies right after starting it)
+  is still found: it has the file open;
 - `nested/<holder token>/`: the queue of the calls made under that holder (a queue of the same form).
 Any other `<digits>.ticket` (not padded, torn, foreign) is still a ticket: it is listed, probed and taken over.
 """
@@ -186,6 +188,20 @@ def live_tokens(state_dir: str) -> set[str]:
     return {t.token for _lock_id, qdir in all_queues(state_dir) for t in read_queue(qdir) if t.alive}
 
 
+def clear_nested(qdir: str, token: str) -> None:
+    """Removes a holder's nested queues (the holder released or died, its tree has ended): their dead tickets and
+    what goes with them; a ticket someone still holds is left, and so is its directory (`clean` comes back)."""
+    for dirpath, _dirnames, files in os.walk(nested_dir(qdir, token), topdown=False):
+        for name in files:
+            path_ = os.path.join(dirpath, name)
+            if number_of(name) is None or is_free(path_):
+                remove(path_)
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
+
+
 def cap_argv(argv: list[str]) -> tuple[list[str], int]:
     """argv cut to ARGV_CAP characters in all (the last word kept cut), and how many characters were left out."""
     kept: list[str] = []
@@ -211,6 +227,15 @@ class ProcRecord:
         self.path = procs_path(ticket)
         self.fd = -1
         self.seen: set[tuple[int, int]] = set()
+
+    def open(self) -> None:
+        """Opens the record in an fd the command inherits (no close-on-exec): every process that keeps it open is
+        part of the run, whatever its environment says and whether or not a sample saw it."""
+        try:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            os.set_inheritable(self.fd, True)
+        except OSError:
+            self.fd = -1
 
     def add(self, procs: list[tuple[int, int]]) -> None:
         """Records (pid, start time) pairs not recorded yet; never raises (a full disk loses only this record)."""

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -110,3 +111,22 @@ def test_leftovers_never_include_the_caller_or_its_ancestors(isolated: Path) -> 
         lines.append(f"{pid} {i.start}\n")
     Path(str(ticket)[: -len(".ticket")] + ".procs").write_text("".join(lines))
     assert takeover.leftovers(str(ticket), None) == []
+
+
+def test_a_process_no_sample_saw_is_found_by_the_record_it_inherited(isolated: Path) -> None:
+    """The holder's command inherits the open `.procs` record: if the runner dies before it recorded anything (right
+    after starting the command), the command is still found, without a token and without a line in the file."""
+    ticket = plant_ticket(queue(isolated), 1, ["old"], "tok", granted=True)
+    record = os.open(str(ticket)[: -len(".ticket")] + ".procs", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    pidfile = isolated / "bare.pid"
+    try:
+        bare = subprocess.Popen(["env", "-i", *fixture("pidfile.py", pidfile, 60)], pass_fds=(record,))
+    finally:
+        os.close(record)
+    try:
+        wait_for_file(pidfile)
+        assert takeover.leftovers(str(ticket), None) == [bare.pid]
+        assert takeover.take_over(str(ticket), grace=2.0)
+        assert bare.wait(10) != 0
+    finally:
+        reap(bare)
