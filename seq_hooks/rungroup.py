@@ -10,6 +10,26 @@ starves the supervisor of CPU still stops soon; the supervisor counts processes 
 from __future__ import annotations
 
 import os
+import time
+
+PREFIX = "seq-hooks-"
+STALE = 60.0  # seconds: an empty group this old is a dead runner's (a live one fills its group at once)
+
+
+def _sweep(parent: str) -> None:
+    """Removes the empty groups runners killed with SIGKILL left behind (a group with a process stays)."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            if now - os.stat(path).st_mtime > STALE:
+                RunGroup(path).remove()
+        except OSError:
+            continue
 
 
 class RunGroup:
@@ -24,7 +44,8 @@ class RunGroup:
         _version, dirs = machine.cgroup_dirs("pids")
         if not dirs:
             return None
-        path = os.path.join(dirs[0], f"seq-hooks-{token}")
+        _sweep(dirs[0])
+        path = os.path.join(dirs[0], f"{PREFIX}{token}")
         try:
             os.mkdir(path, 0o755)
         except OSError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,31 @@ def test_the_backstop_stops_forks_past_what_it_allows(isolated: Path) -> None:
         reap(proc)
     wait_until(lambda: not group.pids(), what="the group to empty")
     group.remove()
+
+
+def test_empty_groups_of_dead_runners_are_swept(isolated: Path) -> None:
+    """A runner killed with SIGKILL cannot remove its group: the next one removes it once it is empty and old."""
+    from seq_hooks import rungroup
+
+    probe = _group()
+    parent = os.path.dirname(probe.path)
+    probe.remove()
+    tag = f"{os.getpid()}-{os.urandom(3).hex()}"
+    stale, fresh, busy = (os.path.join(parent, f"{rungroup.PREFIX}{kind}-{tag}") for kind in ("stale", "fresh", "busy"))
+    for path in (stale, fresh, busy):
+        os.mkdir(path)
+    old = time.time() - 2 * rungroup.STALE
+    os.utime(stale, (old, old))
+    os.utime(busy, (old, old))
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        assert RunGroup(busy).add(proc.pid)
+        made = RunGroup.make(f"sweeper-{tag}")
+        assert made is not None
+        assert not os.path.exists(stale)
+        assert os.path.exists(fresh) and os.path.exists(busy)  # too new to judge; a process in it
+        made.remove()
+    finally:
+        reap(proc)
+    for path in (fresh, busy):
+        RunGroup(path).remove()
