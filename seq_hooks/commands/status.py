@@ -10,6 +10,7 @@ import sys
 import time
 
 from seq_hooks import context, display, machine, queue_view, watchkeys
+from seq_hooks.config import Settings
 from seq_hooks.errors import OK, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.queue_view import QueueView, Snapshot
@@ -161,11 +162,12 @@ def _act(out: TextIO, state_dir: str, snap: Snapshot, action: watchkeys.Action, 
     return watchkeys.Mode(note=watchkeys.end_unit(target, grace))
 
 
-def _loop(state_dir: str, out: TextIO, interval: float, grace: float, keys: watchkeys.Keys | None) -> int:
+def _loop(state_dir: str, out: TextIO, interval: float, grace: float, keys: watchkeys.Keys | None,
+          settings: Settings | None = None) -> int:
     mode = watchkeys.Mode()
     while True:
         started = time.monotonic()
-        snap = queue_view.snapshot(state_dir)
+        snap = queue_view.snapshot(state_dir, settings)
         _draw(out, snap, keys is not None, watchkeys.prompt(mode))
         left = max(0.05, interval - (time.monotonic() - started))
         if keys is None:
@@ -178,7 +180,8 @@ def _loop(state_dir: str, out: TextIO, interval: float, grace: float, keys: watc
             mode = _act(out, state_dir, snap, action, grace)
 
 
-def watch(state_dir: str, out: TextIO, interval: float = 1.0, grace: float = 5.0) -> int:
+def watch(state_dir: str, out: TextIO, interval: float = 1.0, grace: float = 5.0,
+          settings: Settings | None = None) -> int:
     """Redraws until Ctrl-C (or q); on a terminal that is also our standard input, with keys."""
     tty = out.isatty()
 
@@ -194,7 +197,7 @@ def watch(state_dir: str, out: TextIO, interval: float = 1.0, grace: float = 5.0
                 out.write("\x1b[?1049h\x1b[?25l")  # alternate screen, cursor hidden: restored on the way out
                 stack.callback(_restore, out)
             keys = stack.enter_context(watchkeys.Keys(0)) if tty and watchkeys.Keys.usable(0) else None
-            return _loop(state_dir, out, interval, grace, keys)
+            return _loop(state_dir, out, interval, grace, keys, settings)
     except KeyboardInterrupt:
         return OK
     finally:
@@ -216,7 +219,7 @@ def main(argv: list[str]) -> int:
         raise UsageError("--json and --watch do not go together")
     ctx = context.load()
     if parsed.flag("watch"):
-        return watch(ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after)
+        return watch(ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after, settings=ctx.settings)
     snap = queue_view.snapshot(ctx.state_dir, ctx.settings)
     m = machine_now(snap)
     if parsed.flag("json"):
