@@ -112,6 +112,7 @@ def git(cwd: Path, *args: str) -> str:
 def config(sha: str) -> str:
     hooks = "".join(f"    -   id: {h}\n        additional_dependencies: {DEPS}\n"
                     for h in ("atomic-ruff", "atomic-ruff-format", "atomic-mypy", "atomic-pytest"))
+    hooks += "        args: [--batch, '1']\n"  # atomic-pytest: a unit per test file, to show the hand-overs
     return f"repos:\n-   repo: {CHECKOUT}\n    rev: {sha}\n    hooks:\n{hooks}"
 
 
@@ -168,7 +169,8 @@ def step_two(root: Path, env: dict[str, str], tmp: Path) -> None:
     for i in range(1, 4):
         git(root, "worktree", "add", "-q", str(tmp / f"worktree-{i}"))
         trees.append(tmp / f"worktree-{i}")
-    note("Each run executes atomic-pytest --all-files: 5 test files, one unit each, 20 units in all. Without "
+    note("Each run executes atomic-pytest --all-files: 5 test files, one unit each (the demo's --batch 1; by "
+         "default 8 test files share a unit), 20 units in all. Without "
          "seq-hooks they would all run at once; here they wait in one FIFO queue shared by every worktree.")
     since = time.time()
     procs = [subprocess.Popen([str(BIN / "pre-commit"), "run", "atomic-pytest", "--all-files"], cwd=t, env=env,
