@@ -165,9 +165,8 @@ def _handoffs_ms(records: list[dict[str, object]]) -> list[float]:
 
 
 def _max_overlap(records: list[dict[str, object]]) -> int:
-    # "ended" is taken just after the release: a successor admitted within 2 ms of it took over, it did not overlap
-    events = sorted([(float(str(r["started"])), 1) for r in records]
-                    + [(float(str(r["ended"])) - 0.002, -1) for r in records])
+    # "ended" is taken just before the lock is let go, "started" just after it was granted: a true overlap only
+    events = sorted([(float(str(r["started"])), 1) for r in records] + [(float(str(r["ended"])), -1) for r in records])
     now = most = 0
     for _t, step in events:
         now += step

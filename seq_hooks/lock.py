@@ -51,6 +51,7 @@ class Held:
         self.granted = time.time()
         self.slotted = False  # one of several holders (admission.py): a release tells the head
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
+        self.released = 0.0  # when `release` let the lock go (epoch seconds)
         self.procs = tickets.ProcRecord(tickets.path(qdir, number))
         self.procs.open()
 
@@ -75,6 +76,7 @@ class Held:
         if os.path.isdir(tickets.nested_dir(self.qdir, self.token)):
             tickets.clear_nested(self.qdir, self.token)  # our tree has ended: a ticket left there is a dead one's
         self.procs.close()
+        self.released = time.time()  # taken before the lock goes: nobody can have been granted it earlier
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1

@@ -194,7 +194,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     finally:
         if held is not None:
             held.release()
-    released = time.time()
+    released = held.released if held is not None else time.time()
     result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
     _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0)
     retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
