@@ -1,9 +1,11 @@
 """seq-hooks: one unit at a time, supervised, for every heavy command in a project."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from seq_hooks.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from seq_hooks.runner import Result as RunResult
 
 __version__ = "0.1.0"

@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from typing import NamedTuple
 
-from seq_hooks import journal, machine
+from seq_hooks import journal
 from seq_hooks.config import Settings
+from seq_hooks.records import NamedTuple
 
 HISTORY = 5  # recent peaks of the same key that count
 MARGIN = 0.05  # on top of the largest recent peak: sampling misses short spikes, inputs grow
@@ -44,16 +44,24 @@ class Capacity(NamedTuple):
 
 
 def auto_budget_mb(total_mb: int | None = None) -> int:
+    from seq_hooks import machine  # only for "auto": off the path of a plain run
+
     return max((machine.memory_total_mb() if total_mb is None else total_mb) // 2, 1)
 
 
 def reserve_mb(total_mb: int | None = None) -> int:
+    from seq_hooks import machine  # only for slots or a budget
+
     total = machine.memory_total_mb() if total_mb is None else total_mb
     return min(max(total // 10, 256), 2048)
 
 
 def resolve_slots(value: int | str) -> int:
-    return machine.usable_cpus() if value == "auto" else max(int(value), 1)
+    if value != "auto":
+        return max(int(value), 1)
+    from seq_hooks import machine  # only for "auto": off the path of a plain run
+
+    return machine.usable_cpus()
 
 
 def resolve_budget(value: int | str) -> int:

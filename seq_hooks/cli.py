@@ -50,9 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         sys.stderr.write(f"seq-hooks: unknown command {name!r} (commands: {', '.join(COMMANDS)})\n")
         return USAGE
-    import importlib
-
-    module = importlib.import_module(f"seq_hooks.commands.{name.replace('-', '_')}")
+    __import__(f"seq_hooks.commands.{name.replace('-', '_')}")
+    module = sys.modules[f"seq_hooks.commands.{name.replace('-', '_')}"]
     return guard(f"seq-hooks {name}", module.main, args[1:])
 
 

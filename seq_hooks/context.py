@@ -1,10 +1,9 @@
 """Where a command runs: the project around the working directory, its settings and its state dir."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from seq_hooks import config, project
 from seq_hooks.config import Settings
+from seq_hooks.records import NamedTuple
 
 
 class Context(NamedTuple):

@@ -17,9 +17,9 @@ import re
 import shlex
 import stat
 import sys
-from typing import NamedTuple
 
 from seq_hooks.errors import FAILED, FatalError, UsageError
+from seq_hooks.records import NamedTuple
 
 MARKER = "# seq-hooks: git hook"
 BACKUP = ".seq-hooks-orig"

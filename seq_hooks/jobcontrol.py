@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING
 
 from seq_hooks import proctree
+from seq_hooks.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable

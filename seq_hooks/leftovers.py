@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-from typing import NamedTuple
 
 from seq_hooks import journal, proctree, tickets
+from seq_hooks.records import NamedTuple
 from seq_hooks.tickets import TicketInfo
 
 SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)

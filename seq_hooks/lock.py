@@ -14,12 +14,12 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NamedTuple
 
 from seq_hooks import tickets
 from seq_hooks.errors import MAX_WAIT, FatalError
 from seq_hooks.markers import Marker
 from seq_hooks.project import ensure_private_dir
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.tickets import TicketInfo
 
 if TYPE_CHECKING:

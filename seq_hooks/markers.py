@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from seq_hooks import proctree, tickets
 from seq_hooks.errors import UsageError
+from seq_hooks.records import NamedTuple
 
 HOLDER_ENV = "SEQ_HOOKS_HOLDER"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

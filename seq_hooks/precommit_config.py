@@ -6,10 +6,11 @@ files: a plain `seq-hooks run` never loads it.
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
 from seq_hooks.config import read_regular
 from seq_hooks.errors import UsageError
+from seq_hooks.records import NamedTuple
 
 Hook = dict[str, Any]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
-from typing import NamedTuple
+
+from seq_hooks.records import NamedTuple
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 RUN_ENV = "SEQ_HOOKS_RUN"

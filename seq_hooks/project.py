@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from seq_hooks.errors import FatalError, UsageError
+from seq_hooks.records import NamedTuple
 
 
 class Project(NamedTuple):

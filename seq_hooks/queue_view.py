@@ -6,12 +6,15 @@ changes anyone's place in a queue.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
 
 from seq_hooks import capacity, proctree, tickets
 from seq_hooks.capacity import Capacity
 from seq_hooks.config import Settings
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.tickets import TicketInfo
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _NESTED = "/nested/"
 

@@ -5,9 +5,9 @@ import errno
 import os
 import signal
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError
+from seq_hooks.records import NamedTuple
 
 # Python ignores SIGPIPE and SIGXFSZ for itself; the commands we start expect the default.
 _RESET = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if s is not None)

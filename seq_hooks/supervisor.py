@@ -15,15 +15,17 @@ import select
 import signal
 import time
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from seq_hooks import proctree
 from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError
 from seq_hooks.jobcontrol import FORWARDED, Inbox, Job, signal_name
 from seq_hooks.pump import Log, Pump
-from seq_hooks.rungroup import RunGroup
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.spawn import spawn
 from seq_hooks.treewatch import ProcPeak, Sample, TreeWatch
+
+if TYPE_CHECKING:
+    from seq_hooks.rungroup import RunGroup
 
 __all__ = ["FORWARDED", "Limits", "Outcome", "ProcPeak", "exit_code", "supervise"]
 _PR_SET_CHILD_SUBREAPER = 36
@@ -254,6 +256,12 @@ def _start(argv: list[str], env: Mapping[str, str], direct: bool, job: Job) -> t
     return pid, {out_r: 1, err_r: 2}
 
 
+def _run_group(token: str) -> RunGroup | None:
+    from seq_hooks.rungroup import RunGroup  # only with a process limit: off the path of a plain run
+
+    return RunGroup.make(token)
+
+
 def supervise(
     argv: list[str],
     *,
@@ -286,7 +294,7 @@ def supervise(
     started = proctree.info(pid)
     if on_procs is not None and started is not None:
         on_procs([(pid, started.start)])
-    group = RunGroup.make(token) if limits.max_procs else None
+    group = _run_group(token) if limits.max_procs else None
     if group is not None and not group.add(pid):
         group.remove()
         group = None

@@ -20,7 +20,8 @@ import fcntl
 import json
 import os
 import time
-from typing import NamedTuple
+
+from seq_hooks.records import NamedTuple
 
 SUFFIX = ".ticket"
 NEW_PREFIX = ".new-"

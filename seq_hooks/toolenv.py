@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from seq_hooks.config import Settings
 from seq_hooks.errors import USAGE, FatalError
+from seq_hooks.records import NamedTuple
 from seq_hooks.spawn import which
 
 VENV_NAMES = (".venv", "venv")

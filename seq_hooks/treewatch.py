@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 from seq_hooks import proctree
-from seq_hooks.rungroup import RunGroup
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from seq_hooks.rungroup import RunGroup
 
 MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples
 MIN_COUNT = 0.001  # seconds: the shortest gap between two counts of the run's cgroup

@@ -1,13 +1,18 @@
-"""Records: at run time a class statement on seq_hooks.records.NamedTuple behaves as a typing.NamedTuple would."""
+"""Records: at run time a class statement on seq_hooks.records.NamedTuple behaves as a typing.NamedTuple would,
+and the path of a plain `seq-hooks run` imports neither typing nor the modules only some runs need."""
 from __future__ import annotations
 
+import ast
 import copy
 import pickle
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from seq_hooks.records import NamedTuple
+from testing.util import PY
 
 
 class Point(NamedTuple):
@@ -61,3 +66,24 @@ def test_methods_docstring_constants_and_the_named_tuple_api() -> None:
             raise AssertionError("positional pattern did not match")
     assert not hasattr(p, "__dict__")  # slots: a record is as small as its tuple
 
+
+
+OFF_THE_PATH = ("typing", "importlib", "psutil", "tomllib", "hashlib", "argparse", "subprocess", "seq_hooks.machine",
+                "seq_hooks.admission", "seq_hooks.takeover", "seq_hooks.rungroup", "seq_hooks.cycles")
+
+
+def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(isolated: Path) -> None:
+    code = ("import sys\nfrom seq_hooks.cli import main\ncode = main(['run', '--', 'true'])\n"
+            f"print(code, sorted(m for m in {OFF_THE_PATH!r} if m in sys.modules))")
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out == "0 []\n"  # a fresh interpreter: pytest itself imports typing
+
+
+def test_no_module_builds_its_records_with_typing() -> None:
+    package = Path(__file__).resolve().parent.parent / "seq_hooks"
+    offenders = []
+    for path in package.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:  # module level: an import under TYPE_CHECKING is fine
+            if isinstance(node, ast.ImportFrom) and node.module == "typing" and path.name != "records.py":
+                offenders += [f"{path.relative_to(package)}: {a.name}" for a in node.names if a.name == "NamedTuple"]
+    assert offenders == []

@@ -1,9 +1,8 @@
 """`seq-hooks doctor`'s checks: each is a function of the `Scene` that returns its findings."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from seq_hooks.config import Settings
+from seq_hooks.records import NamedTuple
 
 OK, INFO, WARNING, PROBLEM = "ok", "info", "warning", "problem"  # only a problem fails doctor
 

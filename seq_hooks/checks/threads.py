@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shlex
-from typing import Any
 
 from seq_hooks.checks import INFO, PROBLEM, Finding, Scene
 from seq_hooks.config import read_regular
 from seq_hooks.errors import UsageError
+from seq_hooks.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 TOPIC = "pytest"
 # where pytest reads addopts from, in its order: (file, section)

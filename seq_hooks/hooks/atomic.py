@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 from seq_hooks import context, runner, toolenv
 from seq_hooks.config import HookSettings, Settings
@@ -16,6 +15,7 @@ from seq_hooks.errors import OK
 from seq_hooks.hooks import files, units
 from seq_hooks.hooks.words import COMMON_OPTIONS, Syntax, Words, split_words, texts
 from seq_hooks.options import Option
+from seq_hooks.records import NamedTuple
 from seq_hooks.supervisor import Limits
 
 

@@ -15,12 +15,12 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from seq_hooks import proctree, project
 from seq_hooks.entry import guard
 from seq_hooks.errors import FAILED, OK, FatalError
 from seq_hooks.options import Option, parse
+from seq_hooks.records import NamedTuple
 
 OPTIONS = (
     Option(("--fix-stale",), "fix_stale", help="remove stale lock files (only when no process is using them)"),

@@ -9,10 +9,10 @@ our options or a tool option; a plain word right after a tool option is that opt
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from seq_hooks.errors import UsageError
 from seq_hooks.options import HelpRequested, Option, convert, render_help
+from seq_hooks.records import NamedTuple
 
 COMMON_OPTIONS = (
     Option(("--batch",), "batch", "int", "files per unit (default: the hook's own, or `batch` in config; "
