@@ -101,7 +101,9 @@ def test_usable_cpus_follow_a_real_cgroup_cpu_quota(cpu_group: Path) -> None:
 
 def test_memory_follows_a_real_cgroup_memory_limit(memory_group: Path) -> None:
     (memory_group / "memory.limit_in_bytes").write_text(str(512 << 20))
-    join = f"open({str(memory_group / 'cgroup.procs')!r}, 'w').write(str(__import__('os').getpid()))"
+    # joined, the child touches 16 MB: the group's usage must not hang on what importing seq_hooks happens to cost
+    join = (f"open({str(memory_group / 'cgroup.procs')!r}, 'w').write(str(__import__('os').getpid()))\n"
+            "ballast = b'x' * (16 << 20)")
     total, available = _in_child("machine.memory_total_mb(), machine.memory_available_mb()", join).split()
     assert int(total) == 512
     assert 0 < int(available) < 512
