@@ -154,7 +154,8 @@ def step_one(root: Path, env: dict[str, str]) -> None:
          "pre-commit reports both hooks as failed because they modified files, as it does for any fixer:")
     print(textwrap.indent(changed, "    "))
     note("atomic-mypy reported the error in typed_wrong.py and atomic-pytest the failing test, each naming the "
-         "unit (file) that failed and why. Every file was one unit: one tool process, through the project lock.")
+         "file that failed and why. Each hook's files went through the project lock in units sized to the tool "
+         "(ruff: up to 200 files, mypy: all in one, pytest here: one test file), each one tool process.")
 
 
 def step_two(root: Path, env: dict[str, str], tmp: Path) -> None:
