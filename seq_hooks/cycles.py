@@ -14,41 +14,54 @@ from seq_hooks.tickets import TicketInfo
 GRACE = 2.0  # seconds a cycle may last before any waiter in it gives up, not only the youngest
 
 
-def _edges(state_dir: str) -> dict[str, list[tuple[TicketInfo, str]]]:
-    """held token -> [(waiting ticket that holds it, the token of the holder it waits for)]."""
-    waits: dict[str, list[tuple[TicketInfo, str]]] = {}
+def _edges(state_dir: str) -> dict[str, list[tuple[TicketInfo, list[str]]]]:
+    """held token -> [(waiting ticket that holds it, the tokens of the holders of the queue it waits in)].
+
+    A waiter waits for ANY holder of its queue to let go (with slots, any release can admit it): it is stuck only
+    when every one of them is.
+    """
+    waits: dict[str, list[tuple[TicketInfo, list[str]]]] = {}
     for _lock_id, qdir in tickets.all_queues(state_dir):
         queue = [t for t in tickets.read_queue(qdir) if t.alive]
-        if not queue:
-            continue
-        holder = queue[0].token
-        for t in queue[1:]:
-            if t.granted is not None:  # another holder of a lock with slots: it waits for nobody here
+        holders = [t.token for t in queue if t.granted is not None]
+        for t in queue:
+            if t.granted is not None:  # a holder of this lock (one of its slots) waits for nobody here
                 continue
             for h in t.holds:
-                waits.setdefault(h, []).append((t, holder))
+                waits.setdefault(h, []).append((t, holders))
     return waits
 
 
-def find(state_dir: str, holds: list[str], holder_token: str) -> list[TicketInfo] | None:
-    """Whether waiting for `holder_token` while holding `holds` closes a wait-for cycle across the queues.
+def _stuck(token: str, holds: list[str], waits: dict[str, list[tuple[TicketInfo, list[str]]]],
+           visiting: set[str]) -> list[TicketInfo] | None:
+    """The chain of waiting tickets by which the holder `token` waits (maybe via others) for a lock in `holds`;
+    None when it can get on without us. A loop that does not pass through us is not ours to break."""
+    if token in holds:
+        return []
+    if token in visiting:
+        return None
+    visiting.add(token)
+    try:
+        for ticket, holders in waits.get(token, []):
+            chains = [_stuck(h, holds, waits, visiting) for h in holders]
+            if chains and all(c is not None for c in chains):
+                return [ticket, *(chains[0] or [])]
+        return None
+    finally:
+        visiting.discard(token)
 
-    Returns the chain of waiting tickets that leads back to us, or None.
+
+def find(state_dir: str, holds: list[str], holder_tokens: list[str]) -> list[TicketInfo] | None:
+    """Whether waiting for the holders `holder_tokens` while holding `holds` closes a wait-for cycle across the
+    queues: every one of them waits, maybe via others, for a lock we hold. Returns the chain of waiting tickets
+    that leads back to us from the first holder, or None.
     """
-    if not holds:
+    if not holds or not holder_tokens:
         return None
     waits = _edges(state_dir)
-    seen: set[str] = set()
-    stack: list[tuple[str, list[TicketInfo]]] = [(holder_token, [])]
-    while stack:
-        tok, chain = stack.pop()
-        if tok in holds:
-            return chain
-        if tok in seen:
-            continue
-        seen.add(tok)
-        for t, nxt in waits.get(tok, []):
-            stack.append((nxt, [*chain, t]))
+    chains = [_stuck(h, holds, waits, set()) for h in holder_tokens]
+    if all(c is not None for c in chains):
+        return chains[0]
     return None
 
 
@@ -76,7 +89,8 @@ class Watch:
             return
         self.next = now + self.every
         queue = [t for t in tickets.read_queue(self.qdir) if t.alive]
-        chain = find(self.state_dir, self.holds, queue[0].token) if queue and queue[0].granted else None
+        holders = [t.token for t in queue if t.granted is not None]
+        chain = find(self.state_dir, self.holds, holders)
         if chain is None:
             self.seen = None
             return

@@ -28,10 +28,10 @@ def test_find_follows_waiters_back_to_a_lock_we_hold(isolated: Path) -> None:
             if granted:
                 tickets.mark_granted(fd)
             fds.append(fd)
-        chain = cycles.find(state, ["b"], "a")
+        chain = cycles.find(state, ["b"], ["a"])
         assert chain is not None and [t.token for t in chain] == ["w"]
-        assert cycles.find(state, ["other"], "a") is None
-        assert cycles.find(state, [], "a") is None
+        assert cycles.find(state, ["other"], ["a"]) is None
+        assert cycles.find(state, [], ["a"]) is None
         watch = cycles.Watch(state, a, "a", ["b"], (0.0, "me"), lock.describe)  # we joined first: we wait
         watch.check(100.0)
         assert watch.seen == 100.0
@@ -44,7 +44,7 @@ def test_find_follows_waiters_back_to_a_lock_we_hold(isolated: Path) -> None:
     finally:
         for fd in fds:
             os.close(fd)
-    assert cycles.find(state, ["b"], "a") is None  # every ticket released: no live edge
+    assert cycles.find(state, ["b"], ["a"]) is None  # every ticket released: no live edge
 
 
 def test_cross_lock_cycle_fails_one_side_fast(isolated: Path) -> None:
@@ -75,7 +75,38 @@ def test_a_second_holder_of_a_lock_with_slots_waits_for_nobody(isolated: Path) -
             _n, fd, _s = tickets.make(qdir, token, [token], "/", holds)
             tickets.mark_granted(fd)
             fds.append(fd)
-        assert cycles.find(state, ["b"], "a") is None
+        assert cycles.find(state, ["b"], ["a"]) is None
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_with_slots_a_cycle_needs_every_holder_to_wait_for_us(isolated: Path) -> None:
+    """B has two holders h1 and h2; we hold x. While only h1 waits for x, h2 can still let go of B and admit us:
+    no cycle. Once h2 waits for x too, nobody can move: a cycle."""
+    state = str(isolated / ".git" / "seq-hooks")
+    b, x = _queue(state, "b"), _queue(state, "x")
+    fds = []
+
+    def ticket(qdir: str, token: str, holds: list[str], granted: bool) -> None:
+        _n, fd, _s = tickets.make(qdir, token, [token], "/", holds)
+        if granted:
+            tickets.mark_granted(fd)
+        fds.append(fd)
+
+    try:
+        for qdir, token, holds, granted in ((x, "x", [], True), (b, "h1", [], True), (b, "h2", [], True),
+                                            (x, "w1", ["h1"], False)):
+            ticket(qdir, token, holds, granted)
+        assert cycles.find(state, ["x"], ["h1"]) is not None  # the first holder alone would look like a cycle
+        assert cycles.find(state, ["x"], ["h1", "h2"]) is None
+        watch = cycles.Watch(state, b, "b", ["x"], (float("inf"), "me"), lock.describe)
+        watch.check(1.0)  # the youngest would give up at once on a cycle: it does not
+        ticket(x, "w2", ["h2"], False)
+        chain = cycles.find(state, ["x"], ["h1", "h2"])
+        assert chain is not None and [t.token for t in chain] == ["w1"]
+        with pytest.raises(FatalError, match="lock cycle"):
+            watch.check(2.0)
     finally:
         for fd in fds:
             os.close(fd)
