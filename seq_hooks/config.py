@@ -36,7 +36,7 @@ class Settings(NamedTuple):
     pipeline_timeout: float = 7200.0  # budget of an outermost holder and everything nested in it
     max_procs: int = 0  # live descendants; 0 = none
     max_wait: float | None = None  # give up waiting for the lock after this long
-    check_interval: float = 0.25  # longest gap between two memory samples
+    check_interval: float = 0.25  # longest gap between two memory samples (the run clamps it to treewatch's)
     scope: str = "project"  # "project" (git common dir) or "machine" (one queue for the user)
     log_dir: str | None = None
     keep_logs: int = 500

@@ -14,6 +14,7 @@ from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.supervisor import Limits, Outcome, supervise
+from seq_hooks.treewatch import MAX_SAMPLE_GAP
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,7 +73,7 @@ def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: flo
            kill_after: float | None = None, kill_signal: int | None = None, memory_limit_mb: int | None = None,
            max_procs: int | None = None) -> Limits:
     """A unit's limits: a flag (the arguments) beats a SEQ_HOOKS_* variable, which beats the hook's own table, which
-    beats [tool.seq-hooks]; the memory sampling gap is at most 0.25 s whatever check_interval says."""
+    beats [tool.seq-hooks]; the memory sampling gap is at most MAX_SAMPLE_GAP whatever check_interval says."""
 
     def pick(key: str, flag: float | None) -> float:
         return float(_pick(settings, hook, key) if flag is None else flag)
@@ -84,7 +85,7 @@ def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: flo
         kill_signal=signal.SIGTERM if kill_signal is None else kill_signal,
         memory_limit_mb=int(pick("memory_limit_mb", memory_limit_mb)),
         max_procs=int(pick("max_procs", max_procs)),
-        check_interval=min(gap, 0.25) if gap > 0 else 0.25,
+        check_interval=min(gap, MAX_SAMPLE_GAP) if gap > 0 else MAX_SAMPLE_GAP,
     )
 
 

@@ -22,7 +22,7 @@ from seq_hooks.jobcontrol import FORWARDED, Inbox, Job, signal_name
 from seq_hooks.pump import Log, Pump
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.spawn import spawn
-from seq_hooks.treewatch import ProcPeak, Sample, TreeWatch
+from seq_hooks.treewatch import MAX_SAMPLE_GAP, ProcPeak, Sample, TreeWatch
 
 if TYPE_CHECKING:
     from seq_hooks.rungroup import RunGroup
@@ -38,7 +38,7 @@ class Limits(NamedTuple):
     kill_signal: int = signal.SIGTERM
     memory_limit_mb: int = 0  # whole tree, 0 = none
     max_procs: int = 0  # live descendants, 0 = none
-    check_interval: float = 0.25  # longest gap between memory samples
+    check_interval: float = MAX_SAMPLE_GAP  # longest gap between memory samples
 
 
 class Outcome(NamedTuple):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from seq_hooks.rungroup import RunGroup
 
 MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples
+MAX_SAMPLE_GAP = 0.25  # seconds: the longest gap between two samples, whatever check_interval says
 MIN_COUNT = 0.001  # seconds: the shortest gap between two counts of the run's cgroup
 THREAD_SLACK = (4, 32)  # tasks a tree may start between two counts at least: 4 per CPU + 32 (a pool's threads)
 FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)

@@ -8,6 +8,7 @@ import re
 from seq_hooks import config
 from seq_hooks.checks import INFO, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import UsageError
+from seq_hooks.treewatch import MAX_SAMPLE_GAP
 
 TOPIC = "environment"
 ENV_FILES = (".env", ".env.development")
@@ -15,8 +16,8 @@ _MEANING = {
     "timeout": "seconds a unit may run before its whole tree is killed (exit 124)",
     "memory_limit_mb": "MB of resident memory for a unit's whole process tree (the guides counted one process)",
     "pipeline_timeout": "seconds for an outermost lock holder and everything nested in it",
-    "check_interval": "longest gap between memory samples; `seq-hooks run` samples at least every 0.25 s "
-                      "(the guides' 5 s let a fast allocation overshoot by gigabytes)",
+    "check_interval": f"longest gap between memory samples; `seq-hooks run` samples at least every "
+                      f"{MAX_SAMPLE_GAP:g} s (the guides' 5 s let a fast allocation overshoot by gigabytes)",
     "max_procs": "most live processes in a unit's tree; more kills the tree (exit 137)",
     "verbose": "`seq-hooks run` says what is about to run (lock, limits, the executable) and sums up after",
 }

@@ -6,6 +6,7 @@ import os
 
 from seq_hooks import machine, proctree
 from seq_hooks.checks import INFO, Finding, Scene
+from seq_hooks.treewatch import MAX_SAMPLE_GAP
 
 
 def _controllers(directory: str) -> list[str]:
@@ -46,4 +47,4 @@ def memory(scene: Scene) -> list[Finding]:
     limit = f"{settings.memory_limit_mb} MB per unit" if settings.memory_limit_mb else "no memory limit (0)"
     offers = enforcement() or ["no cgroup memory controller found"]
     return [Finding(INFO, "memory", f"{limit}, enforced by sampling the whole tree from {sampler} (adaptive, "
-                                    f"at least every 0.25 s); the machine offers: {'; '.join(offers)}")]
+                                    f"at least every {MAX_SAMPLE_GAP:g} s); the machine offers: {'; '.join(offers)}")]
