@@ -12,18 +12,19 @@ import os
 _UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
 
 
-def _read(path: str) -> str | None:
+def _read(path: str, most: int = 4096) -> str:
+    """A kernel file's text ("" when it cannot be read); at most `most` characters (-1: all)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read(4096)
+            return f.read(most)
     except (OSError, UnicodeDecodeError):
-        return None
+        return ""
 
 
 def mounts(text: str | None = None) -> list[tuple[str, str, str]]:
     """(mount point, fs type, super options) from /proc/self/mountinfo (or `text` in its format)."""
     out = []
-    for line in (text if text is not None else _read_all("/proc/self/mountinfo")).splitlines():
+    for line in (text if text is not None else _read("/proc/self/mountinfo", -1)).splitlines():
         left, _, right = line.partition(" - ")
         fields, rest = left.split(), right.split()
         if len(fields) >= 5 and len(rest) >= 3:
@@ -31,18 +32,10 @@ def mounts(text: str | None = None) -> list[tuple[str, str, str]]:
     return out
 
 
-def _read_all(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
 def cgroup_paths(text: str | None = None) -> dict[str, str]:
     """controller ("" for v2) -> our cgroup path, from /proc/self/cgroup (or `text` in its format)."""
     out: dict[str, str] = {}
-    for line in (text if text is not None else _read_all("/proc/self/cgroup")).splitlines():
+    for line in (text if text is not None else _read("/proc/self/cgroup", -1)).splitlines():
         parts = line.split(":", 2)
         if len(parts) == 3:
             for c in parts[1].split(",") if parts[1] else [""]:
@@ -76,12 +69,12 @@ def cpu_quota(version: str, dirs: list[str]) -> float | None:
     quotas = []
     for d in dirs:
         if version == "v2":
-            raw = (_read(os.path.join(d, "cpu.max")) or "").split()
+            raw = _read(os.path.join(d, "cpu.max")).split()
             if len(raw) == 2 and raw[0] != "max" and raw[0].isdigit() and raw[1].isdigit() and int(raw[1]) > 0:
                 quotas.append(int(raw[0]) / int(raw[1]))
         else:
-            quota = (_read(os.path.join(d, "cpu.cfs_quota_us")) or "").strip()
-            period = (_read(os.path.join(d, "cpu.cfs_period_us")) or "").strip()
+            quota = _read(os.path.join(d, "cpu.cfs_quota_us")).strip()
+            period = _read(os.path.join(d, "cpu.cfs_period_us")).strip()
             if quota.isdigit() and period.isdigit() and int(period) > 0:
                 quotas.append(int(quota) / int(period))
     return min(quotas) if quotas else None
@@ -102,7 +95,7 @@ def usable_cpus() -> int:
 def _meminfo() -> dict[str, int]:
     """/proc/meminfo in MB."""
     out = {}
-    for line in _read_all("/proc/meminfo").splitlines():
+    for line in _read("/proc/meminfo", -1).splitlines():
         key, _, rest = line.partition(":")
         words = rest.split()
         if words and words[0].isdigit():
@@ -117,10 +110,10 @@ def _cgroup_memory() -> tuple[int | None, int | None]:
                                                                        "memory.usage_in_bytes")
     best: tuple[int | None, int | None] = (None, None)
     for d in dirs:
-        limit = (_read(os.path.join(d, names[0])) or "").strip()
+        limit = _read(os.path.join(d, names[0])).strip()
         if not limit.isdigit() or int(limit) >= _UNLIMITED:
             continue
-        usage = (_read(os.path.join(d, names[1])) or "").strip()
+        usage = _read(os.path.join(d, names[1])).strip()
         mb = int(limit) // 1048576
         if best[0] is None or mb < best[0]:
             best = (mb, int(usage) // 1048576 if usage.isdigit() else None)
