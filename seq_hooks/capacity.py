@@ -18,8 +18,6 @@ peak, stays above a reserve. `slots = 1` without a budget is the plain exclusive
 from __future__ import annotations
 
 import json
-import os
-import zlib
 
 from seq_hooks import journal
 from seq_hooks.config import Settings
@@ -82,14 +80,6 @@ def for_lock(settings: Settings, lock_id: str) -> Capacity:
     return cap if cap.exclusive else cap._replace(reserve_mb=reserve_mb())
 
 
-def unit_key(argv: list[str]) -> str:
-    """The one key under which a unit's history is kept: its command line with the tool's own path reduced to its
-    name (worktrees with their own virtualenv share history), as 16 hex digits."""
-    words = [os.path.basename(argv[0]), *argv[1:]] if argv else []
-    raw = json.dumps(words, ensure_ascii=False).encode("utf-8", "surrogateescape")
-    return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
-
-
 def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
     """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
     needle = f'"key":"{key}"'.encode()
@@ -144,7 +134,7 @@ def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str], limi
     cap = for_lock(settings, lock_id)
     if cap.exclusive:
         return cap, 0
-    return cap, expected_peak_mb(state_dir, unit_key(argv), limit_mb, cap.budget_mb)
+    return cap, expected_peak_mb(state_dir, journal.unit_key(argv), limit_mb, cap.budget_mb)
 
 
 def slots_used(runs: list[tuple[str, float, float]]) -> list[int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import zlib
 
 from seq_hooks.errors import FatalError
 from seq_hooks.project import open_private
@@ -27,6 +28,14 @@ MAX_BYTES = 8 * 1024 * 1024
 TIMES = ("enqueued", "started", "ended")
 LATEST = 253402300799.0  # 9999-12-31: a time past it cannot be shown
 _INF = float("inf")
+
+
+def unit_key(argv: list[str]) -> str:
+    """The one key under which a unit's history is kept: its command line with the tool's own path reduced to its
+    name (worktrees with their own virtualenv share history), as 16 hex digits."""
+    words = [os.path.basename(argv[0]), *argv[1:]] if argv else []
+    raw = json.dumps(words, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
 
 
 class Read(NamedTuple):

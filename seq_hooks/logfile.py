@@ -7,7 +7,6 @@ Retention, doctor and clean ask `parse`/`logs` which files are ours.
 from __future__ import annotations
 
 import os
-import shlex
 import time
 
 from seq_hooks.project import ensure_private_dir, open_private
@@ -105,10 +104,19 @@ def default_path(log_dir: str, token: str, epoch: float, label: str = "") -> str
     return os.path.join(log_dir, name(token, epoch, label))
 
 
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
+
+
+def shell_words(argv: Sequence[str]) -> str:
+    """The command line as a shell would take it back: shlex.join's quoting, without importing shlex on every
+    run (its import alone costs a plain run ~0.9M instructions)."""
+    return " ".join(w if w and all(c in _SAFE for c in w) else "'" + w.replace("'", "'\"'\"'") + "'" for w in argv)
+
+
 def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | None) -> int:
     fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     header = (
-        f"# seq-hooks run\n# command: {shlex.join(argv)}\n# cwd: {cwd}\n# lock: {lock or '(none)'}\n"
+        f"# seq-hooks run\n# command: {shell_words(argv)}\n# cwd: {cwd}\n# lock: {lock or '(none)'}\n"
         f"# pid: {os.getpid()}\n# started: {stamp(epoch)}\n"
     )
     os.write(fd, header.encode(errors="surrogateescape"))  # a name that was not UTF-8 keeps its bytes

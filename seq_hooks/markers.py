@@ -7,11 +7,13 @@ checks each one (`verified`) and queues under its innermost holder of the same l
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from seq_hooks import proctree, tickets
 from seq_hooks.errors import UsageError
-from seq_hooks.records import NamedTuple
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 HOLDER_ENV = "SEQ_HOOKS_HOLDER"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 
 from seq_hooks.errors import FatalError, UsageError
-from seq_hooks.records import NamedTuple
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class Project(NamedTuple):

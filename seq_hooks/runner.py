@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from seq_hooks import capacity, journal, lock, logfile, markers, retention
+from seq_hooks import journal, lock, logfile, markers, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -214,6 +214,8 @@ def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit)
     """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
     if request.lock is None:
         return None, None
+    from seq_hooks import capacity  # only with a lock: off the path of `run --no-lock`
+
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     cap, expected = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
     held = lock.acquire(
@@ -306,7 +308,7 @@ def _journal(state_dir: str, result: Result, unit: Unit, span: tuple[float, floa
             "enqueued": round(unit.enqueued, 4), "started": round(span[0], 4), "ended": round(span[1], 4),
             "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
             "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
-            "attempts": result.attempts, "log": result.log, "key": capacity.unit_key(result.argv),
+            "attempts": result.attempts, "log": result.log, "key": journal.unit_key(result.argv),
             "expected_mb": expected_mb or None,  # what admission assumed (a lock with slots or a budget)
         })
     except (OSError, FatalError) as e:

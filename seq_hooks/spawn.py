@@ -4,10 +4,12 @@ from __future__ import annotations
 import errno
 import os
 import signal
-from collections.abc import Mapping
 
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError
-from seq_hooks.records import NamedTuple
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Python ignores SIGPIPE and SIGXFSZ for itself; the commands we start expect the default.
 _RESET = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if s is not None)

@@ -14,7 +14,6 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Mapping
 
 from seq_hooks import proctree
 from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError
@@ -25,6 +24,8 @@ from seq_hooks.spawn import spawn
 from seq_hooks.treewatch import MAX_SAMPLE_GAP, ProcPeak, Sample, TreeWatch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from seq_hooks.rungroup import RunGroup
 
 __all__ = ["FORWARDED", "Limits", "Outcome", "ProcPeak", "exit_code", "supervise"]

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 from seq_hooks import proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from seq_hooks.rungroup import RunGroup
 
 MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples

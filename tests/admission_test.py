@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from seq_hooks import admission, capacity, journal, tickets
+from seq_hooks import admission, journal, tickets
 from testing.queue import STATE, queue, start, start_holder
 from testing.util import alive, fixture, intervals, reap, run, seq_hooks, wait_for_file, wait_until
 
@@ -89,7 +89,7 @@ def test_admission_keeps_arrival_order(isolated: Path) -> None:
 
 def _history(repo: Path, argv: list[str], peak_mb: float) -> None:
     (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), {"argv": argv, "key": capacity.unit_key(argv), "reason": "exit",
+    journal.append(str(repo / STATE), {"argv": argv, "key": journal.unit_key(argv), "reason": "exit",
                                        "peak_rss_mb": peak_mb, "exit": 0})
 
 

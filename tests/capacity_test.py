@@ -34,23 +34,14 @@ def test_a_named_lock_has_its_own_table_and_git_and_nested_queues_are_exclusive(
     assert capacity.for_lock(s, "default/nested/abc") == Capacity(1, 0, 0)
 
 
-def test_the_key_ignores_where_the_tool_lives_but_not_its_files() -> None:
-    a = capacity.unit_key(["/w/one/.venv/bin/mypy", "--", "a.py"])
-    assert a == capacity.unit_key(["/w/two/.venv/bin/mypy", "--", "a.py"])
-    assert a != capacity.unit_key(["/w/one/.venv/bin/mypy", "--", "b.py"])
-    assert a != capacity.unit_key(["/w/one/.venv/bin/ruff", "--", "a.py"])
-    assert len(a) == 16
-    assert capacity.unit_key(["caf\udce9"])  # a name that is not UTF-8 has a key too
-
-
 def _record(state: Path, argv: list[str], peak: float, reason: str = "exit") -> None:
-    journal.append(str(state), {"argv": argv, "key": capacity.unit_key(argv), "reason": reason,
+    journal.append(str(state), {"argv": argv, "key": journal.unit_key(argv), "reason": reason,
                                 "peak_rss_mb": peak})
 
 
 def test_expected_peak_comes_from_recent_peaks_of_the_same_key_with_a_margin(tmp_path: Path) -> None:
     argv = ["mypy", "a.py"]
-    key = capacity.unit_key(argv)
+    key = journal.unit_key(argv)
     assert capacity.expected_peak_mb(str(tmp_path), key, 2048, 8000) == 2048  # no history: the limit
     assert capacity.expected_peak_mb(str(tmp_path), key, 0, 8000) == 8000  # no limit: the whole budget
     assert capacity.expected_peak_mb(str(tmp_path), key, 0, 0) == capacity.UNKNOWN_MB
@@ -68,9 +59,9 @@ def test_history_is_searched_in_the_journals_tail_only(tmp_path: Path, monkeypat
     monkeypatch.setattr(capacity, "TAIL_BYTES", 4096)
     for n in range(60):
         _record(tmp_path, ["other", str(n)], 1)
-    assert capacity.recent_peaks(str(tmp_path), capacity.unit_key(argv)) == []
+    assert capacity.recent_peaks(str(tmp_path), journal.unit_key(argv)) == []
     _record(tmp_path, argv, 600)
-    assert capacity.recent_peaks(str(tmp_path), capacity.unit_key(argv)) == [600]
+    assert capacity.recent_peaks(str(tmp_path), journal.unit_key(argv)) == [600]
 
 
 @pytest.mark.parametrize(
@@ -98,6 +89,6 @@ def test_a_run_leaves_its_peak_under_its_key_in_the_journal(isolated: Path) -> N
     argv = [sys.executable, "-c", hold]
     done = run(seq_hooks("run", "--", *argv), cwd=isolated)
     assert done.returncode == 0, done.stderr
-    peaks = capacity.recent_peaks(str(isolated / ".git" / "seq-hooks"), capacity.unit_key(argv))
+    peaks = capacity.recent_peaks(str(isolated / ".git" / "seq-hooks"), journal.unit_key(argv))
     assert len(peaks) == 1
     assert peaks[0] >= 80

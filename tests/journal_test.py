@@ -116,3 +116,12 @@ def test_encode_is_one_line_of_json() -> None:
     line = journal.encode({"argv": ["a\nb", os.fsdecode(b"\xff")]})
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line)["argv"][0] == "a\nb"
+
+
+def test_the_key_ignores_where_the_tool_lives_but_not_its_files() -> None:
+    a = journal.unit_key(["/w/one/.venv/bin/mypy", "--", "a.py"])
+    assert a == journal.unit_key(["/w/two/.venv/bin/mypy", "--", "a.py"])
+    assert a != journal.unit_key(["/w/one/.venv/bin/mypy", "--", "b.py"])
+    assert a != journal.unit_key(["/w/one/.venv/bin/ruff", "--", "a.py"])
+    assert len(a) == 16
+    assert journal.unit_key(["caf\udce9"])  # a name that is not UTF-8 has a key too

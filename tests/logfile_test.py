@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,12 @@ def test_logfile_does_not_import_the_supervisor() -> None:
     code = "import sys, seq_hooks.logfile; print(sorted(m for m in sys.modules if m.startswith('seq_hooks')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "seq_hooks.supervisor" not in out
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["true"], ["a", "b c", ""], ["it's", "x$y", "caf\u00e9", "a=b", "-x", "/p/a.b", "back\\slash", "tab\there"],
+    ["caf\udce9"], ["@%+=:,./-_AZaz09"], ["'", '"', "*", "~", "!", "#", ";", "&", "|", "(", ")", "<", ">", "\n"],
+])
+def test_the_header_quotes_the_command_as_shlex_join_does(argv: list[str]) -> None:
+    assert logfile.shell_words(argv) == shlex.join(argv)
+    assert shlex.split(logfile.shell_words(argv)) == argv

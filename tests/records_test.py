@@ -68,13 +68,20 @@ def test_methods_docstring_constants_and_the_named_tuple_api() -> None:
 
 
 
-OFF_THE_PATH = ("typing", "importlib", "psutil", "tomllib", "hashlib", "argparse", "subprocess", "seq_hooks.machine",
-                "seq_hooks.admission", "seq_hooks.takeover", "seq_hooks.rungroup", "seq_hooks.cycles")
+OFF_THE_PATH = ("typing", "importlib", "psutil", "tomllib", "hashlib", "argparse", "subprocess", "contextlib", "shlex",
+                "collections.abc", "seq_hooks.machine", "seq_hooks.admission", "seq_hooks.takeover",
+                "seq_hooks.rungroup", "seq_hooks.cycles")
 
 
-def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(isolated: Path) -> None:
-    code = ("import sys\nfrom seq_hooks.cli import main\ncode = main(['run', '--', 'true'])\n"
-            f"print(code, sorted(m for m in {OFF_THE_PATH!r} if m in sys.modules))")
+@pytest.mark.parametrize(("args", "also_off"), [
+    (["run", "--", "true"], ()),
+    (["run", "--no-lock", "--", "true"], ("seq_hooks.capacity",)),
+])
+def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(isolated: Path, args: list[str],
+                                                                         also_off: tuple[str, ...]) -> None:
+    off = OFF_THE_PATH + also_off
+    code = (f"import sys\nfrom seq_hooks.cli import main\ncode = main({args!r})\n"
+            f"print(code, sorted(m for m in {off!r} if m in sys.modules))")
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert out == "0 []\n"  # a fresh interpreter: pytest itself imports typing
 
