@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE
     __import__(f"seq_hooks.commands.{name.replace('-', '_')}")
     module = sys.modules[f"seq_hooks.commands.{name.replace('-', '_')}"]
-    return guard(f"seq-hooks {name}", module.main, args[1:])
+    return guard(f"seq-hooks {name}", module.main, args[1:], program=argv is None)
 
 
 if __name__ == "__main__":

@@ -120,4 +120,5 @@ def main(spec: Spec, argv: Sequence[str] | None = None) -> int:
     """A hook's console script: `def main(argv=None) -> int: return atomic.main(SPEC, argv)`."""
     from seq_hooks.entry import guard
 
-    return guard(spec.hook_id, lambda args: run(spec, args), sys.argv[1:] if argv is None else argv)
+    return guard(spec.hook_id, lambda args: run(spec, args), sys.argv[1:] if argv is None else argv,
+                 program=argv is None)

@@ -252,7 +252,7 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return guard("git-safe", _main, sys.argv[1:] if argv is None else argv)
+    return guard("git-safe", _main, sys.argv[1:] if argv is None else argv, program=argv is None)
 
 
 if __name__ == "__main__":
