@@ -24,6 +24,9 @@ from _common import ROOT, SEQ_HOOKS, compile_package, machine, ms, scratch_repo,
 # command and waiting for it.
 FLOOR = ("import json, signal, fcntl, select, ctypes, os\n"
          "os.waitpid(os.posix_spawnp('true', ['true'], os.environ), 0)")
+# seq-hooks ends with os._exit (entry.exit_now): the same floor without the interpreter's teardown, for a
+# comparison that does not credit seq-hooks with what the floor spends on its own exit
+FLOOR_NO_TEARDOWN = FLOOR + "\nos._exit(0)"
 
 
 def _median(times: list[float]) -> float:
@@ -38,6 +41,7 @@ def cases() -> list[tuple[str, list[str]]]:
         ("timeout 5 true", ["timeout", "5", "true"]),
         ("venv python -c pass (with site)", [sys.executable, "-c", "pass"]),
         ("floor: venv python, the stdlib a run needs, spawn true", [sys.executable, "-c", FLOOR]),
+        ("the floor ending with os._exit (no teardown)", [sys.executable, "-c", FLOOR_NO_TEARDOWN]),
         ("seq-hooks run --no-lock -- true", [SEQ_HOOKS, "run", "--no-lock", "--", "true"]),
         ("seq-hooks run -- true (with lock)", [SEQ_HOOKS, "run", "--", "true"]),
     ]
@@ -52,12 +56,12 @@ def startup(n: int, cases: list[tuple[str, list[str]]]) -> None:
             for name, cmd in cases:
                 times[name] += wall(cmd, 10, repo)
         base = _median(times["python3 -I -S -c pass"])
-        floor = _median(times[cases[4][0]])
+        floor, bare_floor = _median(times[cases[4][0]]), _median(times[cases[5][0]])
         for name, _cmd in cases:
             m = _median(times[name])
-            rows.append([name, ms(times[name]), f"{m / base:.2f}x", f"{m / floor:.2f}x"])
+            rows.append([name, ms(times[name]), f"{m / base:.2f}x", f"{m / floor:.2f}x", f"{m / bare_floor:.2f}x"])
         table(f"Startup: median wall time of {len(times[cases[0][0]])} runs ({machine()})",
-              ["command", "median ms", "vs python3 -I -S", "vs floor"], rows)
+              ["command", "median ms", "vs python3 -I -S", "vs floor", "vs floor without teardown"], rows)
 
 
 def instructions(cases: list[tuple[str, list[str]]]) -> None:
@@ -74,11 +78,12 @@ def instructions(cases: list[tuple[str, list[str]]]) -> None:
                                capture_output=True, text=True, check=False)
             found = re.search(r"Collected : (\d+)", p.stderr)
             counts[name] = int(found.group(1)) if found else 0
-    base, floor = counts[cases[0][0]], counts[cases[4][0]]
+    base, floor, bare_floor = counts[cases[0][0]], counts[cases[4][0]], counts[cases[5][0]]
     for name, _cmd in cases:
-        rows.append([name, f"{counts[name] / 1e6:.1f}", f"{counts[name] / base:.2f}x", f"{counts[name] / floor:.2f}x"])
+        rows.append([name, f"{counts[name] / 1e6:.1f}", f"{counts[name] / base:.2f}x", f"{counts[name] / floor:.2f}x",
+                     f"{counts[name] / bare_floor:.2f}x"])
     table("Instructions of the command's own process (valgrind --tool=callgrind)",
-          ["command", "million instructions", "vs python3 -I -S", "vs floor"], rows)
+          ["command", "million instructions", "vs python3 -I -S", "vs floor", "vs floor without teardown"], rows)
 
 
 def overshoot(runs: int, limit_mb: int = 300, rate: int = 1000) -> None:
