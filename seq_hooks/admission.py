@@ -9,7 +9,8 @@ The queue is the ticket queue of tickets.py and keeps its order (docs/design.md,
   it may not start, it sleeps in select() on the queue's `.release` FIFO, which every releaser writes a byte to,
   and on a pidfd of each holder: the kernel's word when one dies. A dead holder's leftovers are ended (takeover)
   before its slot counts as free. A head waiting for the machine's memory re-checks every MACHINE_RECHECK
-  seconds: memory freed by other programs sends no event.
+  seconds (memory freed by other programs sends no event), one waiting for a free CPU every CPU_RECHECK (a
+  process that stops computing sends none either).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from seq_hooks.tickets import TicketInfo
 GATE_PREFIX = ".gate-"
 RELEASE = ".release"
 MACHINE_RECHECK = 0.25  # seconds between two looks at the machine's memory while that is what we wait for
+CPU_RECHECK = 0.05  # seconds between two looks at the holders' running processes while a free CPU is awaited
 PORTABLE_RECHECK = 0.05  # without pidfds (not Linux) a holder's death is noticed within this
 _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -100,23 +102,27 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def holders_now(holders: list[TicketInfo]) -> list[tuple[int, float]]:
-    """(expected peak MB, tree memory now MB) of each holder: its runner's descendants."""
-    out = []
+def holders_now(holders: list[TicketInfo]) -> tuple[list[tuple[int, float]], int]:
+    """(expected peak MB, tree memory now MB) of each holder (its runner's descendants), and how many of those
+    processes are running or ready to run (state R)."""
+    out, running = [], 0
     for t in holders:
         rss = 0
         for pid in proctree.descendants(t.pid):
             i = proctree.info(pid)
-            rss += i.rss if i is not None and i.state != "Z" else 0
+            if i is not None and i.state != "Z":
+                rss += i.rss
+                running += i.state == "R"
         out.append((t.expected_mb, rss / 1048576))
-    return out
+    return out, running
 
 
 def verdict(cap: Capacity, mine_mb: int, holders: list[TicketInfo]) -> Verdict:
     """The admission rule applied to the holders' tickets and the machine now."""
     if len(holders) >= cap.slots or not holders:
         return capacity.admit(cap, mine_mb, [(t.expected_mb, 0.0) for t in holders], None)
-    return capacity.admit(cap, mine_mb, holders_now(holders), machine.memory_available_mb())
+    now, running = holders_now(holders)
+    return capacity.admit(cap, mine_mb, now, machine.memory_available_mb(), running)
 
 
 class _Head:
@@ -214,8 +220,9 @@ def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine_mb: int, grace
             if v.admit:
                 return
             due = tick()
-            if v.why == "machine memory":
-                due = MACHINE_RECHECK if due is None else min(due, MACHINE_RECHECK)
+            recheck = {"machine memory": MACHINE_RECHECK, "CPUs busy": CPU_RECHECK}.get(v.why)
+            if recheck is not None:
+                due = recheck if due is None else min(due, recheck)
             head.sleep(ahead, due)
     finally:
         if head is not None:

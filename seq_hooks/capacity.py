@@ -3,12 +3,18 @@
 A lock admits its oldest waiting unit while (a) fewer than `slots` units hold it, (b) the expected peaks of the
 holders plus the unit's own fit the memory budget (a unit that alone exceeds it runs when nobody holds), and
 (c) the machine's available memory, less what the holders are still expected to take, less the unit's expected
-peak, stays above a reserve. `slots = 1` without a budget is the plain exclusive lock.
+peak, stays above a reserve, and (d) where there are more slots than CPUs, the holders leave a CPU free: fewer of
+their processes are running than there are CPUs. `slots = 1` without a budget is the plain exclusive lock.
 
 - `slots = "auto"`: the CPUs this process may use (affinity, lowered to the cgroup's CPU quota).
 - `memory_budget_mb = "auto"`: half of the memory we may use (MemTotal, lowered to a cgroup limit). The other
   half is for what never goes through the queue (editors, language servers, the agents themselves, the page
   cache that keeps the tools fast); check (c) protects a machine that is busy anyway.
+- (d): slots beyond the CPUs are for units that wait more than they compute (they hold memory, sleep, or wait
+  for I/O), so such a slot is given while a CPU is free. Units that arrive together then start staggered, each
+  as the one before it stops computing, instead of all computing at once and then all waiting at once (16 units
+  that fill 2 GB and hold it, 4 at a time on 2 CPUs: a pool that starts 4 at once takes 1.43x the ideal; started
+  staggered, 1.14x). With no more slots than CPUs the slots alone keep the CPUs from being oversubscribed.
 - The reserve: 10% of that memory, at least 256 MB and at most 2 GB (the kernel starts reclaiming and then
   killing somewhere below that, whatever the budget says).
 - The expected peak of a unit: the largest of the last few peaks the journal recorded for the same key (the tool
@@ -34,6 +40,7 @@ class Capacity(NamedTuple):
     slots: int
     budget_mb: int  # 0: no budget
     reserve_mb: int  # the machine's available memory must stay above this; 0: not checked
+    cpus: int = 0  # more slots than this many CPUs: the holders must leave one free (rule d); 0: not checked
 
     @property
     def exclusive(self) -> bool:
@@ -77,7 +84,12 @@ def for_lock(settings: Settings, lock_id: str) -> Capacity:
     budget = own.memory_budget_mb if own is not None and own.memory_budget_mb is not None \
         else settings.memory_budget_mb
     cap = Capacity(resolve_slots(slots), resolve_budget(budget), 0)
-    return cap if cap.exclusive else cap._replace(reserve_mb=reserve_mb())
+    if cap.exclusive:
+        return cap
+    from seq_hooks import machine  # only for slots or a budget: off the path of a plain run
+
+    cpus = machine.usable_cpus()
+    return cap._replace(reserve_mb=reserve_mb(), cpus=cpus if cap.slots > cpus else 0)
 
 
 def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
@@ -110,12 +122,14 @@ def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int) ->
 
 class Verdict(NamedTuple):
     admit: bool
-    why: str  # "" when admitted, else "slots full", "budget" or "machine memory"
+    why: str  # "" when admitted, else "slots full", "budget", "machine memory" or "CPUs busy"
 
 
-def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], available_mb: int | None) -> Verdict:
+def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], available_mb: int | None,
+          running: int | None = None) -> Verdict:
     """Whether the head of the queue may start now. `holders`: (expected peak MB, tree memory now MB) of each
-    unit holding the lock; `available_mb`: the machine's available memory (None: not checked)."""
+    unit holding the lock; `available_mb`: the machine's available memory; `running`: how many of the holders'
+    processes are running on a CPU or ready to (None: not checked)."""
     if len(holders) >= cap.slots:
         return Verdict(False, "slots full")
     if not holders:
@@ -126,6 +140,8 @@ def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], availab
         still_coming = sum(max(e - now, 0.0) for e, now in holders)
         if available_mb - still_coming - mine_mb < cap.reserve_mb:
             return Verdict(False, "machine memory")
+    if cap.cpus and running is not None and running >= cap.cpus:
+        return Verdict(False, "CPUs busy")
     return Verdict(True, "")
 
 

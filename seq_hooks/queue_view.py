@@ -52,7 +52,7 @@ class Room(NamedTuple):
     slots: int
     budget_mb: int  # 0: no budget
     used_mb: int  # the holders' expected peaks together
-    why: str  # "" (nobody waits, or it is about to start), "slots full", "budget" or "machine memory"
+    why: str  # "" (nobody waits, or it is about to start), "slots full", "budget", "machine memory", "CPUs busy"
 
 
 class Snapshot(NamedTuple):

@@ -209,3 +209,35 @@ def test_max_wait_gives_up_while_every_slot_is_taken(isolated: Path) -> None:
         gate2.touch()
         for p2 in (first, second):
             reap(p2)
+
+
+# one CPU for the process and everything it starts (the affinity is inherited): then 3 slots are more than the CPUs
+PIN = [sys.executable, "-c", "import os, sys\nos.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+                             "os.execvp(sys.argv[1], sys.argv[1:])"]
+# computes until CALM exists, then sleeps until GATE exists: `SPIN PIDFILE CALM GATE`
+SPIN = ("import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\n"
+        "while not os.path.exists(sys.argv[2]): pass\n"
+        "while not os.path.exists(sys.argv[3]): time.sleep(0.01)\n")
+
+
+def test_with_more_slots_than_cpus_a_unit_waits_while_the_holders_keep_the_cpus_busy(isolated: Path) -> None:
+    env = _env(slots=3)
+    calm, gate = isolated / "calm", isolated / "gate"
+    holder = start([*PIN, *seq_hooks("run", "--", sys.executable, "-c", SPIN, str(isolated / "h.pid"), str(calm),
+                                     str(gate))], env)
+    waiter = None
+    try:
+        wait_for_file(isolated / "h.pid")
+        waiter = start([*PIN, *seq_hooks("run", "--", *fixture("stamp.py", isolated / "stamps", "w", 0.01))], env)
+        wait_until(lambda: len(_live(isolated)) == 2, what="the waiter queued")
+        doc = json.loads(run([*PIN, *seq_hooks("status", "--json")], env=env).stdout)["locks"][0]
+        assert doc["capacity"]["head_waits_for"] == "CPUs busy"  # a free slot, but no free CPU
+        assert _live(isolated)[1].granted is None
+        calm.touch()  # the holder stops computing and sleeps: its CPU is free, its slot still taken
+        assert waiter.wait(30) == 0
+        assert holder.poll() is None  # admitted beside the holder, not after it
+    finally:
+        gate.touch()
+        for p in (holder, waiter):
+            if p is not None:
+                reap(p)

@@ -65,23 +65,35 @@ def test_history_is_searched_in_the_journals_tail_only(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize(
-    ("cap", "mine", "holders", "available", "verdict"),
+    ("cap", "mine", "holders", "available", "running", "verdict"),
     [
-        (Capacity(2, 0, 0), 100, [], None, Verdict(True, "")),
-        (Capacity(2, 0, 0), 100, [(100, 50), (100, 50)], None, Verdict(False, "slots full")),
-        (Capacity(4, 8000, 500), 3000, [(3000, 2900), (2500, 2000)], 20000, Verdict(False, "budget")),
-        (Capacity(4, 8000, 500), 2500, [(3000, 2900), (2500, 2000)], 20000, Verdict(True, "")),
+        (Capacity(2, 0, 0), 100, [], None, None, Verdict(True, "")),
+        (Capacity(2, 0, 0), 100, [(100, 50), (100, 50)], None, None, Verdict(False, "slots full")),
+        (Capacity(4, 8000, 500), 3000, [(3000, 2900), (2500, 2000)], 20000, None, Verdict(False, "budget")),
+        (Capacity(4, 8000, 500), 2500, [(3000, 2900), (2500, 2000)], 20000, None, Verdict(True, "")),
         # alone it runs whatever its size: nothing else holds the lock
-        (Capacity(4, 8000, 500), 30000, [], 1000, Verdict(True, "")),
+        (Capacity(4, 8000, 500), 30000, [], 1000, None, Verdict(True, "")),
         # the holders will still take 100 + 500 MB of the 2000 available: 1000 more leaves 400 < 500
-        (Capacity(4, 8000, 500), 1000, [(3000, 2900), (2500, 2000)], 2000, Verdict(False, "machine memory")),
-        (Capacity(4, 8000, 500), 800, [(3000, 2900), (2500, 2000)], 2000, Verdict(True, "")),
-        (Capacity(4, 0, 500), 100000, [(1, 1)], None, Verdict(True, "")),
+        (Capacity(4, 8000, 500), 1000, [(3000, 2900), (2500, 2000)], 2000, None, Verdict(False, "machine memory")),
+        (Capacity(4, 8000, 500), 800, [(3000, 2900), (2500, 2000)], 2000, None, Verdict(True, "")),
+        (Capacity(4, 0, 500), 100000, [(1, 1)], None, None, Verdict(True, "")),
+        # more slots than CPUs: a unit is admitted while the holders' running processes leave a CPU free
+        (Capacity(4, 0, 500, cpus=2), 100, [(1, 1), (1, 1)], 20000, 2, Verdict(False, "CPUs busy")),
+        (Capacity(4, 0, 500, cpus=2), 100, [(1, 1), (1, 1)], 20000, 1, Verdict(True, "")),
+        (Capacity(4, 0, 500, cpus=2), 100, [], None, None, Verdict(True, "")),  # the first always runs
+        (Capacity(4, 0, 500), 100, [(1, 1), (1, 1)], 20000, 9, Verdict(True, "")),  # no more slots than CPUs
     ],
 )
 def test_admission(cap: Capacity, mine: int, holders: list[tuple[int, float]], available: int | None,
-                   verdict: Verdict) -> None:
-    assert capacity.admit(cap, mine, holders, available) == verdict
+                   running: int | None, verdict: Verdict) -> None:
+    assert capacity.admit(cap, mine, holders, available, running) == verdict
+
+
+def test_the_cpu_rule_applies_only_with_more_slots_than_cpus() -> None:
+    cpus = machine.usable_cpus()
+    assert capacity.for_lock(Settings(slots=cpus + 1), "default").cpus == cpus
+    assert capacity.for_lock(Settings(slots=cpus), "default").cpus == 0
+    assert capacity.for_lock(Settings(slots=1, memory_budget_mb=8000), "default").cpus == 0
 
 
 def test_a_run_leaves_its_peak_under_its_key_in_the_journal(isolated: Path) -> None:
