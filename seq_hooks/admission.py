@@ -104,15 +104,18 @@ def _pidfd(pid: int) -> int | None:
 
 def holders_now(holders: list[TicketInfo]) -> tuple[list[tuple[int, float]], int]:
     """(expected peak MB, tree memory now MB) of each holder (its runner's descendants), and how many of those
-    processes are running or ready to run (state R)."""
+    processes are running or ready to run (state R). A holder whose command has not started yet counts as one
+    running: it is about to (else every unit admitted in the same instant would find the CPUs free)."""
     out, running = [], 0
     for t in holders:
-        rss = 0
+        rss, live = 0, 0
         for pid in proctree.descendants(t.pid):
             i = proctree.info(pid)
             if i is not None and i.state != "Z":
                 rss += i.rss
+                live += 1
                 running += i.state == "R"
+        running += live == 0
         out.append((t.expected_mb, rss / 1048576))
     return out, running
 
