@@ -6,6 +6,7 @@ Retention, doctor and clean ask `parse`/`logs` which files are ours.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 
@@ -113,8 +114,37 @@ def shell_words(argv: Sequence[str]) -> str:
     return " ".join(w if w and all(c in _SAFE for c in w) else "'" + w.replace("'", "'\"'\"'") + "'" for w in argv)
 
 
-def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | None) -> int:
+def hold(path: str) -> int:
+    """Opens (creating) the log at `path` with a shared flock held while the fd stays open: retention never
+    removes a log someone holds (see `in_use`). A hook run holds its one log from its first unit to its end,
+    across the waits for the lock between units, when no unit has it open."""
     fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # taken exclusively: retention is removing it this instant; ours is a new file from here on
+        pass
+    return fd
+
+
+def in_use(path: str) -> bool:
+    """Whether a live process holds the log (`hold`, `open_log`): it is still being written."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
+def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | None) -> int:
+    fd = hold(path)
     header = (
         f"# seq-hooks run\n# command: {shell_words(argv)}\n# cwd: {cwd}\n# lock: {lock or '(none)'}\n"
         f"# pid: {os.getpid()}\n# started: {stamp(epoch)}\n"

@@ -4,7 +4,8 @@ Called by the runner after every run, so it must be cheap: one listdir of the lo
 README "Logs") decides whether the count is over; the sizes (a stat per log, 1 ms for 500) are summed only on
 one run in 16, or when this run's own log is big, or when the count was over anyway. Only files named the way
 seq-hooks names its logs (`logfile.parse` says which: a run's and a hook run's) are ever removed: a configured
-log_dir may hold other files. The logs of live runs (a token in a live ticket) are kept.
+log_dir may hold other files. The logs of live runs (a token in a live ticket, or a log a live process holds:
+`logfile.in_use`, as a hook run's between its units) are kept.
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
     removed = []
     for n in doomed:
         parts = logfile.parse(n)
-        if parts is not None and parts.token in protect:
+        if (parts is not None and parts.token in protect) or logfile.in_use(os.path.join(log_dir, n)):
             continue
         try:
             os.unlink(os.path.join(log_dir, n))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import journal, retention
+from seq_hooks import journal, logfile, retention
 from testing.util import fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
 STATE = Path(".git") / "seq-hooks"
@@ -132,3 +132,57 @@ def test_prune_takes_hook_logs_oldest_first_among_run_logs(logdir: Path) -> None
     runs = [_log(logdir, i) for i in (0, 2, 3)]
     assert retention.prune(str(logdir), keep=2, keep_mb=0) == [runs[0].name, hook.name]
     assert sorted(logdir.iterdir()) == runs[1:]
+
+
+def test_prune_spares_a_log_a_live_process_holds(logdir: Path) -> None:
+    logs = [_log(logdir, i) for i in range(3)]
+    fd = logfile.hold(str(logs[0]))  # as a hook run holds its log between its units
+    try:
+        assert retention.prune(str(logdir), 1, 0) == [logs[1].name]
+    finally:
+        os.close(fd)
+    assert logfile.in_use(str(logs[0])) is False
+    assert retention.prune(str(logdir), 1, 0) == [logs[0].name]
+
+
+# the hook's first unit (a.py) says it started and waits for GO; its second (b.py) only prints
+UNIT = ("import os, sys, time\nif sys.argv[-1] == 'a.py':\n    open(sys.argv[1], 'w').write('1')\n"
+        "    t = time.monotonic()\n    while not os.path.exists(sys.argv[2]) and time.monotonic() - t < 60:\n"
+        "        time.sleep(0.01)\nprint('unit', sys.argv[-1])\n")
+
+
+def test_a_hook_runs_log_survives_retention_while_it_waits_between_units(isolated: Path) -> None:
+    _configure(isolated, keep_logs=1)
+    for name in ("a.py", "b.py"):
+        (isolated / name).write_text("x = 1\n")
+    started, go, gate = isolated / "u1-started", isolated / "u1-go", isolated / "gate"
+    atomic = str(Path(sys.executable).parent / "atomic")
+    hook = subprocess.Popen([atomic, "--", sys.executable, "-c", UNIT, str(started), str(go), "--", "a.py", "b.py"],
+                            stdout=subprocess.PIPE, text=True)
+    holder = None
+    try:
+        wait_for_file(started)
+        # a holder queues behind unit 1, so unit 2 waits for it: the hook's log is then open in no unit
+        holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", isolated / "h.pid", gate,
+                                                                   isolated / "order", "holder")))
+        queue = isolated / STATE / "locks" / "default"
+        wait_until(lambda: len(tickets(queue)) == 2, what="the holder queued behind unit 1")
+        go.touch()
+        wait_for_file(isolated / "h.pid")
+        wait_until(lambda: len(tickets(queue)) == 2, what="unit 2 queued behind the holder")
+        logdir = isolated / STATE / "logs"
+        hook_log = next(logdir.glob("*-atomic-*.log"))
+        for i in range(3):  # other runs end meanwhile and prune down to keep_logs = 1
+            assert run(seq_hooks("run", "--lock", "other", "--", "echo", str(i))).returncode == 0
+        assert hook_log.exists()
+        gate.touch()
+        out, _ = hook.communicate(timeout=60)
+        assert hook.returncode == 0, out
+    finally:
+        gate.touch()
+        go.touch()
+        for p in (hook, holder):
+            if p is not None:
+                reap(p)
+    text = hook_log.read_text()
+    assert "unit a.py" in text and "unit b.py" in text  # one log, both units' sections: never removed and remade

@@ -54,6 +54,15 @@ class Done(NamedTuple):
 def run_units(plan: Plan, ctx: context.Context, show: Show) -> int:
     start = time.monotonic()
     log_path = _log_path(plan.prog, ctx)
+    held: list[int] = []  # the log, held from the first unit to the end: retention leaves it alone meanwhile
+    try:
+        return _run_all(plan, ctx, show, log_path, held, start)
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def _run_all(plan: Plan, ctx: context.Context, show: Show, log_path: str, held: list[int], start: float) -> int:
     shown: set[str] = set()  # the diagnostic lines printed so far (dedupe)
     done: list[Done] = []
     for n, unit in enumerate(plan.units, 1):
@@ -61,6 +70,8 @@ def run_units(plan: Plan, ctx: context.Context, show: Show) -> int:
         if not present:
             done.append(Done(unit[0], "skipped", "", 0.0))
             continue
+        if not held:
+            held.append(logfile.hold(log_path))
         result, unit_done = _run_one(plan, present, ctx, log_path)
         done.append(unit_done)
         _report(plan, show, n, unit_done, result, shown)
