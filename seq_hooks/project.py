@@ -51,6 +51,7 @@ def find(cwd: str | None = None, env: Mapping[str, str] | None = None) -> Projec
         git_dir = os.path.realpath(os.path.join(here, env_dir))
         root = env.get("GIT_WORK_TREE") or here
         return Project(os.path.realpath(root), _common_dir(git_dir, env), git_dir)
+    ceilings = _ceilings(env)
     d = here
     while True:
         dot = os.path.join(d, ".git")
@@ -60,10 +61,24 @@ def find(cwd: str | None = None, env: Mapping[str, str] | None = None) -> Projec
             linked = _read_gitdir_file(dot)
             if linked:
                 return Project(d, _common_dir(linked, env), linked)
+        if _is_git_dir(d):  # a bare repository, or inside a .git directory: the git dir is its own root
+            return Project(d, _common_dir(d, env), d)
         parent = os.path.dirname(d)
-        if parent == d:
+        if parent == d or parent in ceilings:  # as git: never up into a GIT_CEILING_DIRECTORIES entry
             return Project(here, None, None)
         d = parent
+
+
+def _ceilings(env: Mapping[str, str]) -> frozenset[str]:
+    """GIT_CEILING_DIRECTORIES: absolute paths, separated by ':' (an empty entry is only a marker)."""
+    return frozenset(os.path.realpath(p) for p in env.get("GIT_CEILING_DIRECTORIES", "").split(":") if os.path.isabs(p))
+
+
+def _is_git_dir(d: str) -> bool:
+    """As git decides it: HEAD, and an objects and a refs directory (or a commondir file naming them)."""
+    return os.path.isfile(os.path.join(d, "HEAD")) and (
+        os.path.isfile(os.path.join(d, "commondir"))
+        or (os.path.isdir(os.path.join(d, "objects")) and os.path.isdir(os.path.join(d, "refs"))))
 
 
 def _others_can_rename(st: os.stat_result) -> bool:

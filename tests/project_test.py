@@ -194,3 +194,27 @@ def test_shared_is_judged_from_who_may_write_the_common_dir(isolated: Path) -> N
         assert not project.shared(str(common))  # sticky: nobody else can move what is ours
     finally:
         common.chmod(0o755)
+
+
+def test_a_bare_repository_is_its_own_git_dir(tmp_path: Path) -> None:
+    bare = tmp_path / "r.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    for where in (bare, bare / "refs"):
+        p = project.find(str(where))
+        assert (p.root, p.common_dir, p.git_dir) == (str(bare), str(bare), str(bare))
+    assert project.find(str(tmp_path)).common_dir is None  # the directory holding it is no repository
+
+
+def test_the_search_stops_below_a_ceiling_directory_as_git_does(isolated: Path) -> None:
+    sub = isolated / "a" / "b"
+    sub.mkdir(parents=True)
+
+    def git_finds(ceilings: str) -> bool:
+        return subprocess.run(["git", "rev-parse", "--git-dir"], cwd=sub, capture_output=True, check=False,
+                              env={**os.environ, "GIT_CEILING_DIRECTORIES": ceilings}).returncode == 0
+
+    for ceilings, found in ((f"/nonexistent::{isolated / 'a'}", False), (str(isolated), False),
+                            (str(isolated.parent), True)):
+        assert git_finds(ceilings) is found, ceilings
+        p = project.find(str(sub), {"GIT_CEILING_DIRECTORIES": ceilings})
+        assert p.common_dir == (str(isolated / ".git") if found else None), ceilings
