@@ -14,6 +14,14 @@ from seq_hooks.runner import Result
 from seq_hooks.spawn import spawn
 
 RunResult = Result
+# The child changes to the caller's `cwd` itself: changing ours around the spawn would race with the caller's
+# other threads. `python -c IN_DIR DIR seq-hooks-args...` then runs the CLI as its console script does.
+IN_DIR = ("import os, sys\n"
+          "try:\n    os.chdir(sys.argv[1])\n"
+          "except OSError as e:\n"
+          "    sys.stderr.write(f'seq-hooks: cannot change to {sys.argv[1]!r}: {e.strerror}\\n')\n"
+          "    sys.exit(2)\n"
+          "del sys.argv[1]\nfrom seq_hooks.cli import main\nmain()\n")
 
 
 def run(
@@ -27,28 +35,29 @@ def run(
     max_wait: float | None = None,
     lock: str | None = "default",
     cwd: str | None = None,
+    shell: bool = False,
+    threads: int | None = None,
 ) -> Result:
     """Runs argv through the project's queue and supervisor, like `seq-hooks run --json`; returns the result.
 
-    Settings not given come from [tool.seq-hooks] and SEQ_HOOKS_* as for the command. Output is captured into
-    the result. Raises FatalError for a usage or configuration error (exit 2) or a failure of seq-hooks itself.
+    `shell`: argv is one shell command line (`["make -j4 && make test"]`), run with sh -c as `--shell` does;
+    `threads`: cap the tools' own threads and workers, as `--threads` does. Settings not given come from
+    [tool.seq-hooks] and SEQ_HOOKS_* as for the command. Output is captured into the result. Raises FatalError
+    for a usage or configuration error (exit 2) or a failure of seq-hooks itself. Safe to call from threads.
     """
-    cmd = [sys.executable, "-m", "seq_hooks", "run", "--json", "--quiet"]
+    cmd = [sys.executable, "-c", IN_DIR, cwd or ".", "run", "--json", "--quiet", *(["--shell"] if shell else [])]
     for flag, value in (("--timeout", timeout), ("--kill-after", kill_after), ("--memory-limit", memory_limit_mb),
-                        ("--max-procs", max_procs), ("--max-wait", max_wait), ("--retry", retry or None)):
+                        ("--max-procs", max_procs), ("--max-wait", max_wait), ("--retry", retry or None),
+                        ("--threads", threads)):
         if value is not None:
             cmd += [flag, str(value)]
     cmd += ["--no-lock"] if lock is None else ["--lock", lock]
     cmd += ["--", *argv]
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    old = os.getcwd()
     try:
-        if cwd is not None:
-            os.chdir(cwd)
         pid = spawn(cmd, env=os.environ, stdout=out_w, stderr=err_w, new_group=False)
     finally:
-        os.chdir(old)
         os.close(out_w)
         os.close(err_w)
     with os.fdopen(out_r, "rb") as out, os.fdopen(err_r, "rb") as err:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,24 @@ def test_a_configuration_error_is_raised_with_its_exit_code(isolated: Path) -> N
     with pytest.raises(FatalError) as e:
         api.run(["true"])
     assert e.value.code == 2 and "unknown key 'bogus'" in e.value.message
+
+
+def test_shell_and_threads_as_the_command_has_them(isolated: Path) -> None:
+    result = api.run(["echo $((1 + 2)) $OMP_NUM_THREADS"], shell=True, threads=2)
+    assert (result.exit_code, result.stdout) == (0, "3 2\n")
+
+
+def test_a_missing_cwd_is_one_clear_error(isolated: Path) -> None:
+    with pytest.raises(FatalError) as e:
+        api.run(["true"], cwd=str(isolated / "nowhere"))
+    assert e.value.code == 2 and "cannot change to" in e.value.message and "nowhere" in e.value.message
+
+
+def test_threads_with_their_own_directories_do_not_disturb_each_other(isolated: Path) -> None:
+    dirs = [isolated / f"d{i}" for i in range(6)]
+    for d in dirs:
+        d.mkdir()
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda d: api.run(["pwd"], cwd=str(d), lock=None), dirs))
+    assert [r.stdout.strip() for r in results] == [str(d) for d in dirs]
+    assert os.getcwd() == str(isolated)
