@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from seq_hooks import proctree, tickets
+from seq_hooks import proctree
 from seq_hooks.errors import UsageError
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
@@ -34,6 +34,8 @@ def valid_name(name: str) -> bool:
 
 
 def check_name(name: str) -> str:
+    from seq_hooks import tickets  # the queues' layout: only where a lock is taken (off `run --no-lock`'s path)
+
     if not valid_name(name) or name == tickets.NESTED:
         raise UsageError(f"--lock: invalid lock name {name!r} (letters, digits, '.', '_', '-'; at most 64)")
     return name
@@ -54,6 +56,8 @@ def _true(state_dir: str, m: Marker, me: int) -> bool:
         return False
     if not (proctree.alive(m.pid) and (m.pid == me or proctree.is_ancestor(m.pid, me))):
         return False
+    from seq_hooks import tickets
+
     queue = tickets.read_queue(tickets.queue_dir(state_dir, m.lock_id))
     # one of the lock's holders (a lock with slots has several): a live ticket of that pid and token, granted
     return any(t.alive and t.token == m.token and t.pid == m.pid and t.granted is not None for t in queue)
@@ -74,6 +78,8 @@ def resolve(name: str, markers: list[Marker]) -> tuple[str, Marker | None]:
     mine = [m for m in markers if m.lock_id.split("/")[0] == name]
     if not mine:
         return name, None
+    from seq_hooks import tickets
+
     parent = max(mine, key=lambda m: m.lock_id.count("/"))
     return f"{parent.lock_id}/{tickets.NESTED}/{parent.token}", parent
 

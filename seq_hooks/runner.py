@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from seq_hooks import journal, lock, logfile, markers, retention
+from seq_hooks import journal, logfile, markers, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -18,6 +18,8 @@ from seq_hooks.treewatch import MAX_SAMPLE_GAP
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from seq_hooks import lock
 
 DEADLINE_ENV = "SEQ_HOOKS_DEADLINE"
 RUN_ENV = "SEQ_HOOKS_RUN"
@@ -126,6 +128,8 @@ def _note(text: str) -> None:
 
 
 def _on_wait(info: lock.WaitInfo) -> None:
+    from seq_hooks import lock
+
     where = f"position {info.position}" if info.position > 1 else "next"
     holder = lock.describe(info.holder)
     halted = "".join(f"; pid {pid} ahead is stopped (the queue waits until it gets SIGCONT)" for pid in info.stopped)
@@ -214,7 +218,7 @@ def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit)
     """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
     if request.lock is None:
         return None, None
-    from seq_hooks import capacity  # only with a lock: off the path of `run --no-lock`
+    from seq_hooks import capacity, lock  # only with a lock: off the path of `run --no-lock`
 
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     cap, expected = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
