@@ -228,7 +228,7 @@ def test_a_fixed_file_is_reported(isolated: Path) -> None:
     assert p.returncode == 0
     assert "import os" not in (isolated / "fixme.py").read_text()
     assert "Found 1 error (1 fixed, 0 remaining)." in p.stdout
-    assert "1 passed, 1 modified in " in p.stdout
+    assert "1 passed after modifying files in " in p.stdout
 
 
 # -- which files ------------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ def done(state: str) -> units.Done:
 
 def test_counts_say_what_happened_and_what_did_not_run() -> None:
     assert units.counts([done("ok")], 1) == "1 passed"
+    assert units.counts([done("MODIFIED")], 1) == "1 passed after modifying files"
     assert units.counts([done("ok"), done("MODIFIED"), done("FAIL"), done("skipped")], 6) == \
-        "2 passed, 1 modified, 1 failed, 1 skipped, 2 not run"
+        "2 passed (1 after modifying files), 1 failed, 1 skipped, 2 not run"
 
 
 def test_why_a_unit_failed() -> None:

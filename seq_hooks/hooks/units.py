@@ -148,10 +148,14 @@ def _summary(plan: Plan, done: list[Done], start: float) -> None:
 
 
 def counts(done: list[Done], units: int) -> str:
-    """`3 passed, 1 modified, 1 failed, 1 skipped, 2 not run`: MODIFIED counts as passed too."""
+    """`3 passed (1 after modifying files), 1 failed, 1 skipped, 2 not run`: a unit whose tool fixed its files
+    passed (pre-commit fails the hook for the modification itself)."""
     by_state = {s: sum(d.state == s for d in done) for s in ("ok", "MODIFIED", "FAIL", "skipped")}
-    parts = [f"{by_state['ok'] + by_state['MODIFIED']} passed"]
-    for state, word in (("MODIFIED", "modified"), ("FAIL", "failed"), ("skipped", "skipped")):
+    passed, modified = by_state["ok"] + by_state["MODIFIED"], by_state["MODIFIED"]
+    parts = [f"{passed} passed"]
+    if modified:
+        parts[0] += " after modifying files" if modified == passed else f" ({modified} after modifying files)"
+    for state, word in (("FAIL", "failed"), ("skipped", "skipped")):
         if by_state[state]:
             parts.append(f"{by_state[state]} {word}")
     if not_run := units - len(done):
