@@ -16,7 +16,7 @@ from seq_hooks.tickets import TicketInfo
 if TYPE_CHECKING:
     from typing import Any
 
-_NESTED = "/nested/"
+_NESTED = f"/{tickets.NESTED}/"  # in a lock id: a nested queue under a holder
 
 
 class Holder(NamedTuple):
