@@ -108,15 +108,9 @@ def holders_now(holders: list[TicketInfo]) -> tuple[list[tuple[int, float]], int
     running: it is about to (else every unit admitted in the same instant would find the CPUs free)."""
     out, running = [], 0
     for t in holders:
-        rss, live = 0, 0
-        for pid in proctree.descendants(t.pid):
-            i = proctree.info(pid)
-            if i is not None and i.state != "Z":
-                rss += i.rss
-                live += 1
-                running += i.state == "R"
-        running += live == 0
-        out.append((t.expected_mb, rss / 1048576))
+        tree = proctree.tree(t.pid)
+        running += tree.running + (tree.procs == 0)
+        out.append((t.expected_mb, tree.rss / 1048576))
     return out, running
 
 

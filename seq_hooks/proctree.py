@@ -113,6 +113,27 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+class Tree(NamedTuple):
+    """A process's live descendants (zombies left out), summed up."""
+
+    rss: int  # bytes
+    procs: int
+    running: int  # in state R: on a CPU or ready for one
+    stopped: int  # in state T or t
+
+
+def tree(pid: int) -> Tree:
+    rss = procs = running = stopped = 0
+    for p in descendants(pid):
+        i = info(p)
+        if i is not None and i.state != "Z":
+            rss += i.rss
+            procs += 1
+            running += i.state == "R"
+            stopped += i.state in ("T", "t")
+    return Tree(rss, procs, running, stopped)
+
+
 def ancestors(pid: int | None = None, limit: int = 4096) -> list[int]:
     """The parents of `pid` (default: us), nearest first, up to and including init (pid 1)."""
     out: list[int] = []

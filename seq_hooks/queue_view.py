@@ -78,14 +78,8 @@ def halted(t: TicketInfo) -> bool:
 
 def _tree(pid: int) -> tuple[float, int, bool]:
     """(MB, processes, all stopped) of `pid`'s descendants: the supervised command's tree under its runner."""
-    total = count = halted = 0
-    for p in proctree.descendants(pid):
-        i = proctree.info(p)
-        if i is not None and i.state != "Z":
-            total += i.rss
-            count += 1
-            halted += i.state in ("T", "t")
-    return round(total / 1048576, 1), count, count > 0 and halted == count
+    tree = proctree.tree(pid)
+    return round(tree.rss / 1048576, 1), tree.procs, tree.procs > 0 and tree.stopped == tree.procs
 
 
 def _holder(t: TicketInfo, now: float) -> Holder:
