@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,26 @@ def planted_symlink(tmp_path: Path, name: str) -> tuple[Path, Path]:
     link.symlink_to(victim)
     os.lchown(link, 65534, 65534)
     return link, victim
+
+
+COMPUTE = "while True: pass"
+SLEEP = "import time; time.sleep(60)"
+
+
+@contextmanager
+def family(tmp: Path, *codes: str) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
+    """A sleeping parent whose children each run one of `codes` (python -c); yields (parent, children's pids) once
+    all have started, and ends them all, by pid, afterwards."""
+    kids = tmp / f"kids-{len(list(tmp.glob('kids-*')))}"
+    body = "".join(f"k.append(subprocess.Popen([sys.executable, '-c', {c!r}]).pid)\n" for c in codes)
+    parent = subprocess.Popen([PY, "-c", f"import subprocess, sys, time\nk = []\n{body}"
+                                         f"open({str(kids)!r}, 'w').write(' '.join(map(str, k)) or '-')\n"
+                                         "time.sleep(60)\n"])
+    pids: list[int] = []
+    try:
+        pids = [int(x) for x in wait_for_file(kids).split() if x != "-"]
+        yield parent, pids
+    finally:
+        for pid in pids:
+            end_orphan(pid)
+        reap(parent)

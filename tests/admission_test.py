@@ -3,13 +3,24 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from seq_hooks import admission, journal, tickets
 from testing.queue import STATE, queue, start, start_holder
-from testing.util import alive, end_orphan, fixture, intervals, reap, run, seq_hooks, wait_for_file, wait_until
+from testing.util import (
+    COMPUTE,
+    SLEEP,
+    alive,
+    family,
+    fixture,
+    intervals,
+    reap,
+    run,
+    seq_hooks,
+    wait_for_file,
+    wait_until,
+)
 
 
 def _env(**values: object) -> dict[str, str]:
@@ -242,24 +253,10 @@ def test_with_more_slots_than_cpus_a_unit_waits_while_the_holders_keep_the_cpus_
 
 def test_the_holders_running_processes_are_counted_and_a_holder_not_started_yet_counts_as_one(tmp_path: Path) -> None:
     # holder A's tree: a child that computes and one that sleeps; holder B: no child yet (its command is starting)
-    kids = tmp_path / "kids"
-    parent = ("import subprocess, sys, time\n"
-              "a = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
-              "b = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-              f"open({str(kids)!r}, 'w').write(f'{{a.pid}} {{b.pid}}')\ntime.sleep(60)\n")
-    a = subprocess.Popen([sys.executable, "-c", parent])
-    b = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    children: list[int] = []
-    try:
-        children = [int(x) for x in wait_for_file(kids).split()]
+    with family(tmp_path, COMPUTE, SLEEP) as (a, _), family(tmp_path) as (b, _):
         holders = [tickets.TicketInfo(i, f"t{i}", p.pid, f"k{i}", [], "/", 0.0, 1.0, [], True, expected_mb=100)
                    for i, p in enumerate((a, b))]
         wait_until(lambda: admission.holders_now(holders)[1] == 2, what="one computing child and one not started")
         now, running = admission.holders_now(holders)
         assert running == 2 and [e for e, _ in now] == [100, 100]
         assert now[0][1] > now[1][1] == 0  # A's tree holds memory; B has no tree yet
-    finally:
-        for pid in children:
-            end_orphan(pid)
-        reap(a)
-        reap(b)

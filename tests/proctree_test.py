@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import proctree
-from testing.util import PY, alive, end_orphan, fixture, reap, wait_for_file, wait_until
+from testing.util import COMPUTE, PY, SLEEP, alive, family, fixture, reap, wait_for_file, wait_until
 
 
 @pytest.fixture(params=["proc", "psutil"])
@@ -113,22 +113,8 @@ def test_send_reaches_a_stopped_process(isolated: Path) -> None:
 
 
 def test_tree_sums_the_live_descendants_and_counts_their_states(tmp_path: Path) -> None:
-    # a parent with three children: one computing, one sleeping, one stopped
-    kids = tmp_path / "kids"
-    parent = ("import subprocess, sys, time\n"
-              "a = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
-              "b = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-              "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-              f"open({str(kids)!r}, 'w').write(f'{{a.pid}} {{b.pid}} {{c.pid}}')\ntime.sleep(60)\n")
-    p = subprocess.Popen([PY, "-c", parent])
-    pids: list[int] = []
-    try:
-        pids = [int(x) for x in wait_for_file(kids).split()]
+    with family(tmp_path, COMPUTE, SLEEP, SLEEP) as (parent, pids):  # one to compute, one to sleep, one to stop
         os.kill(pids[2], signal.SIGSTOP)
-        wait_until(lambda: proctree.tree(p.pid)[1:] == (3, 1, 1), what="one running and one stopped child")
-        assert proctree.tree(p.pid).rss > 0
+        wait_until(lambda: proctree.tree(parent.pid)[1:] == (3, 1, 1), what="one running and one stopped child")
+        assert proctree.tree(parent.pid).rss > 0
         assert proctree.tree(pids[1]) == proctree.Tree(0, 0, 0, 0)  # no children: nothing to sum
-    finally:
-        for pid in pids:
-            end_orphan(pid)
-        reap(p)
