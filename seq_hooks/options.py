@@ -100,7 +100,11 @@ def parse(
     usage: str,
     summary: str,
     positional_ok: bool = False,
+    command: bool = False,
 ) -> Parsed:
+    """Our options, positional words and the words after `--`. With `command`, the first word that is not one
+    of our options starts a command: it and every word after it are `rest`, whatever they look like
+    (`seq-hooks run pytest -q --timeout 5`: `-q` and `--timeout` are pytest's)."""
     by_name = {name: opt for opt in options for name in opt.names}
     values: dict[str, Value] = {opt.dest: _initial(opt) for opt in options}
     positional: list[str] = []
@@ -113,6 +117,8 @@ def parse(
         if word in ("-h", "--help"):
             raise HelpRequested(render_help(prog, usage, summary, options))
         if not word.startswith("-") or word == "-":
+            if command:
+                return Parsed(values, positional, argv[i - 1 :])
             if not positional_ok:
                 raise UsageError(f"unexpected argument {word!r} (see {prog} --help)")
             positional.append(word)

@@ -275,3 +275,32 @@ def test_project_tools_prefers_the_venv_over_path(isolated: Path, tmp_path: Path
     assert run(seq_hooks("run", "--", "projtool"), env=env).stdout == "from-path\n"
     (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\nproject_tools = true\n")
     assert run(seq_hooks("run", "--", "projtool"), env=env).stdout == "from-venv\n"
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["-q"],
+        ["--timeout", "5", "-v"],
+        ["--", "-x"],
+        ["--quiet", "--verbose", "--json", "--no-lock"],
+    ],
+)
+def test_every_word_after_the_command_is_the_commands_own(isolated: Path, words: list[str]) -> None:
+    """`seq-hooks run pytest -q` as the guides' `seq CMD ARGS` is typed, without `--`: seq-hooks' options come
+    before the command, and `-q`, `--timeout 5`, `-v` after it are the command's (not our quiet, timeout, verbose)."""
+    show = "import sys; print(sys.argv[1:])"
+    p = run(seq_hooks("run", sys.executable, "-c", show, *words))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == f"{words!r}\n"
+    assert p.stderr == ""  # no `--verbose` notes, no summary: the flags were not ours
+    # `uv run pytest -v`: a command whose own first words are a subcommand and its options
+    p = run(seq_hooks("run", "--verbose", "sh", "-c", 'echo "$@"', "sh", "-q", "--timeout", "5"))
+    assert p.returncode == 0 and p.stdout == "-q --timeout 5\n"
+    assert "seq-hooks run: about to run: sh -c" in p.stderr and "timeout 1800s" in p.stderr
+
+
+def test_options_before_the_command_are_ours_without_dashdash(isolated: Path) -> None:
+    start = time.monotonic()
+    p = run(seq_hooks("run", "--timeout", "1", "sleep", "30"))
+    assert p.returncode == 124 and time.monotonic() - start < 10

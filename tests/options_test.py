@@ -25,6 +25,13 @@ def test_values_rest_and_positionals() -> None:
     assert p.positional == ["x"] and p.rest == ["cmd", "--timeout"]
 
 
+def test_command_starts_at_the_first_word_that_is_not_ours() -> None:
+    p = parse(["-v", "--timeout", "2", "cmd", "-q", "--timeout", "5", "--", "x"], OPTS, prog="p", usage="",
+              summary="s", command=True)
+    assert p.flag("verbose") and p.number("timeout") == 2
+    assert p.positional == [] and p.rest == ["cmd", "-q", "--timeout", "5", "--", "x"]
+
+
 def test_no_dashdash_means_no_rest() -> None:
     assert go().rest is None
 

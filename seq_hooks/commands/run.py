@@ -32,8 +32,10 @@ OPTIONS = (
     Option(("-v", "--verbose"), "verbose", help="say what is about to run (lock, limits, executable), and a summary "
            "after"),
 )
-USAGE_LINE = "[OPTIONS] -- CMD [ARGS...]"
-SUMMARY = "Wait for the project lock, run CMD with its whole process tree supervised, release the lock."
+USAGE_LINE = "[OPTIONS] [--] CMD [ARGS...]"
+SUMMARY = ("Wait for the project lock, run CMD with its whole process tree supervised, release the lock.\n"
+           "seq-hooks' options come before CMD; every word from CMD on is the command's own\n"
+           "(`seq-hooks run pytest -q --timeout 5`: -q and --timeout go to pytest). `--` before CMD is optional.")
 
 
 def parse_signal(raw: str) -> int:
@@ -55,7 +57,7 @@ def _lock_name(given: str | None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, positional_ok=True)
+    parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, command=True)
     command = _command(parsed)
     ctx = context.load()
     s = ctx.settings
@@ -89,9 +91,7 @@ def main(argv: list[str]) -> int:
 
 
 def _command(parsed: Parsed) -> list[str]:
-    command = parsed.rest if parsed.rest is not None else parsed.positional
-    if parsed.rest is not None and parsed.positional:
-        raise UsageError(f"unexpected argument {parsed.positional[0]!r} before --")
+    command = parsed.rest
     if not command:
         raise UsageError("no command given (usage: seq-hooks run [OPTIONS] -- CMD [ARGS...])")
     if parsed.flag("no_lock") and parsed.text("lock") is not None:
