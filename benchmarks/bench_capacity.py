@@ -176,7 +176,7 @@ def _max_overlap(records: list[dict[str, object]]) -> int:
 
 
 # A unit fills ~2 GB page by page, as a Python tool fills its memory, then holds it. On a VM each 4 KB page fault
-# costs the host's work too (~1 CPU s per GB on the machine the README's numbers come from; huge pages were no
+# costs the host's work too (~1 CPU s per GB on the machine docs/performance.md's numbers come from; huge pages were no
 # cheaper there), so these units are not as light on CPU as the issue's: the ideal below counts that CPU.
 MEMORY_CODE = f"import time; b = bytearray({2 * GB}); b[::4096] = b'x' * len(b[::4096]); time.sleep({MEMORY_HOLD_S})"
 

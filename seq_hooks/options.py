@@ -1,4 +1,4 @@
-"""A small command-line parser: the `run` hot path cannot afford argparse's import (see README, performance).
+"""A small command-line parser: the `run` hot path cannot afford argparse's import (docs/performance.md).
 
 Every command and hook declares its options as a tuple of `Option`; `parse` returns the values by name,
 the positional words, and whatever follows `--`.

@@ -1,7 +1,7 @@
 """Log retention: keep the newest `keep_logs` run logs and at most `keep_logs_mb` of them, oldest removed first.
 
 Called by the runner after every run, so it must be cheap: one listdir of the log dir (0.2 ms for 500 logs,
-README "Logs") decides whether the count is over; the sizes (a stat per log, 1 ms for 500) are summed only on
+docs/commands.md "Logs") decides whether the count is over; the sizes (a stat per log, 1 ms for 500) are summed only on
 one run in 16, or when this run's own log is big, or when the count was over anyway. Only files named the way
 seq-hooks names its logs (`logfile.parse` says which: a run's and a hook run's) are ever removed: a configured
 log_dir may hold other files. The logs of live runs (a token in a live ticket, or a log a live process holds:

@@ -16,6 +16,7 @@ def _sections() -> set[str]:
 def test_design_page_has_the_named_sections_and_the_readme_links_it() -> None:
     assert {"Locks", "Processes", "Memory", "pre-commit", "Commit storms", "Capacity"} <= _sections()
     assert "(docs/design.md)" in (ROOT / "README.md").read_text()
+    assert "(design.md#the-guides)" in (ROOT / "docs" / "guides.md").read_text()
 
 
 def _repository_files() -> list[Path]:

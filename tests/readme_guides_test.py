@@ -1,5 +1,5 @@
-"""README's "Coming from the guides" covers every script, variable and exit code of the two bash guides, and what
-it says about the variables is what the configuration does."""
+"""docs/guides.md ("Coming from the guides") covers every script, variable and exit code of the two bash guides,
+and what it says about the variables is what the configuration does."""
 from __future__ import annotations
 
 import re
@@ -18,11 +18,10 @@ GUIDE_VARIABLES = ("MEMORY_LIMIT_MB", "MAX_MEMORY_MB", "TIMEOUT", "PIPELINE_TIME
 
 
 def _section(title: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    assert "\n## Coming from the guides\n" in readme
-    part = readme.split("\n## Coming from the guides\n", 1)[1].split("\n## ", 1)[0]
-    assert f"\n### {title}\n" in part, f"no '### {title}' under 'Coming from the guides'"
-    return part.split(f"\n### {title}\n", 1)[1].split("\n### ", 1)[0]
+    page = (ROOT / "docs" / "guides.md").read_text()
+    assert page.startswith("# Coming from the guides\n")
+    assert f"\n## {title}\n" in page, f"no '## {title}' in docs/guides.md"
+    return page.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def _rows(title: str) -> list[list[str]]:

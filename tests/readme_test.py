@@ -27,17 +27,31 @@ def test_every_hook_is_documented_and_a_console_script() -> None:
         assert f"`{hook['id']}`" in readme, f"{hook['id']} is not documented in README.md"
 
 
-def test_every_command_is_documented() -> None:
+def _first_column(section: str) -> list[str]:
+    """The first cell of each row of the table under README's `## section`, without its backticks."""
+    part = (ROOT / "README.md").read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in part.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    return [row.split(" | ")[0].strip("| `") for row in rows[1:]]
+
+
+def test_readme_hook_table_is_the_manifest() -> None:
+    ids = [h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())]
+    assert sorted(_first_column("The hooks")) == sorted(ids)
+
+
+def test_every_command_has_a_line_in_the_readme_and_a_section_in_the_docs() -> None:
     from seq_hooks.cli import COMMANDS
 
-    readme = (ROOT / "README.md").read_text()
+    listed = [cell.split()[1] for cell in _first_column("Commands")]
+    assert listed == list(COMMANDS), "README's Commands table and seq_hooks.cli.COMMANDS differ"
+    docs = (ROOT / "docs" / "commands.md").read_text() + (ROOT / "docs" / "git.md").read_text()
     for name in COMMANDS:
-        assert f"seq-hooks {name}" in readme, f"seq-hooks {name} is not documented in README.md"
+        assert re.search(rf"^## .*`seq-hooks {name}[ `]", docs, re.M), f"no section for seq-hooks {name} in docs/"
 
 
-def test_readme_starts_a_new_user_with_two_commands() -> None:
+def test_readme_gives_a_fresh_clone_two_development_commands() -> None:
     readme = (ROOT / "README.md").read_text()
-    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    quick = readme.split("\n## Development\n", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", quick, re.S)
     assert block is not None
     commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
 OPTIONS = (
-    Option(("--json",), "json", help="print one JSON object (documented in the README) and exit"),
+    Option(("--json",), "json", help="print one JSON object (documented in docs/commands.md) and exit"),
     Option(("--watch",), "watch", help="redraw about every second until Ctrl-C; on a terminal, k ends the running "
            "unit (after a confirmation) and q quits"),
 )

@@ -42,7 +42,7 @@ class Spec(NamedTuple):
     adjust: Callable[[Job, toolenv.Tool], list[str]] | None = None  # the tool's final options
     dedupe: bool = False  # drop `path:line: ...` lines an earlier unit printed (mypy reports imported modules too)
     default_args: tuple[str, ...] = ()  # before the user's options, which may undo them (ruff: --fix / --no-fix)
-    batch: int = 1  # files per unit unless --batch or the hook's table says otherwise (0: all; see the README)
+    batch: int = 1  # files per unit unless --batch or the hook's table says otherwise (0: all; docs/hooks.md)
 
 
 def syntax(spec: Spec) -> Syntax:

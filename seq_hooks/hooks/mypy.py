@@ -3,7 +3,7 @@
 mypy's own follow_imports setting stays: with the default ("normal") a unit also reports errors in the modules
 its file imports (printed once: later units leave out the lines already shown), and later units load those
 modules from the cache. --follow-imports=silent would report each error by its own file only, but it defeats
-mypy's cache: 0.3 s instead of 0.1 s per file on a warm cache (rich 13.7.1, see the README).
+mypy's cache: 0.3 s instead of 0.1 s per file on a warm cache (rich 13.7.1, docs/performance.md).
 When mypy comes from elsewhere than the project's interpreter, it is pointed at that interpreter
 (--python-executable) so the project's installed packages are found.
 """
@@ -39,7 +39,7 @@ SPEC = Spec(
     dashdash=True,
     adjust=adjust,
     dedupe=True,
-    batch=0,  # all in one unit: mypy checks what each file imports anyway; per file it did that 4 times (README)
+    batch=0,  # all in one unit: mypy checks what each file imports anyway; per file it did that 4 times (docs/hooks.md)
 )
 
 

@@ -96,7 +96,7 @@ SPEC = Spec(
     extra=(Option(("--all",), "all", help="run every test file under the test paths, one unit each"),),
     plan=plan,
     adjust=adjust,
-    batch=8,  # test files per unit: pytest's start-up paid once per 8 files, a unit still a handful of files (README)
+    batch=8,  # test files per unit: pytest's start-up paid once per 8 files, a unit a handful of files (docs/hooks.md)
 )
 
 

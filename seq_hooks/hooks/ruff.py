@@ -10,7 +10,7 @@ from seq_hooks.hooks import atomic
 from seq_hooks.hooks.atomic import Spec
 
 # files per unit: ruff starts in ~8 ms and checks a file in ~0.4 ms, so per-file units cost ~20x a batch; 200 keeps
-# an --all-files run in sub-second units that let other worktrees take their turn (README, "Units")
+# an --all-files run in sub-second units that let other worktrees take their turn (docs/hooks.md, "Units")
 RUFF_BATCH = 200
 
 
