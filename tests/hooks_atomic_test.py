@@ -295,6 +295,27 @@ def test_help_lists_the_hook_options(isolated: Path) -> None:
     assert "--batch N" in p.stdout and "--all" in p.stdout and "--fail-fast" in p.stdout
 
 
+def test_generic_hook_by_hand_keeps_the_tools_subcommand_and_options(isolated: Path) -> None:
+    """`atomic -- ruff check --fix FILE`: `check` and `--fix` are ruff's, FILE the one file (`check` was taken for
+    a file to check, and ruff got `--fix check FILE`)."""
+    write(isolated, "a.py", "import os\n")
+    write(isolated, "b.py", "x  =  1\n")
+    path = f"{os.environ['PATH']}:{BIN}" if str(BIN) not in os.environ["PATH"] else os.environ["PATH"]
+    p = run(hook("atomic", "--", "ruff", "check", "--fix", "a.py"), env=env(PATH=path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (isolated / "a.py").read_text() == ""  # the unused import fixed
+    assert [r["argv"][1:] for r in journal.read(state(isolated))] == [["check", "--fix", "a.py"]]
+    p = run(hook("atomic", "--", "ruff", "format", "b.py"), env=env(PATH=path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (isolated / "b.py").read_text() == "x = 1\n"
+
+
+def test_generic_help_says_the_rule_with_an_example(isolated: Path) -> None:
+    p = run(hook("atomic", "--help"), env=env())
+    assert p.returncode == 0
+    assert "atomic -- ruff check --fix a.py b.py" in p.stdout and "args: [--, ruff, format]" in p.stdout
+
+
 def test_outside_git_without_files_is_a_usage_error(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()

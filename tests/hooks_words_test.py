@@ -48,6 +48,23 @@ def test_words_generic_tool_and_terminator(isolated: Path) -> None:
     assert (ended.tool_cmd, ended.tool_args, ended.files) == (["python"], ["script.py"], ["a.py"])
 
 
+@pytest.mark.parametrize(
+    ("argv", "tool_args", "files"),
+    [
+        (["--", "ruff", "format", "a.py", "b.py"], ["format"], ["a.py", "b.py"]),  # args: [--, ruff, format]
+        (["--", "ruff", "check", "--fix", "a.py"], ["check", "--fix"], ["a.py"]),
+        (["--", "uv", "run", "ruff", "check", "--select", "E501", "a.py", "gone.py"],
+         ["run", "ruff", "check", "--select", "E501"], ["a.py", "gone.py"]),
+    ],
+)
+def test_words_generic_tool_words_end_at_the_first_existing_file(
+        isolated: Path, argv: list[str], tool_args: list[str], files: list[str]) -> None:
+    write(isolated, "a.py")
+    write(isolated, "b.py")
+    words = split_words(syntax(generic.SPEC), argv)
+    assert (words.tool_cmd, words.tool_args, words.files) == ([argv[1]], tool_args, files)
+
+
 @pytest.mark.parametrize("argv", [[], ["--"], ["a.py"], ["--batch"], ["--batch", "x", "--", "t"]])
 def test_words_generic_usage_errors(isolated: Path, argv: list[str]) -> None:
     with pytest.raises(UsageError):

@@ -4,7 +4,10 @@ Words on the command line: our own options (before any `--`), then the tool's op
 that pre-commit appends. A word that names an existing path is a file, whatever it looks like (`--help`,
 `--fail-fast`, `--type=x.py`: pre-commit passes every changed file); any other word starting with `-` is one of
 our options or a tool option; a plain word right after a tool option is that option's value
-(`--select E501`); after `--` every word is a file. The generic hook takes `-- TOOL [ARGS...] [-- FILES]`.
+(`--select E501`); after `--` every word is a file. The generic hook takes `-- TOOL [ARGS...] [-- FILES]`:
+pre-commit runs `atomic -- ruff format FILES...` for `args: [--, ruff, format]`, and it passes only files that
+exist, so every word before the first existing path is the tool's (`format`, `check --fix`), the files start
+at the first one; a tool argument that names an existing file needs the `--` that ends ARGS.
 """
 from __future__ import annotations
 
@@ -97,8 +100,8 @@ def _tail(syntax: Syntax, argv: list[str], words: Words, *, ours: bool) -> None:
         if word.startswith("-") and word != "-":
             words.tool_args.append(word)
             value_may_follow = "=" not in word and not words.files
-        elif value_may_follow:
-            words.tool_args.append(word)
+        elif value_may_follow or (syntax.generic and not words.files):
+            words.tool_args.append(word)  # an option's value, or the generic tool's own words (`ruff format`)
             value_may_follow = False
         else:
             words.files.append(word)  # a file that is gone: skipped with a note
