@@ -115,6 +115,23 @@ def test_xdist_is_kept_from_starting_workers_where_it_is_installed(isolated: Pat
     assert pytest_hook.adjust(job, Tool("pytest", (str(bare), "-m", "pytest"), "here", None)) == ["-q"]
 
 
+@pytest.mark.parametrize("where", ["pytest.ini", "PYTEST_ADDOPTS", "args"])
+def test_xdist_turned_off_by_the_user_gets_no_n_0(isolated: Path, where: str) -> None:
+    """`-p no:xdist` (the pipeline guide's pytest.ini) where xdist is installed: pytest is asked whether the plugin
+    is active, and is not given `-n 0`, which it would refuse (exit 4, unrecognized arguments: -n)."""
+    files = {"tests/test_one.py": "def test_one():\n    assert True\n"}
+    if where == "pytest.ini":
+        files["pytest.ini"] = "[pytest]\naddopts =\n    -v\n    -p no:xdist\n"
+    layout(isolated, files)
+    env = {**os.environ, "PRE_COMMIT": "1"}
+    if where == "PYTEST_ADDOPTS":
+        env["PYTEST_ADDOPTS"] = "-p no:xdist"
+    args = ["-p", "no:xdist"] if where == "args" else []
+    p = run([str(BIN / "atomic-pytest"), *args, "tests/test_one.py"], env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "-n" not in journal.read(str(isolated / ".git" / "seq-hooks"))[-1]["argv"]
+
+
 def test_addopts_n_auto_does_not_start_a_worker_pool_inside_a_unit(isolated: Path) -> None:
     layout(isolated, {
         "pyproject.toml": "[tool.pytest.ini_options]\naddopts = \"-n 2\"\n",

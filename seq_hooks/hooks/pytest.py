@@ -3,18 +3,22 @@
 A changed test file (test_*.py, *_test.py) runs itself; a changed source file runs the test files named after
 it (test_<name>.py, <name>_test.py) under the configured test_paths; a changed conftest.py runs the test files
 under its directory; --all runs every test file. pytest's exit 5 (nothing collected) is not a failure.
-xdist is kept from starting workers inside a unit (`-n 0` when the plugin is installed).
+xdist is kept from starting workers inside a unit: `-n 0` when pytest, asked with the unit's options, its
+configuration and PYTEST_ADDOPTS, has the plugin active (not when the user turned it off with `-p no:xdist`:
+pytest would refuse `-n`).
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 
+from seq_hooks.errors import FatalError
 from seq_hooks.hooks import atomic
 from seq_hooks.hooks.atomic import Job, Spec
 from seq_hooks.hooks.files import listed_files
 from seq_hooks.options import Option
-from seq_hooks.toolenv import Tool, has_module
+from seq_hooks.spawn import output
+from seq_hooks.toolenv import Tool
 
 
 def is_test_file(path: str) -> bool:
@@ -78,11 +82,30 @@ def _interpreter(tool: Tool) -> str | None:
     return beside if os.path.isfile(beside) else None
 
 
+# exit 0 when xdist is active for these arguments: importable, and loaded by pytest's own configuration (its
+# ini file's addopts, PYTEST_ADDOPTS, `-p no:xdist` anywhere, plugin autoloading); the import is skipped
+# where xdist is not even installed. _prepareconfig is what pytest.main itself calls first (pytest 3 to 9).
+_XDIST_ACTIVE = """import importlib.util, sys
+if importlib.util.find_spec("xdist") is None:
+    sys.exit(1)
+from _pytest.config import _prepareconfig
+sys.exit(not _prepareconfig(sys.argv[1:]).pluginmanager.hasplugin("xdist"))
+"""
+
+
+def xdist_active(python: str, args: list[str]) -> bool:
+    """Whether pytest, run by `python` with `args` here, has the xdist plugin active."""
+    try:
+        return output([python, "-c", _XDIST_ACTIVE, *args], timeout=60).code == 0
+    except FatalError:
+        return False
+
+
 def adjust(job: Job, tool: Tool) -> list[str]:
     args = list(job.tool_args)
     python = _interpreter(tool)
     # last, so it wins over addopts and the hook's args: one unit is one process tree, not a worker pool
-    if job.files and python is not None and has_module(python, "xdist"):
+    if job.files and python is not None and xdist_active(python, [*args, *job.files]):
         args += ["-n", "0"]
     return args
 
