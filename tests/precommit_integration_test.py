@@ -347,3 +347,36 @@ def test_a_missing_tool_under_pre_commit_is_one_error(isolated: Path, hook_repo:
     assert "additional_dependencies: [mypy]" in errors[0]
     assert "- exit code: 2" in p.stdout
 
+
+
+def test_generic_hook_with_a_tools_subcommand(isolated: Path, hook_repo: tuple[Path, str],
+                                              tool_env: dict[str, str]) -> None:
+    """`args: [--, ruff, format]` (the guide's `atomic-hook.sh "ruff format"`): `format` is ruff's subcommand,
+    not a file to check; pre-commit appends the files after it."""
+    for name in ("a.py", "b.py"):
+        (isolated / name).write_text("x  =  {'a':1}\n")
+    project(isolated, hook_repo, hooks={"atomic": "args: [--, ruff, format]\ntypes: [python]"})
+    p = pre_commit(isolated, tool_env, "run", "--all-files")
+    text = p.stdout + p.stderr
+    assert p.returncode == 1 and "files were modified by this hook" in text, text  # reformatted: pre-commit fails
+    assert "format: skipped" not in text and "failed" not in text
+    for name in ("a.py", "b.py"):
+        assert (isolated / name).read_text() == 'x = {"a": 1}\n'
+    again = pre_commit(isolated, tool_env, "run", "--all-files")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_atomic_pytest_where_the_user_turned_xdist_off(isolated: Path, hook_repo: tuple[Path, str],
+                                                       tool_env: dict[str, str], project_venv: Path) -> None:
+    """The pipeline guide's pytest.ini has `-p no:xdist`: with xdist installed in the project's venv, the hook
+    adds no `-n 0` (pytest exited 4, unrecognized arguments: -n)."""
+    (isolated / "app.py").write_text(APP)
+    (isolated / "tests").mkdir()
+    (isolated / "tests" / "test_app.py").write_text(APP_TEST)
+    (isolated / "pytest.ini").write_text("[pytest]\npythonpath = .\naddopts =\n    -v\n    -p no:xdist\n")
+    (isolated / ".gitignore").write_text(".venv\n")
+    (isolated / ".venv").symlink_to(project_venv)
+    project(isolated, hook_repo, hooks={"atomic-pytest": "args: [--verbose]\nverbose: true"})
+    p = pre_commit(isolated, tool_env, "run", "--all-files")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "test_app.py::test_loud PASSED" in p.stdout
