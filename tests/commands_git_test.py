@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import journal
-from seq_hooks.commands import git as gitcmd
 from testing.util import PY, fixture, git, git_repo, reap, run, seq_hooks, wait_for_file, wait_until
 
 SEQ = " ".join(seq_hooks())  # the seq-hooks command line, for shell scripts
@@ -325,17 +324,3 @@ def test_dash_c_and_dash_big_c_take_the_lock_of_the_named_repository(isolated: P
     assert (p.returncode, p.stdout) == (0, "other root\n")
     assert [r["lock"] for r in journal.read(str(other / ".git" / "seq-hooks"))][-1] == "git"
     assert journal.read(state(isolated)) == []
-
-
-@pytest.mark.parametrize(("args", "where"), [
-    (["status"], None),
-    (["-C", "a", "-C", "b", "status"], "{cwd}/a/b"),
-    (["-c", "k=v", "-C", "/x", "status"], "/x"),
-    (["-c", "-C", "status"], None),  # -C here is the value of -c
-    (["--git-dir=/r/.git", "status"], "/r/.git"),
-    (["-C", "/w", "--git-dir", "r/.git", "--work-tree=/w", "status"], "/w/r/.git"),
-    (["--no-pager", "-C", "/x", "log", "-C", "/y"], "/x"),  # after the subcommand, -C is the subcommand's
-])
-def test_git_cwd_reads_gits_global_options(args: list[str], where: str | None) -> None:
-    expected = where.format(cwd=os.getcwd()) if where else None
-    assert gitcmd._git_cwd(args) == expected

@@ -218,12 +218,6 @@ def test_outside_git_it_says_so(isolated: Path) -> None:
     assert p.stderr.startswith("git-safe: not in a git repository") and "Traceback" not in p.stderr
 
 
-def test_subcommand_skips_global_options() -> None:
-    assert git_safe.subcommand(["git", "-C", "x y", "-c", "a=b", "--no-pager", "commit", "-m", "m"]) == "commit"
-    assert git_safe.subcommand(["git", "--git-dir=/r/.git", "status"]) == "status"
-    assert git_safe.subcommand(["git"]) == ""
-
-
 def test_another_users_lock_file_is_never_removed(isolated: Path, capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     lock = isolated / ".git" / "index.lock"
@@ -233,3 +227,50 @@ def test_another_users_lock_file_is_never_removed(isolated: Path, capsys: pytest
     code, out = safe(capsys, "--fix-stale")
     assert code == 1 and f"belongs to uid {owner}, whose processes git-safe cannot see" in out
     assert lock.exists()
+
+
+def _journal(repo: Path) -> list[tuple[str, list[str]]]:
+    from seq_hooks import journal
+
+    return [(r["lock"], r["argv"]) for r in journal.read(str(repo / ".git" / "seq-hooks"))]
+
+
+def test_a_git_command_runs_under_the_git_lock(isolated: Path, tmp_path: Path) -> None:
+    """The guides' `git-safe.sh add .` ran git: `git-safe add .`, `git-safe -- commit -m x` and `git-safe push
+    origin main` run git under the project's git lock (they exited 0 and ran nothing)."""
+    script = str(Path(PY).parent / "git-safe")
+    (isolated / "new.txt").write_text("x\n")
+    p = run([script, "add", "."])
+    assert p.returncode == 0, p.stderr
+    assert git(isolated, "diff", "--cached", "--name-only").stdout == "new.txt\n"
+    p = run([script, "--", "commit", "-q", "-m", "from git-safe"])
+    assert p.returncode == 0, p.stderr
+    assert git(isolated, "log", "-1", "--format=%s").stdout == "from git-safe\n"
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(isolated, "remote", "add", "origin", str(remote))
+    p = run([script, "push", "-q", "origin", "main"])
+    assert p.returncode == 0, p.stderr
+    assert git(remote, "log", "-1", "--format=%s", "main").stdout == "from git-safe\n"
+    assert _journal(isolated) == [("git", ["git", "add", "."]), ("git", ["git", "commit", "-q", "-m", "from git-safe"]),
+                                  ("git", ["git", "push", "-q", "origin", "main"])]
+    bad = run([script, "no-such-subcommand"])  # git's own status and message
+    assert bad.returncode == 1 and "'no-such-subcommand' is not a git command" in bad.stderr
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--"], "no git arguments after --"),
+    (["--strict", "add", "."], "--fix-stale and --strict are for the check alone"),
+    (["--bogus", "add"], "unknown option --bogus"),
+])
+def test_git_command_usage_errors_exit_2(isolated: Path, args: list[str], needle: str) -> None:
+    p = run([*GIT_SAFE, *args])
+    assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr
+
+
+def test_under_pre_commit_words_are_file_names_not_a_git_command(isolated: Path) -> None:
+    (isolated / "add").write_text("x\n")
+    p = run([*GIT_SAFE, "add", "."], env={**os.environ, "PRE_COMMIT": "1"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert git(isolated, "diff", "--cached", "--name-only").stdout == ""  # checked, nothing run
+    assert _journal(isolated) == []

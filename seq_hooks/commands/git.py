@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from seq_hooks import context, markers, proctree, runner
+from seq_hooks import context, gitwords, markers, proctree, runner
 from seq_hooks.errors import UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.runner import Request, execute
@@ -72,38 +72,22 @@ def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[: at + 1], argv[at + 1 :]
 
 
-# git's options before the subcommand that take a value as the next word
-_VALUED = frozenset(("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix"))
-
-
-def _git_cwd(args: list[str]) -> str | None:
-    """Where to look for the repository git will work in, from its options before the subcommand: `-C DIR`
-    (each relative to the one before), else the directory of `--git-dir`; None: the working directory."""
-    cwd = None
-    git_dir = None
-    i = 0
-    while i < len(args) and args[i].startswith("-") and args[i] != "--":
-        word, _, inline = args[i].partition("=")
-        value = inline if "=" in args[i] else (args[i + 1] if i + 1 < len(args) else "")
-        if word in _VALUED and "=" not in args[i]:
-            i += 1
-        if word == "-C" and value:
-            cwd = os.path.join(cwd or os.getcwd(), value)
-        elif word == "--git-dir" and value:
-            git_dir = os.path.join(cwd or os.getcwd(), value)
-        i += 1
-    return git_dir or cwd
-
-
 def main(argv: list[str]) -> int:
     ours, args = _split(argv)
     parsed = parse(ours, OPTIONS, prog="seq-hooks git", usage=USAGE_LINE, summary=SUMMARY)
     if not args:
         raise UsageError("no git arguments given (seq-hooks git -- ARGS)")
-    ctx = context.load(_git_cwd(args))
+    return run_git(args, prog="seq-hooks git", max_wait=parsed.number("max_wait"), timeout=parsed.number("timeout"),
+                   quiet=parsed.flag("quiet"))
+
+
+def run_git(args: list[str], *, prog: str, max_wait: float | None = None, timeout: float | None = None,
+            quiet: bool = False) -> int:
+    """Runs `git ARGS` under the project's git lock (at once inside a git hook or a held git lock): git's exit
+    status. `seq-hooks git` and `git-safe ARGS` both come here."""
+    ctx = context.load(gitwords.working_dir(args))
     s = ctx.settings
     why = direct_reason(ctx.state_dir, ctx.project.root, dict(os.environ))
-    timeout = parsed.number("timeout")
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     request = Request(
         argv=["git", *args],
@@ -111,11 +95,11 @@ def main(argv: list[str]) -> int:
         limits=runner.limits(s, timeout=s.pipeline_timeout if timeout is None else timeout, memory_limit_mb=0,
                              max_procs=0),
         lock=None if why else LOCK,
-        max_wait=parsed.number("max_wait") if parsed.number("max_wait") is not None else s.max_wait,
-        quiet=parsed.flag("quiet"),
+        max_wait=max_wait if max_wait is not None else s.max_wait,
+        quiet=quiet,
         direct=interactive,  # git's editor and pager need the terminal itself
     )
     result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
     if result.message and result.reason != "exit":
-        sys.stderr.write(f"seq-hooks git: {result.message}\n")
+        sys.stderr.write(f"{prog}: {result.message}\n")
     return result.exit_code

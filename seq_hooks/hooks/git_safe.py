@@ -8,6 +8,10 @@ that runs us as its hook (an ancestor: `git commit -a` keeps index.lock until th
 through its working directory or GIT_DIR. Another worktree's index is its own: its lock is only a note.
 A merge, rebase, cherry-pick, revert or bisect that waits for the user (no git process running it) is a note,
 since concluding it is exactly what a commit in progress may be doing; `--strict` makes it a failure.
+
+With git arguments (`git-safe add .`, `git-safe -- commit -m x`: the guides' git-safe.sh ran git) it runs that
+git command under the project's git lock, as `seq-hooks git` does; under pre-commit, words without `--` are
+file names and only the check runs.
 """
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from seq_hooks import proctree, project
+from seq_hooks import gitwords, proctree, project
 from seq_hooks.entry import guard
-from seq_hooks.errors import FAILED, OK, FatalError
+from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.records import NamedTuple
 
@@ -26,8 +30,10 @@ OPTIONS = (
     Option(("--fix-stale",), "fix_stale", help="remove stale lock files (only when no process is using them)"),
     Option(("--strict",), "strict", help="also fail on a merge, rebase, cherry-pick, revert or bisect in progress"),
 )
+USAGE_LINE = "[--fix-stale] [--strict] | git-safe [--] GIT-ARGS..."
 SUMMARY = ("Fails, naming the process, when another git operation on this repository is live; reports a stale\n"
-           "index.lock with the command that clears it.")
+           "index.lock with the command that clears it. With git arguments (`git-safe add .`, `git-safe -- commit\n"
+           "-m x`) it runs that git command under the project's git lock instead, as `seq-hooks git` does.")
 # lock files of one worktree (in its git dir) and of the whole repository (in the common dir)
 WORKTREE_LOCKS = ("index.lock", "HEAD.lock")
 SHARED_LOCKS = ("packed-refs.lock", "config.lock", "shallow.lock")
@@ -40,8 +46,7 @@ IN_PROGRESS = (
     ("MERGE_HEAD", "a merge"), ("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
     ("CHERRY_PICK_HEAD", "a cherry-pick"), ("REVERT_HEAD", "a revert"), ("BISECT_LOG", "a bisect"),
 )
-_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env",
-                            "--exec-path", "--list-cmds", "--attr-source"})
+
 
 
 class Repo(NamedTuple):
@@ -79,21 +84,6 @@ def git_dir_of(cwd: str, git_dir_env: str | None) -> tuple[str, str] | None:
     return os.path.realpath(found.git_dir), found.common_dir
 
 
-def subcommand(argv: list[str]) -> str:
-    """`commit` in `git -C x -c k=v --no-pager commit -m m`."""
-    i = 1
-    while i < len(argv):
-        word = argv[i]
-        if word in _VALUE_OPTIONS:
-            i += 2
-            continue
-        if word.startswith("-"):
-            i += 1
-            continue
-        return word
-    return ""
-
-
 def scan(paths: set[str], repo: Repo) -> Scan:
     """Who has one of `paths` open, and the git processes working in this repository."""
     openers: dict[str, list[int]] = {}
@@ -109,7 +99,7 @@ def scan(paths: set[str], repo: Repo) -> Scan:
             continue
         dirs = git_dir_of(cwd, p.env("GIT_DIR"))
         if dirs is not None and dirs[1] == repo.common_dir:
-            gits.append(Proc(p.pid, " ".join(argv), dirs[0], subcommand(argv) in WRITERS))
+            gits.append(Proc(p.pid, " ".join(argv), dirs[0], gitwords.subcommand(argv[1:]) in WRITERS))
     return Scan(openers, gits)
 
 
@@ -242,13 +232,30 @@ def _remove_stale(lf: LockFile, repo: Repo) -> Finding:
 
 
 def _main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="git-safe", usage="[--fix-stale] [--strict]", summary=SUMMARY,
-                   positional_ok=True)  # pre-commit may pass file names: they do not matter here
+    parsed = parse(argv, OPTIONS, prog="git-safe", usage=USAGE_LINE, summary=SUMMARY, command=True)
+    git_args = _git_command(parsed.rest, dashdash="--" in argv[: len(argv) - len(parsed.rest or ())])
+    if git_args is not None:
+        if parsed.flag("fix_stale") or parsed.flag("strict"):
+            raise UsageError("--fix-stale and --strict are for the check alone, not with a git command")
+        from seq_hooks.commands.git import run_git
+
+        return run_git(git_args, prog="git-safe")
     repo = find_repo()
     findings = check(repo, fix_stale=parsed.flag("fix_stale"), strict=parsed.flag("strict"))
     for f in findings:
         sys.stdout.write(f"git-safe: {f.text}\n")
     return FAILED if any(f.failure for f in findings) else OK
+
+
+def _git_command(words: list[str] | None, *, dashdash: bool) -> list[str] | None:
+    """The git command to run (the guides' `git-safe.sh add .`), or None: only the check. Under pre-commit the
+    words without `--` are file names (a configuration with pass_filenames), which do not matter here."""
+    if not words and dashdash:
+        raise UsageError("no git arguments after -- (git-safe -- ARGS runs git ARGS under the git lock, as "
+                         "seq-hooks git -- ARGS does)")
+    if not words or (not dashdash and os.environ.get("PRE_COMMIT") == "1"):
+        return None
+    return words
 
 
 def main(argv: Sequence[str] | None = None) -> int:
