@@ -8,8 +8,20 @@ if TYPE_CHECKING:
 
     from seq_hooks.runner import Result as RunResult
 
-__version__ = "0.1.0"
 __all__ = ["RunResult", "__version__", "run"]
+
+
+def __getattr__(name: str) -> str:
+    """`__version__`: the installed package's, whose one owner is pyproject.toml (read only when asked: importlib
+    stays off the run path)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'seq_hooks' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("seq-hooks")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def run(argv: list[str], **kwargs: Any) -> RunResult:

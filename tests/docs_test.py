@@ -1,5 +1,7 @@
-"""The documentation stays true: every relative link and #anchor in README.md and docs/*.md leads somewhere, every
-page has a title, and docs/configuration.md states the code's defaults, keys and environment names."""
+"""The documentation stays true: every relative link and #anchor in README.md and docs/*.md leads
+somewhere, every page has a title, and docs/configuration.md states the code's defaults, keys and
+environment names."""
+
 from __future__ import annotations
 
 import re
@@ -17,10 +19,21 @@ else:
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "examples" / "README.md",
-                *(ROOT / "docs").glob("*.md")])
+PAGES = sorted(
+    [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        ROOT / "examples" / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+    ]
+)
 CONFIGURATION = ROOT / "docs" / "configuration.md"
-NOT_SETTINGS = ("hooks", "locks", "source", "from_env")  # Settings fields that are not [tool.seq-hooks] keys
+NOT_SETTINGS = (
+    "hooks",
+    "locks",
+    "source",
+    "from_env",
+)  # Settings fields that are not [tool.seq-hooks] keys
 
 
 def _prose(text: str) -> str:
@@ -30,7 +43,8 @@ def _prose(text: str) -> str:
 
 
 def _anchor(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation dropped (not - and _), spaces to dashes."""
+    """GitHub's anchor for a heading: lower case, punctuation dropped (not - and _), spaces to
+    dashes."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
@@ -59,14 +73,20 @@ def test_every_relative_link_and_anchor_leads_somewhere(page: Path) -> None:
         target = (page.parent / path).resolve() if path else page
         assert target.exists(), f"{page.relative_to(ROOT)}: {link}: {path} does not exist"
         if anchor:
-            assert target.suffix == ".md", f"{page.relative_to(ROOT)}: {link}: an anchor into a file that is not a page"
+            assert target.suffix == ".md", (
+                f"{page.relative_to(ROOT)}: {link}: an anchor into a file that is not a page"
+            )
             assert anchor in _anchors(target), (
-                f"{page.relative_to(ROOT)}: {link}: no heading makes #{anchor} in {target.relative_to(ROOT)}")
+                f"{page.relative_to(ROOT)}: {link}: no heading makes #{anchor} "
+                f"in {target.relative_to(ROOT)}"
+            )
 
 
 def test_the_link_checker_sees_a_broken_link_and_anchor(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("# A page\n\n## Its `part`: two\n\n[ok](#its-part-two) [code `[x](nowhere)`] [bad](#nope)\n")
+    page.write_text(
+        "# A page\n\n## Its `part`: two\n\n[ok](#its-part-two) [code `[x](nowhere)`] [bad](#nope)\n"
+    )
     assert _links(page) == ["#its-part-two", "#nope"]
     assert _anchors(page) == {"a-page", "its-part-two"}
 
@@ -81,17 +101,20 @@ def test_readme_is_a_front_door() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     assert len(lines) < 300, f"README.md has {len(lines)} lines: move detail into docs/"
     for page in sorted((ROOT / "docs").glob("*.md")):
-        assert f"(docs/{page.name})" in "\n".join(lines), f"README.md does not link docs/{page.name}"
+        assert f"(docs/{page.name})" in "\n".join(lines), (
+            f"README.md does not link docs/{page.name}"
+        )
 
 
-# --- docs/configuration.md --------------------------------------------------------------------------------------
+# --- docs/configuration.md ------------------------------------------------------------------------
+
 
 def _table_rows(text: str, header: str) -> list[list[str]]:
     """The rows of the table whose header line starts with `header`."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(header))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("| "):
             break
         rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
@@ -116,12 +139,15 @@ def _stated_default(cell: str) -> Any:
 def test_every_setting_has_a_row_with_the_codes_default() -> None:
     rows = _settings_rows()
     keys = [k for k in config.Settings._fields if k not in NOT_SETTINGS]
-    assert sorted(rows) == sorted(keys), "docs/configuration.md's settings table and config.Settings differ"
+    assert sorted(rows) == sorted(keys), (
+        "docs/configuration.md's settings table and config.Settings differ"
+    )
     for key in keys:
         stated = _stated_default(rows[key][1])
         actual = config.Settings._field_defaults[key]
         assert stated == actual and isinstance(stated, bool) == isinstance(actual, bool), (
-            f"docs/configuration.md says {key} defaults to {rows[key][1]}; the code says {actual!r}")
+            f"docs/configuration.md says {key} defaults to {rows[key][1]}; the code says {actual!r}"
+        )
 
 
 def test_every_setting_names_its_environment_variables_in_order() -> None:
@@ -133,10 +159,15 @@ def test_every_setting_names_its_environment_variables_in_order() -> None:
 
 def test_hook_and_lock_tables_name_every_key() -> None:
     text = CONFIGURATION.read_text()
-    for title, fields in (("## Per hook", config.HookSettings._fields), ("## Per lock", config.LockSettings._fields)):
+    for title, fields in (
+        ("## Per hook", config.HookSettings._fields),
+        ("## Per lock", config.LockSettings._fields),
+    ):
         part = text.split(title, 1)[1].split("\n## ", 1)[0]
         stated = {row[0].strip("`") for row in _table_rows(part, "| key |")}
-        assert stated == set(fields), f"{title}: the page names {sorted(stated)}, the code has {sorted(fields)}"
+        assert stated == set(fields), (
+            f"{title}: the page names {sorted(stated)}, the code has {sorted(fields)}"
+        )
 
 
 def test_the_example_is_valid_and_sets_nothing_to_its_default() -> None:
@@ -146,4 +177,6 @@ def test_the_example_is_valid_and_sets_nothing_to_its_default() -> None:
     values = config.from_table(table, "docs/configuration.md")
     for key, value in values.items():
         if key not in NOT_SETTINGS:
-            assert value != config.Settings._field_defaults[key], f"the example sets {key} to its default"
+            assert value != config.Settings._field_defaults[key], (
+                f"the example sets {key} to its default"
+            )
