@@ -26,6 +26,8 @@ if TYPE_CHECKING:
         def command(self) -> str: ...
         @property
         def peak_rss(self) -> int: ...
+        @property
+        def system(self) -> tuple[int, int]: ...
 
     class Ended(Protocol):
         """What the footer needs of a run's outcome (the supervisor's Outcome has it)."""
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
         def peak_rss(self) -> int: ...
         @property
         def procs(self) -> Sequence[Proc]: ...
+        @property
+        def peak_system(self) -> tuple[int, int]: ...
 
 
 _HEX = frozenset("0123456789abcdef")
@@ -153,15 +157,22 @@ def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | Non
     return fd
 
 
+def _system(used_total: tuple[int, int]) -> str:
+    """`5120/24000 MB used`: the system's memory when a peak was seen; "?" when it was not read."""
+    used, total = used_total
+    return f"{used}/{total} MB used" if total else "?"
+
+
 def close_log(fd: int, outcome: Ended, epoch: float, attempt: int) -> None:
     lines = [
         f"\n# ended: {stamp(epoch)} (attempt {attempt})",
         f"# exit: {outcome.exit_code} ({outcome.reason}){' ' + outcome.message if outcome.message else ''}",
         f"# duration: {outcome.duration_s:.3f}s",
-        f"# peak tree memory: {outcome.peak_rss / 1048576:.1f} MB",
-        "# processes (pid, peak MB, command):",
+        f"# peak tree memory: {outcome.peak_rss / 1048576:.1f} MB (system: {_system(outcome.peak_system)})",
+        "# processes (pid, peak MB, system used/total MB at that peak, command):",
     ]
-    lines += [f"#   {p.pid:>7} {p.peak_rss / 1048576:8.1f}  {p.command[:200]}" for p in outcome.procs]
+    lines += [f"#   {p.pid:>7} {p.peak_rss / 1048576:8.1f} {_system(p.system):>18}  {p.command[:200]}"
+              for p in outcome.procs]
     try:
         os.write(fd, ("\n".join(lines) + "\n").encode(errors="replace"))
     except OSError:

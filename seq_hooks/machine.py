@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import os
 
+from seq_hooks import meminfo
+
 _UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
 
 
@@ -92,17 +94,6 @@ def usable_cpus() -> int:
     return max(cpus, 1)
 
 
-def _meminfo() -> dict[str, int]:
-    """/proc/meminfo in MB."""
-    out = {}
-    for line in _read("/proc/meminfo", -1).splitlines():
-        key, _, rest = line.partition(":")
-        words = rest.split()
-        if words and words[0].isdigit():
-            out[key] = int(words[0]) // 1024
-    return out
-
-
 def _cgroup_memory() -> tuple[int | None, int | None]:
     """(limit MB, usage MB) of the tightest memory limit of our cgroup and its parents; (None, None) when none."""
     version, dirs = cgroup_dirs("memory")
@@ -122,7 +113,7 @@ def _cgroup_memory() -> tuple[int | None, int | None]:
 
 def memory_total_mb() -> int:
     """The machine's memory in MB, lowered to a cgroup memory limit when ours is tighter."""
-    total = _meminfo().get("MemTotal", 0)
+    total = meminfo.read().get("MemTotal", 0)
     limit, _usage = _cgroup_memory()
     if limit is not None and (total == 0 or limit < total):
         return limit
@@ -131,7 +122,7 @@ def memory_total_mb() -> int:
 
 def memory_available_mb() -> int:
     """Memory that can be had without swapping, in MB: MemAvailable, lowered to the room left under a cgroup limit."""
-    info = _meminfo()
+    info = meminfo.read()
     available = info.get("MemAvailable", info.get("MemFree", 0))
     limit, usage = _cgroup_memory()
     if limit is not None and usage is not None:

@@ -52,6 +52,7 @@ class Outcome(NamedTuple):
     stdout: bytes  # captured output (capture=True), else b""
     stderr: bytes
     cut: tuple[int, int] = (0, 0)  # bytes of captured stdout, stderr cut from the middle (the bound)
+    peak_system: tuple[int, int] = (0, 0)  # the system's memory (used, total MB) when the tree's peak was seen
 
 
 def exit_code(reason: str, status: int | None, interrupted_by: int) -> tuple[int, str]:
@@ -320,4 +321,4 @@ def supervise(
             group.remove()
     code, reason = exit_code(run.kill.reason, run.status, run.interrupted_by)
     return Outcome(code, reason, run.kill.message, time.monotonic() - log.start, tree.peak_total,
-                   tree.peaks_sorted(), out, err, (out_cut, err_cut))
+                   tree.peaks_sorted(), out, err, (out_cut, err_cut), tree.peak_system)

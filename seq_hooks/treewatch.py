@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from seq_hooks import proctree
+from seq_hooks import meminfo, proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class ProcPeak(NamedTuple):
     pid: int
     command: str
     peak_rss: int  # bytes
+    system: tuple[int, int] = (0, 0)  # the system's memory (used, total MB) when this peak was seen
 
 
 class Verdict(NamedTuple):
@@ -69,6 +70,7 @@ class TreeWatch:
         self.peaks: dict[int, ProcPeak] = {}
         self.peak_total = 0
         self.peak_measure = "RSS"
+        self.peak_system = (0, 0)  # the system's memory (used, total MB) when the tree's peak was seen
         self.warned = 0  # the highest level noted so far
         self.next_sample = time.monotonic() + MIN_SAMPLE
         self.group = group if max_procs else None  # counts processes in one read: checked between samples
@@ -126,6 +128,7 @@ class TreeWatch:
         live: list[tuple[int, int]] = []
         total = 0
         new: list[tuple[int, int]] = []
+        system: tuple[int, int] | None = None  # read once per sample, when a peak moves
         for pid in self.pids():
             i = proctree.info(pid)
             if i is None or i.state == "Z":
@@ -133,11 +136,13 @@ class TreeWatch:
             live.append((pid, i.rss))
             total += i.rss
             known = self.peaks.get(pid)
-            if known is None:
-                self.peaks[pid] = ProcPeak(pid, proctree.cmdline(pid) or i.name, i.rss)
-                new.append((pid, i.start))
-            elif i.rss > known.peak_rss:
-                self.peaks[pid] = known._replace(peak_rss=i.rss)
+            if known is None or i.rss > known.peak_rss:
+                system = system or meminfo.used_total()
+                if known is None:
+                    self.peaks[pid] = ProcPeak(pid, proctree.cmdline(pid) or i.name, i.rss, system)
+                    new.append((pid, i.start))
+                else:
+                    self.peaks[pid] = known._replace(peak_rss=i.rss, system=system)
         if new and self.on_procs is not None:
             self.on_procs(new)
         if self.limit and total > self._next_level() and proctree.pss(os.getpid()):
@@ -150,6 +155,8 @@ class TreeWatch:
         is (at FILL_RATE and FORK_RATE, the tree cannot pass it before we look again)."""
         s = self._measure()
         if s.memory >= self.peak_total:
+            if s.memory > self.peak_total or not self.peak_system[1]:
+                self.peak_system = meminfo.used_total()
             self.peak_total, self.peak_measure = s.memory, s.measure
         gap = self.interval
         if self.limit:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from typing import NamedTuple
 import pytest
 
 from seq_hooks import journal, logfile
-from testing.util import run, seq_hooks
+from testing.util import fixture, run, seq_hooks
 
 TOKEN = "0123456789abcdef"
 
@@ -54,6 +55,7 @@ class _Proc(NamedTuple):
     pid: int
     command: str
     peak_rss: int
+    system: tuple[int, int] = (0, 0)
 
 
 class _Ended(NamedTuple):
@@ -63,6 +65,7 @@ class _Ended(NamedTuple):
     duration_s: float
     peak_rss: int
     procs: tuple[_Proc, ...]
+    peak_system: tuple[int, int] = (0, 0)
 
 
 def test_header_and_footer(tmp_path: Path) -> None:
@@ -70,12 +73,13 @@ def test_header_and_footer(tmp_path: Path) -> None:
     fd = logfile.open_log(path, ["echo", "a b", os.fsdecode(b"\xe9")], "/w", 1700000000.25, None)
     os.write(fd, b"output\n")
     logfile.close_log(fd, _Ended(124, "timeout", "killed after 2s", 2.0, 3 * 1048576,
-                                 (_Proc(42, "sleep 10", 1048576),)), 1700000002.5, 2)
+                                 (_Proc(42, "sleep 10", 1048576, (5120, 24000)),), (5200, 24000)), 1700000002.5, 2)
     text = Path(path).read_bytes()
     assert text.startswith(b"# seq-hooks run\n# command: echo 'a b' '\xe9'\n# cwd: /w\n# lock: (none)\n")
     assert b"\noutput\n\n# ended: " in text and b"(attempt 2)\n" in text
-    assert b"# exit: 124 (timeout) killed after 2s\n# duration: 2.000s\n# peak tree memory: 3.0 MB\n" in text
-    assert text.endswith(b"#        42      1.0  sleep 10\n")
+    assert (b"# exit: 124 (timeout) killed after 2s\n# duration: 2.000s\n"
+            b"# peak tree memory: 3.0 MB (system: 5200/24000 MB used)\n") in text
+    assert text.endswith(b"#        42      1.0 5120/24000 MB used  sleep 10\n")
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
@@ -88,6 +92,22 @@ def test_a_real_run_writes_its_log(isolated: Path) -> None:
     text = Path(record["log"]).read_text()
     assert "# command: sh -c 'echo to-out; echo to-err >&2; exit 3'\n" in text
     assert "to-out\n" in text and "to-err\n" in text and "# exit: 3 (exit)" in text
+
+
+def test_the_systems_memory_is_beside_each_peak(isolated: Path) -> None:
+    """The guides' wait_all.sh sampled the system's memory with the peaks: the log says the system's used and
+    total memory at the moment of the tree's peak and of each process's."""
+    p = run(seq_hooks("run", "--", *fixture("eat_memory.py", 60, 1000, 0.3)))
+    assert p.returncode == 0, p.stderr
+    (record,) = journal.read(str(isolated / ".git" / "seq-hooks"))
+    text = Path(record["log"]).read_text()
+    total = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    tree = re.search(r"^# peak tree memory: ([\d.]+) MB \(system: (\d+)/(\d+) MB used\)$", text, re.M)
+    assert tree is not None and float(tree[1]) >= 50, text
+    assert 0 < int(tree[2]) <= int(tree[3]) == total
+    procs = re.findall(r"^#\s+\d+\s+([\d.]+)\s+(\d+)/(\d+) MB used  (.*)$", text, re.M)
+    assert procs and all(0 < int(used) <= int(t) == total for _, used, t, _ in procs), text
+    assert any("eat_memory.py" in command and float(mb) >= 50 for mb, _, _, command in procs)
 
 
 def test_logfile_does_not_import_the_supervisor() -> None:
