@@ -39,8 +39,9 @@ from pathlib import Path
 
 from _common import SEQ_HOOKS, VENV_BIN, compile_package, machine, table
 
-from seq_hooks import capacity, proctree
-from seq_hooks import machine as facts
+from seq_hooks.lock import capacity
+from seq_hooks.process import machine as facts
+from seq_hooks.process import proctree
 
 PY = sys.executable
 GB = 1_000_000_000

@@ -10,8 +10,8 @@ import os
 import sys
 
 from seq_hooks.errors import INTERNAL, FatalError
+from seq_hooks.process.spawn import spawn
 from seq_hooks.runner import Result
-from seq_hooks.spawn import spawn
 
 RunResult = Result
 # The child changes to the caller's `cwd` itself: changing ours around the spawn would race with the caller's

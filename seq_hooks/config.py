@@ -44,7 +44,7 @@ class Settings(NamedTuple):
     python: str | None = None  # the project's interpreter, for the hooks' tools
     test_paths: tuple[str, ...] = ("tests", "test", ".")
     hooks: Mapping[str, HookSettings] = {}
-    slots: int | str = 1  # units holding a lock at once, or "auto" (the CPUs we may use): seq_hooks.capacity
+    slots: int | str = 1  # units holding a lock at once, or "auto" (the CPUs we may use): seq_hooks.lock.capacity
     memory_budget_mb: int | str = 0  # expected peaks of a lock's holders together; 0 = none, or "auto"
     locks: Mapping[str, LockSettings] = {}
     verbose: bool = False  # say what is about to run, and a summary after (the guides' VERBOSE=1)

@@ -57,7 +57,7 @@ def hook_types(given: list[str], default: tuple[str, ...]) -> list[str]:
 
 
 def _git(args: list[str], cwd: str | None) -> tuple[int, str, str]:
-    from seq_hooks.spawn import output
+    from seq_hooks.process.spawn import output
 
     done = output(["git", *args], env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}, cwd=cwd)
     return done.code, done.stdout.strip(), done.stderr.strip()

@@ -13,9 +13,11 @@ from __future__ import annotations
 import fcntl
 import os
 
-from seq_hooks import journal, proctree, tickets
+from seq_hooks import journal
+from seq_hooks.lock import tickets
+from seq_hooks.lock.tickets import TicketInfo
+from seq_hooks.process import proctree
 from seq_hooks.records import NamedTuple
-from seq_hooks.tickets import TicketInfo
 
 SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
 
@@ -132,7 +134,7 @@ def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket],
 def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
     """Processes a dead holder's supervisor recorded (`<ticket>.procs`) that its run token no longer finds: they
     cleared their environment (`env -i`, sudo)."""
-    from seq_hooks import takeover
+    from seq_hooks.lock import takeover
 
     known = {p for lo in found for p in lo.pids} | {os.getpid(), *proctree.ancestors()}
     out = []
@@ -148,7 +150,7 @@ def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
 def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
     """Ends a leftover's processes that are still what they were found as (its token, or its recorded start
     time): (ended, survivors)."""
-    from seq_hooks import takeover
+    from seq_hooks.lock import takeover
 
     starts = dict(leftover.starts)
     pids = [p for p in leftover.pids

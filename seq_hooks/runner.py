@@ -9,17 +9,18 @@ import signal
 import sys
 import time
 
-from seq_hooks import journal, logfile, markers, retention
+from seq_hooks import journal, logfile, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
+from seq_hooks.lock import markers
+from seq_hooks.process.supervisor import Limits, Outcome, supervise
+from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
-from seq_hooks.supervisor import Limits, Outcome, supervise
-from seq_hooks.treewatch import MAX_SAMPLE_GAP
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from seq_hooks import lock
+    from seq_hooks.lock import queue
 
 DEADLINE_ENV = "SEQ_HOOKS_DEADLINE"
 RUN_ENV = "SEQ_HOOKS_RUN"
@@ -127,11 +128,11 @@ def _note(text: str) -> None:
         pass
 
 
-def _on_wait(info: lock.WaitInfo) -> None:
-    from seq_hooks import lock
+def _on_wait(info: queue.WaitInfo) -> None:
+    from seq_hooks.lock import queue
 
     where = f"position {info.position}" if info.position > 1 else "next"
-    holder = lock.describe(info.holder)
+    holder = queue.describe(info.holder)
     halted = "".join(f"; pid {pid} ahead is stopped (the queue waits until it gets SIGCONT)" for pid in info.stopped)
     _note(f"waiting for lock {info.lock_id!r} ({where}, {info.waited:.0f}s so far): held by {holder}{halted}")
 
@@ -160,7 +161,7 @@ def _text(data: bytes) -> tuple[str, str | None]:
 
 
 def _attempt(request: Request, env: dict[str, str], token: str, limits: Limits, log_path: str,
-             lock_id: str | None, attempt: int, held: lock.Held | None = None) -> Outcome:
+             lock_id: str | None, attempt: int, held: queue.Held | None = None) -> Outcome:
     cwd = os.getcwd()
     start_epoch = time.time()
     fd = logfile.open_log(log_path, request.argv, cwd, start_epoch, lock_id)
@@ -214,15 +215,16 @@ def _begin(state_dir: str) -> Unit:
     return Unit(new_token(), env, held_by, deadline, time.time())
 
 
-def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit) -> tuple[lock.Held | None, str | None]:
+def _take_lock(request: Request, settings: Settings, state_dir: str,
+               unit: Unit) -> tuple[queue.Held | None, str | None]:
     """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
     if request.lock is None:
         return None, None
-    from seq_hooks import capacity, lock  # only with a lock: off the path of `run --no-lock`
+    from seq_hooks.lock import capacity, queue  # only with a lock: off the path of `run --no-lock`
 
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     cap, expected = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
-    held = lock.acquire(
+    held = queue.acquire(
         state_dir, lock_id, token=unit.token, argv=request.argv, cwd=os.getcwd(),
         holds=[m.token for m in unit.held_by], max_wait=request.max_wait,
         on_wait=None if request.quiet else _on_wait, takeover_grace=settings.kill_after,
@@ -231,11 +233,11 @@ def _take_lock(request: Request, settings: Settings, state_dir: str, unit: Unit)
     return held, lock_id
 
 
-def _unit_env(unit: Unit, held: lock.Held | None, settings: Settings, threads: int) -> dict[str, str]:
+def _unit_env(unit: Unit, held: queue.Held | None, settings: Settings, threads: int) -> dict[str, str]:
     """The command's environment: its run token, the locks it holds, the pipeline deadline, the thread caps."""
     env = {**unit.env, RUN_ENV: unit.token}
     if threads > 0:
-        from seq_hooks import threadcaps
+        from seq_hooks.process import threadcaps
 
         env.update(threadcaps.caps(threads, env))
     held_by = [*unit.held_by, held.marker()] if held is not None else unit.held_by
@@ -259,7 +261,7 @@ def _within_deadline(limits: Limits, deadline: float | None) -> Limits | None:
 
 
 def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | None,
-              log_dir: str, held: lock.Held | None = None) -> tuple[list[Outcome], str | None]:
+              log_dir: str, held: queue.Held | None = None) -> tuple[list[Outcome], str | None]:
     """Runs the command, and again after a failure or a timeout up to `retry` more times; (outcomes, log)."""
     outcomes: list[Outcome] = []
     log_path = request.log_path

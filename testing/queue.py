@@ -6,7 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from seq_hooks import journal, tickets
+from seq_hooks import journal
+from seq_hooks.lock import tickets
 from testing.util import fixture, seq_hooks, wait_for_file
 
 STATE = Path(".git") / "seq-hooks"

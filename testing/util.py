@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import proctree
+from seq_hooks.process import proctree
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PY = sys.executable

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seq_hooks import capacity, machine
 from seq_hooks.checks.capacity import recommend
+from seq_hooks.lock import capacity
+from seq_hooks.process import machine
 from testing.doctor import doctor_run, lines
 
 

@@ -102,7 +102,7 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
 
 
 def _ticket_token(path: Path) -> str:
-    from seq_hooks import tickets as format_
+    from seq_hooks.lock import tickets as format_
 
     info = format_.read(str(path))
     assert info is not None

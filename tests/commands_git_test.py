@@ -246,16 +246,16 @@ def test_cross_case_ends_within_seconds_and_loses_no_commit(isolated: Path) -> N
 
 _SIDE = """
 import os, sys, time
-from seq_hooks import lock
+from seq_hooks.lock import queue
 from seq_hooks.errors import FatalError
 state, mine, other, go, out = sys.argv[1:6]
-held = lock.acquire(state, mine, token="first-" + mine, argv=[mine], cwd="/", holds=[])
+held = queue.acquire(state, mine, token="first-" + mine, argv=[mine], cwd="/", holds=[])
 open(go + "." + mine, "w").close()
 deadline = time.monotonic() + 20
 while not os.path.exists(go) and time.monotonic() < deadline:
     pass  # spin: both sides close the cycle within microseconds of each other
 try:
-    lock.acquire(state, other, token="then-" + mine, argv=[mine, "inner"], cwd="/", holds=[held.token],
+    queue.acquire(state, other, token="then-" + mine, argv=[mine, "inner"], cwd="/", holds=[held.token],
                  max_wait=10).release()
     code = 0
 except FatalError as e:

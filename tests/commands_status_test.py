@@ -14,7 +14,7 @@ from typing import NamedTuple
 import pytest
 
 from seq_hooks.commands import status
-from seq_hooks.tickets import encode_memory
+from seq_hooks.lock.tickets import encode_memory
 from testing.queue import plant_ticket
 from testing.util import Tmux, alive, fixture, needs, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 

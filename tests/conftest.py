@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import config, proctree
+from seq_hooks import config
+from seq_hooks.process import proctree
 from testing.util import alive, git_repo
 
 _CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE", "SEQ_HOOKS_TIMEOUT",

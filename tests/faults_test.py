@@ -11,7 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from seq_hooks import proctree, tickets
+from seq_hooks.lock import tickets
+from seq_hooks.process import proctree
 from testing.queue import STATE, start
 from testing.util import PY, alive, end_orphan, fixture, reap, run, seq_hooks, wait_until
 

@@ -4,8 +4,10 @@ import os
 import subprocess
 from pathlib import Path
 
-from seq_hooks import leftovers, proctree, tickets
+from seq_hooks import leftovers
 from seq_hooks.leftovers import Leftover, Proc, Untouched
+from seq_hooks.lock import tickets
+from seq_hooks.process import proctree
 from testing.queue import STATE, finished_run, plant_ticket, queue, start_with_token
 from testing.util import fixture, reap, run, seq_hooks, wait_for_file
 

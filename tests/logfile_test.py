@@ -113,7 +113,7 @@ def test_the_systems_memory_is_beside_each_peak(isolated: Path) -> None:
 def test_logfile_does_not_import_the_supervisor() -> None:
     code = "import sys, seq_hooks.logfile; print(sorted(m for m in sys.modules if m.startswith('seq_hooks')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "seq_hooks.supervisor" not in out
+    assert "seq_hooks.process.supervisor" not in out
 
 
 @pytest.mark.parametrize("argv", [

@@ -4,8 +4,9 @@ import os
 import time
 from pathlib import Path
 
-from seq_hooks import queue_view, tickets
-from seq_hooks.tickets import TicketInfo
+from seq_hooks import queue_view
+from seq_hooks.lock import tickets
+from seq_hooks.lock.tickets import TicketInfo
 
 
 def _t(number: int, token: str, alive: bool, granted: float | None, since: float = 100.0) -> TicketInfo:

@@ -69,13 +69,13 @@ def test_methods_docstring_constants_and_the_named_tuple_api() -> None:
 
 
 OFF_THE_PATH = ("typing", "importlib", "psutil", "tomllib", "hashlib", "argparse", "subprocess", "contextlib", "shlex",
-                "collections.abc", "seq_hooks.machine", "seq_hooks.admission", "seq_hooks.takeover",
-                "seq_hooks.rungroup", "seq_hooks.cycles")
+                "collections.abc", "seq_hooks.process.machine", "seq_hooks.lock.admission", "seq_hooks.lock.takeover",
+                "seq_hooks.process.rungroup", "seq_hooks.lock.cycles")
 
 
 @pytest.mark.parametrize(("args", "also_off"), [
     (["run", "--", "true"], ()),
-    (["run", "--no-lock", "--", "true"], ("seq_hooks.capacity", "seq_hooks.lock", "seq_hooks.tickets")),
+    (["run", "--no-lock", "--", "true"], ("seq_hooks.lock.capacity", "seq_hooks.lock.queue", "seq_hooks.lock.tickets")),
 ])
 def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(isolated: Path, args: list[str],
                                                                          also_off: tuple[str, ...]) -> None:

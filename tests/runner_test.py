@@ -13,7 +13,7 @@ import pytest
 
 from seq_hooks import runner
 from seq_hooks.config import HookSettings, Settings
-from seq_hooks.supervisor import Limits
+from seq_hooks.process.supervisor import Limits
 from testing.util import alive, fixture, reap, run, seq_hooks, wait_for_file
 
 

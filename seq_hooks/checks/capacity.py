@@ -1,8 +1,9 @@
 """The capacity check: how many units each lock runs at once and within what memory, and what fits this machine."""
 from __future__ import annotations
 
-from seq_hooks import capacity, machine
 from seq_hooks.checks import INFO, WARNING, Finding, Scene
+from seq_hooks.lock import capacity
+from seq_hooks.process import machine
 
 
 def recommend(cpus: int, total_mb: int) -> str:

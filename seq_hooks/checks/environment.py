@@ -8,7 +8,7 @@ import re
 from seq_hooks import config
 from seq_hooks.checks import INFO, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import UsageError
-from seq_hooks.treewatch import MAX_SAMPLE_GAP
+from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 
 TOPIC = "environment"
 ENV_FILES = (".env", ".env.development")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from seq_hooks import machine, proctree
 from seq_hooks.checks import INFO, Finding, Scene
-from seq_hooks.treewatch import MAX_SAMPLE_GAP
+from seq_hooks.process import machine, proctree
+from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 
 
 def _controllers(directory: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene
-from seq_hooks.precommit_config import Hook, Repo, read_config
+from seq_hooks.checks.precommit_config import Hook, Repo, read_config
 
 TOPIC = "pre-commit"
 OUR_HOOK_IDS = ("atomic", "atomic-ruff", "atomic-ruff-format", "atomic-mypy", "atomic-pytest", "git-safe")

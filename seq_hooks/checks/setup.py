@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import stat
 
-from seq_hooks import display, leftovers, logfile, proctree
+from seq_hooks import display, leftovers, logfile
 from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene
 from seq_hooks.errors import FatalError
+from seq_hooks.process import proctree
 
 
 def configuration(scene: Scene) -> list[Finding]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import sys
 
-from seq_hooks import admission, context, display, leftovers, logfile, proctree, tickets
+from seq_hooks import context, display, leftovers, logfile
 from seq_hooks.errors import FAILED, OK
+from seq_hooks.lock import admission, tickets
 from seq_hooks.options import Option, parse
+from seq_hooks.process import proctree
 
 OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would be done, do nothing"),)
 SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), and end the processes still "

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import sys
 
-from seq_hooks import context, gitwords, markers, proctree, runner
+from seq_hooks import context, gitwords, runner
 from seq_hooks.errors import UsageError
+from seq_hooks.lock import markers
 from seq_hooks.options import Option, parse
+from seq_hooks.process import proctree
 from seq_hooks.runner import Request, execute
 
 LOCK = "git"

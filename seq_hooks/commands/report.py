@@ -4,7 +4,7 @@ No network and no external asset: the CSS, the script and the data are inline, a
 allows only those exact inline blocks (by hash), so nothing from the journal can run or load anything even if
 it slipped past the escaping. The journal's text reaches the page twice, both escaped: in a table (HTML
 escaped, readable without JavaScript) and as JSON in a data block (`<`, `>`, `&` as \\u escapes) that the script
-reads and puts on the page with textContent only. FILE is written by seq_hooks.outfile (whole or not at all,
+reads and puts on the page with textContent only. FILE is written by seq_hooks.commands.outfile (whole or not at all,
 never through another user's symlink); `-` is standard output.
 """
 from __future__ import annotations
@@ -17,8 +17,10 @@ import os
 import sys
 import time
 
-from seq_hooks import capacity, context, display, journal, outfile
+from seq_hooks import context, display, journal
+from seq_hooks.commands import outfile
 from seq_hooks.errors import OK, UsageError
+from seq_hooks.lock import capacity
 from seq_hooks.options import Option, parse
 from seq_hooks.records import TYPE_CHECKING
 

@@ -8,8 +8,8 @@ import sys
 from seq_hooks import context, runner
 from seq_hooks.errors import UsageError
 from seq_hooks.options import Option, Parsed, parse
+from seq_hooks.process.spawn import which
 from seq_hooks.runner import Request, Result, execute
-from seq_hooks.spawn import which
 
 OPTIONS = (
     Option(("--timeout",), "timeout", "float", "kill the whole tree after S seconds (0 = none)", "S"),
@@ -107,7 +107,7 @@ def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: b
         ctx.settings.project_tools or which(name, os.environ.get("PATH", os.defpath)) is None)
     if not (shell or lookup or verbose):
         return request  # the plain path: nothing to look up, nothing to say
-    from seq_hooks import command_line
+    from seq_hooks.commands import command_line
 
     found = None
     if shell:
@@ -132,7 +132,7 @@ def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None
     if result.message and (not quiet or result.reason != "exit"):
         hint = ""
         if result.reason == "not-found":
-            from seq_hooks.command_line import not_found_hint
+            from seq_hooks.commands.command_line import not_found_hint
 
             hint = not_found_hint(result.argv)
         sys.stderr.write(f"seq-hooks run: {result.message}{hint}\n")

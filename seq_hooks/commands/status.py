@@ -9,13 +9,15 @@ import signal
 import sys
 import time
 
-from seq_hooks import context, display, machine, queue_view, watchkeys
+from seq_hooks import context, display, queue_view
+from seq_hooks.commands import watchkeys
 from seq_hooks.config import Settings
 from seq_hooks.errors import OK, UsageError
+from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.options import Option, parse
+from seq_hooks.process import machine
 from seq_hooks.queue_view import QueueView, Snapshot
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
-from seq_hooks.tickets import TicketInfo
 
 if TYPE_CHECKING:
     from typing import TextIO

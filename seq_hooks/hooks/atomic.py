@@ -15,8 +15,8 @@ from seq_hooks.errors import OK
 from seq_hooks.hooks import files, units
 from seq_hooks.hooks.words import COMMON_OPTIONS, Syntax, Words, split_words, texts
 from seq_hooks.options import Option
+from seq_hooks.process.supervisor import Limits
 from seq_hooks.records import NamedTuple
-from seq_hooks.supervisor import Limits
 
 
 class Job(NamedTuple):

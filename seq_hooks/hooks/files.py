@@ -9,7 +9,7 @@ from seq_hooks.errors import USAGE, FatalError
 
 def listed_files(root: str, under: str = ".") -> list[str]:
     """Tracked and untracked-but-not-ignored files, relative to the working directory."""
-    from seq_hooks.spawn import output
+    from seq_hooks.process.spawn import output
 
     got = output(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", under])
     if got.code != 0:

@@ -20,10 +20,11 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from seq_hooks import gitwords, proctree, project
+from seq_hooks import gitwords, project
 from seq_hooks.entry import guard
 from seq_hooks.errors import FAILED, OK, FatalError, UsageError
 from seq_hooks.options import Option, parse
+from seq_hooks.process import proctree
 from seq_hooks.records import NamedTuple
 
 OPTIONS = (

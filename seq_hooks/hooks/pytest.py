@@ -17,7 +17,7 @@ from seq_hooks.hooks import atomic
 from seq_hooks.hooks.atomic import Job, Spec
 from seq_hooks.hooks.files import listed_files
 from seq_hooks.options import Option
-from seq_hooks.spawn import output
+from seq_hooks.process.spawn import output
 from seq_hooks.toolenv import Tool
 
 

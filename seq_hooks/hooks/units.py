@@ -12,9 +12,9 @@ import time
 
 from seq_hooks import context, logfile
 from seq_hooks.errors import FAILED, OK
+from seq_hooks.process.supervisor import Limits
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.runner import Request, Result, execute, new_token
-from seq_hooks.supervisor import Limits
 
 if TYPE_CHECKING:
     from typing import TextIO

@@ -1,0 +1,167 @@
+"""How much a lock may run at once: slots, a memory budget, and the expected peak memory of a unit.
+
+A lock admits its oldest waiting unit while (a) fewer than `slots` units hold it, (b) the expected peaks of the
+holders plus the unit's own fit the memory budget (a unit that alone exceeds it runs when nobody holds), and
+(c) the machine's available memory, less what the holders are still expected to take, less the unit's expected
+peak, stays above a reserve, and (d) where there are more slots than CPUs, the holders leave a CPU free: fewer of
+their processes are running than there are CPUs. `slots = 1` without a budget is the plain exclusive lock.
+
+- `slots = "auto"`: the CPUs this process may use (affinity, lowered to the cgroup's CPU quota).
+- `memory_budget_mb = "auto"`: half of the memory we may use (MemTotal, lowered to a cgroup limit). The other
+  half is for what never goes through the queue (editors, language servers, the agents themselves, the page
+  cache that keeps the tools fast); check (c) protects a machine that is busy anyway.
+- (d): slots beyond the CPUs are for units that wait more than they compute (they hold memory, sleep, or wait
+  for I/O), so such a slot is given while a CPU is free. Units that arrive together then start staggered, each
+  as the one before it stops computing, instead of all computing at once and then all waiting at once (16 units
+  that fill 2 GB and hold it, 4 at a time on 2 CPUs: a pool that starts 4 at once takes 1.43x the ideal; started
+  staggered, 1.14x). With no more slots than CPUs the slots alone keep the CPUs from being oversubscribed.
+- The reserve: 10% of that memory, at least 256 MB and at most 2 GB (the kernel starts reclaiming and then
+  killing somewhere below that, whatever the budget says).
+- The expected peak of a unit: the largest of the last few peaks the journal recorded for the same key (the tool
+  and its files, or the command line), plus a margin; without history, the unit's memory limit; without a limit
+  either, the whole budget (it runs alone until its peak is known).
+"""
+from __future__ import annotations
+
+import json
+
+from seq_hooks import journal
+from seq_hooks.config import Settings
+from seq_hooks.records import NamedTuple
+
+HISTORY = 5  # recent peaks of the same key that count
+MARGIN = 0.05  # on top of the largest recent peak: sampling misses short spikes, inputs grow
+MARGIN_MB = 16
+TAIL_BYTES = 1 << 20  # how much of the journal's end is searched for a key's history (~2,500 runs)
+UNKNOWN_MB = 2048  # a unit with no history, no limit and no budget to go by
+
+
+class Capacity(NamedTuple):
+    slots: int
+    budget_mb: int  # 0: no budget
+    reserve_mb: int  # the machine's available memory must stay above this; 0: not checked
+    cpus: int = 0  # more slots than this many CPUs: the holders must leave one free (rule d); 0: not checked
+
+    @property
+    def exclusive(self) -> bool:
+        """One unit at a time and nothing to plan: the plain lock."""
+        return self.slots == 1 and self.budget_mb == 0
+
+
+def auto_budget_mb(total_mb: int | None = None) -> int:
+    from seq_hooks.process import machine  # only for "auto": off the path of a plain run
+
+    return max((machine.memory_total_mb() if total_mb is None else total_mb) // 2, 1)
+
+
+def reserve_mb(total_mb: int | None = None) -> int:
+    from seq_hooks.process import machine  # only for slots or a budget
+
+    total = machine.memory_total_mb() if total_mb is None else total_mb
+    return min(max(total // 10, 256), 2048)
+
+
+def resolve_slots(value: int | str) -> int:
+    if value != "auto":
+        return max(int(value), 1)
+    from seq_hooks.process import machine  # only for "auto": off the path of a plain run
+
+    return machine.usable_cpus()
+
+
+def resolve_budget(value: int | str) -> int:
+    return auto_budget_mb() if value == "auto" else max(int(value), 0)
+
+
+def for_lock(settings: Settings, lock_id: str) -> Capacity:
+    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks]; the `git` lock and
+    nested queues (the calls made under one holder) are always one at a time."""
+    name = lock_id.split("/", maxsplit=1)[0]
+    if name == "git" or "/" in lock_id:
+        return Capacity(1, 0, 0)
+    own = settings.locks.get(name)
+    slots = own.slots if own is not None and own.slots is not None else settings.slots
+    budget = own.memory_budget_mb if own is not None and own.memory_budget_mb is not None \
+        else settings.memory_budget_mb
+    cap = Capacity(resolve_slots(slots), resolve_budget(budget), 0)
+    if cap.exclusive:
+        return cap
+    from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
+
+    cpus = machine.usable_cpus()
+    return cap._replace(reserve_mb=reserve_mb(), cpus=cpus if cap.slots > cpus else 0)
+
+
+def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
+    """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
+    needle = f'"key":"{key}"'.encode()
+    out: list[float] = []
+    for raw in reversed(journal.tail(state_dir, TAIL_BYTES)):
+        if needle not in raw:
+            continue
+        try:
+            record = json.loads(raw)
+            if record.get("reason") in ("exit", "signal"):
+                out.append(float(record["peak_rss_mb"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if len(out) >= n:
+            break
+    return out
+
+
+def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int) -> int:
+    """What a unit is expected to hold at its peak, in MB (see the module's docstring)."""
+    peaks = recent_peaks(state_dir, key)
+    if peaks:
+        return int(max(peaks) * (1 + MARGIN)) + MARGIN_MB
+    if limit_mb > 0:
+        return limit_mb
+    return budget_mb or UNKNOWN_MB
+
+
+class Verdict(NamedTuple):
+    admit: bool
+    why: str  # "" when admitted, else "slots full", "budget", "machine memory" or "CPUs busy"
+
+
+def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], available_mb: int | None,
+          running: int | None = None) -> Verdict:
+    """Whether the head of the queue may start now. `holders`: (expected peak MB, tree memory now MB) of each
+    unit holding the lock; `available_mb`: the machine's available memory; `running`: how many of the holders'
+    processes are running on a CPU or ready to (None: not checked)."""
+    if len(holders) >= cap.slots:
+        return Verdict(False, "slots full")
+    if not holders:
+        return Verdict(True, "")  # alone, whatever its size: nothing else can be squeezed
+    if cap.budget_mb and sum(e for e, _ in holders) + mine_mb > cap.budget_mb:
+        return Verdict(False, "budget")
+    if available_mb is not None and cap.reserve_mb:
+        still_coming = sum(max(e - now, 0.0) for e, now in holders)
+        if available_mb - still_coming - mine_mb < cap.reserve_mb:
+            return Verdict(False, "machine memory")
+    if cap.cpus and running is not None and running >= cap.cpus:
+        return Verdict(False, "CPUs busy")
+    return Verdict(True, "")
+
+
+def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str], limit_mb: int) -> tuple[Capacity, int]:
+    """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected peak (else 0)."""
+    cap = for_lock(settings, lock_id)
+    if cap.exclusive:
+        return cap, 0
+    return cap, expected_peak_mb(state_dir, journal.unit_key(argv), limit_mb, cap.budget_mb)
+
+
+def slots_used(runs: list[tuple[str, float, float]]) -> list[int]:
+    """The slot each run (lock, started, ended) held: the lowest free when it started (a successor admitted within
+    2 ms of a release took that slot over), 1, 2, ...; 0 for the runs of a lock that never had two at once."""
+    ends: dict[str, list[float]] = {}
+    out = [0] * len(runs)
+    for i in sorted(range(len(runs)), key=lambda i: (runs[i][1], i)):
+        lock, started, ended = runs[i]
+        lane = ends.setdefault(lock, [])
+        free = next((k for k, end in enumerate(lane) if end <= started + 0.002), len(lane))
+        lane[free:free + 1] = [ended]
+        out[i] = free + 1
+    return [slot if len(ends[runs[i][0]]) > 1 else 0 for i, slot in enumerate(out)]

@@ -1,0 +1,286 @@
+"""The project lock: a strict FIFO ticket queue on flock that survives crashes (docs/design.md, "Locks").
+
+Each caller takes the next number and makes its ticket already flocked (tickets.py owns the files), then
+blocks in the kernel on the flock of the ticket ahead of it. When that flock is granted its owner has released or
+died: a ticket left behind belongs to a dead process and is taken over (takeover.py). When no ticket is left
+ahead, the lock is ours. Waiting can end early: `--max-wait`, a lock cycle (cycles.py), SIGTERM/SIGHUP/SIGINT;
+our ticket is gone by then and the others keep their order. Nested calls queue under their holder (markers.py).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import time
+
+from seq_hooks.errors import MAX_WAIT, FatalError
+from seq_hooks.lock import tickets
+from seq_hooks.lock.markers import Marker
+from seq_hooks.lock.tickets import TicketInfo
+from seq_hooks.project import ensure_private_dir
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from signal import _HANDLER
+
+    from seq_hooks.lock.capacity import Capacity
+
+NOTE_FIRST, NOTE_EVERY = 0.5, 30.0  # seconds: the first "waiting for lock" note, then one per interval
+
+
+class WaitInfo(NamedTuple):
+    lock_id: str
+    position: int  # 1 = next
+    holder: TicketInfo | None
+    waited: float
+    stopped: tuple[int, ...] = ()  # pids ahead of us that are stopped (Ctrl-Z, SIGSTOP): the queue waits for them
+
+
+class Held:
+    """A granted ticket: the lock is ours until `release` (or until this process dies)."""
+
+    def __init__(self, state_dir: str, lock_id: str, qdir: str, number: int, fd: int, token: str,
+                 enqueued: float) -> None:
+        self.state_dir = state_dir
+        self.lock_id = lock_id
+        self.qdir = qdir
+        self.number = number
+        self.fd = fd
+        self.token = token
+        self.enqueued = enqueued
+        self.granted = time.time()
+        self.slotted = False  # one of several holders (admission.py): a release tells the head
+        self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
+        self.released = 0.0  # when `release` let the lock go (epoch seconds)
+        self.procs = tickets.ProcRecord(tickets.path(qdir, number))
+        self.procs.open()
+
+    def record(self, procs: list[tuple[int, int]]) -> None:
+        """Records processes of our run (pid, start time) for whoever takes over if we die holding the lock."""
+        self.procs.add(procs)
+
+    def note_memory(self, level: int, limit_mb: int) -> None:
+        """Appends to our ticket that the unit's tree passed `level` % of its memory limit; never raises."""
+        if self.fd >= 0:
+            try:
+                os.write(self.fd, tickets.encode_memory(level, limit_mb))
+            except OSError:
+                pass
+
+    def marker(self) -> Marker:
+        return Marker(self.lock_id, os.getpid(), self.token)
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        if os.path.isdir(tickets.nested_dir(self.qdir, self.token)):
+            tickets.clear_nested(self.qdir, self.token)  # our tree has ended: a ticket left there is a dead one's
+        self.procs.close()
+        self.released = time.time()  # taken before the lock goes: nobody can have been granted it earlier
+        tickets.remove(tickets.path(self.qdir, self.number))
+        os.close(self.fd)  # the successor's flock is granted now
+        self.fd = -1
+        if self.slotted:
+            from seq_hooks.lock import admission  # only a lock with slots or a budget: off the plain lock's path
+
+            admission.notify(self.qdir)
+
+
+def describe(t: TicketInfo | None) -> str:
+    """A ticket's owner for a message: pid, command line (cut, control characters replaced), time held."""
+    if t is None:
+        return "nobody"
+    from seq_hooks import display
+
+    since = t.granted or t.since
+    return f"pid {t.pid} ({display.fit(display.command(t.argv), 80)}), running {time.time() - since:.0f}s"
+
+
+class _Wake(Exception):
+    """Raised from SIGALRM to interrupt a blocking flock for periodic work."""
+
+
+class _Interruptible:
+    """While waiting: SIGALRM interrupts a blocking flock; SIGTERM/SIGHUP leave the queue with exit 128+N.
+    Entering says whether the alarm works (not in the main thread it does not: then flock is tried in short
+    steps); leaving puts the previous handlers back. (A class, not contextlib: that import costs a plain run
+    ~2.7M instructions.)"""
+
+    def __init__(self, lock_id: str) -> None:
+        self.lock_id = lock_id
+        self.handlers: dict[int, _HANDLER] = {}
+
+    def __enter__(self) -> bool:
+        try:
+            self.handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, _on_alarm)
+            for s in (signal.SIGTERM, signal.SIGHUP):
+                self.handlers[s] = signal.signal(s, self._on_stop)
+        except ValueError:  # not the main thread
+            pass
+        except BaseException:
+            self.__exit__()
+            raise
+        return signal.SIGALRM in self.handlers
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, handler in self.handlers.items():
+            signal.signal(signum, handler)
+
+    def _on_stop(self, signum: int, _f: object) -> None:
+        name = signal.Signals(signum).name
+        raise FatalError(f"received {name} while waiting for lock {self.lock_id!r}: left the queue", 128 + signum)
+
+
+def _on_alarm(_s: int, _f: object) -> None:
+    raise _Wake
+
+
+def _block(fd: int, seconds: float | None, can_alarm: bool) -> bool:
+    """flock(fd, LOCK_EX), given up after `seconds` (None: no limit); True when the lock is ours."""
+    if not can_alarm:
+        return tickets.take_within(fd, NOTE_FIRST if seconds is None else seconds)
+    if seconds is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Wake:
+        pass
+    try:  # the alarm may have fired just after the lock was granted
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+class _Waiting:
+    """What a waiter does while it waits: gives up at `max_wait`, checks for cycles, notes that it waits."""
+
+    def __init__(self, state_dir: str, qdir: str, lock_id: str, me: tuple[int, str, float, str], holds: list[str],
+                 max_wait: float | None, on_wait: Callable[[WaitInfo], None] | None) -> None:
+        self.qdir, self.lock_id = qdir, lock_id
+        self.number, self.ticket, since, token = me
+        self.max_wait, self.on_wait = max_wait, on_wait
+        self.start = time.monotonic()
+        self.next_note = self.start + NOTE_FIRST
+        self.cycles = None
+        if holds:  # only a nested call holds a lock already and can close a cycle
+            from seq_hooks.lock import cycles
+
+            self.cycles = cycles.Watch(state_dir, qdir, lock_id, holds, (since, token), describe)
+
+    def live_queue(self) -> list[TicketInfo]:
+        return [t for t in tickets.read_queue(self.qdir) if t.alive]
+
+    def tick(self) -> float | None:
+        """Does what is due now; returns the seconds until something is due again (None: nothing ever is)."""
+        now = time.monotonic()
+        if self.max_wait is not None and now - self.start >= self.max_wait:
+            queue = self.live_queue()
+            holder = describe(queue[0] if queue else None)
+            raise FatalError(f"gave up after waiting {self.max_wait:g}s for lock {self.lock_id!r}: held by {holder}",
+                             MAX_WAIT)
+        if self.cycles is not None:
+            self.cycles.check(now)
+        if self.on_wait is not None and now >= self.next_note:
+            queue = self.live_queue()
+            from seq_hooks.queue_view import halted
+
+            ahead = [t for t in queue if (t.number, t.path) < (self.number, self.ticket)]
+            held_up = tuple(t.pid for t in ahead if halted(t))
+            self.on_wait(WaitInfo(self.lock_id, len(ahead), queue[0] if ahead else None, now - self.start, held_up))
+            self.next_note = now + NOTE_EVERY
+        due = [self.next_note - now] if self.on_wait is not None else []
+        if self.max_wait is not None:
+            due.append(self.start + self.max_wait - now)
+        if self.cycles is not None:
+            due.append(self.cycles.due(now) or 0.0)
+        return min(due) if due else None
+
+
+def _ahead(qdir: str, number: int, mine: str, passed: set[str]) -> str | None:
+    """The ticket right before ours (but those `passed` over), or None when ours is first."""
+    before = [p for n, p in tickets.listing(qdir) if (n, p) < (number, mine) and p not in passed]
+    return before[-1] if before else None
+
+
+def _wait_for(ticket: str, waiting: _Waiting, can_alarm: bool, grace: float) -> bool:
+    """Blocks until the flock of `ticket` is ours (its owner released or died), taking over a dead owner's.
+
+    False when its owner is dead but the file cannot be removed: we pass over it (never wait on it again)."""
+    try:
+        fd = os.open(ticket, tickets.OPEN_FLAGS)
+    except FileNotFoundError:
+        return True  # released meanwhile
+    except OSError:  # a symlink or a file we may not open in a ticket's place: nobody's flock, nobody's turn
+        return tickets.remove(ticket)
+    try:
+        while not _block(fd, waiting.tick(), can_alarm):
+            pass
+        from seq_hooks.lock import takeover  # only when an owner died: off the hot path
+
+        return takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
+    finally:
+        os.close(fd)
+
+
+def acquire(
+    state_dir: str,
+    lock_id: str,
+    *,
+    token: str,
+    argv: list[str],
+    cwd: str,
+    holds: list[str],
+    max_wait: float | None = None,
+    on_wait: Callable[[WaitInfo], None] | None = None,
+    takeover_grace: float = 5.0,
+    cap: Capacity | None = None,
+    expected_mb: int = 0,
+) -> Held:
+    """Joins the queue `lock_id` and returns when the lock is ours.
+
+    Raises FatalError(75) when `max_wait` expires or when waiting would close a cycle with another lock's
+    holder, and FatalError(128+N) (or KeyboardInterrupt) when SIGTERM/SIGHUP (SIGINT) arrives while waiting;
+    our ticket is gone by then and the others keep their order. With `cap` (slots or a memory budget), several
+    holders share the lock as admission.py admits them; `expected_mb` is our expected peak.
+    """
+    qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
+    gate = None
+    if cap is not None and not cap.exclusive:
+        from seq_hooks.lock import admission  # only a lock with slots or a budget: off the plain lock's path
+
+        gate = admission.open_gate(qdir, token)
+    number, fd, since = tickets.make(qdir, token, argv, cwd, holds, expected_mb if gate is not None else 0)
+    mine = tickets.path(qdir, number)
+    try:
+        waiting = _Waiting(state_dir, qdir, lock_id, (number, mine, since, token), holds, max_wait, on_wait)
+        passed: set[str] = set()
+        with _Interruptible(lock_id) as can_alarm:
+            if cap is not None and gate is not None:
+                from seq_hooks.lock import admission
+
+                admission.wait_turn(qdir, (number, mine), cap, expected_mb, takeover_grace,
+                                    lambda f: _block(f, waiting.tick(), can_alarm), waiting.tick)
+            while gate is None and (ahead := _ahead(qdir, number, mine, passed)) is not None:
+                if not _wait_for(ahead, waiting, can_alarm, takeover_grace):
+                    passed.add(ahead)
+        tickets.mark_granted(fd)
+        held = Held(state_dir, lock_id, qdir, number, fd, token, since)
+        held.slotted = gate is not None
+        held.expected_mb = expected_mb if gate is not None else 0
+        return held
+    except BaseException:
+        tickets.remove(mine)
+        os.close(fd)
+        raise
+    finally:
+        if gate is not None:  # admitted (marked granted above) or gone: the waiter behind us may look now
+            from seq_hooks.lock import admission
+
+            admission.close_gate(qdir, token, gate)

@@ -1,0 +1,78 @@
+"""Taking over from a dead ticket owner: what its run left behind is ended before the queue moves on.
+
+A waiter whose flock on the ticket ahead is granted while the file is still there knows its owner died (a live
+owner removes its ticket before releasing). If that owner had been granted the lock, its command may still run.
+Its processes are found three ways, because any one of them can miss: the `.procs` record the supervisor kept
+(pid and start time: found even after `env -i` or sudo cleared the run token) with their descendants now, the
+processes still carrying its run token, and the same for every run in its nested queue (a nested holder's tree
+is part of its outer run, whatever its runner is doing). They are ended (TERM, grace, KILL), then the ticket is
+removed, whatever it holds (docs/design.md, "Locks").
+"""
+from __future__ import annotations
+
+import os
+
+from seq_hooks.lock import tickets
+from seq_hooks.process import proctree
+
+
+def same(pid: int, start: int) -> bool:
+    """Whether `pid` is still the process recorded with this start time (not ended, not a reused pid)."""
+    i = proctree.info(pid)
+    return i is not None and i.start == start and i.state != "Z"
+
+
+def recorded(ticket: str) -> list[tuple[int, int]]:
+    """The recorded processes of a ticket's run that are still the same processes, and those that have its record
+    open (inherited from the holder): (pid, start time)."""
+    out = {(pid, start) for pid, start in tickets.read_procs(ticket) if same(pid, start)}
+    record = os.path.realpath(tickets.procs_path(ticket))
+    if os.path.exists(record):
+        for p in proctree.processes(skip=set(proctree.ancestors())):
+            if record in p.open_files() and (i := p.info()) is not None and i.state != "Z":
+                out.add((p.pid, i.start))
+    return sorted(out)
+
+
+def _recorded(ticket: str) -> set[int]:
+    return {pid for pid, _start in recorded(ticket)}
+
+
+def _nested_runs(qdir: str, token: str) -> list[tickets.TicketInfo]:
+    """Every ticket in the holder's nested queues, at any depth."""
+    out = []
+    for dirpath, _dirnames, _files in os.walk(tickets.nested_dir(qdir, token)):
+        for _number, path in tickets.listing(dirpath):
+            t = tickets.read(path)
+            if t is not None:
+                out.append(t)
+    return out
+
+
+def leftovers(ticket: str, info: tickets.TicketInfo | None) -> list[int]:
+    """The live processes of a dead owner's run (never ourselves or our ancestors)."""
+    pids = _recorded(ticket)
+    tokens = []
+    if info is not None and info.readable and info.granted is not None:
+        tokens.append(info.token)
+        for t in _nested_runs(os.path.dirname(ticket), info.token):
+            pids |= _recorded(t.path)
+            if t.readable:
+                tokens.append(t.token)
+    for token in tokens:
+        pids.update(proctree.pids_with_token(token))
+    for pid in list(pids):
+        pids.update(proctree.descendants(pid))
+    return sorted(pids - {os.getpid(), *proctree.ancestors()})
+
+
+def take_over(ticket: str, grace: float) -> bool:
+    """Our flock on `ticket` was granted, so its owner is dead: ends what its run left and removes it.
+
+    False when the file cannot be removed (the caller then passes over it: its owner is dead all the same)."""
+    info = tickets.read(ticket, alive=False)
+    proctree.end(leftovers(ticket, info), grace)
+    if info is not None and info.readable:
+        tickets.clear_nested(os.path.dirname(ticket), info.token)
+    tickets.remove(tickets.procs_path(ticket))
+    return tickets.remove(ticket)

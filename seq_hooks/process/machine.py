@@ -1,0 +1,142 @@
+"""Facts about the machine this process runs on: its cgroups, the CPUs it may use, its memory.
+
+Each is read from /proc and /sys when asked (microseconds; nothing is cached, the values change). A cgroup
+limit lowers what the machine shows: a container with 2 CPUs of quota on a 64-core host may use 2. Where a file
+is missing (macOS, no cgroups) the plain machine value is used.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from seq_hooks.process import meminfo
+
+_UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
+
+
+def _read(path: str, most: int = 4096) -> str:
+    """A kernel file's text ("" when it cannot be read); at most `most` characters (-1: all)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(most)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def mounts(text: str | None = None) -> list[tuple[str, str, str]]:
+    """(mount point, fs type, super options) from /proc/self/mountinfo (or `text` in its format)."""
+    out = []
+    for line in (text if text is not None else _read("/proc/self/mountinfo", -1)).splitlines():
+        left, _, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        if len(fields) >= 5 and len(rest) >= 3:
+            out.append((fields[4].replace("\\040", " "), rest[0], rest[2]))
+    return out
+
+
+def cgroup_paths(text: str | None = None) -> dict[str, str]:
+    """controller ("" for v2) -> our cgroup path, from /proc/self/cgroup (or `text` in its format)."""
+    out: dict[str, str] = {}
+    for line in (text if text is not None else _read("/proc/self/cgroup", -1)).splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for c in parts[1].split(",") if parts[1] else [""]:
+                out[c] = parts[2]
+    return out
+
+
+def cgroup_dirs(controller: str, mount_list: list[tuple[str, str, str]] | None = None,
+                paths: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """("v1" or "v2", our group's directory and its parents up to the mount point) for `controller`;
+    ("", []) when the machine has none. A v1 hierarchy of the controller wins over the unified one (hybrid)."""
+    mount_list = mounts() if mount_list is None else mount_list
+    paths = cgroup_paths() if paths is None else paths
+    for point, fstype, opts in mount_list:
+        if fstype == "cgroup" and controller in opts.split(",") and controller in paths:
+            return "v1", _up(point, paths[controller])
+    for point, fstype, _opts in mount_list:
+        if fstype == "cgroup2" and "" in paths:
+            return "v2", _up(point, paths[""])
+    return "", []
+
+
+def _up(point: str, path: str) -> list[str]:
+    """`point + path` and each parent of it up to `point`."""
+    parts = [p for p in path.split("/") if p and p != ".."]
+    return [os.path.join(point, *parts[:n]) if n else point for n in range(len(parts), -1, -1)]
+
+
+def cpu_quota(version: str, dirs: list[str]) -> float | None:
+    """The tightest CPU quota (in CPUs) of our group and its parents, or None when there is none."""
+    quotas = []
+    for d in dirs:
+        if version == "v2":
+            raw = _read(os.path.join(d, "cpu.max")).split()
+            if len(raw) == 2 and raw[0] != "max" and raw[0].isdigit() and raw[1].isdigit() and int(raw[1]) > 0:
+                quotas.append(int(raw[0]) / int(raw[1]))
+        else:
+            quota = _read(os.path.join(d, "cpu.cfs_quota_us")).strip()
+            period = _read(os.path.join(d, "cpu.cfs_period_us")).strip()
+            if quota.isdigit() and period.isdigit() and int(period) > 0:
+                quotas.append(int(quota) / int(period))
+    return min(quotas) if quotas else None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use: its affinity mask, lowered to a cgroup CPU quota (rounded up), at least 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(*cgroup_dirs("cpu"))
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(cpus, 1)
+
+
+def _cgroup_memory() -> tuple[int | None, int | None]:
+    """(limit MB, usage MB) of the tightest memory limit of our cgroup and its parents; (None, None) when none."""
+    version, dirs = cgroup_dirs("memory")
+    names = ("memory.max", "memory.current") if version == "v2" else ("memory.limit_in_bytes",
+                                                                       "memory.usage_in_bytes")
+    best: tuple[int | None, int | None] = (None, None)
+    for d in dirs:
+        limit = _read(os.path.join(d, names[0])).strip()
+        if not limit.isdigit() or int(limit) >= _UNLIMITED:
+            continue
+        usage = _read(os.path.join(d, names[1])).strip()
+        mb = int(limit) // 1048576
+        if best[0] is None or mb < best[0]:
+            best = (mb, int(usage) // 1048576 if usage.isdigit() else None)
+    return best
+
+
+def memory_total_mb() -> int:
+    """The machine's memory in MB, lowered to a cgroup memory limit when ours is tighter."""
+    total = meminfo.read().get("MemTotal", 0)
+    limit, _usage = _cgroup_memory()
+    if limit is not None and (total == 0 or limit < total):
+        return limit
+    return total or _portable_total()
+
+
+def memory_available_mb() -> int:
+    """Memory that can be had without swapping, in MB: MemAvailable, lowered to the room left under a cgroup limit."""
+    info = meminfo.read()
+    available = info.get("MemAvailable", info.get("MemFree", 0))
+    limit, usage = _cgroup_memory()
+    if limit is not None and usage is not None:
+        available = min(available, max(limit - usage, 0)) if available else max(limit - usage, 0)
+    return available or _portable_available()
+
+
+def _portable_total() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().total // 1048576)
+
+
+def _portable_available() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available // 1048576)

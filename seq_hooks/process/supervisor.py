@@ -1,0 +1,324 @@
+"""Runs one command and supervises its whole process tree until every descendant is gone.
+
+The loop sleeps in poll(2) on the command's output pipes, our own stdout/stderr while output waits for their
+reader (pump), a pidfd for the main child and the signal inbox's wakeup fd (jobcontrol; SIGCHLD included). Its
+timeout is the nearest of the deadline, the kill escalation's SIGKILL and the next sample of the tree
+(treewatch), which comes sooner the nearer a limit is and at least every `check_interval`. Nothing else wakes it
+on a clock. Where no event can say that a process ended (no subreaper: orphans reparent to init; off the main
+thread: no SIGCHLD), the next sample is what notices, within `check_interval`. After SIGKILL, the tree is looked
+for and signalled again at each wake, so that what it started meanwhile dies too.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+
+from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError
+from seq_hooks.process import proctree
+from seq_hooks.process.jobcontrol import FORWARDED, Inbox, Job, signal_name
+from seq_hooks.process.pump import Log, Pump
+from seq_hooks.process.spawn import spawn
+from seq_hooks.process.treewatch import MAX_SAMPLE_GAP, ProcPeak, Sample, TreeWatch
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from seq_hooks.process.rungroup import RunGroup
+
+__all__ = ["FORWARDED", "Limits", "Outcome", "ProcPeak", "exit_code", "supervise"]
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper: bool | None = None
+
+
+class Limits(NamedTuple):
+    timeout: float = 0.0  # seconds, 0 = none
+    kill_after: float = 5.0
+    kill_signal: int = signal.SIGTERM
+    memory_limit_mb: int = 0  # whole tree, 0 = none
+    max_procs: int = 0  # live descendants, 0 = none
+    check_interval: float = MAX_SAMPLE_GAP  # longest gap between memory samples
+
+
+class Outcome(NamedTuple):
+    exit_code: int
+    reason: str  # exit, signal, timeout, memory, procs, interrupted
+    message: str  # a sentence when seq-hooks ended the command, else ""
+    duration_s: float
+    peak_rss: int  # bytes: the largest whole-tree sum seen
+    procs: tuple[ProcPeak, ...]
+    stdout: bytes  # captured output (capture=True), else b""
+    stderr: bytes
+    cut: tuple[int, int] = (0, 0)  # bytes of captured stdout, stderr cut from the middle (the bound)
+    peak_system: tuple[int, int] = (0, 0)  # the system's memory (used, total MB) when the tree's peak was seen
+
+
+def exit_code(reason: str, status: int | None, interrupted_by: int) -> tuple[int, str]:
+    """(exit code, reason) of a run: ours when we ended it (124 timeout, 137 memory or procs, 128+N when a
+    signal N interrupted us), else the command's own (128+N when signal N killed it)."""
+    if reason == "timeout":
+        return TIMEOUT, reason
+    if reason in ("memory", "procs"):
+        return KILLED, reason
+    if reason == "interrupted":
+        return 128 + interrupted_by, reason
+    code = os.waitstatus_to_exitcode(status) if status is not None else 0
+    return (128 - code, "signal") if code < 0 else (code, "exit")
+
+
+def become_subreaper() -> bool:
+    """Orphaned descendants reparent to us, so we can wait for (and kill) daemons that called setsid."""
+    global _subreaper
+    if _subreaper is None:
+        _subreaper = False
+        if proctree.use_proc() and os.environ.get("SEQ_HOOKS_NO_SUBREAPER") != "1":
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                _subreaper = False
+    return _subreaper
+
+
+class Escalation:
+    """Ending the tree: nothing yet -> the kill signal (with SIGCONT) -> after `kill_after`, SIGKILL -> SIGKILL
+    again at each wake until nothing is left. The first reason given is the one reported."""
+
+    def __init__(self, tree: TreeWatch, pgid: int, kill_after: float, log: Log) -> None:
+        self.tree, self.pgid, self.kill_after, self.log = tree, pgid, kill_after, log
+        self.phase = ""  # "" running, "term" the kill signal sent, "kill" SIGKILL sent
+        self.reason = self.message = ""
+        self.kill_at = 0.0
+
+    def begin(self, why: str, sig: int, text: str) -> None:
+        if not self.reason:
+            self.reason, self.message = why, text
+        if self.phase == "kill":
+            return  # already killing: tick() signals again what is left
+        if sig == signal.SIGKILL or self.phase == "term":
+            self.phase = "kill"
+            n = self.tree.signal(self.pgid, signal.SIGKILL)
+            self.log.note(f"{why}: SIGKILL to the process group and {n} processes")
+        elif not self.phase:
+            self.phase = "term"
+            self.kill_at = time.monotonic() + self.kill_after
+            n = self.tree.signal(self.pgid, sig)
+            self.log.note(f"{why}: {signal_name(sig)} (and SIGCONT) to the process group and {n} processes; "
+                          f"SIGKILL in {self.kill_after:g}s if any is left")
+
+    def tick(self, now: float) -> None:
+        if self.phase == "term" and now >= self.kill_at:
+            self.begin(self.reason, signal.SIGKILL, self.message)
+        elif self.phase == "kill":
+            self.tree.signal(self.pgid, signal.SIGKILL)
+
+
+class _Run:
+    """One supervised command: the state the loop in `supervise` moves forward."""
+
+    def __init__(self, pid: int, job: Job, pump: Pump, tree: TreeWatch, limits: Limits, inbox: Inbox) -> None:
+        self.pid, self.job, self.pump, self.tree, self.limits, self.inbox = pid, job, pump, tree, limits, inbox
+        self.start = pump.log.start
+        self.kill = Escalation(tree, pid, limits.kill_after, pump.log)
+        self.deadline = self.start + limits.timeout if limits.timeout > 0 else 0.0
+        self.flush_until = 0.0  # how long output may wait for its reader once the tree is gone (when bounded)
+        self.status: int | None = None
+        self.children = True  # a child of ours (the command, or an orphan reparented to us) still runs
+        self.alive = True  # any process of the tree still runs (without a subreaper: also those found by token)
+        self.interrupted_by = 0
+        self.pidfd = -1
+        if hasattr(os, "pidfd_open"):
+            try:
+                self.pidfd = os.pidfd_open(pid)
+            except OSError:
+                self.pidfd = -1
+
+    def done(self, now: float) -> bool:
+        if self.alive or self.pump.sources:
+            return False
+        grace = self.limits.kill_after
+        if self.pump.pending and (self.deadline or self.kill.reason):
+            # output still waits for its reader: bounded by the timeout (or, when we ended the tree, the grace)
+            self.flush_until = self.flush_until or (now if self.kill.reason else max(now, self.deadline)) + grace
+            if now >= self.flush_until:
+                self.pump.give_up()
+        return not self.pump.pending
+
+    def wait_ms(self, now: float) -> float:
+        waits = [self.tree.next_sample - now] if self.alive else []
+        if self.alive and self.tree.group is not None and not self.kill.phase:
+            waits.append(self.tree.next_count - now)
+        if self.deadline and not self.kill.phase:
+            waits.append(self.deadline - now)
+        if self.kill.phase == "term":
+            waits.append(self.kill.kill_at - now)
+        if self.flush_until:
+            waits.append(self.flush_until - now)
+        return max(0.0, min(waits)) * 1000 if waits else -1
+
+    def poll(self, now: float) -> None:
+        poller = select.poll()
+        events = self.pump.events(drain=not self.alive)
+        for fd, mask in events.items():
+            poller.register(fd, mask)
+        poller.register(self.inbox.fd, select.POLLIN)
+        if self.pidfd >= 0:
+            poller.register(self.pidfd, select.POLLIN)
+        for fd, revents in poller.poll(self.wait_ms(now)):
+            if fd in events:
+                self.pump.handle(fd, revents)
+            elif fd == self.inbox.fd:
+                self.inbox.drain()
+            elif fd == self.pidfd:
+                os.close(self.pidfd)
+                self.pidfd = -1
+
+    def reap(self) -> None:
+        """Collects ended children (ours and reparented orphans); `children`: whether any is still running."""
+        while True:
+            try:
+                got, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
+            except ChildProcessError:
+                self.children = False
+                break
+            if got == 0:
+                self.children = True
+                break
+            if got == self.pid and not os.WIFSTOPPED(status):
+                self.status = status
+            elif got == self.pid:
+                self.job.stopped(os.WSTOPSIG(status))
+        self.alive = self.children or (not self.tree.subreaper and bool(self.tree.pids()))
+
+    def on_signals(self) -> None:
+        st = self.status
+        if (self.job.tty is not None and self.alive and not self.kill.phase and st is not None
+                and os.WIFSIGNALED(st) and os.WTERMSIG(st) in (signal.SIGINT, signal.SIGQUIT)):
+            # Ctrl-C went straight to the command's group; end what it left running in other groups
+            self.interrupted_by = os.WTERMSIG(st)
+            self.kill.begin("interrupted", signal.SIGTERM, "interrupted: stopped what the command left running")
+        for sig in self.inbox.take():
+            if sig == signal.SIGTSTP:
+                self.job.suspend(stop_job=True)
+                continue
+            self.interrupted_by = self.interrupted_by or sig
+            self.kill.begin("interrupted", sig,
+                            f"seq-hooks received {signal_name(sig)}: stopped the command and all it started")
+
+    def check(self, now: float) -> None:
+        if self.deadline and not self.kill.phase and now >= self.deadline and self.alive:
+            self.kill.begin("timeout", self.limits.kill_signal,
+                            f"timed out after {self.limits.timeout:g}s: killed the command and all it started")
+        if self.alive:
+            self.kill.tick(now)
+        verdict = None
+        if now >= self.tree.next_sample and self.alive:
+            verdict = self.tree.sample(now)
+        elif self.tree.group is not None and now >= self.tree.next_count and self.alive and not self.kill.phase:
+            verdict = self.tree.count(now)
+        if verdict is not None:
+            self.kill.begin(verdict.why, signal.SIGKILL, verdict.text)
+
+    def close(self) -> None:
+        self.job.release()
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+
+
+def _start(argv: list[str], env: Mapping[str, str], direct: bool, job: Job) -> tuple[int, dict[int, int]]:
+    """Spawns the command: (its pid, our ends of its stdout/stderr pipes -> 1/2; none when `direct`)."""
+    if direct:
+        pid = spawn(argv, env=env, job=job.tty is not None)
+        job.started(pid)
+        return pid, {}
+    try:
+        out_r, out_w = os.pipe()
+    except OSError as e:  # out of file descriptors: a sentence, not an internal error
+        raise FatalError(f"{argv[0]}: cannot start: {e.strerror}", NOT_EXECUTABLE) from None
+    try:
+        err_r, err_w = os.pipe()
+    except OSError as e:
+        for fd in (out_r, out_w):
+            os.close(fd)
+        raise FatalError(f"{argv[0]}: cannot start: {e.strerror}", NOT_EXECUTABLE) from None
+    try:
+        pid = spawn(argv, env=env, stdout=out_w, stderr=err_w, job=job.tty is not None)
+        job.started(pid)
+    except BaseException:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    return pid, {out_r: 1, err_r: 2}
+
+
+def _run_group(token: str) -> RunGroup | None:
+    from seq_hooks.process.rungroup import RunGroup  # only with a process limit: off the path of a plain run
+
+    return RunGroup.make(token)
+
+
+def supervise(
+    argv: list[str],
+    *,
+    env: Mapping[str, str],
+    token: str,
+    limits: Limits,
+    capture: bool = False,
+    direct: bool = False,
+    log_fd: int | None = None,
+    on_procs: Callable[[list[tuple[int, int]]], None] | None = None,
+    on_memory: Callable[[int, Sample], None] | None = None,
+) -> Outcome:
+    """Runs argv to the end of its whole tree. Raises FatalError (126/127) when it cannot start.
+
+    Output is read through pipes: echoed to our stdout/stderr (or kept, bounded, with `capture`) and written to
+    `log_fd` (bounded: head and tail). With `direct` the command writes to our own stdout/stderr (an interactive
+    command that needs the terminal: an editor, a pager); its output then is not in the log. `on_procs` gets
+    (pid, start time) of each process the first time the tree is seen with it; `on_memory` (level, sample) when
+    the tree passes 50% and 75% of its memory limit.
+    """
+    log = Log(log_fd, time.monotonic())
+    subreaper = become_subreaper()
+    inbox = Inbox()
+    job = Job.wanted(inbox)
+    try:
+        pid, sources = _start(argv, env, direct, job)
+    except BaseException:
+        inbox.close()
+        raise
+    started = proctree.info(pid)
+    if on_procs is not None and started is not None:
+        on_procs([(pid, started.start)])
+    group = _run_group(token) if limits.max_procs else None
+    if group is not None and not group.add(pid):
+        group.remove()
+        group = None
+    tree = TreeWatch(token, subreaper, memory_limit_mb=limits.memory_limit_mb, max_procs=limits.max_procs,
+                     check_interval=limits.check_interval, note=log.note, on_procs=on_procs, on_memory=on_memory,
+                     group=group)
+    pump = Pump(sources, log, capture)
+    run = _Run(pid, job, pump, tree, limits, inbox)
+    try:
+        while not run.done(now := time.monotonic()):
+            run.poll(now)
+            run.reap()
+            run.on_signals()
+            run.check(time.monotonic())
+    finally:
+        run.close()
+        inbox.close()
+        if (summary := tree.summary()) is not None:
+            log.note(summary)
+        (out, out_cut), (err, err_cut) = pump.close()
+        if group is not None:
+            group.remove()
+    code, reason = exit_code(run.kill.reason, run.status, run.interrupted_by)
+    return Outcome(code, reason, run.kill.message, time.monotonic() - log.start, tree.peak_total,
+                   tree.peaks_sorted(), out, err, (out_cut, err_cut), tree.peak_system)

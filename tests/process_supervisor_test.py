@@ -1,0 +1,200 @@
+"""The supervisor: the exit-code rule (pure), and real commands under `seq-hooks run` for what it guarantees."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from seq_hooks.errors import KILLED, TIMEOUT
+from seq_hooks.process.supervisor import exit_code
+from testing.util import alive, fixture, run, seq_hooks
+
+
+def _status(code: int = 0, sig: int = 0) -> int:
+    """A wait status as waitpid(2) returns it."""
+    return sig if sig else code << 8
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "interrupted_by", "expected"),
+    [
+        ("", _status(0), 0, (0, "exit")),
+        ("", _status(3), 0, (3, "exit")),
+        ("", _status(sig=signal.SIGUSR1), 0, (128 + signal.SIGUSR1, "signal")),
+        ("", None, 0, (0, "exit")),
+        ("timeout", _status(sig=signal.SIGTERM), 0, (TIMEOUT, "timeout")),
+        ("memory", _status(sig=signal.SIGKILL), 0, (KILLED, "memory")),
+        ("procs", _status(0), 0, (KILLED, "procs")),
+        ("interrupted", _status(sig=signal.SIGINT), signal.SIGINT, (130, "interrupted")),
+        ("interrupted", _status(0), signal.SIGHUP, (129, "interrupted")),
+    ],
+)
+def test_exit_code_rule(reason: str, status: int | None, interrupted_by: int, expected: tuple[int, str]) -> None:
+    assert exit_code(reason, status, interrupted_by) == expected
+
+
+def _last_log() -> str:
+    record = json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]
+    return Path(record["log"]).read_text()
+
+
+@pytest.mark.parametrize(("flag", "sig"), [("INT", signal.SIGINT), ("SIGUSR2", signal.SIGUSR2), ("1", 1)])
+def test_kill_signal_is_the_one_the_command_gets(isolated: Path, flag: str, sig: int) -> None:
+    pidfile = isolated / "child.pid"
+    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-signal", flag, "--", *fixture("record_signal.py", pidfile)))
+    assert p.returncode == 124
+    assert Path(f"{pidfile}.sig").read_text() == str(sig)
+    assert f"timeout: {signal.Signals(sig).name} (and SIGCONT)" in _last_log()
+
+
+def test_a_daemon_is_gone_when_run_returns_on_the_portable_path(isolated: Path) -> None:
+    """Without /proc sampling and without a subreaper, the run token finds the setsid daemon: it is dead (not
+    just signalled) by the time `run` returns."""
+    pidfile = isolated / "daemon.pid"
+    env = {**os.environ, "SEQ_HOOKS_PORTABLE": "1", "SEQ_HOOKS_NO_SUBREAPER": "1"}
+    p = run(seq_hooks("run", "--timeout", "1", "--kill-after", "1", "--", "sh", "-c",
+                      f"{' '.join(fixture('daemon.py', pidfile, 60))}; sleep 60"), env=env)
+    assert p.returncode == 124
+    assert not alive(int(pidfile.read_text()))
+
+
+def test_a_daemon_is_waited_for_without_a_subreaper(isolated: Path) -> None:
+    pidfile = isolated / "daemon.pid"
+    env = {**os.environ, "SEQ_HOOKS_NO_SUBREAPER": "1"}
+    start = time.monotonic()
+    p = run(seq_hooks("run", "--", *fixture("daemon.py", pidfile, 1.0)), env=env)
+    assert p.returncode == 0
+    assert time.monotonic() - start >= 0.9  # its parent exited at once; the token scan found it and waited
+    assert not alive(int(pidfile.read_text()))
+
+
+def test_limits_hold_while_nobody_reads_our_stdout(isolated: Path) -> None:
+    """A reader that never reads (a pager nobody scrolls) must not suspend the timeout or the memory checks."""
+    import subprocess
+
+    from testing.util import reap
+
+    for args, code in (
+        (["--timeout", "1", "--", "yes"], 124),
+        (["--memory-limit", "100", "--", "sh", "-c",
+          f"yes & {' '.join(fixture('eat_memory.py', 400, 500, 30))} >/dev/null"], 137),
+    ):
+        start = time.monotonic()
+        proc = subprocess.Popen(seq_hooks("run", *args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            assert proc.wait(20) == code  # never read: our pipe is full after 64 KiB
+            assert time.monotonic() - start < 15
+        finally:
+            reap(proc)
+
+
+def test_a_real_time_kill_signal_works(isolated: Path) -> None:
+    pidfile = isolated / "child.pid"
+    rt = signal.SIGRTMIN + 6
+    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-signal", str(rt), "--", *fixture("record_signal.py", pidfile)))
+    assert p.returncode == 124 and "Traceback" not in p.stderr
+    assert Path(f"{pidfile}.sig").read_text() == str(rt)
+    assert "timeout: SIGRTMIN+6 (and SIGCONT)" in _last_log()
+
+
+@pytest.mark.parametrize("number", ["0", "32", "33", "65"])
+def test_a_signal_the_flag_cannot_deliver_is_refused(number: str) -> None:
+    """glibc keeps 32 and 33 for itself (a C program never dies of them): refused, not a silent 5 s grace."""
+    p = run(seq_hooks("run", "--kill-signal", number, "--", "true"))
+    assert p.returncode == 2 and f"unknown signal '{number}'" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_the_command_gets_the_broken_pipe_when_our_reader_goes(isolated: Path) -> None:
+    cmd = " ".join(seq_hooks("run", "--", "yes"))
+    start = time.monotonic()
+    p = run(["sh", "-c", f"{cmd} | head -1; echo done"], timeout=30)
+    assert p.stdout == "y\ndone\n"
+    assert time.monotonic() - start < 10
+    record = json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]
+    assert record["exit"] == 128 + signal.SIGPIPE and record["reason"] == "signal"
+
+
+def test_the_log_keeps_head_and_tail_of_a_flood(isolated: Path) -> None:
+    from seq_hooks.process import pump
+
+    size = pump.LOG_HEAD + pump.LOG_TAIL + (20 << 20)
+    p = run(seq_hooks("run", "--", "sh", "-c", f"echo FIRST; head -c {size} /dev/zero | tr '\\0' a; echo; echo LAST"),
+            timeout=120)
+    assert p.returncode == 0 and len(p.stdout) > size  # the reader got everything
+    log = Path(json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]["log"])
+    assert log.stat().st_size < pump.LOG_HEAD + pump.LOG_TAIL + 4096
+    text = log.read_bytes()
+    assert b"FIRST" in text[:200] and b"LAST" in text[-4096:]
+    assert b"bytes of output cut here" in text
+
+
+def test_json_output_is_bounded_and_keeps_bytes(isolated: Path) -> None:
+    import base64
+
+    from seq_hooks.process import pump
+
+    size = pump.CAPTURE_HEAD + pump.CAPTURE_TAIL + (4 << 20)
+    script = f"head -c {size} /dev/zero | tr '\\0' a; printf 'caf\\351' >&2"
+    p = run(seq_hooks("run", "--json", "--", "sh", "-c", script), timeout=120)
+    record = json.loads(p.stdout)
+    assert record["stdout_cut"] == 4 << 20 and record["stderr_cut"] == 0
+    assert "bytes cut here" in record["stdout"] and len(record["stdout"]) < size
+    assert record["stdout_base64"] is None
+    assert base64.b64decode(record["stderr_base64"]) == b"caf\xe9"
+
+
+def test_max_procs_is_enforced_before_the_tree_runs_away(isolated: Path) -> None:
+    started = isolated / "started"
+    loop = f"i=0; while [ $i -lt 1500 ]; do (echo x >> {started}; exec sleep 30) & i=$((i+1)); done; wait"
+    p = run(seq_hooks("run", "--max-procs", "50", "--", "sh", "-c", loop), timeout=60)
+    assert p.returncode == 137 and "process limit 50 exceeded" in p.stderr
+    count = len(started.read_text().splitlines())
+    # counted in the run's cgroup every few ms where it has one, else at each sample (main took 130-590)
+    assert count < 150, f"{count} processes started under --max-procs 50"
+
+
+def test_shared_copy_on_write_pages_are_counted_once(isolated: Path) -> None:
+    """A 150 MB parent with 12 forks holds ~150 MB, not 13 x 150 (RSS counts shared pages once per process)."""
+    code = ("import os, time\nb = bytearray(os.urandom(1)) * (150 << 20)\npids = []\n"
+            "for _ in range(12):\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(1.5)\n        os._exit(0)\n"
+            "    pids.append(pid)\nfor pid in pids:\n    os.waitpid(pid, 0)\n")
+    p = run(seq_hooks("run", "--json", "--memory-limit", "1000", "--", sys.executable, "-c", code), timeout=60)
+    record = json.loads(p.stdout)
+    assert p.returncode == 0, record["message"]
+    assert "PSS" in _last_log()
+
+
+def test_scripts_without_a_shebang_and_missing_interpreters(isolated: Path) -> None:
+    plain = isolated / "plain"
+    plain.write_text("echo plain ran\n")
+    plain.chmod(0o755)
+    p = run(seq_hooks("run", "--", str(plain)))
+    assert p.returncode == 0 and p.stdout == "plain ran\n"
+    tool = isolated / "tool"
+    tool.write_text("#!/nonexistent\n")
+    tool.chmod(0o755)
+    p = run(seq_hooks("run", "--", str(tool)))
+    assert p.returncode == 127 and "bad interpreter: /nonexistent was not found" in p.stderr
+
+
+def test_nothing_wakes_the_loop_on_a_fixed_clock(isolated: Path) -> None:
+    """Without a subreaper the loop looks again at each sample (check_interval, 0.25 s), not every 50 ms: a 3 s
+    sleep costs a dozen wake-ups, not sixty (counted as voluntary context switches of the runner and its child)."""
+    env = {**os.environ, "SEQ_HOOKS_NO_SUBREAPER": "1"}
+    exe = seq_hooks("run", "--no-lock", "--", "sleep", "3")
+    pid = os.posix_spawn(exe[0], exe, env)
+    _, status, usage = os.wait4(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_nvcsw < 40, f"{usage.ru_nvcsw} wake-ups"
+
+
+def test_threads_are_not_processes_under_max_procs(isolated: Path) -> None:
+    code = ("import threading, time\nts = [threading.Thread(target=time.sleep, args=(0.3,)) for _ in range(30)]\n"
+            "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('30 threads')\n")
+    p = run(seq_hooks("run", "--max-procs", "2", "--", sys.executable, "-c", code))
+    assert p.returncode == 0 and p.stdout == "30 threads\n", p.stderr
