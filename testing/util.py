@@ -154,12 +154,17 @@ class Tmux:
                 time.sleep(0.01)
 
 
+WITHOUT = "SEQ_HOOKS_TEST_WITHOUT"  # the programs scripts/test could not install, space-separated
+
+
 def needs(program: str, path: str | None = None) -> pytest.MarkDecorator:
-    """Skip where `program` is missing, except on CI (CI=true), where scripts/test installs it: a missing tool
-    there must fail the run, not pass it quietly."""
+    """Skip where `program` is missing, except on CI (CI=true) unless scripts/test said it could not install it
+    there (SEQ_HOOKS_TEST_WITHOUT): a tool missing by accident must fail the run, not pass it quietly."""
     missing = shutil.which(program) is None and not (path and os.path.exists(path))
-    return pytest.mark.skipif(missing and not os.environ.get("CI"),
-                              reason=f"{program} is not installed (scripts/test installs it)")
+    declared = program in os.environ.get(WITHOUT, "").split()
+    reason = (f"{program} is not installed and scripts/test could not install it" if declared
+              else f"{program} is not installed (scripts/test installs it)")
+    return pytest.mark.skipif(missing and (declared or not os.environ.get("CI")), reason=reason)
 
 
 def planted_symlink(tmp_path: Path, name: str) -> tuple[Path, Path]:

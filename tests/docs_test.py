@@ -1,7 +1,6 @@
 """The documentation stays true: every relative link and #anchor in README.md and docs/*.md leads
 somewhere, every page has a title, and docs/configuration.md states the code's defaults, keys and
 environment names."""
-
 from __future__ import annotations
 
 import re

@@ -1,7 +1,6 @@
 """A release as users get it: the samples name a rev that exists, the README's four steps work as
 copied in a new repository, and `python -m build` makes an sdist and a wheel that install in a
 fresh virtualenv and run."""
-
 from __future__ import annotations
 
 import os
