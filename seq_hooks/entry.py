@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from seq_hooks import envnames
 from seq_hooks.errors import INTERNAL, OK, FatalError
 from seq_hooks.records import TYPE_CHECKING
 
@@ -75,7 +76,7 @@ def _code(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> 
     except Exception as e:  # a bug in seq-hooks: say so briefly, with the details only on request
         import os
 
-        if os.environ.get("SEQ_HOOKS_DEBUG"):
+        if os.environ.get(envnames.DEBUG):
             raise
         sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} (SEQ_HOOKS_DEBUG=1 shows more)\n")
         return INTERNAL

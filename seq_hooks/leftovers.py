@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 
-from seq_hooks import journal
+from seq_hooks import envnames, journal
 from seq_hooks.lock import tickets
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
@@ -53,7 +53,7 @@ def scan() -> list[Proc]:
     """Every live process carrying a run token (ourselves and our ancestors never count: not ours to end)."""
     out: list[Proc] = []
     for p in proctree.processes(skip=set(proctree.ancestors())):
-        token = p.env(proctree.RUN_ENV)
+        token = p.env(envnames.RUN)
         i = p.info() if token else None
         if token and i is not None and i.state != "Z":
             out.append(Proc(i.pid, i.ppid, token))
@@ -62,7 +62,7 @@ def scan() -> list[Proc]:
 
 def still_carries(pid: int, token: str) -> bool:
     """Re-read just before signalling: the pid may have ended and been reused since the scan."""
-    return proctree.process(pid).env(proctree.RUN_ENV) == token and proctree.alive(pid)
+    return proctree.process(pid).env(envnames.RUN) == token and proctree.alive(pid)
 
 
 def _files(qdir: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 
+from seq_hooks import envnames
 from seq_hooks.errors import FatalError, UsageError
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
@@ -157,7 +158,7 @@ def state_path(project: Project, scope: str = "project") -> str:
     """Where the state lives: `$SEQ_HOOKS_HOME`, `<common-dir>/seq-hooks`, or the user's XDG state dir (keyed by
     the repository when others may write to its common dir, by the directory outside git, or one for all projects
     with scope "machine"). Computes only; creates nothing."""
-    override = os.environ.get("SEQ_HOOKS_HOME")
+    override = os.environ.get(envnames.HOME)
     if override:
         if not os.path.isabs(override):
             raise UsageError(f"SEQ_HOOKS_HOME must be an absolute path, got {override!r}")

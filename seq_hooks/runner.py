@@ -9,10 +9,9 @@ import signal
 import sys
 import time
 
-from seq_hooks import journal, logfile, retention
+from seq_hooks import envnames, journal, logfile, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
-from seq_hooks.lock import markers
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
 from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -20,10 +19,8 @@ from seq_hooks.records import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from seq_hooks.lock import queue
+    from seq_hooks.lock import markers, queue
 
-DEADLINE_ENV = "SEQ_HOOKS_DEADLINE"
-RUN_ENV = "SEQ_HOOKS_RUN"
 
 
 class Result(NamedTuple):
@@ -140,7 +137,7 @@ def _on_wait(info: queue.WaitInfo) -> None:
 def _inherited_deadline(env: dict[str, str]) -> float | None:
     """The pipeline deadline (epoch seconds) set by the outermost holder; only trusted under a verified holder."""
     try:
-        return float(env[DEADLINE_ENV])
+        return float(env[envnames.DEADLINE])
     except (KeyError, ValueError):
         return None
 
@@ -207,9 +204,15 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     return result
 
 
+def _verified_markers(state_dir: str, env: dict[str, str]) -> list[markers.Marker]:
+    from seq_hooks.lock import markers  # only under a marker: `run --no-lock` stays off the lock package
+
+    return markers.verified(state_dir, env)
+
+
 def _begin(state_dir: str) -> Unit:
     env = dict(os.environ)
-    held_by = markers.verified(state_dir, env) if markers.HOLDER_ENV in env else []
+    held_by = _verified_markers(state_dir, env) if envnames.HOLDER in env else []
     # nested runs never outlive the pipeline budget of the outermost holder, which sets it for them
     deadline = _inherited_deadline(env) if held_by else None
     return Unit(new_token(), env, held_by, deadline, time.time())
@@ -220,7 +223,7 @@ def _take_lock(request: Request, settings: Settings, state_dir: str,
     """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
     if request.lock is None:
         return None, None
-    from seq_hooks.lock import capacity, queue  # only with a lock: off the path of `run --no-lock`
+    from seq_hooks.lock import capacity, markers, queue  # only with a lock: off `run --no-lock`'s path
 
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     cap, expected = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
@@ -235,18 +238,20 @@ def _take_lock(request: Request, settings: Settings, state_dir: str,
 
 def _unit_env(unit: Unit, held: queue.Held | None, settings: Settings, threads: int) -> dict[str, str]:
     """The command's environment: its run token, the locks it holds, the pipeline deadline, the thread caps."""
-    env = {**unit.env, RUN_ENV: unit.token}
+    env = {**unit.env, envnames.RUN: unit.token}
     if threads > 0:
         from seq_hooks.process import threadcaps
 
         env.update(threadcaps.caps(threads, env))
     held_by = [*unit.held_by, held.marker()] if held is not None else unit.held_by
     if held_by:
-        env[markers.HOLDER_ENV] = markers.value(held_by)
+        from seq_hooks.lock import markers  # only under a lock: off `run --no-lock`'s path
+
+        env[envnames.HOLDER] = markers.value(held_by)
     if unit.deadline is not None:
-        env[DEADLINE_ENV] = f"{unit.deadline:.3f}"
+        env[envnames.DEADLINE] = f"{unit.deadline:.3f}"
     elif held is not None and settings.pipeline_timeout > 0:
-        env[DEADLINE_ENV] = f"{time.time() + settings.pipeline_timeout:.3f}"
+        env[envnames.DEADLINE] = f"{time.time() + settings.pipeline_timeout:.3f}"
     return env
 
 

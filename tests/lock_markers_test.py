@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import journal
+from seq_hooks import envnames, journal
 from seq_hooks.errors import UsageError
 from seq_hooks.lock import markers, tickets
 from seq_hooks.lock.markers import Marker
@@ -43,12 +43,12 @@ def test_verified_keeps_only_a_live_ancestor_that_holds_the_lock_now(isolated: P
     _n, fd, _s = tickets.make(qdir, "tok", ["x"], "/", [])
     me = os.getpid()
     try:
-        env = {markers.HOLDER_ENV: f"default:{me}:tok"}
+        env = {envnames.HOLDER: f"default:{me}:tok"}
         assert markers.verified(state, env) == []  # queued, not granted yet
         tickets.mark_granted(fd)
         assert markers.verified(state, env) == [Marker("default", me, "tok")]
-        assert markers.verified(state, {markers.HOLDER_ENV: f"default:{me}:other"}) == []
-        assert markers.verified(state, {markers.HOLDER_ENV: f"../default:{me}:tok"}) == []
+        assert markers.verified(state, {envnames.HOLDER: f"default:{me}:other"}) == []
+        assert markers.verified(state, {envnames.HOLDER: f"../default:{me}:tok"}) == []
         # a true marker given to a process that is not the holder's descendant
         code = ("import sys; from seq_hooks.lock import markers; "
                 "sys.exit(len(markers.verified(sys.argv[1], {'SEQ_HOOKS_HOLDER': sys.argv[2]})))")
@@ -59,7 +59,7 @@ def test_verified_keeps_only_a_live_ancestor_that_holds_the_lock_now(isolated: P
         assert sibling.returncode == 1  # a grandchild too
     finally:
         os.close(fd)
-    assert markers.verified(state, {markers.HOLDER_ENV: f"default:{me}:tok"}) == []  # released
+    assert markers.verified(state, {envnames.HOLDER: f"default:{me}:tok"}) == []  # released
 
 
 def test_nested_run_does_not_wait_for_its_ancestor(isolated: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from seq_hooks import context, gitwords, runner
+from seq_hooks import context, envnames, gitwords, runner
 from seq_hooks.errors import UsageError
 from seq_hooks.lock import markers
 from seq_hooks.options import Option, parse
@@ -47,7 +47,7 @@ def _git_ancestor(root: str) -> int | None:
 
 def direct_reason(state_dir: str, root: str, env: dict[str, str]) -> str | None:
     """Why git must run at once here, or None when it takes the git lock."""
-    if markers.HOLDER_ENV in env:
+    if envnames.HOLDER in env:
         held = [m for m in markers.verified(state_dir, env) if m.lock_id.split("/")[0] == LOCK]
         if held:
             return f"under the git lock held by pid {held[0].pid}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from seq_hooks import envnames
 from seq_hooks.errors import UsageError
 from seq_hooks.process import proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -15,7 +16,6 @@ from seq_hooks.records import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-HOLDER_ENV = "SEQ_HOOKS_HOLDER"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -68,7 +68,7 @@ def verified(state_dir: str, env: Mapping[str, str]) -> list[Marker]:
 
     A leaked, stale or forged marker is dropped, so it never lets a caller bypass the queue.
     """
-    raw = env.get(HOLDER_ENV, "")
+    raw = env.get(envnames.HOLDER, "")
     me = os.getpid()
     return [m for m in parse(raw) if _true(state_dir, m, me)] if raw else []
 

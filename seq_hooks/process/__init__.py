@@ -8,5 +8,6 @@ rungroup    a cgroup of the run's own where the machine allows: one read counts 
 jobcontrol  signals in (forwarded, woken poll) and the terminal handed to the command
 pump        the command's output to the terminal, the log and --json
 machine     facts about this machine: cgroups, usable CPUs, memory
+meminfo     the machine's memory from /proc/meminfo: the one reader
 threadcaps  the thread and worker caps of common tools for `threads = N`
 """

@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import signal
 
+from seq_hooks import envnames
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-RUN_ENV = "SEQ_HOOKS_RUN"
 
 
 def use_proc() -> bool:
-    return os.environ.get("SEQ_HOOKS_PORTABLE") != "1" and os.path.exists("/proc/self/stat")
+    return os.environ.get(envnames.PORTABLE) != "1" and os.path.exists("/proc/self/stat")
 
 
 class ProcInfo(NamedTuple):
@@ -246,7 +246,7 @@ def processes(skip: set[int] | frozenset[int] = frozenset()) -> Iterator[Process
 
 def pids_with_token(token: str) -> list[int]:
     """Processes whose environment carries SEQ_HOOKS_RUN=<token>: a run's leftovers, wherever they reparented."""
-    return [p.pid for p in processes() if p.env(RUN_ENV) == token]
+    return [p.pid for p in processes() if p.env(envnames.RUN) == token]
 
 
 def process(pid: int) -> Process:

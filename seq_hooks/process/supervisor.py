@@ -15,6 +15,7 @@ import select
 import signal
 import time
 
+from seq_hooks import envnames
 from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError
 from seq_hooks.process import proctree
 from seq_hooks.process.jobcontrol import FORWARDED, Inbox, Job, signal_name
@@ -73,7 +74,7 @@ def become_subreaper() -> bool:
     global _subreaper
     if _subreaper is None:
         _subreaper = False
-        if proctree.use_proc() and os.environ.get("SEQ_HOOKS_NO_SUBREAPER") != "1":
+        if proctree.use_proc() and os.environ.get(envnames.NO_SUBREAPER) != "1":
             try:
                 import ctypes
 
