@@ -1,6 +1,7 @@
 """The README and the manifest agree: every hook is documented and is a console script of the same name."""
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -37,6 +38,22 @@ def _first_column(section: str) -> list[str]:
 def test_readme_hook_table_is_the_manifest() -> None:
     ids = [h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())]
     assert sorted(_first_column("The hooks")) == sorted(ids)
+
+
+def test_readme_units_are_the_hooks_defaults() -> None:
+    """The "files per unit" column says each hook's own default (its Spec.batch: 0 is all in one)."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    part = (ROOT / "README.md").read_text().split("\n## The hooks\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split(" | ") for line in part.splitlines() if line.startswith("| `")]
+    for row in rows:
+        hook, said = row[0].strip(" `"), row[-1].strip()
+        module = importlib.import_module(scripts[hook].split(":")[0])
+        spec = getattr(module, "SPEC", None)
+        if spec is None:
+            assert said == "no files", f"{hook}: takes no files, the README says {said!r}"
+            continue
+        stated = 0 if said == "all in one" else int(said.split()[0])
+        assert stated == spec.batch, f"{hook}: the README says {said!r}, the hook's default is {spec.batch}"
 
 
 def test_every_command_has_a_line_in_the_readme_and_a_section_in_the_docs() -> None:
