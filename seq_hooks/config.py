@@ -20,6 +20,8 @@ class HookSettings(NamedTuple):
     timeout: float | None = None
     memory_limit_mb: int | None = None
     threads: int | None = None
+    daemon: bool | None = None  # atomic-mypy: keep a mypy daemon per worktree (None: yes, where mypy has dmypy)
+    daemon_idle_s: float | None = None  # atomic-mypy: stop a daemon unused this long (None: daemons.mypyd.IDLE_S)
 
 
 class LockSettings(NamedTuple):
@@ -89,6 +91,8 @@ _HOOK_KEYS: dict[str, str] = {
     "timeout": _NUMBER,
     "memory_limit_mb": _INT,
     "threads": _INT,
+    "daemon": _BOOL,
+    "daemon_idle_s": _NUMBER,
 }
 # the prefixed name wins; the guides' .env.development names are fallbacks
 ENV_NAMES: dict[str, tuple[str, ...]] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 RUN = "SEQ_HOOKS_RUN"  # <token>: every supervised tree carries its run's token (how leftovers are found)
 HOLDER = "SEQ_HOOKS_HOLDER"  # <lock id>:<pid>:<token>,...: the locks the command's ancestors hold (markers)
+DAEMON = "SEQ_HOOKS_DAEMON"  # <token>: a resident daemon seq-hooks started (daemons/): no unit's tree holds it
 DEADLINE = "SEQ_HOOKS_DEADLINE"  # <epoch s>: the pipeline's deadline; nested runs never outlive it
 HOME = "SEQ_HOOKS_HOME"  # the state directory, instead of <git common dir>/seq-hooks
 DEBUG = "SEQ_HOOKS_DEBUG"  # 1: an internal error prints its traceback

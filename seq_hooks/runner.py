@@ -67,6 +67,7 @@ class Request(NamedTuple):
     quiet: bool = False
     threads: int = 0  # cap the tools' own threads and workers to this many (threadcaps); 0 = leave them
     notes: tuple[str, ...] = ()  # lines for the log, after its header (e.g. that --shell ran a string with sh -c)
+    daemon: str = ""  # atomic-mypy: how the unit was answered: warm, cold (a daemon started for it) or fallback
 
 
 def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: float | None = None,
@@ -199,7 +200,8 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
             held.release()
     released = held.released if held is not None else time.time()
     result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
-    _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0)
+    _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0,
+             request.daemon)
     retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
     return result
 
@@ -311,7 +313,8 @@ def _result(request: Request, outcomes: list[Outcome], log_path: str | None, loc
     )
 
 
-def _journal(state_dir: str, result: Result, unit: Unit, span: tuple[float, float], expected_mb: int) -> None:
+def _journal(state_dir: str, result: Result, unit: Unit, span: tuple[float, float], expected_mb: int,
+             daemon: str) -> None:
     """The run's record; the command has run, so a journal that cannot be written is only a note."""
     try:
         journal.append(state_dir, {
@@ -321,6 +324,7 @@ def _journal(state_dir: str, result: Result, unit: Unit, span: tuple[float, floa
             "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
             "attempts": result.attempts, "log": result.log, "key": journal.unit_key(result.argv),
             "expected_mb": expected_mb or None,  # what admission assumed (a lock with slots or a budget)
+            **({"daemon": daemon} if daemon else {}),
         })
     except (OSError, FatalError) as e:
         _note(f"could not write the journal: {e}")

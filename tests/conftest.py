@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import config
+from seq_hooks.daemons import record, tend
 from seq_hooks.process import proctree
 from testing.util import alive, git_repo
 
@@ -46,6 +47,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     repo = git_repo(tmp_path / "repo")
     monkeypatch.chdir(repo)
     yield repo
+    for daemons in {p.parent for p in tmp_path.rglob(f"{record.DIR}/*.json")}:
+        tend.stop_all(str(daemons.parent))  # atomic-mypy's daemons: by the pid in their records
     deadline = time.monotonic() + 5
     while (left := _ours()) and time.monotonic() < deadline:
         time.sleep(0.02)

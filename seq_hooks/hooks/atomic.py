@@ -43,6 +43,8 @@ class Spec(NamedTuple):
     dedupe: bool = False  # drop `path:line: ...` lines an earlier unit printed (mypy reports imported modules too)
     default_args: tuple[str, ...] = ()  # before the user's options, which may undo them (ruff: --fix / --no-fix)
     batch: int = 1  # files per unit unless --batch or the hook's table says otherwise (0: all; docs/hooks.md)
+    # another way to run each unit (atomic-mypy: its daemon), given the tool and its final options; None: execute
+    via: Callable[[Job, toolenv.Tool, list[str], HookSettings], units.Via | None] | None = None
 
 
 def syntax(spec: Spec) -> Syntax:
@@ -70,8 +72,9 @@ def run(spec: Spec, argv: list[str]) -> int:
     tool_args = spec.adjust(job, tool) if spec.adjust is not None else job.tool_args
     head = [*tool.argv, *tool_args, *(["--"] if spec.dashdash else [])]
     cut = batches(job.files, _batch_size(words, hook, spec.batch))
+    via = spec.via(job, tool, tool_args, hook) if spec.via is not None else None
     plan = units.Plan(spec.hook_id, head, cut, limits, spec.ok_codes, spec.dashdash, spec.dedupe, tool.source,
-                      runner.unit_threads(ctx.settings, hook))
+                      runner.unit_threads(ctx.settings, hook), via)
     show = units.Show(verbose, verbose or sys.stdout.isatty(), under_pre_commit and not verbose,
                       bool(words.values["fail_fast"]))
     return units.run_units(plan, ctx, show)

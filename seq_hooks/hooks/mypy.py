@@ -10,10 +10,15 @@ When mypy comes from elsewhere than the project's interpreter, it is pointed at 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 
-from seq_hooks.hooks import atomic
+from seq_hooks import context
+from seq_hooks.config import HookSettings
+from seq_hooks.hooks import atomic, units
 from seq_hooks.hooks.atomic import Job, Spec
+from seq_hooks.options import Option
+from seq_hooks.runner import Request, Result, execute
 from seq_hooks.toolenv import Tool
 
 
@@ -31,6 +36,37 @@ def adjust(job: Job, tool: Tool) -> list[str]:
     return args
 
 
+def note(text: str) -> None:
+    sys.stderr.write(f"{SPEC.hook_id}: {text}\n")
+
+
+def daemon(job: Job, tool: Tool, tool_args: list[str], hook: HookSettings) -> units.Via | None:
+    """Each unit through the worktree's mypy daemon (daemons/mypyd.py), unless `daemon = false` in the hook's
+    table or --no-daemon; None when plain mypy runs."""
+    from seq_hooks.daemons import mypyd, tend  # only for mypy
+
+    if job.flags.get("no_daemon") or hook.daemon is False:
+        return None
+    setup = mypyd.plan(tool.argv, tool_args, mypyd.IDLE_S if hook.daemon_idle_s is None else hook.daemon_idle_s)
+    if isinstance(setup, str):
+        note(f"daemon: off ({setup}); plain mypy")
+        return None
+    expired: list[bool] = []
+
+    def via(request: Request, files: list[str], ctx: context.Context) -> Result:
+        if not expired:
+            tend.expire(ctx.state_dir)  # once per hook run: the idle daemons of every worktree stop
+            expired.append(True)
+
+        def run(r: Request) -> Result:
+            return execute(r, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
+
+        return mypyd.run_unit(setup, request, files, state_dir=ctx.state_dir, settings=ctx.settings, execute=run,
+                              note=note)
+
+    return via
+
+
 SPEC = Spec(
     hook_id="atomic-mypy",
     tool="mypy",
@@ -39,6 +75,9 @@ SPEC = Spec(
     dashdash=True,
     adjust=adjust,
     dedupe=True,
+    extra=(Option(("--no-daemon",), "no_daemon", help="run plain mypy for each unit, not the worktree's mypy "
+                  "daemon (also: daemon = false in the hook's table)"),),
+    via=daemon,
     batch=0,  # all in one unit: mypy checks what each file imports anyway; per file it did that 4 times (docs/hooks.md)
 )
 

@@ -17,7 +17,11 @@ from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.runner import Request, Result, execute, new_token
 
 if TYPE_CHECKING:
-    from typing import TextIO
+    from collections.abc import Callable
+    from typing import TextIO, TypeAlias
+
+    # runs one unit (its request, its files) another way than `execute`: atomic-mypy's daemon
+    Via: TypeAlias = Callable[[Request, list[str], context.Context], Result]
 
 
 class Plan(NamedTuple):
@@ -32,6 +36,7 @@ class Plan(NamedTuple):
     dedupe: bool  # leave out `path:line: ...` lines an earlier unit printed
     source: str  # where the tool came from, for the summary
     threads: int = 0  # the tools' thread and worker cap in each unit (`threads`); 0 = none
+    via: Via | None = None  # runs each unit another way than `execute` (atomic-mypy: through its daemon)
 
 
 class Show(NamedTuple):
@@ -101,7 +106,10 @@ def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) 
     argv = [*plan.head, *(files if plan.dashdash else [safe_name(f) for f in files])]
     request = Request(argv, plan.limits, lock="default", max_wait=ctx.settings.max_wait, capture=True,
                       log_path=log_path, threads=plan.threads)
-    result = execute(request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
+    if plan.via is not None:
+        result = plan.via(request, files, ctx)
+    else:
+        result = execute(request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
     changed = any(_stat(f) != b for f, b in zip(files, before, strict=True))
     if result.exit_code in plan.ok_codes and result.reason == "exit":
         return result, Done(unit_name(files), "MODIFIED" if changed else "ok", "", result.waited_s)

@@ -13,7 +13,7 @@ from seq_hooks import envnames
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -102,12 +102,14 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of `pid`, parents before children."""
+def descendants(pid: int, skip: Callable[[int], bool] | None = None) -> list[int]:
+    """Every live descendant of `pid`, parents before children; without those `skip` is true of, and theirs."""
     out: list[int] = []
     todo = children(pid)
     while todo:
         p = todo.pop()
+        if skip is not None and skip(p):
+            continue
         out.append(p)
         todo.extend(children(p))
     return out
@@ -242,6 +244,11 @@ def processes(skip: set[int] | frozenset[int] = frozenset()) -> Iterator[Process
     for p in psutil.process_iter():
         if p.pid not in skip:
             yield Process(p.pid, p)
+
+
+def is_daemon(pid: int) -> bool:
+    """A resident daemon seq-hooks started (atomic-mypy's): the supervisors neither wait for it nor count it."""
+    return bool(process(pid).env(envnames.DAEMON))
 
 
 def pids_with_token(token: str) -> list[int]:

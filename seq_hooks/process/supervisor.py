@@ -186,8 +186,9 @@ class _Run:
             except ChildProcessError:
                 self.children = False
                 break
-            if got == 0:
-                self.children = True
+            if got == 0:  # a child still runs: the command, or one it left (a resident daemon does not count)
+                self.children = self.status is None or any(not self.tree.daemon(p)
+                                                           for p in proctree.children(os.getpid()))
                 break
             if got == self.pid and not os.WIFSTOPPED(status):
                 self.status = status

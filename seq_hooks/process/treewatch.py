@@ -81,9 +81,17 @@ class TreeWatch:
             self.group.allow((self.group.tasks() or 1) + self.slack)
         self._last_scan = 0.0
         self._scanned: list[int] = []
+        self._daemons: dict[int, bool] = {}
+
+    def daemon(self, pid: int) -> bool:
+        """A resident daemon seq-hooks started (daemons/): not part of any unit's tree (asked once per pid)."""
+        known = self._daemons.get(pid)
+        if known is None:
+            known = self._daemons[pid] = proctree.is_daemon(pid)
+        return known
 
     def pids(self) -> list[int]:
-        found = proctree.descendants(os.getpid())
+        found = proctree.descendants(os.getpid(), skip=self.daemon)
         if not self.subreaper:
             # no subreaper (macOS, or forced): daemons reparent to init; find them by the run token
             now = time.monotonic()

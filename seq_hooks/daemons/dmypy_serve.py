@@ -1,0 +1,93 @@
+"""The mypy daemon as seq-hooks runs it: `dmypy daemon` in the foreground, run by the interpreter that has mypy.
+
+This file is run as a script by the project's interpreter (seq-hooks itself may not be installed there): it
+imports only the standard library and mypy. Before mypy's server starts, it writes beside the status file what
+the daemon cannot see change (`<status>.seen`: the files whose change must restart it, with their stat); the
+status file, written by mypy once the server listens, says it is ready. One change to mypy's answers: where
+plain mypy would stop on a blocking error (exit 2, "errors prevented further checking"), the daemon reports
+exit 1 and a different summary (and keeps reporting the error after the file is fixed or gone); here it
+reports exit 2, and seq-hooks ends it and runs plain mypy for that unit, so that the answer is mypy's own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _stat(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def _plugin_files(plugins: list[str]) -> list[str]:
+    """The files of mypy plugins named as modules or paths (their change needs a new daemon)."""
+    import importlib.util
+
+    out = []
+    for name in plugins:
+        if name.endswith(".py") or os.sep in name:
+            out.append(os.path.abspath(name))
+            continue
+        try:
+            spec = importlib.util.find_spec(name.partition(":")[0])
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            out.append(spec.origin)
+    return out
+
+
+def _seen(status_file: str, flags: list[str]) -> None:
+    from mypy.dmypy_server import process_start_options
+    from mypy.modulefinder import get_search_dirs
+
+    options = process_start_options(flags, allow_sources=False)
+    paths = [sys.executable, os.path.realpath(sys.executable), os.path.abspath(__file__)]
+    paths += [p for p in sys.path if p and os.path.isdir(p)]
+    paths += get_search_dirs(options.python_executable)[1]
+    paths += [options.config_file] if options.config_file else []
+    paths += _plugin_files(list(options.plugins))
+    seen = {os.path.abspath(p): _stat(p) for p in paths}
+    tmp = f"{status_file}.seen.tmp"
+    with open(tmp, "w") as f:
+        json.dump(seen, f)
+    os.replace(tmp, f"{status_file}.seen")
+
+
+def _patch() -> None:
+    """A blocking error (plain mypy's exit 2) is exit 2 here too: seq-hooks then runs plain mypy for the unit."""
+    from collections.abc import Sequence
+
+    from mypy import dmypy_server
+
+    original = dmypy_server.Server.cmd_check
+
+    def cmd_check(self: dmypy_server.Server, files: Sequence[str], export_types: bool, is_tty: bool,
+                  terminal_width: int) -> dict[str, object]:
+        response = original(self, files, export_types, is_tty, terminal_width)
+        manager = self.fine_grained_manager
+        if response.get("status") == 1 and manager is not None and manager.blocking_error is not None:
+            response["status"] = 2
+        return response
+
+    name = "cmd_check"  # the server looks its commands up on the class by name, compiled or not
+    setattr(dmypy_server.Server, name, cmd_check)
+
+
+def main(argv: list[str]) -> None:
+    """argv: --status-file FILE daemon --timeout N -- FLAGS..."""
+    from mypy.dmypy import client
+
+    status_file = argv[argv.index("--status-file") + 1]
+    flags = argv[argv.index("--") + 1:] if "--" in argv else []
+    _seen(status_file, flags)
+    _patch()
+    client.main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,259 @@
+"""atomic-mypy's warm mypy: one mypy daemon (dmypy) per worktree, interpreter and options, sent each unit.
+
+The daemon keeps mypy's state in memory and re-checks only what changed since the last unit. A unit is the
+daemon's client, `python -m mypy.dmypy --status-file S check -- FILES` (the same files as the plain unit;
+`check` checks exactly those files as the program, following imports as mypy's options say), run through the
+lock and the supervisor like any unit. The answer is mypy's own or none:
+- the daemon runs with the unit's own options, in the unit's directory, by the interpreter that runs mypy;
+- it is started again when anything it cannot see has changed since it started: the interpreter, mypy and the
+  installed packages (the directories of its sys.path and of the checked interpreter's site-packages: installing
+  or upgrading a package changes them), the configuration files mypy would read and plugins (`record.seen`);
+- a client that does not end with mypy's exit 0 or 1 (a crash, an internal error, a timeout, a blocking error
+  such as a syntax error, where the daemon's summary differs from mypy's: dmypy_serve makes that exit 2) ends
+  the daemon, and the unit runs plain mypy, said in one line; the next unit starts a fresh daemon.
+The daemon is not a child of any unit: started here (spawn, its own process group), it carries its own run token
+and envnames.DAEMON, so the supervisors of the units and of `seq-hooks git` neither wait for it nor count it,
+and `status`, `clean` and `doctor` find it by its record (daemons/record.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+from seq_hooks import envnames, runner
+from seq_hooks.daemons import record, tend
+from seq_hooks.daemons.record import Record
+from seq_hooks.errors import FatalError
+from seq_hooks.process import proctree
+from seq_hooks.process.spawn import spawn
+from seq_hooks.project import open_private
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from seq_hooks.config import Settings
+    from seq_hooks.runner import Request, Result
+
+SERVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dmypy_serve.py")
+IDLE_S = 900.0  # `daemon_idle_s`: a daemon unused this long stops
+START_S = 120.0  # a daemon that is not listening after this long is ended (the unit runs plain mypy)
+MIN_MB = 256  # room made for a new daemon that has never run here
+# options the daemon does not honour (reports are written by plain mypy only)
+PLAIN_ONLY = ("--junit-xml", "--any-exprs-report", "--cobertura-xml-report", "--html-report", "--linecount-report",
+              "--linecoverage-report", "--lineprecision-report", "--txt-report", "--xml-report", "--xslt-html-report",
+              "--xslt-txt-report", "--memory-xml-report", "--install-types", "--no-incremental")
+ENV_PREFIXES = ("MYPY", "FORCE_COLOR", "NO_COLOR")  # environment that changes mypy's answer: part of the key
+CONFIG_NAMES = ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg")  # mypy's, in its order
+
+
+class Setup(NamedTuple):
+    """Which daemon a hook run's units go to."""
+
+    key: str
+    python: str  # runs mypy, its daemon and its client
+    flags: list[str]  # mypy's options (the unit's head without the tool and `--`)
+    cwd: str
+    idle_s: float
+
+
+def interpreter(tool_argv: tuple[str, ...]) -> str | None:
+    """The interpreter that runs mypy: `python -m mypy`'s, or the one beside a `mypy` script (a virtualenv)."""
+    if len(tool_argv) > 2 and tool_argv[1] == "-m":
+        return tool_argv[0]
+    if len(tool_argv) != 1:
+        return None
+    for name in ("python", "python3"):
+        candidate = os.path.join(os.path.dirname(tool_argv[0]), name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def plan(tool_argv: tuple[str, ...], flags: list[str], idle_s: float) -> Setup | str:
+    """The daemon for these options in this directory, or why plain mypy runs instead."""
+    python = interpreter(tool_argv)
+    if python is None:
+        return f"cannot tell which Python runs {' '.join(tool_argv)}"
+    for flag in flags:
+        if flag.partition("=")[0] in PLAIN_ONLY:
+            return f"{flag.partition('=')[0]} is honoured by plain mypy only"
+    cwd = os.getcwd()
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
+    raw = json.dumps([cwd, python, list(tool_argv), flags, env]).encode("utf-8", "surrogateescape")
+    return Setup(hashlib.sha256(raw).hexdigest()[:16], python, flags, cwd, idle_s)
+
+
+def _stat(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def config_candidates(cwd: str) -> list[str]:
+    """The files mypy looks for its configuration in (from `cwd` up to the repository's top, then the user's)."""
+    out: list[str] = []
+    here = cwd
+    while True:
+        out += [os.path.join(here, n) for n in CONFIG_NAMES]
+        if any(os.path.exists(os.path.join(here, vcs)) for vcs in (".git", ".hg")) or os.path.dirname(here) == here:
+            break
+        here = os.path.dirname(here)
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    home = [os.path.join(xdg, "mypy", "config")] if xdg else []
+    return [*out, *home, *(os.path.expanduser(p) for p in ("~/.config/mypy/config", "~/.mypy.ini"))]
+
+
+def changed(rec: Record) -> str | None:
+    """The first thing the daemon cannot see that changed since it started, or None."""
+    for path, then in rec.seen.items():
+        if _stat(path) != then:
+            return f"{path} changed"
+    return None
+
+
+def _stale(rec: Record | None, setup: Setup, argv: list[str]) -> str | None:
+    """Why the recorded daemon cannot answer this unit (a new one is started), or None."""
+    if rec is None:
+        return "no daemon yet"
+    if not record.alive(rec):
+        return "its process is gone"
+    if rec.argv != argv:
+        return "another mypy or other options"
+    return changed(rec)
+
+
+def daemon_argv(setup: Setup, state_dir: str) -> list[str]:
+    return [setup.python, SERVE, "--status-file", record.path(state_dir, setup.key, ".status"), "daemon",
+            "--timeout", str(max(int(setup.idle_s), 1)), "--", *setup.flags]
+
+
+def client_argv(setup: Setup, state_dir: str, files: list[str]) -> list[str]:
+    return [setup.python, "-m", "mypy.dmypy", "--status-file", record.path(state_dir, setup.key, ".status"),
+            "check", "--", *files]
+
+
+def daemon_env(token: str) -> dict[str, str]:
+    """Ours, without the locks and the deadline of the unit that started it: it outlives them."""
+    env = {k: v for k, v in os.environ.items() if k not in (envnames.HOLDER, envnames.DEADLINE)}
+    env[envnames.RUN] = token
+    env[envnames.DAEMON] = token
+    return env
+
+
+def start(setup: Setup, state_dir: str, wait_s: float = START_S) -> Record | str:
+    """Starts the daemon and waits until it listens: its record, or why it did not start."""
+    argv = daemon_argv(setup, state_dir)
+    status = record.path(state_dir, setup.key, ".status")
+    record.forget(state_dir, setup.key)
+    seen = {p: _stat(p) for p in [*config_candidates(setup.cwd), setup.python]}  # before it reads them
+    token = runner.new_token()
+    log = open_private(record.path(state_dir, setup.key, ".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        pid = spawn(argv, env=daemon_env(token), stdin=null, stdout=log, stderr=log)
+    except FatalError as e:
+        return e.message
+    finally:
+        os.close(log)
+        os.close(null)
+    info = proctree.info(pid)
+    now = time.time()
+    rec = Record(setup.key, "mypy", pid, info.start if info is not None else 0, token, setup.cwd, argv, seen, now,
+                 now, setup.idle_s)
+    why = _wait_ready(rec, status, wait_s)
+    if why is not None:
+        tend.stop(state_dir, rec)
+        record.write(state_dir, rec._replace(pid=0, failed=why))
+        return why
+    with open(f"{status}.seen", encoding="utf-8") as f:
+        rec = rec._replace(seen={**seen, **json.load(f)})
+    record.write(state_dir, rec)
+    return rec
+
+
+def _wait_ready(rec: Record, status: str, wait_s: float) -> str | None:
+    """None once the daemon's status file names it (it listens), else why not (it exited: its last words)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            got, _ = os.waitpid(rec.pid, os.WNOHANG)
+        except ChildProcessError:
+            got = rec.pid
+        if got == rec.pid:
+            return f"it exited at start: {_last_words(status)}"
+        try:
+            with open(status, encoding="utf-8") as f:
+                if json.load(f).get("pid") == rec.pid and os.path.exists(f"{status}.seen"):
+                    return None
+        except (OSError, ValueError, AttributeError):
+            pass
+        time.sleep(0.02)
+    return f"it was not listening after {wait_s:g}s"
+
+
+def _last_words(status: str) -> str:
+    log = status[: -len(".status")] + ".log"
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            lines = [line.strip() for line in f.read()[-4096:].splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return lines[-1] if lines else "no output"
+
+
+def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str, settings: Settings,
+             execute: Callable[[Request], Result], note: Callable[[str], None]) -> Result:
+    """One unit through the daemon (started first when there is none that can answer), or plain mypy."""
+    with record.held(state_dir, setup.key, wait=False) as mine:
+        if not mine:
+            note("daemon: in use by another commit in this worktree; plain mypy for this unit")
+            return execute(request._replace(daemon="fallback"))
+        argv = daemon_argv(setup, state_dir)
+        old = record.read(state_dir, setup.key)
+        if old is not None and old.failed and old.argv == argv and changed(old) is None:
+            return execute(request._replace(daemon="fallback"))  # said when it failed
+        if old is not None and _stale(old, setup, argv) is None:
+            rec, how = old, "warm"
+        else:
+            if old is not None:
+                tend.stop(state_dir, old)
+            _make_room(state_dir, setup.key, settings, old)
+            started = start(setup, state_dir)
+            if isinstance(started, str):
+                note(f"daemon: could not start ({started}); plain mypy until the configuration changes")
+                return execute(request._replace(daemon="fallback"))
+            rec, how = started, "cold"
+        result = execute(request._replace(argv=client_argv(setup, state_dir, files), daemon=how))
+        if result.reason == "interrupted":
+            tend.stop(state_dir, rec)
+            return result
+        if result.reason == "exit" and result.exit_code in (0, 1):
+            record.write(state_dir, rec._replace(last_used=time.time(), peak_mb=max(rec.peak_mb, record.rss_mb(rec))))
+            return result
+        tend.stop(state_dir, rec)
+        note(f"daemon: {runner_why(result)}; stopped it, plain mypy for this unit")
+        return execute(request._replace(daemon="fallback"))
+
+
+def runner_why(result: Result) -> str:
+    last = (result.stderr.strip().splitlines() or [""])[-1]
+    if result.reason == "exit":
+        return f"exit {result.exit_code}" + (f" ({last[:120]})" if last else "")
+    return f"{result.reason}: {result.message}" if result.message else result.reason
+
+
+def _make_room(state_dir: str, key: str, settings: Settings, old: Record | None) -> None:
+    """Stops the least recently used daemons when a new one would not fit the budget or the machine."""
+    from seq_hooks.lock import capacity
+    from seq_hooks.process import machine
+
+    cap = capacity.for_lock(settings, "default")
+    if not cap.budget_mb and not cap.reserve_mb:
+        return
+    need = max(MIN_MB, old.peak_mb if old is not None else 0.0)
+    tend.make_room(state_dir, need, cap.budget_mb, machine.memory_available_mb(), cap.reserve_mb, keep=key)

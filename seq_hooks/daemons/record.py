@@ -1,0 +1,130 @@
+"""A daemon's record in the state dir: `daemons/<key>.json`, with its flock `<key>.lock` and its files.
+
+The record says which process it is (pid, start time, run token: a reused pid is not ours), for which worktree,
+interpreter and options (the key), what it could not see change (the stat of each such file when it started),
+and when it was last used. Every file of a daemon starts with its key: `<key>.status` (dmypy's status file),
+`<key>.status.seen`, `<key>.log`. The flock is held while a unit talks to the daemon or while it is started or
+stopped: two commits in one worktree never talk to one daemon at once.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+
+from seq_hooks.process import proctree
+from seq_hooks.project import ensure_private_dir, open_private
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+DIR = "daemons"
+KINDS = ("mypy",)
+
+
+class Record(NamedTuple):
+    key: str  # 16 hex digits: the worktree, the interpreter, the tool and its options
+    kind: str  # mypy
+    pid: int
+    start: int  # the process's start time (proctree.ProcInfo.start): a reused pid is someone else
+    token: str  # its run token (SEQ_HOOKS_RUN): its tree is found by it
+    worktree: str  # the directory it runs in
+    argv: list[str]
+    seen: dict[str, list[int] | None]  # what it cannot see change: path -> [mtime_ns, size, inode] when it started
+    started: float  # epoch seconds
+    last_used: float
+    idle_s: float  # stopped after this long unused
+    peak_mb: float = 0.0  # the most it was seen to hold after a unit
+    failed: str = ""  # why it could not start (pid 0): plain mypy until something in `seen` changes
+
+    def as_dict(self) -> dict[str, object]:
+        return self._asdict()
+
+
+def directory(state_dir: str) -> str:
+    return os.path.join(state_dir, DIR)
+
+
+def path(state_dir: str, key: str, suffix: str) -> str:
+    """One of a daemon's files: `.json` (its record), `.lock`, `.status`, `.log`."""
+    return os.path.join(directory(state_dir), key + suffix)
+
+
+def read(state_dir: str, key: str) -> Record | None:
+    """The record, or None when there is none or it is not one (a damaged record is a daemon to stop)."""
+    try:
+        with open(path(state_dir, key, ".json"), encoding="utf-8") as f:
+            data = json.load(f)
+        return Record(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write(state_dir: str, rec: Record) -> None:
+    """Writes the record whole (a reader never sees half of it)."""
+    ensure_private_dir(directory(state_dir))
+    target = path(state_dir, rec.key, ".json")
+    tmp = f"{target}.{os.getpid()}.tmp"
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        os.write(fd, json.dumps(rec.as_dict()).encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+
+
+def forget(state_dir: str, key: str) -> None:
+    """Removes a stopped daemon's files (its lock file stays: another process may be waiting on it)."""
+    for suffix in (".json", ".status", ".status.seen", ".status.seen.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path(state_dir, key, suffix))
+
+
+def keys(state_dir: str) -> list[str]:
+    try:
+        names = os.listdir(directory(state_dir))
+    except OSError:
+        return []
+    return sorted(n[:-5] for n in names if n.endswith(".json"))
+
+
+def all_records(state_dir: str) -> list[Record]:
+    return [r for r in (read(state_dir, k) for k in keys(state_dir)) if r is not None]
+
+
+def alive(rec: Record) -> bool:
+    """The recorded process still runs and is the one we started (same start time), not a reused pid."""
+    info = proctree.info(rec.pid)
+    return info is not None and info.state != "Z" and info.start == rec.start
+
+
+def rss_mb(rec: Record) -> float:
+    """The daemon's memory now (RSS of it and what it started), 0 when it is gone."""
+    if not alive(rec):
+        return 0.0
+    info = proctree.info(rec.pid)
+    own = info.rss if info is not None else 0
+    return (own + proctree.tree(rec.pid).rss) / 1048576
+
+
+@contextlib.contextmanager
+def held(state_dir: str, key: str, *, wait: bool) -> Iterator[bool]:
+    """The daemon's flock: yields True when we hold it, False when another holds it and `wait` is False."""
+    ensure_private_dir(directory(state_dir))
+    fd = open_private(path(state_dir, key, ".lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def idle_since(rec: Record) -> float:
+    return time.time() - rec.last_used
