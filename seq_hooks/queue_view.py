@@ -66,17 +66,6 @@ def parent_of(lock_id: str) -> str | None:
     return lock_id.rsplit(_NESTED, 1)[0] if _NESTED in lock_id else None
 
 
-def stopped(pid: int) -> bool:
-    """Stopped by a signal (Ctrl-Z, SIGSTOP) or a tracer: it does not move until it gets SIGCONT."""
-    i = proctree.info(pid) if pid > 0 else None
-    return i is not None and i.state in ("T", "t")
-
-
-def halted(t: TicketInfo) -> bool:
-    """Its owner is stopped, or (a holder) every process of its command is: the queue waits for a SIGCONT."""
-    return stopped(t.pid) or (t.granted is not None and _tree(t.pid)[2])
-
-
 def _tree(pid: int) -> tuple[float, int, bool]:
     """(MB, processes, all stopped) of `pid`'s descendants: the supervised command's tree under its runner."""
     tree = proctree.tree(pid)
@@ -86,7 +75,7 @@ def _tree(pid: int) -> tuple[float, int, bool]:
 def _holder(t: TicketInfo, now: float) -> Holder:
     granted = t.granted if t.granted is not None else now
     mb, procs, halted = _tree(t.pid)
-    return Holder(t, max(granted - t.since, 0.0), max(now - granted, 0.0), mb, procs, halted or stopped(t.pid))
+    return Holder(t, max(granted - t.since, 0.0), max(now - granted, 0.0), mb, procs, halted or proctree.stopped(t.pid))
 
 
 def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | None = None) -> QueueView:
@@ -96,7 +85,7 @@ def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | No
     stale = [t for t in tickets if not t.alive]
     holders = tuple(_holder(t, now) for t in live if t.granted is not None)
     rest = [t for t in live if t.granted is None]
-    waiting = [Waiter(i, t, max(now - t.since, 0.0), stopped(t.pid)) for i, t in enumerate(rest, 1)]
+    waiting = [Waiter(i, t, max(now - t.since, 0.0), proctree.stopped(t.pid)) for i, t in enumerate(rest, 1)]
     room = None
     if cap is not None and not cap.exclusive:
         from seq_hooks.lock import admission

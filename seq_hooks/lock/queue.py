@@ -17,6 +17,7 @@ from seq_hooks.errors import MAX_WAIT, FatalError
 from seq_hooks.lock import tickets
 from seq_hooks.lock.markers import Marker
 from seq_hooks.lock.tickets import TicketInfo
+from seq_hooks.process import proctree
 from seq_hooks.project import ensure_private_dir
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
@@ -85,6 +86,14 @@ class Held:
             from seq_hooks.lock import admission  # only a lock with slots or a budget: off the plain lock's path
 
             admission.notify(self.qdir)
+
+
+def halted(t: TicketInfo) -> bool:
+    """Its owner is stopped, or (a holder) every process of its command is: the queue waits for a SIGCONT."""
+    if proctree.stopped(t.pid):
+        return True
+    tree = proctree.tree(t.pid) if t.granted is not None else None
+    return tree is not None and tree.procs > 0 and tree.stopped == tree.procs
 
 
 def describe(t: TicketInfo | None) -> str:
@@ -189,8 +198,6 @@ class _Waiting:
             self.cycles.check(now)
         if self.on_wait is not None and now >= self.next_note:
             queue = self.live_queue()
-            from seq_hooks.queue_view import halted
-
             ahead = [t for t in queue if (t.number, t.path) < (self.number, self.ticket)]
             held_up = tuple(t.pid for t in ahead if halted(t))
             self.on_wait(WaitInfo(self.lock_id, len(ahead), queue[0] if ahead else None, now - self.start, held_up))

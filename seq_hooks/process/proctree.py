@@ -115,6 +115,12 @@ def descendants(pid: int, skip: Callable[[int], bool] | None = None) -> list[int
     return out
 
 
+def stopped(pid: int) -> bool:
+    """Stopped by a signal (Ctrl-Z, SIGSTOP) or a tracer: it does not move until it gets SIGCONT."""
+    i = info(pid) if pid > 0 else None
+    return i is not None and i.state in ("T", "t")
+
+
 class Tree(NamedTuple):
     """A process's live descendants (zombies left out), summed up."""
 
