@@ -28,12 +28,6 @@ def seconds(s: float | None) -> str:
     return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
 
 
-def megabytes(mb: float | None) -> str:
-    if mb is None:
-        return "-"
-    return f"{mb / 1024:.1f} GB" if mb >= 10240 else f"{mb:.1f} MB"
-
-
 def clean(text: str) -> str:
     """Control characters replaced: a command line may hold escape sequences that would drive the terminal; bytes
     that were not UTF-8 shown as \\xNN."""

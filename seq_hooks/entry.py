@@ -13,14 +13,13 @@ from __future__ import annotations
 import sys
 
 from seq_hooks import envnames
-from seq_hooks.errors import INTERNAL, OK, FatalError
+from seq_hooks.errors import BROKEN_PIPE, INTERNAL, INTERRUPTED, OK, FatalError
 from seq_hooks.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import NoReturn
 
-BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE
 
 
 def unsupported_platform() -> str | None:
@@ -70,7 +69,7 @@ def _code(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> 
         return e.code
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         return BROKEN_PIPE
     except Exception as e:  # a bug in seq-hooks: say so briefly, with the details only on request

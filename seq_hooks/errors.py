@@ -5,11 +5,19 @@ OK = 0
 FAILED = 1
 USAGE = 2
 MAX_WAIT = 75
+SIGNALLED = 128  # + N: ended by signal N, as a shell reports it
 TIMEOUT = 124
 INTERNAL = 125
 NOT_EXECUTABLE = 126
 NOT_FOUND = 127
 KILLED = 137
+INTERRUPTED = 130  # SIGINT (Ctrl-C): SIGNALLED + 2
+BROKEN_PIPE = 141  # our reader went away (SIGPIPE): SIGNALLED + 13
+
+
+def signalled(signum: int) -> int:
+    """The exit code of a process ended by signal `signum`, as a shell reports it."""
+    return SIGNALLED + signum
 
 
 class FatalError(Exception):

@@ -12,6 +12,7 @@ import time
 
 from seq_hooks.project import ensure_private_dir, open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -168,10 +169,10 @@ def close_log(fd: int, outcome: Ended, epoch: float, attempt: int) -> None:
         f"\n# ended: {stamp(epoch)} (attempt {attempt})",
         f"# exit: {outcome.exit_code} ({outcome.reason}){' ' + outcome.message if outcome.message else ''}",
         f"# duration: {outcome.duration_s:.3f}s",
-        f"# peak tree memory: {outcome.peak_rss / 1048576:.1f} MB (system: {_system(outcome.peak_system)})",
+        f"# peak tree memory: {outcome.peak_rss / MB:.1f} MB (system: {_system(outcome.peak_system)})",
         "# processes (pid, peak MB, system used/total MB at that peak, command):",
     ]
-    lines += [f"#   {p.pid:>7} {p.peak_rss / 1048576:8.1f} {_system(p.system):>18}  {p.command[:200]}"
+    lines += [f"#   {p.pid:>7} {p.peak_rss / MB:8.1f} {_system(p.system):>18}  {p.command[:200]}"
               for p in outcome.procs]
     try:
         os.write(fd, ("\n".join(lines) + "\n").encode(errors="replace"))

@@ -13,6 +13,7 @@ from seq_hooks.lock.capacity import Capacity
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
     from typing import Any
@@ -69,7 +70,7 @@ def parent_of(lock_id: str) -> str | None:
 def _tree(pid: int) -> tuple[float, int, bool]:
     """(MB, processes, all stopped) of `pid`'s descendants: the supervised command's tree under its runner."""
     tree = proctree.tree(pid)
-    return round(tree.rss / 1048576, 1), tree.procs, tree.procs > 0 and tree.stopped == tree.procs
+    return round(tree.rss / MB, 1), tree.procs, tree.procs > 0 and tree.stopped == tree.procs
 
 
 def _holder(t: TicketInfo, now: float) -> Holder:

@@ -13,13 +13,13 @@ import os
 
 from seq_hooks import logfile
 from seq_hooks.records import TYPE_CHECKING
+from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
     from seq_hooks.config import Settings
 
-_MB = 1048576
 SIZE_CHECK_EVERY = 16
-BIG_LOG = _MB  # a log this big triggers the size check at once
+BIG_LOG = MB  # a log this big triggers the size check at once
 
 
 def _stat(log_dir: str, name: str) -> tuple[int, int]:
@@ -60,7 +60,7 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
         sizes = [_stat(log_dir, n)[1] for n in kept]
         total = sum(sizes)
         i = 0
-        while total > keep_mb * _MB and i < len(kept) - 1:
+        while total > keep_mb * MB and i < len(kept) - 1:
             doomed.append(kept[i])
             total -= sizes[i]
             i += 1

@@ -15,6 +15,7 @@ from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
 from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -300,7 +301,7 @@ def _result(request: Request, outcomes: list[Outcome], log_path: str | None, loc
         message=last.message,
         duration_s=round(sum(o.duration_s for o in outcomes), 4),
         waited_s=round(waited, 4),
-        peak_rss_mb=round(max(o.peak_rss for o in outcomes) / 1048576, 1),
+        peak_rss_mb=round(max(o.peak_rss for o in outcomes) / MB, 1),
         stdout=out_text,
         stderr=err_text,
         log=log_path,

@@ -16,9 +16,6 @@ def test_seconds(s: float | None, text: str) -> None:
     assert display.seconds(s) == text
 
 
-@pytest.mark.parametrize(("mb", "text"), [(None, "-"), (1.25, "1.2 MB"), (10239, "10239.0 MB"), (20480, "20.0 GB")])
-def test_megabytes(mb: float | None, text: str) -> None:
-    assert display.megabytes(mb) == text
 
 
 @pytest.mark.parametrize(("raw", "shown"), [

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from seq_hooks import entry
+from seq_hooks import entry, errors
 from seq_hooks.errors import FatalError, UsageError
 from seq_hooks.options import HelpRequested
 
@@ -83,4 +83,4 @@ def test_as_a_program_a_reader_gone_before_the_flush_gives_141() -> None:
         p = _program("def go(argv):\n    sys.stdout.write('lost')\n    return 0", stdout=w)
     finally:
         os.close(w)
-    assert (p.returncode, p.stderr) == (entry.BROKEN_PIPE, b"")
+    assert (p.returncode, p.stderr) == (errors.BROKEN_PIPE, b"")

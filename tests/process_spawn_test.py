@@ -119,3 +119,16 @@ def test_a_directory_is_a_sentence(isolated: Path) -> None:
     with pytest.raises(FatalError) as e:
         spawn([str(isolated)], env=os.environ)
     assert e.value.code == NOT_EXECUTABLE and e.value.message.startswith(f"{isolated}: ")
+
+
+def test_which_reads_path_as_posix_spawnp_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seq_hooks.process.spawn import which
+
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    assert which("tool", "/nonexistent::/bin") == "./tool"  # an empty entry is the working directory
+    assert which("tool", "/nonexistent:/bin") is None
+    assert which("tool", ":", skip=(str(tmp_path),)) is None
+    assert which(str(tool), "") == str(tool)

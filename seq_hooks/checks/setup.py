@@ -9,6 +9,7 @@ from seq_hooks import display, leftovers, logfile
 from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
+from seq_hooks.sizes import MB
 
 
 def configuration(scene: Scene) -> list[Finding]:
@@ -67,7 +68,7 @@ def logs(scene: Scene) -> list[Finding]:
         except OSError:
             pass
     keep = f"keep_logs {settings.keep_logs or 'unlimited'}, keep_logs_mb {settings.keep_logs_mb or 'unlimited'}"
-    return [Finding(OK, "logs", f"{len(names)} run logs, {size / 1048576:.1f} MB in {log_dir} ({keep})")]
+    return [Finding(OK, "logs", f"{len(names)} run logs, {size / MB:.1f} MB in {log_dir} ({keep})")]
 
 
 def queues(scene: Scene) -> list[Finding]:

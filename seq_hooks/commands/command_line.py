@@ -7,6 +7,7 @@ import shlex
 
 from seq_hooks import context, runner, toolenv
 from seq_hooks.errors import FatalError
+from seq_hooks.process.jobcontrol import signal_name
 from seq_hooks.process.spawn import which
 from seq_hooks.process.supervisor import Limits
 
@@ -54,7 +55,7 @@ def describe(request: runner.Request, *, found: str | None, state_dir: str) -> l
         lines.append("--shell: the command line runs with sh -c")
     lock = "no lock (--no-lock)" if request.lock is None else f"lock {request.lock!r} (queue in {state_dir})"
     lim = request.limits
-    signame = {2: "SIGINT", 9: "SIGKILL", 15: "SIGTERM"}.get(lim.kill_signal, f"signal {lim.kill_signal}")
+    signame = signal_name(lim.kill_signal)
     lines.append(
         f"{lock}; limits: timeout {_seconds(lim.timeout)} (then {signame}, SIGKILL {lim.kill_after:g}s later), "
         f"memory {f'{lim.memory_limit_mb} MB' if lim.memory_limit_mb else 'none'} for the whole tree, "

@@ -5,7 +5,7 @@ import json
 import shutil
 import sys
 
-from seq_hooks import context, display, journal
+from seq_hooks import context, display, journal, sizes
 from seq_hooks.errors import OK
 from seq_hooks.options import Option, parse
 from seq_hooks.records import TYPE_CHECKING
@@ -56,7 +56,7 @@ def rows(records: list[dict[str, Any]]) -> list[list[str]]:
             display.seconds(_number(r, "duration_s")),
             str(r.get("exit", "?")),
             reason,
-            display.megabytes(_number(r, "peak_rss_mb")),
+            sizes.megabytes(_number(r, "peak_rss_mb")),
             display.command(r.get("argv", "?")),
         ])
     return out

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from seq_hooks import context, display, journal
+from seq_hooks import context, display, journal, sizes
 from seq_hooks.commands import outfile
 from seq_hooks.errors import OK, UsageError
 from seq_hooks.lock import capacity
@@ -265,7 +265,7 @@ def _row(u: dict[str, Any]) -> str:
         f"<td class=\"num\">{e(display.seconds(u['waited_s']))}</td>"
         f"<td class=\"num\">{e(display.seconds(u['duration_s']))}</td>"
         f"<td class=\"num exit\">{u['exit']}</td><td>{e(reason)}</td>"
-        f"<td class=\"num\">{e(display.megabytes(u['peak_rss_mb']))}</td><td class=\"cmd\">{e(u['command'])}</td></tr>"
+        f"<td class=\"num\">{e(sizes.megabytes(u['peak_rss_mb']))}</td><td class=\"cmd\">{e(u['command'])}</td></tr>"
     )
 
 

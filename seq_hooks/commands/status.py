@@ -9,10 +9,10 @@ import signal
 import sys
 import time
 
-from seq_hooks import context, display, queue_view
+from seq_hooks import context, display, queue_view, sizes
 from seq_hooks.commands import watchkeys
 from seq_hooks.config import Settings
-from seq_hooks.errors import OK, UsageError
+from seq_hooks.errors import OK, UsageError, signalled
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.options import Option, parse
 from seq_hooks.process import machine
@@ -44,7 +44,7 @@ def _memory(t: TicketInfo) -> Line:
     if not t.memory_level:
         return []
     code = _RED if t.memory_level >= 75 else _YELLOW
-    return [(f"passed {t.memory_level}% of {display.megabytes(t.limit_mb)}  ", code)]
+    return [(f"passed {t.memory_level}% of {sizes.megabytes(t.limit_mb)}  ", code)]
 
 
 def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
@@ -61,11 +61,11 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
         head.append((_room(q.room, len(q.holders)), _DIM))
     lines = [head]
     for h in q.holders:
-        expected = f"expected {display.megabytes(h.ticket.expected_mb)}  " if h.ticket.expected_mb else ""
+        expected = f"expected {sizes.megabytes(h.ticket.expected_mb)}  " if h.ticket.expected_mb else ""
         lines.append([
             (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
             (f"for {display.seconds(h.elapsed_s):<8} ", ""),
-            (f"tree {display.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
+            (f"tree {sizes.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
              ""), *_memory(h.ticket), (expected, ""),
             (display.command(h.ticket.argv), ""),
         ])
@@ -88,8 +88,8 @@ def _room(room: queue_view.Room, holding: int) -> str:
     """`  2/4 slots, budget 3.1 GB of 8.0 GB expected (4.9 GB free)`: how full a lock with slots or a budget is."""
     text = f"  {holding}/{room.slots} slots"
     if room.budget_mb:
-        text += (f", budget {display.megabytes(room.used_mb)} of {display.megabytes(room.budget_mb)} expected "
-                 f"({display.megabytes(max(room.budget_mb - room.used_mb, 0))} free)")
+        text += (f", budget {sizes.megabytes(room.used_mb)} of {sizes.megabytes(room.budget_mb)} expected "
+                 f"({sizes.megabytes(max(room.budget_mb - room.used_mb, 0))} free)")
     return text
 
 
@@ -111,7 +111,7 @@ def machine_now(snap: Snapshot) -> Machine:
 
 def _machine_line(m: Machine) -> Line:
     units = f"{m.units} running unit{'s' if m.units != 1 else ''}, {m.procs} process{'es' if m.procs != 1 else ''}"
-    return [("machine: ", _BOLD), (f"{display.megabytes(m.available_mb)} available, ", ""),
+    return [("machine: ", _BOLD), (f"{sizes.megabytes(m.available_mb)} available, ", ""),
             (f"load {m.load[0]:.2f} {m.load[1]:.2f} {m.load[2]:.2f}, ", ""), (units, "")]
 
 
@@ -188,7 +188,7 @@ def watch(state_dir: str, out: TextIO, interval: float = 1.0, grace: float = 5.0
     tty = out.isatty()
 
     def on_signal(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        raise SystemExit(signalled(signum))
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     # Ctrl-C is how a watch ends, even when started with SIGINT ignored (a background job of a script)

@@ -17,6 +17,7 @@ import time
 from seq_hooks.process import proctree
 from seq_hooks.project import ensure_private_dir, open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,7 +108,7 @@ def rss_mb(rec: Record) -> float:
         return 0.0
     info = proctree.info(rec.pid)
     own = info.rss if info is not None else 0
-    return (own + proctree.tree(rec.pid).rss) / 1048576
+    return (own + proctree.tree(rec.pid).rss) / MB
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from seq_hooks.lock import capacity, takeover, tickets
 from seq_hooks.lock.capacity import Capacity, Verdict
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import machine, proctree
+from seq_hooks.sizes import MB
 
 GATE_PREFIX = ".gate-"
 RELEASE = ".release"
@@ -111,7 +112,7 @@ def holders_now(holders: list[TicketInfo]) -> tuple[list[tuple[int, float]], int
     for t in holders:
         tree = proctree.tree(t.pid)
         running += tree.running + (tree.procs == 0)
-        out.append((t.expected_mb, tree.rss / 1048576))
+        out.append((t.expected_mb, tree.rss / MB))
     return out, running
 
 

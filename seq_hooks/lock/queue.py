@@ -13,7 +13,7 @@ import os
 import signal
 import time
 
-from seq_hooks.errors import MAX_WAIT, FatalError
+from seq_hooks.errors import MAX_WAIT, FatalError, signalled
 from seq_hooks.lock import tickets
 from seq_hooks.lock.markers import Marker
 from seq_hooks.lock.tickets import TicketInfo
@@ -138,7 +138,7 @@ class _Interruptible:
 
     def _on_stop(self, signum: int, _f: object) -> None:
         name = signal.Signals(signum).name
-        raise FatalError(f"received {name} while waiting for lock {self.lock_id!r}: left the queue", 128 + signum)
+        raise FatalError(f"received {name} while waiting for lock {self.lock_id!r}: left the queue", signalled(signum))
 
 
 def _on_alarm(_s: int, _f: object) -> None:

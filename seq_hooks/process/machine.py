@@ -10,6 +10,7 @@ import math
 import os
 
 from seq_hooks.process import meminfo
+from seq_hooks.sizes import MB
 
 _UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a huge number (9223372036854771712)
 
@@ -105,9 +106,9 @@ def _cgroup_memory() -> tuple[int | None, int | None]:
         if not limit.isdigit() or int(limit) >= _UNLIMITED:
             continue
         usage = _read(os.path.join(d, names[1])).strip()
-        mb = int(limit) // 1048576
+        mb = int(limit) // MB
         if best[0] is None or mb < best[0]:
-            best = (mb, int(usage) // 1048576 if usage.isdigit() else None)
+            best = (mb, int(usage) // MB if usage.isdigit() else None)
     return best
 
 
@@ -133,10 +134,10 @@ def memory_available_mb() -> int:
 def _portable_total() -> int:
     import psutil
 
-    return int(psutil.virtual_memory().total // 1048576)
+    return int(psutil.virtual_memory().total // MB)
 
 
 def _portable_available() -> int:
     import psutil
 
-    return int(psutil.virtual_memory().available // 1048576)
+    return int(psutil.virtual_memory().available // MB)

@@ -3,6 +3,8 @@ machine's facts (`machine`) and for the run log, which puts the system's memory 
 Small and without imports of its own: the supervisor reads it while a run goes on."""
 from __future__ import annotations
 
+from seq_hooks.sizes import MB
+
 
 def read() -> dict[str, int]:
     """/proc/meminfo in MB; {} where there is no /proc."""
@@ -29,4 +31,4 @@ def used_total() -> tuple[int, int]:
     import psutil  # no /proc (macOS)
 
     vm = psutil.virtual_memory()
-    return int((vm.total - vm.available) // 1048576), int(vm.total // 1048576)
+    return int((vm.total - vm.available) // MB), int(vm.total // MB)

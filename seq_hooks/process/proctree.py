@@ -285,24 +285,25 @@ def alive(pid: int) -> bool:
     return i is not None and i.state != "Z"
 
 
+def _deliver(kill: Callable[[int, int], None], target: int, sig: int) -> None:
+    """`sig`, then SIGCONT (as timeout(1) does): a stopped process would never act on TERM, and continued after
+    the signal is pending it acts on it before it runs anything else. Vanished processes are fine."""
+    try:
+        kill(target, sig)
+        if sig != signal.SIGKILL:
+            kill(target, signal.SIGCONT)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def send(pids: list[int], sig: int) -> None:
-    """Signals each pid, children before parents; vanished processes are fine."""
+    """Signals each pid, children before parents."""
     for pid in reversed(pids):
-        try:
-            if sig != signal.SIGKILL:
-                os.kill(pid, signal.SIGCONT)  # a stopped process would never act on TERM
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _deliver(os.kill, pid, sig)
 
 
 def send_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-        if sig != signal.SIGKILL:
-            os.killpg(pgid, signal.SIGCONT)
-    except (ProcessLookupError, PermissionError):
-        pass
+    _deliver(os.killpg, pgid, sig)
 
 
 def wait_gone(pids: list[int], timeout: float) -> list[int]:

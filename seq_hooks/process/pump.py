@@ -16,16 +16,14 @@ import select
 import stat
 import time
 
+from seq_hooks.sizes import MB, megabytes
+
 PENDING = 1 << 20  # bytes waiting for a slow reader before we stop reading the command's pipe
 LOG_HEAD = 32 << 20  # the log keeps the first LOG_HEAD and the last LOG_TAIL bytes of the output
 LOG_TAIL = 8 << 20
 CAPTURE_HEAD = 8 << 20  # --json keeps the first and the last bytes of each stream
 CAPTURE_TAIL = 8 << 20
 _CHUNK = 4096  # PIPE_BUF: what a poll-gated write to a blocking fd can take without waiting
-
-
-def mb(n: int) -> str:
-    return f"{n / 1048576:g} MB"
 
 
 class HeadTail:
@@ -99,7 +97,7 @@ class Log:
         self.tail.trim()
         if self.tail.cut:
             self._write(f"\n# seq-hooks: {self.tail.cut} bytes of output cut here (the log keeps the first "
-                        f"{mb(LOG_HEAD)} and the last {mb(LOG_TAIL)})\n".encode())
+                        f"{megabytes(LOG_HEAD / MB)} and the last {megabytes(LOG_TAIL / MB)})\n".encode())
         self._write(bytes(self.tail.tail))
 
 

@@ -5,7 +5,7 @@ import errno
 import os
 import signal
 
-from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError
+from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError, signalled
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -19,8 +19,11 @@ _JOB = (signal.SIGTTIN, signal.SIGTTOU, signal.SIGTSTP)
 
 def which(name: str, path: str, skip: tuple[str, ...] = ()) -> str | None:
     """Where `name` is on `path` (a PATH value), as posix_spawnp would find it; None when it is not there."""
-    for d in path.split(os.pathsep):
-        if not d or os.path.abspath(d) in skip:
+    if "/" in name:
+        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+    for entry in path.split(os.pathsep):
+        d = entry or "."  # an empty entry is the working directory, for execvp(3) and posix_spawnp(3) alike
+        if os.path.abspath(d) in skip:
             continue
         candidate = os.path.join(d, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
@@ -74,11 +77,7 @@ def _find(name: str, env: Mapping[str, str]) -> str | None:
     """The file posix_spawnp(3) runs for `name`: itself when it holds a slash, else the first on PATH."""
     if "/" in name:
         return name if os.path.isfile(name) else None
-    for d in env.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(d or ".", name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
+    return which(name, env.get("PATH", os.defpath))
 
 
 def _head(path: str) -> bytes:
@@ -165,7 +164,7 @@ def output(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | 
             os.close(fd)
         _, status = os.waitpid(pid, 0)
     return Completed(
-        os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status),
+        os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else signalled(os.WTERMSIG(status)),
         b"".join(chunks[out_r]).decode(errors="replace"),
         b"".join(chunks[err_r]).decode(errors="replace"),
     )

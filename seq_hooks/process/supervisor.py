@@ -16,7 +16,7 @@ import signal
 import time
 
 from seq_hooks import envnames
-from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError
+from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError, signalled
 from seq_hooks.process import proctree
 from seq_hooks.process.jobcontrol import FORWARDED, Inbox, Job, signal_name
 from seq_hooks.process.pump import Log, Pump
@@ -64,7 +64,7 @@ def exit_code(reason: str, status: int | None, interrupted_by: int) -> tuple[int
     if reason in ("memory", "procs"):
         return KILLED, reason
     if reason == "interrupted":
-        return 128 + interrupted_by, reason
+        return signalled(interrupted_by), reason
     code = os.waitstatus_to_exitcode(status) if status is not None else 0
     return (128 - code, "signal") if code < 0 else (code, "exit")
 

@@ -14,6 +14,7 @@ import time
 
 from seq_hooks.process import meminfo, proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,7 +62,7 @@ class TreeWatch:
                  on_memory: Callable[[int, Sample], None] | None = None, group: RunGroup | None = None) -> None:
         self.token = token
         self.subreaper = subreaper
-        self.limit = memory_limit_mb * 1048576
+        self.limit = memory_limit_mb * MB
         self.max_procs = max_procs
         self.interval = check_interval
         self.note = note
@@ -174,8 +175,8 @@ class TreeWatch:
             gap = min(gap, (self.max_procs - s.procs) / FORK_RATE)
         self.next_sample = now + max(MIN_SAMPLE, gap)
         if self.limit and s.memory > self.limit:
-            return Verdict("memory", f"memory limit {self.limit // 1048576} MB exceeded (the tree held "
-                                     f"{s.memory / 1048576:.0f} MB {s.measure}): killed the command and all it "
+            return Verdict("memory", f"memory limit {self.limit // MB} MB exceeded (the tree held "
+                                     f"{s.memory / MB:.0f} MB {s.measure}): killed the command and all it "
                                      "started")
         return self._procs_verdict(s.procs)
 
@@ -183,8 +184,8 @@ class TreeWatch:
         for level in LEVELS:
             if level > self.warned and s.memory * 100 > self.limit * level:
                 self.warned = level
-                self.note(f"{LEVEL_NOTE}{level}% of its limit ({s.memory / 1048576:.0f} MB of "
-                          f"{self.limit // 1048576} MB, {s.measure}, {s.procs} processes)")
+                self.note(f"{LEVEL_NOTE}{level}% of its limit ({s.memory / MB:.0f} MB of "
+                          f"{self.limit // MB} MB, {s.measure}, {s.procs} processes)")
                 if self.on_memory is not None:
                     self.on_memory(level, s)
 
@@ -194,26 +195,8 @@ class TreeWatch:
             return None
         how = ("PSS: /proc/PID/smaps_rollup, pages shared by several processes divided among them"
                if self.peak_measure == "PSS" else "RSS: resident pages of each process, summed")
-        return (f"memory: the tree's peak was {self.peak_total / 1048576:.0f} MB of its {self.limit // 1048576} MB "
+        return (f"memory: the tree's peak was {self.peak_total / MB:.0f} MB of its {self.limit // MB} MB "
                 f"limit ({how}; PSS is measured once the RSS sum passes 50% of the limit)")
 
     def peaks_sorted(self) -> tuple[ProcPeak, ...]:
         return tuple(sorted(self.peaks.values()))
-
-
-
-def memory_level(log_path: str) -> tuple[int, str] | None:
-    """The highest memory level (50 or 75) noted in a run's log, with its note; None when none was passed.
-    For `status`: reads only the supervisor's note lines of the log."""
-    found: tuple[int, str] | None = None
-    try:
-        with open(log_path, "rb") as f:
-            for line in f:
-                at = line.find(LEVEL_NOTE.encode()) if line.startswith(b"# seq-hooks at ") else -1
-                if at >= 0:
-                    text = line[at + len("memory: ") :].decode(errors="replace").strip()
-                    level = int(text.split("passed ", 1)[1].split("%", 1)[0])
-                    found = (level, text) if found is None or level > found[0] else found
-    except (OSError, ValueError, IndexError):
-        return found
-    return found
