@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from seq_hooks.errors import KILLED, TIMEOUT
-from seq_hooks.process.supervisor import exit_code
-from testing.util import alive, fixture, run, seq_hooks
+from seq_hooks.process.supervisor import DETACHED_GRACE, exit_code
+from testing.util import alive, fixture, reap, run, seq_hooks, wait_for_file
+
+
+def start_run(cmd: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _status(code: int = 0, sig: int = 0) -> int:
@@ -63,14 +68,59 @@ def test_a_daemon_is_gone_when_run_returns_on_the_portable_path(isolated: Path) 
     assert not alive(int(pidfile.read_text()))
 
 
-def test_a_daemon_is_waited_for_without_a_subreaper(isolated: Path) -> None:
+@pytest.mark.parametrize("subreaper", [True, False], ids=["subreaper", "token-scan"])
+def test_a_daemon_the_command_detached_is_ended_after_a_grace(isolated: Path,
+                                                              subreaper: bool) -> None:
+    """Issue 20 item 4: a command that starts a daemon (a session of its own, no terminal: `dmypy
+    run`, `gpg-connect-agent /bye`) exits at once; the daemon does not hold the unit until the
+    timeout. It gets DETACHED_GRACE, is ended, said in one line, and the run reports the command's
+    own status. Without a subreaper the run token finds it."""
     pidfile = isolated / "daemon.pid"
-    env = {**os.environ, "SEQ_HOOKS_NO_SUBREAPER": "1"}
+    env = {**os.environ, **({} if subreaper else {"SEQ_HOOKS_NO_SUBREAPER": "1"})}
     start = time.monotonic()
-    p = run(seq_hooks("run", "--", *fixture("daemon.py", pidfile, 1.0)), env=env)
-    assert p.returncode == 0
-    assert time.monotonic() - start >= 0.9  # its parent exited at once; the token scan found it and waited
-    assert not alive(int(pidfile.read_text()))
+    p = run(seq_hooks("run", "--timeout", "30", "--", *fixture("daemon.py", pidfile, 60)), env=env)
+    elapsed = time.monotonic() - start
+    assert p.returncode == 0, p.stderr
+    assert elapsed < 15  # not the timeout: the grace, then TERM
+    daemon = int(pidfile.read_text())
+    assert not alive(daemon)
+    said = [line for line in p.stderr.splitlines() if "detached" in line]
+    assert len(said) == 1 and f"pid {daemon} " in said[0], p.stderr
+    assert f"{DETACHED_GRACE:g}s after it exited" in said[0]
+
+
+def test_background_work_in_the_commands_own_session_is_waited_for(isolated: Path) -> None:
+    """What the command leaves running in its own session (`cmd &`, no setsid) is its work: waited
+    for, as before, however long it runs after the command exited (within the timeout)."""
+    done = isolated / "done"
+    start = time.monotonic()
+    p = run(seq_hooks("run", "--timeout", "30", "--", "sh", "-c",
+                      f"(sleep {DETACHED_GRACE + 1:g}; echo ok > {done}) > /dev/null 2>&1 &"))
+    assert p.returncode == 0, p.stderr
+    assert time.monotonic() - start >= DETACHED_GRACE + 0.9
+    assert done.read_text() == "ok\n"
+    assert "detached" not in p.stderr
+
+
+def test_a_nested_runner_gets_one_signal_and_its_command_its_grace(isolated: Path) -> None:
+    """Issue 20 item 8: SIGTERM to the outer runner reaches each process once. The outer runner
+    signals its command's group (the nested runner in it) and leaves the nested run's command to the
+    nested runner; a second delivery would make the nested runner take it for "SIGKILL now" and cut
+    its command's cleanup."""
+    pidfile = isolated / "cmd.pid"
+    command = fixture("sigwait.py", pidfile, 1.0)
+    inner = seq_hooks("run", "--no-lock", "--kill-after", "20", "--", *command)
+    outer = start_run(seq_hooks("run", "--no-lock", "--kill-after", "20", "--", *inner))
+    try:
+        wait_for_file(pidfile)
+        time.sleep(0.3)  # the runners are in their loops
+        outer.send_signal(signal.SIGTERM)
+        assert outer.wait(30) == 128 + signal.SIGTERM
+    finally:
+        reap(outer)
+    senders = Path(f"{pidfile}.sigs").read_text().split("\n")[:-1]
+    assert len(senders) == 1, senders  # from the nested runner only
+    assert Path(f"{pidfile}.done").exists()  # its cleanup (1 s) was not cut short by a SIGKILL
 
 
 def test_limits_hold_while_nobody_reads_our_stdout(isolated: Path) -> None:

@@ -77,15 +77,6 @@ def test_timeout_kills_whole_tree_with_124(isolated: Path) -> None:
     assert not alive(int(pidfile.read_text()))
 
 
-def test_setsid_daemon_is_waited_for_without_timeout(isolated: Path) -> None:
-    pidfile = isolated / "daemon.pid"
-    start = time.monotonic()
-    p = run(seq_hooks("run", "--timeout", "0", "--", *fixture("daemon.py", pidfile, 1.5)))
-    assert p.returncode == 0
-    assert time.monotonic() - start >= 1.4  # the daemon's life, though its parent exited at once
-    assert not alive(int(pidfile.read_text()))
-
-
 def test_term_ignoring_child_is_killed_after_kill_after(isolated: Path) -> None:
     pidfile = isolated / "stubborn.pid"
     start = time.monotonic()
@@ -179,13 +170,15 @@ def test_portable_fallback_enforces_memory_and_timeout_with_psutil(isolated: Pat
     assert not alive(int(pidfile.read_text()))
 
 
-def test_portable_fallback_waits_for_a_daemon_by_its_token(isolated: Path) -> None:
+def test_portable_fallback_finds_a_daemon_by_its_token(isolated: Path) -> None:
+    """Without a subreaper (psutil, no /proc), the token scan finds the daemon the command detached:
+    it is ended after its grace, not left running and not waited for until the timeout."""
     pidfile = isolated / "daemon.pid"
     start = time.monotonic()
     env = {**os.environ, **PORTABLE}
-    p = run(seq_hooks("run", "--timeout", "0", "--", *fixture("daemon.py", pidfile, 1.5)), env=env)
+    p = run(seq_hooks("run", "--timeout", "30", "--", *fixture("daemon.py", pidfile, 60)), env=env)
     assert p.returncode == 0
-    assert time.monotonic() - start >= 1.4  # without a subreaper, the token scan still finds and waits for it
+    assert time.monotonic() - start < 15
     assert not alive(int(pidfile.read_text()))
 
 

@@ -29,6 +29,9 @@ class ProcInfo(NamedTuple):
     name: str
     state: str  # one letter, as in /proc/PID/stat ("Z" zombie, "T" stopped)
     start: int = 0  # start time (clock ticks since boot; psutil: hundredths of a second since the epoch)
+    pgrp: int = 0  # its process group
+    session: int = 0  # its session (a daemon that called setsid has one of its own)
+    tty: int = 0  # its controlling terminal's device number, 0 for none
 
 
 def _read(path: str) -> bytes | None:
@@ -43,8 +46,10 @@ def _parse_stat(pid: int, raw: bytes) -> ProcInfo:
     # the name is in parentheses and may itself hold spaces and parentheses
     lpar, rpar = raw.index(b"("), raw.rindex(b")")
     fields = raw[rpar + 2 :].split()
-    return ProcInfo(pid, int(fields[1]), int(fields[21]) * PAGE, raw[lpar + 1 : rpar].decode(errors="replace"),
-                    fields[0].decode(), int(fields[19]))
+    name = raw[lpar + 1 : rpar].decode(errors="replace")
+    ppid, pgrp, session, tty = (int(f) for f in fields[1:5])
+    return ProcInfo(pid, ppid, int(fields[21]) * PAGE, name, fields[0].decode(), int(fields[19]),
+                    pgrp, session, tty)
 
 
 def info(pid: int) -> ProcInfo | None:
@@ -58,8 +63,10 @@ def info(pid: int) -> ProcInfo | None:
         p = psutil.Process(pid)
         with p.oneshot():
             state = "Z" if p.status() == psutil.STATUS_ZOMBIE else "R"
-            return ProcInfo(pid, p.ppid(), p.memory_info().rss, p.name(), state, int(p.create_time() * 100))
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return ProcInfo(pid, p.ppid(), p.memory_info().rss, p.name(), state,
+                            int(p.create_time() * 100), os.getpgid(pid), os.getsid(pid),
+                            1 if p.terminal() else 0)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
         return None
 
 

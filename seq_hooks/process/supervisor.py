@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FORWARDED", "Limits", "Outcome", "ProcPeak", "exit_code", "supervise"]
 _PR_SET_CHILD_SUBREAPER = 36
+# seconds a process the command detached (a session of its own, no terminal: a daemon) may outlive
+# the command before it is ended; what stays in the command's session is waited for (docs/design.md,
+# Processes)
+DETACHED_GRACE = 1.0
 _subreaper: bool | None = None
 
 
@@ -86,11 +90,12 @@ def become_subreaper() -> bool:
 
 
 class Escalation:
-    """Ending the tree: nothing yet -> the kill signal (with SIGCONT) -> after `kill_after`, SIGKILL -> SIGKILL
-    again at each wake until nothing is left. The first reason given is the one reported."""
+    """Ending processes: nothing yet -> the kill signal (with SIGCONT), once to each -> after
+    `kill_after`, SIGKILL -> SIGKILL again at each wake until nothing is left. The first reason
+    given is the one reported. `send` signals the processes concerned and says which they were."""
 
-    def __init__(self, tree: TreeWatch, pgid: int, kill_after: float, log: Log) -> None:
-        self.tree, self.pgid, self.kill_after, self.log = tree, pgid, kill_after, log
+    def __init__(self, send: Callable[[int], str], kill_after: float, log: Log) -> None:
+        self.send, self.kill_after, self.log = send, kill_after, log
         self.phase = ""  # "" running, "term" the kill signal sent, "kill" SIGKILL sent
         self.reason = self.message = ""
         self.kill_at = 0.0
@@ -99,35 +104,42 @@ class Escalation:
         if not self.reason:
             self.reason, self.message = why, text
         if self.phase == "kill":
-            return  # already killing: tick() signals again what is left
+            return  # already killing: `again` signals what is left at each wake
         if sig == signal.SIGKILL or self.phase == "term":
             self.phase = "kill"
-            n = self.tree.signal(self.pgid, signal.SIGKILL)
-            self.log.note(f"{why}: SIGKILL to the process group and {n} processes")
+            self.log.note(f"{why}: SIGKILL to {self.send(signal.SIGKILL)}")
         elif not self.phase:
             self.phase = "term"
             self.kill_at = time.monotonic() + self.kill_after
-            n = self.tree.signal(self.pgid, sig)
-            self.log.note(f"{why}: {signal_name(sig)} (and SIGCONT) to the process group and {n} processes; "
+            self.log.note(f"{why}: {signal_name(sig)} (and SIGCONT) to {self.send(sig)}; "
                           f"SIGKILL in {self.kill_after:g}s if any is left")
 
-    def tick(self, now: float) -> None:
-        if self.phase == "term" and now >= self.kill_at:
-            self.begin(self.reason, signal.SIGKILL, self.message)
-        elif self.phase == "kill":
-            self.tree.signal(self.pgid, signal.SIGKILL)
+    def escalate(self, _now: float) -> None:
+        """`kill_after` has passed since the kill signal."""
+        self.begin(self.reason, signal.SIGKILL, self.message)
+
+    def again(self) -> None:
+        """SIGKILL to what is still there (and what it started meanwhile)."""
+        self.send(signal.SIGKILL)
 
 
 class _Run:
-    """One supervised command: the state the loop in `supervise` moves forward."""
+    """One supervised command: the state the loop in `supervise` moves forward.
+
+    `_due` is the one rule of what is due next and when: `wait` sleeps until the nearest of it
+    (or an event), `act` does each that has come."""
 
     def __init__(self, pid: int, job: Job, pump: Pump, tree: TreeWatch, limits: Limits, inbox: Inbox) -> None:
         self.pid, self.job, self.pump, self.tree, self.limits, self.inbox = pid, job, pump, tree, limits, inbox
         self.start = pump.log.start
-        self.kill = Escalation(tree, pid, limits.kill_after, pump.log)
+        self.session = os.getsid(0)  # the command's session: what leaves it (setsid) is detached
+        self.kill = Escalation(self._signal_tree, limits.kill_after, pump.log)
+        self.detached = Escalation(self._signal_detached, limits.kill_after, pump.log)
+        self.group_told = False  # the terminal signalled the command's group itself (Ctrl-C)
         self.deadline = self.start + limits.timeout if limits.timeout > 0 else 0.0
         self.flush_until = 0.0  # how long output may wait for its reader once the tree is gone (when bounded)
         self.status: int | None = None
+        self.next_detached = 0.0  # when to look for what it detached (from DETACHED_GRACE on)
         self.children = True  # a child of ours (the command, or an orphan reparented to us) still runs
         self.alive = True  # any process of the tree still runs (without a subreaper: also those found by token)
         self.interrupted_by = 0
@@ -138,30 +150,39 @@ class _Run:
             except OSError:
                 self.pidfd = -1
 
-    def done(self, now: float) -> bool:
+    def over(self, now: float) -> bool:
+        """Whether the run is over: its tree has ended, its output is out (or given up)."""
         if self.alive or self.pump.sources:
             return False
-        grace = self.limits.kill_after
-        if self.pump.pending and (self.deadline or self.kill.reason):
+        if self.pump.pending and not self.flush_until and (self.deadline or self.kill.reason):
             # output still waits for its reader: bounded by the timeout (or, when we ended the tree, the grace)
-            self.flush_until = self.flush_until or (now if self.kill.reason else max(now, self.deadline)) + grace
-            if now >= self.flush_until:
-                self.pump.give_up()
+            since = now if self.kill.reason else max(now, self.deadline)
+            self.flush_until = since + self.limits.kill_after
         return not self.pump.pending
 
-    def wait_ms(self, now: float) -> float:
-        waits = [self.tree.next_sample - now] if self.alive else []
-        if self.alive and self.tree.group is not None and not self.kill.phase:
-            waits.append(self.tree.next_count - now)
-        if self.deadline and not self.kill.phase:
-            waits.append(self.deadline - now)
-        if self.kill.phase == "term":
-            waits.append(self.kill.kill_at - now)
+    def _due(self) -> list[tuple[float, Callable[[float], None]]]:
+        """What is due, and when: checks of the tree while it lives, deadlines and escalations."""
+        due: list[tuple[float, Callable[[float], None]]] = []
+        if self.alive:
+            if not self.kill.phase:
+                if self.deadline:
+                    due.append((self.deadline, self._time_out))
+                if self.status is not None:
+                    due.append((self.next_detached, self._end_detached))
+                if self.tree.group is not None:
+                    due.append((self.tree.next_count, self._count))
+            due += [(k.kill_at, k.escalate) for k in (self.kill, self.detached)
+                    if k.phase == "term"]
+            due.append((self.tree.next_sample, self._sample))
         if self.flush_until:
-            waits.append(self.flush_until - now)
-        return max(0.0, min(waits)) * 1000 if waits else -1
+            due.append((self.flush_until, self._give_up))
+        return due
 
-    def poll(self, now: float) -> None:
+    def wait(self, now: float) -> None:
+        """Sleeps in poll(2) until output moves, a signal or the command's end arrives, or the next
+        thing is due."""
+        due = [when for when, _ in self._due()]
+        timeout_ms = max(0.0, min(due) - now) * 1000 if due else -1
         poller = select.poll()
         events = self.pump.events(drain=not self.alive)
         for fd, mask in events.items():
@@ -169,7 +190,7 @@ class _Run:
         poller.register(self.inbox.fd, select.POLLIN)
         if self.pidfd >= 0:
             poller.register(self.pidfd, select.POLLIN)
-        for fd, revents in poller.poll(self.wait_ms(now)):
+        for fd, revents in poller.poll(timeout_ms):
             if fd in events:
                 self.pump.handle(fd, revents)
             elif fd == self.inbox.fd:
@@ -177,6 +198,15 @@ class _Run:
             elif fd == self.pidfd:
                 os.close(self.pidfd)
                 self.pidfd = -1
+
+    def act(self, now: float) -> None:
+        """Does what is due by `now`; while killing, SIGKILL again to what is left."""
+        for kill in (self.kill, self.detached):
+            if self.alive and kill.phase == "kill":
+                kill.again()
+        for when, do in self._due():
+            if now >= when:
+                do(now)
 
     def reap(self) -> None:
         """Collects ended children (ours and reparented orphans); `children`: whether any is still running."""
@@ -192,6 +222,7 @@ class _Run:
                 break
             if got == self.pid and not os.WIFSTOPPED(status):
                 self.status = status
+                self.next_detached = time.monotonic() + DETACHED_GRACE
             elif got == self.pid:
                 self.job.stopped(os.WSTOPSIG(status))
         self.alive = self.children or (not self.tree.subreaper and bool(self.tree.pids()))
@@ -202,6 +233,7 @@ class _Run:
                 and os.WIFSIGNALED(st) and os.WTERMSIG(st) in (signal.SIGINT, signal.SIGQUIT)):
             # Ctrl-C went straight to the command's group; end what it left running in other groups
             self.interrupted_by = os.WTERMSIG(st)
+            self.group_told = True
             self.kill.begin("interrupted", signal.SIGTERM, "interrupted: stopped what the command left running")
         for sig in self.inbox.take():
             if sig == signal.SIGTSTP:
@@ -211,24 +243,59 @@ class _Run:
             self.kill.begin("interrupted", sig,
                             f"seq-hooks received {signal_name(sig)}: stopped the command and all it started")
 
-    def check(self, now: float) -> None:
-        if self.deadline and not self.kill.phase and now >= self.deadline and self.alive:
-            self.kill.begin("timeout", self.limits.kill_signal,
-                            f"timed out after {self.limits.timeout:g}s: killed the command and all it started")
-        if self.alive:
-            self.kill.tick(now)
-        verdict = None
-        if now >= self.tree.next_sample and self.alive:
-            verdict = self.tree.sample(now)
-        elif self.tree.group is not None and now >= self.tree.next_count and self.alive and not self.kill.phase:
-            verdict = self.tree.count(now)
-        if verdict is not None:
+    def _time_out(self, _now: float) -> None:
+        text = f"timed out after {self.limits.timeout:g}s: killed the command and all it started"
+        self.kill.begin("timeout", self.limits.kill_signal, text)
+
+    def _sample(self, now: float) -> None:
+        if (verdict := self.tree.sample(now)) is not None:
             self.kill.begin(verdict.why, signal.SIGKILL, verdict.text)
+
+    def _count(self, now: float) -> None:
+        if (verdict := self.tree.count(now)) is not None:
+            self.kill.begin(verdict.why, signal.SIGKILL, verdict.text)
+
+    def _give_up(self, _now: float) -> None:
+        self.pump.give_up()
+
+    def _end_detached(self, now: float) -> None:
+        """The command has exited: what it detached (a daemon) does not hold the run."""
+        self.next_detached = now + self.limits.check_interval
+        if self.detached.phase or not (pids := self._detached_now()):
+            return
+        named = ", ".join(f"pid {p} {_short(p)}" for p in pids[:3])
+        more = f" and {len(pids) - 3} more" if len(pids) > 3 else ""
+        self.detached.begin("detached", self.limits.kill_signal,
+                            f"ended what the command detached, {DETACHED_GRACE:g}s after it exited "
+                            f"({named}{more}: a daemon, in a session of its own)")
+
+    def _detached_now(self) -> list[int]:
+        """The tree's processes in a session of their own without a terminal (setsid: a daemon)."""
+        infos = ((p, proctree.info(p)) for p in self.tree.pids())
+        return [p for p, i in infos
+                if i is not None and i.state != "Z" and i.session != self.session and not i.tty]
+
+    def _signal_tree(self, sig: int) -> str:
+        n = self.tree.signal(self.pid, sig, group_told=self.group_told)
+        return f"the process group and {n} processes"
+
+    def _signal_detached(self, sig: int) -> str:
+        pids = self._detached_now()
+        proctree.send(pids, sig)
+        return f"{len(pids)} detached processes"
 
     def close(self) -> None:
         self.job.release()
         if self.pidfd >= 0:
             os.close(self.pidfd)
+
+
+def _short(pid: int) -> str:
+    """A process for a message: its program and first arguments (control characters replaced)."""
+    from seq_hooks import display  # only when a daemon is ended: it imports shlex (0.9M instr.)
+
+    argv = proctree.process(pid).argv() or ["?"]
+    return display.fit(display.command([os.path.basename(argv[0]), *argv[1:]]), 50)
 
 
 def _start(argv: list[str], env: Mapping[str, str], direct: bool, job: Job) -> tuple[int, dict[int, int]]:
@@ -308,11 +375,11 @@ def supervise(
     pump = Pump(sources, log, capture)
     run = _Run(pid, job, pump, tree, limits, inbox)
     try:
-        while not run.done(now := time.monotonic()):
-            run.poll(now)
+        while not run.over(now := time.monotonic()):
+            run.wait(now)
             run.reap()
             run.on_signals()
-            run.check(time.monotonic())
+            run.act(time.monotonic())
     finally:
         run.close()
         inbox.close()
@@ -322,5 +389,6 @@ def supervise(
         if group is not None:
             group.remove()
     code, reason = exit_code(run.kill.reason, run.status, run.interrupted_by)
-    return Outcome(code, reason, run.kill.message, time.monotonic() - log.start, tree.peak_total,
+    message = run.kill.message or run.detached.message
+    return Outcome(code, reason, message, time.monotonic() - log.start, tree.peak_total,
                    tree.peaks_sorted(), out, err, (out_cut, err_cut), tree.peak_system)

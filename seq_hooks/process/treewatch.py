@@ -10,8 +10,10 @@ of them the tree maps are (in RSS and PSS).
 from __future__ import annotations
 
 import os
+import signal
 import time
 
+from seq_hooks import envnames
 from seq_hooks.process import meminfo, proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.sizes import MB
@@ -104,12 +106,38 @@ class TreeWatch:
             found.extend(p for p in self.group.pids() if p not in found)
         return found
 
-    def signal(self, pgid: int, sig: int) -> int:
-        """Signals the group and every known descendant; returns how many descendants there were."""
-        proctree.send_group(pgid, sig)  # first: one call reaches the whole group at once (a fork loop stops)
+    def signal(self, pgid: int, sig: int, *, group_told: bool = False) -> int:
+        """Sends `sig` once to each process of the tree; returns how many processes the tree has.
+
+        The command's process group gets it in one call, first (a fork loop stops at once), unless
+        `group_told` (the terminal signalled it: Ctrl-C); then each process outside that group,
+        but not those a nested run supervises: its runner forwards the signal, and a second
+        delivery would read to it as a second request (SIGKILL now, no grace). SIGKILL goes to
+        every process."""
+        if not group_told:
+            proctree.send_group(pgid, sig)
         pids = self.pids()
-        proctree.send(pids, sig)
+        proctree.send(pids if sig == signal.SIGKILL else self._not_told(pgid, pids), sig)
         return len(pids)
+
+    def _not_told(self, pgid: int, pids: list[int]) -> list[int]:
+        """The processes of `pids` that the signal to group `pgid` and nested runners miss."""
+        infos = {p: proctree.info(p) for p in pids}
+        return [p for p, i in infos.items()
+                if i is not None and i.pgrp != pgid and not self._nested(p, infos)]
+
+    def _nested(self, pid: int, infos: dict[int, proctree.ProcInfo | None]) -> bool:
+        """Whether a nested run supervises `pid`: it, or its parent within the tree, and so on up,
+        carries another run's token (a nested runner gives its command a token of its own)."""
+        for _ in range(len(infos)):
+            i = infos.get(pid)
+            if i is None:  # above the tree (us), or gone
+                return False
+            token = proctree.process(pid).env(envnames.RUN)
+            if token and token != self.token:
+                return True
+            pid = i.ppid
+        return False
 
     def count(self, now: float) -> Verdict | None:
         """The quick check between samples: the run's cgroup says how many processes the tree has."""
