@@ -28,6 +28,8 @@ class Holder(NamedTuple):
     tree_rss_mb: float  # resident memory of the command's tree now (what the memory limit counts)
     tree_procs: int
     stopped: bool = False  # its runner, or every process of its command, is stopped (Ctrl-Z, SIGSTOP)
+    deadline_left_s: float | None = None  # until its unit is killed (its timeout, or the pipeline deadline)
+    pipeline_left_s: float | None = None  # until the pipeline deadline it runs within
 
 
 class Waiter(NamedTuple):
@@ -76,7 +78,12 @@ def _tree(pid: int) -> tuple[float, int, bool]:
 def _holder(t: TicketInfo, now: float) -> Holder:
     granted = t.granted if t.granted is not None else now
     mb, procs, halted = _tree(t.pid)
-    return Holder(t, max(granted - t.since, 0.0), max(now - granted, 0.0), mb, procs, halted or proctree.stopped(t.pid))
+    return Holder(t, max(granted - t.since, 0.0), max(now - granted, 0.0), mb, procs, halted or proctree.stopped(t.pid),
+                  _left(t.deadline, now), _left(t.pipeline_deadline, now))
+
+
+def _left(deadline: float | None, now: float) -> float | None:
+    return None if deadline is None else max(deadline - now, 0.0)
 
 
 def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | None = None) -> QueueView:
@@ -127,7 +134,23 @@ def _ticket(t: TicketInfo) -> dict[str, Any]:
 def _holder_json(h: Holder) -> dict[str, Any]:
     return {**_ticket(h.ticket), "granted": round(h.ticket.granted or 0.0, 3), "waited_s": round(h.waited_s, 3),
             "elapsed_s": round(h.elapsed_s, 3), "tree_rss_mb": h.tree_rss_mb, "tree_procs": h.tree_procs,
-            "stopped": h.stopped, "memory_level": h.ticket.memory_level, "limit_mb": h.ticket.limit_mb}
+            "stopped": h.stopped, "memory_level": h.ticket.memory_level, "limit_mb": h.ticket.limit_mb,
+            "deadline": _rounded(h.ticket.deadline), "deadline_left_s": _rounded(h.deadline_left_s),
+            "deadline_of": deadline_of(h.ticket), "pipeline_deadline": _rounded(h.ticket.pipeline_deadline),
+            "pipeline_left_s": _rounded(h.pipeline_left_s)}
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
+def deadline_of(t: TicketInfo) -> str | None:
+    """What ends the unit: "pipeline" when its timeout was cut to the pipeline deadline, "timeout" when its own
+    timeout comes first; None when nothing does."""
+    if t.deadline is None:
+        return None
+    return "pipeline" if t.pipeline_deadline is not None and t.deadline >= t.pipeline_deadline - 0.001 else "timeout"
+
 
 
 def _room_json(room: Room | None) -> dict[str, Any] | None:

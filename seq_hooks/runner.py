@@ -136,12 +136,18 @@ def _on_wait(info: queue.WaitInfo) -> None:
     _note(f"waiting for lock {info.lock_id!r} ({where}, {info.waited:.0f}s so far): held by {holder}{halted}")
 
 
-def _inherited_deadline(env: dict[str, str]) -> float | None:
-    """The pipeline deadline (epoch seconds) set by the outermost holder; only trusted under a verified holder."""
+def _deadline_in(env: dict[str, str]) -> float | None:
     try:
         return float(env[envnames.DEADLINE])
     except (KeyError, ValueError):
         return None
+
+
+def inherited_deadline(state_dir: str, env: dict[str, str]) -> float | None:
+    """The pipeline deadline (epoch seconds) set by the outermost holder; only trusted under a verified holder."""
+    if markers.HOLDER_ENV not in env or not markers.verified(state_dir, env):
+        return None
+    return _deadline_in(env)
 
 
 def _spawn_failure(e: FatalError, start: float) -> Outcome:
@@ -217,7 +223,7 @@ def _begin(state_dir: str) -> Unit:
     env = dict(os.environ)
     held_by = _verified_markers(state_dir, env) if envnames.HOLDER in env else []
     # nested runs never outlive the pipeline budget of the outermost holder, which sets it for them
-    deadline = _inherited_deadline(env) if held_by else None
+    deadline = _deadline_in(env) if held_by else None
     return Unit(new_token(), env, held_by, deadline, time.time())
 
 
@@ -258,7 +264,7 @@ def _unit_env(unit: Unit, held: queue.Held | None, settings: Settings, threads: 
     return env
 
 
-def _within_deadline(limits: Limits, deadline: float | None) -> Limits | None:
+def within_deadline(limits: Limits, deadline: float | None) -> Limits | None:
     """The limits cut to what is left of the pipeline deadline; None when it has passed."""
     if deadline is None:
         return limits
@@ -274,13 +280,15 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
     outcomes: list[Outcome] = []
     log_path = request.log_path
     for attempt in range(1, request.retry + 2):
-        limits = _within_deadline(request.limits, unit.deadline)
+        limits = within_deadline(request.limits, unit.deadline)
         if limits is None:
             outcomes.append(Outcome(TIMEOUT, "timeout", "the pipeline deadline (pipeline_timeout) has passed: "
                                     "not starting", 0.0, 0, (), b"", b""))
             break
         if log_path is None:
             log_path = logfile.default_path(log_dir, unit.token, time.time())
+        if held is not None:  # for status: when this attempt is killed, and the pipeline deadline around it
+            held.note_deadline(time.time() + limits.timeout if limits.timeout else None, _deadline_in(env))
         last = _attempt(request, env, unit.token, limits, log_path, lock_id, attempt, held)
         outcomes.append(last)
         if last.exit_code == 0 or last.reason not in ("exit", "signal", "timeout"):

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -304,3 +306,18 @@ def test_options_before_the_command_are_ours_without_dashdash(isolated: Path) ->
     start = time.monotonic()
     p = run(seq_hooks("run", "--timeout", "1", "sleep", "30"))
     assert p.returncode == 124 and time.monotonic() - start < 10
+
+
+def test_verbose_in_a_pipeline_says_the_real_cap(isolated: Path) -> None:
+    """A nested `--verbose` run printed `timeout 1800s` where the pipeline deadline left it 2 s: it says what is
+    left of the pipeline deadline, and its own timeout beside it."""
+    inner = " ".join(shlex.quote(w) for w in seq_hooks("run", "--verbose", "--", "true"))
+    env = {**os.environ, "SEQ_HOOKS_PIPELINE_TIMEOUT": "3"}
+    p = run(seq_hooks("run", "--pipeline", "--", "sh", "-c", inner), env=env)
+    assert p.returncode == 0, p.stderr
+    found = re.search(r"limits: timeout (\d\.\d\d)s \(what is left of the pipeline deadline \d\d:\d\d:\d\d; "
+                      r"its own 1800s\)", p.stderr)
+    assert found is not None and 0 < float(found[1]) <= 3, p.stderr
+    assert "timeout 1800s (then" not in p.stderr
+    outside = run(seq_hooks("run", "--verbose", "--", "true"))  # not nested: its own timeout, nothing more
+    assert "limits: timeout 1800s (then SIGTERM" in outside.stderr

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -325,3 +326,49 @@ def test_a_real_unit_past_half_its_memory_limit_is_flagged(isolated: Path) -> No
         assert unit.wait(30) == 143
     finally:
         reap(unit)
+
+
+def test_status_shows_the_pipeline_deadline_and_the_time_left(isolated: Path) -> None:
+    """A unit nested in a pipeline (a hook's unit inside a git hook) is killed at the pipeline deadline when that
+    comes before its own timeout: status and --json say when, by what, and how long is left."""
+    gate, pidfile = isolated / "gate", isolated / "inner.pid"
+    inner = shlex.join(seq_hooks("run", "--quiet", "--", *fixture("gate.py", pidfile, gate, isolated / "order",
+                                                                   "inner")))
+    env = {**os.environ, "SEQ_HOOKS_PIPELINE_TIMEOUT": "40"}
+    outer = subprocess.Popen(seq_hooks("run", "--quiet", "--pipeline", "--", "sh", "-c", inner), env=env)
+    try:
+        wait_for_file(pidfile)
+        doc = json.loads(run(seq_hooks("status", "--json")).stdout)
+        by_lock = {q["lock"]: q["holder"] for q in doc["locks"] if q["holder"]}
+        top, nested = by_lock.pop("default"), next(iter(by_lock.values()))
+        # the outer run's own timeout is the pipeline's (--pipeline): 40 s, and it set the deadline for its calls
+        assert top["deadline_of"] == "pipeline" and 30 < top["deadline_left_s"] <= 40
+        assert nested["deadline_of"] == "pipeline" and 30 < nested["deadline_left_s"] <= 40
+        assert abs(nested["pipeline_deadline"] - top["pipeline_deadline"]) < 0.01
+        assert abs(nested["deadline"] - nested["pipeline_deadline"]) < 0.01
+        assert 30 < nested["pipeline_left_s"] <= 40
+        lines = [x for x in run(seq_hooks("status")).stdout.splitlines() if "holding" in x]
+        assert len(lines) == 2 and all(re.search(r"ends in 3\d\.\ds \(pipeline deadline ", x) for x in lines), lines
+        gate.touch()
+        assert outer.wait(30) == 0
+    finally:
+        gate.touch()
+        reap(outer)
+
+
+def test_status_shows_a_units_own_timeout(isolated: Path) -> None:
+    gate, pidfile = isolated / "gate", isolated / "holder.pid"
+    holder = subprocess.Popen(seq_hooks("run", "--quiet", "--timeout", "100", "--",
+                                        *fixture("gate.py", pidfile, gate, isolated / "order", "holder")))
+    try:
+        wait_for_file(pidfile)
+        h = json.loads(run(seq_hooks("status", "--json")).stdout)["locks"][0]["holder"]
+        assert h["deadline_of"] == "timeout" and 90 < h["deadline_left_s"] <= 100
+        assert 7100 < h["pipeline_left_s"] <= 7200  # the deadline its calls would run within (pipeline_timeout)
+        line = next(x for x in run(seq_hooks("status")).stdout.splitlines() if "holding" in x)
+        assert re.search(r"ends in 1m[34]\ds \(its timeout\)", line), line
+        gate.touch()
+        assert holder.wait(30) == 0
+    finally:
+        gate.touch()
+        reap(holder)

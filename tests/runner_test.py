@@ -210,13 +210,13 @@ def test_the_sampling_gap_is_at_most_a_quarter_second(interval: float, gap: floa
 
 def test_the_pipeline_deadline_cuts_the_timeout() -> None:
     limits = Limits(timeout=100.0)
-    assert runner._within_deadline(limits, None) == limits
-    assert runner._within_deadline(limits, time.time() - 1) is None
-    cut = runner._within_deadline(limits, time.time() + 10)
+    assert runner.within_deadline(limits, None) == limits
+    assert runner.within_deadline(limits, time.time() - 1) is None
+    cut = runner.within_deadline(limits, time.time() + 10)
     assert cut is not None and 9 < cut.timeout <= 10
-    cut = runner._within_deadline(Limits(timeout=0.0), time.time() + 10)
+    cut = runner.within_deadline(Limits(timeout=0.0), time.time() + 10)
     assert cut is not None and cut.timeout > 9  # "none" is cut too
-    assert runner._within_deadline(Limits(timeout=5.0), time.time() + 10) == Limits(timeout=5.0)
+    assert runner.within_deadline(Limits(timeout=5.0), time.time() + 10) == Limits(timeout=5.0)
 
 
 def test_a_passed_pipeline_deadline_does_not_start_a_nested_command(isolated: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 
 from seq_hooks import context, runner, toolenv
 from seq_hooks.errors import FatalError
@@ -45,6 +46,21 @@ def _seconds(s: float) -> str:
     return "none" if s == 0 else f"{s:g}s"
 
 
+def _cap(limits: Limits, state_dir: str) -> str:
+    """The timeout the command really gets: its own, or what is left of the pipeline deadline of the run it is
+    nested in (`seq-hooks run` inside a git hook, a hook's unit), whichever comes first."""
+    deadline = runner.inherited_deadline(state_dir, dict(os.environ))
+    if deadline is None:
+        return _seconds(limits.timeout)
+    at = time.strftime("%H:%M:%S", time.localtime(deadline))
+    cut = runner.within_deadline(limits, deadline)
+    if cut is None:
+        return f"none left: the pipeline deadline ({at}) has passed"
+    if cut.timeout == limits.timeout:
+        return f"{_seconds(limits.timeout)} (within the pipeline deadline {at})"
+    return f"{cut.timeout:.2f}s (what is left of the pipeline deadline {at}; its own {_seconds(limits.timeout)})"
+
+
 def describe(request: runner.Request, *, found: str | None, state_dir: str) -> list[str]:
     """What --verbose says before the command runs: the command and its executable, the lock, the limits."""
     argv = request.argv
@@ -57,7 +73,7 @@ def describe(request: runner.Request, *, found: str | None, state_dir: str) -> l
     lim = request.limits
     signame = signal_name(lim.kill_signal)
     lines.append(
-        f"{lock}; limits: timeout {_seconds(lim.timeout)} (then {signame}, SIGKILL {lim.kill_after:g}s later), "
+        f"{lock}; limits: timeout {_cap(lim, state_dir)} (then {signame}, SIGKILL {lim.kill_after:g}s later), "
         f"memory {f'{lim.memory_limit_mb} MB' if lim.memory_limit_mb else 'none'} for the whole tree, "
         f"processes {lim.max_procs or 'no limit'}, retries {request.retry}; threads "
         f"{f'capped at {request.threads}' if request.threads else 'not capped'}")

@@ -47,6 +47,17 @@ def _memory(t: TicketInfo) -> Line:
     return [(f"passed {t.memory_level}% of {sizes.megabytes(t.limit_mb)}  ", code)]
 
 
+def _deadline(h: queue_view.Holder) -> Line:
+    """`ends in 1.9s (pipeline deadline 10:42:07)`: when its unit is killed, and by what."""
+    if h.deadline_left_s is None:
+        return []
+    t = h.ticket
+    by = (f"pipeline deadline {display.clock(t.pipeline_deadline)}" if queue_view.deadline_of(t) == "pipeline"
+          else "its timeout")
+    code = _RED if h.deadline_left_s < 60 else ""
+    return [(f"ends in {display.seconds(h.deadline_left_s)} ({by})  ", code)]
+
+
 def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
     pad = "  " * (q.depth + 1)
     if q.parent is None:
@@ -66,7 +77,7 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
             (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
             (f"for {display.seconds(h.elapsed_s):<8} ", ""),
             (f"tree {sizes.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
-             ""), *_memory(h.ticket), (expected, ""),
+             ""), *_memory(h.ticket), *_deadline(h), (expected, ""),
             (display.command(h.ticket.argv), ""),
         ])
     for w in q.waiting:

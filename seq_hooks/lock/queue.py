@@ -69,6 +69,14 @@ class Held:
             except OSError:
                 pass
 
+    def note_deadline(self, deadline: float | None, pipeline: float | None) -> None:
+        """Appends to our ticket when the unit is killed and the pipeline deadline it runs within; never raises."""
+        if self.fd >= 0:
+            try:
+                os.write(self.fd, tickets.encode_deadline(deadline, pipeline))
+            except OSError:
+                pass
+
     def marker(self) -> Marker:
         return Marker(self.lock_id, os.getpid(), self.token)
 

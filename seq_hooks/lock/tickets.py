@@ -49,6 +49,8 @@ class TicketInfo(NamedTuple):
     expected_mb: int = 0  # its expected peak memory, where the lock has slots or a budget (capacity.py)
     memory_level: int = 0  # the highest share of its memory limit (50, 75 %) its tree passed; 0: none yet
     limit_mb: int = 0  # that memory limit
+    deadline: float | None = None  # epoch seconds when its unit is killed: its timeout or the pipeline's, sooner
+    pipeline_deadline: float | None = None  # the pipeline deadline its unit and the calls under it run within
 
 
 def locks_root(state_dir: str) -> str:
@@ -118,25 +120,38 @@ def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | N
     try:
         head = json.loads(lines[0])
         granted = float(json.loads(lines[1])["granted"]) if len(lines) > 1 and lines[1] else None
-        level, limit = _memory(lines[2:])
+        level, limit, deadline, pipeline = _notes(lines[2:])
         argv = [str(a) for a in head["argv"]]
         if head.get("argv_cut"):
             argv.append(f"... ({int(head['argv_cut'])} more characters)")
         return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
                           float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive,
-                          expected_mb=int(head.get("expected_mb", 0)), memory_level=level, limit_mb=limit)
+                          expected_mb=int(head.get("expected_mb", 0)), memory_level=level, limit_mb=limit,
+                          deadline=deadline, pipeline_deadline=pipeline)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
 
 
-def _memory(lines: list[bytes]) -> tuple[int, int]:
-    """The highest memory level noted after the granted line (encode_memory), and its limit: (0, 0) if none."""
+def _notes(lines: list[bytes]) -> tuple[int, int, float | None, float | None]:
+    """What its holder noted after the granted line: the highest memory level (encode_memory) and its limit
+    ((0, 0) if none), and the last deadlines (encode_deadline; None if none)."""
     best = (0, 0)
+    deadline = pipeline = None
     for line in lines:
-        if line:
-            note = json.loads(line)
+        if not line:
+            continue
+        note = json.loads(line)
+        if "memory_level" in note:
             best = max(best, (int(note["memory_level"]), int(note["limit_mb"])))
-    return best
+        elif "deadline" in note:
+            deadline, pipeline = _epoch(note["deadline"]), _epoch(note.get("pipeline_deadline"))
+    return best[0], best[1], deadline, pipeline
+
+
+def _epoch(value: object) -> float | None:
+    if value is None or isinstance(value, (int, float)):
+        return None if value is None else float(value)
+    raise ValueError(f"not a time: {value!r}")
 
 
 def read(ticket: str, alive: bool | None = None, number: int | None = None) -> TicketInfo | None:
@@ -338,6 +353,12 @@ def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str],
 def encode_memory(level: int, limit_mb: int) -> bytes:
     """The line a holder appends when its tree passes `level` % of its memory limit (shown by status)."""
     return (json.dumps({"memory_level": level, "limit_mb": limit_mb}) + "\n").encode()
+
+
+def encode_deadline(deadline: float | None, pipeline: float | None) -> bytes:
+    """The line a holder appends as each attempt starts: when its unit is killed (its timeout, cut to the pipeline
+    deadline) and the pipeline deadline it runs within (shown by status)."""
+    return (json.dumps({"deadline": deadline, "pipeline_deadline": pipeline}) + "\n").encode()
 
 
 def mark_granted(fd: int) -> None:
