@@ -145,7 +145,7 @@ def _deadline_in(env: dict[str, str]) -> float | None:
 
 def inherited_deadline(state_dir: str, env: dict[str, str]) -> float | None:
     """The pipeline deadline (epoch seconds) set by the outermost holder; only trusted under a verified holder."""
-    if markers.HOLDER_ENV not in env or not markers.verified(state_dir, env):
+    if envnames.HOLDER not in env or not _verified_markers(state_dir, env):
         return None
     return _deadline_in(env)
 
