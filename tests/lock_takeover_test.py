@@ -10,7 +10,7 @@ import pytest
 from seq_hooks.lock import takeover
 from seq_hooks.process import proctree
 from testing.queue import plant_ticket, queue, start, start_with_token
-from testing.util import alive, end_orphan, fixture, reap, run, seq_hooks, wait_for_file
+from testing.util import PY, alive, end_orphan, fixture, reap, run, seq_hooks, wait_for_file, wait_until
 
 
 def test_a_dead_holders_ticket_is_removed_after_its_processes_end(isolated: Path) -> None:
@@ -125,3 +125,33 @@ def test_a_process_no_sample_saw_is_found_by_the_record_it_inherited(isolated: P
         assert bare.wait(10) != 0
     finally:
         reap(bare)
+
+
+@pytest.mark.parametrize("who", ["next-caller", "clean"])
+def test_a_reader_of_a_dead_holders_record_is_no_part_of_its_run(isolated: Path, who: str) -> None:
+    """Issue 20 item 5: a `tail -f` of a dead holder's `.procs` record and a reader of it, started
+    outside any run, are bystanders: the take-over (and `clean`, through the same path) ends the
+    command that inherited the record from its holder, and leaves them running."""
+    pidfile = isolated / "cmd.pid"
+    env = {**os.environ, "SEQ_HOOKS_KILL_AFTER": "1"}
+    holder = start(seq_hooks("run", "--", "env", "-i", *fixture("pidfile.py", pidfile, 60)), env)
+    command = int(wait_for_file(pidfile))
+    record = next(queue(isolated).glob("*.procs"))
+    tail = subprocess.Popen(["tail", "-f", str(record)], stdout=subprocess.DEVNULL)
+    reader = subprocess.Popen([PY, "-c", f"import time; f = open({str(record)!r}); time.sleep(60)"])
+    try:
+        wait_until(lambda: all(str(record) in proctree.process(p.pid).open_files()
+                               for p in (tail, reader)), what="the bystanders to open the record")
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        then = seq_hooks("clean") if who == "clean" else seq_hooks("run", "--max-wait", "30", "--", "true")
+        p = run(then, env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert not alive(command)  # the holder's heir is ended
+        assert tail.poll() is None and reader.poll() is None  # the bystanders are not
+    finally:
+        for proc in (tail, reader):
+            reap(proc)
+        if alive(command):
+            end_orphan(command)
+        reap(holder)

@@ -23,15 +23,27 @@ def same(pid: int, start: int) -> bool:
 
 
 def recorded(ticket: str) -> list[tuple[int, int]]:
-    """The recorded processes of a ticket's run that are still the same processes, and those that have its record
-    open (inherited from the holder): (pid, start time)."""
+    """The recorded processes of a ticket's run that are still the same processes, and those that
+    hold the record as the holder handed it to its command: (pid, start time). A reader of the file
+    (`tail -f`, an editor), opened outside the run, is no part of it."""
     out = {(pid, start) for pid, start in tickets.read_procs(ticket) if same(pid, start)}
     record = os.path.realpath(tickets.procs_path(ticket))
     if os.path.exists(record):
+        number = tickets.handed_fd(ticket)
         for p in proctree.processes(skip=set(proctree.ancestors())):
-            if record in p.open_files() and (i := p.info()) is not None and i.state != "Z":
+            heir = any(inherited(fd, flags, number) for fd, flags in p.handles(record))
+            if heir and (i := p.info()) is not None and i.state != "Z":
                 out.add((p.pid, i.start))
     return sorted(out)
+
+
+def inherited(fd: int, flags: int | None, number: int | None) -> bool:
+    """Whether an fd open on a holder's record is the one it handed its command: at the number the
+    record names (when it does), opened for appending only, open across exec (not close-on-exec)."""
+    if number is not None and fd != number:
+        return False
+    return flags is None or (flags & os.O_ACCMODE == os.O_WRONLY and bool(flags & os.O_APPEND)
+                             and not flags & os.O_CLOEXEC)
 
 
 def _recorded(ticket: str) -> set[int]:

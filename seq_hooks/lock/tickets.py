@@ -28,6 +28,7 @@ NEW_PREFIX = ".new-"
 SEQ = ".seq"
 NESTED = "nested"
 PROCS_SUFFIX = ".procs"
+HANDED = "fd"  # a `.procs` record's first line: `fd <number>`, where the holder's command has it
 MAX_PROCS_READ = 4 << 20  # bytes of a `.procs` file read: ~200,000 processes
 ARGV_CAP = 4096  # characters of argv kept in a ticket: it identifies the run; the journal and log keep it all
 MAX_READ = 65536  # bytes read of a ticket; a bigger one is not ours (it is listed as unreadable)
@@ -250,6 +251,7 @@ class ProcRecord:
         try:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             os.set_inheritable(self.fd, True)
+            os.write(self.fd, f"{HANDED} {self.fd}\n".encode())  # a reader of the file is no heir
         except OSError:
             self.fd = -1
 
@@ -273,6 +275,22 @@ class ProcRecord:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def handed_fd(ticket: str) -> int | None:
+    """The fd number at which a ticket's holder handed its record to its command (the record's first
+    line), if it says."""
+    try:
+        fd = os.open(procs_path(ticket), OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        word, _, number = os.pread(fd, 32, 0).partition(b"\n")[0].partition(b" ")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return int(number) if word == HANDED.encode() and number.isdigit() else None
 
 
 def read_procs(ticket: str) -> list[tuple[int, int]]:

@@ -240,8 +240,37 @@ class Process:
                 continue
         return out
 
+    def handles(self, path: str) -> list[tuple[int, int | None]]:
+        """(fd number, open flags) of each of this process's fds open on `path`; the flags are None
+        where they cannot be read (psutil off Linux)."""
+        if self._handle is not None:
+            found = self._psutil("open_files")
+            listed = found if isinstance(found, list) else []
+            return [(f.fd, getattr(f, "flags", None)) for f in listed if f.path == path]
+        base = f"/proc/{self.pid}/fd"
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            return []
+        out: list[tuple[int, int | None]] = []
+        for fd in fds:
+            try:
+                if os.readlink(f"{base}/{fd}") == path:
+                    out.append((int(fd), _fd_flags(self.pid, fd)))
+            except OSError:
+                continue
+        return out
+
     def info(self) -> ProcInfo | None:
         return info(self.pid)
+
+
+def _fd_flags(pid: int, fd: str) -> int | None:
+    """An fd's open flags, from /proc/PID/fdinfo (octal; with O_CLOEXEC for a close-on-exec fd)."""
+    for line in (_read(f"/proc/{pid}/fdinfo/{fd}") or b"").splitlines():
+        if line.startswith(b"flags:"):
+            return int(line.split()[1], 8)
+    return None
 
 
 def processes(skip: set[int] | frozenset[int] = frozenset()) -> Iterator[Process]:
