@@ -23,11 +23,14 @@ def compile_package() -> None:
 
 
 @contextmanager
-def scratch_repo() -> Iterator[Path]:
+def scratch_repo(pyproject: str | None = None) -> Iterator[Path]:
+    """A new git repository, with `pyproject` as its pyproject.toml when given."""
     with tempfile.TemporaryDirectory(prefix="seq-hooks-bench-") as tmp:
         repo = Path(tmp) / "repo"
         repo.mkdir()
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        if pyproject is not None:
+            (repo / "pyproject.toml").write_text(pyproject)
         yield repo
 
 

@@ -177,6 +177,12 @@ _MOST_BYTES = 4 << 20  # a configuration file is a few kilobytes; more than this
 def read_regular(path: str) -> bytes | None:
     """The bytes of `path` when it is a regular file (None when there is none): a FIFO or a device never hangs us,
     a file larger than 4 MiB is refused. UsageError naming the path otherwise."""
+    found = _read_regular(path)
+    return None if found is None else found[0]
+
+
+def _read_regular(path: str) -> tuple[bytes, os.stat_result] | None:
+    """`read_regular`, and the file's fstat."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -184,7 +190,8 @@ def read_regular(path: str) -> bytes | None:
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise UsageError(f"{path}: not a regular file (a FIFO or a device is never read)")
         chunks: list[bytes] = []
         size = 0
@@ -193,18 +200,38 @@ def read_regular(path: str) -> bytes | None:
             size += len(chunk)
             if size > _MOST_BYTES:
                 raise UsageError(f"{path}: larger than {_MOST_BYTES >> 20} MiB: not read")
-        return b"".join(chunks)
+        return b"".join(chunks), st
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror}") from None
     finally:
         os.close(fd)
 
 
-def read_pyproject(path: str) -> dict[str, Any]:
-    """The [tool.seq-hooks] table of `path`, or {} when there is none."""
-    data = read_regular(path)
-    if data is None or (b"seq-hooks" not in data and b"seq_hooks" not in data):
-        return {}  # skip the TOML parser on the hot path: nothing for us in this file
+# Escapes of a quoted key that can spell a letter or '-' (\uXXXX, \UXXXXXXXX; TOML 1.1's \xHH): the only way a
+# key can be `seq-hooks` without those bytes in the text, as bare, "quoted" or 'literal' key, dotted or a header
+_LETTER_ESCAPES = (b"\\u", b"\\U", b"\\x")
+
+
+def may_hold_table(data: bytes) -> bool:
+    """Whether a key of this TOML text can be `seq-hooks`; when not, the file holds no [tool.seq-hooks] table."""
+    return b"seq-hooks" in data or any(escape in data for escape in _LETTER_ESCAPES)
+
+
+def read_pyproject(path: str, cache_dir: str | None = None) -> dict[str, Any]:
+    """The [tool.seq-hooks] table of `path`, or {} when there is none; with `cache_dir`, parsed once for each
+    version of the file (seq_hooks.pyproject_cache)."""
+    found = _read_regular(path)
+    if found is None or not may_hold_table(found[0]):
+        return {}  # nothing for us in this file: neither the parser nor the cache on the hot path
+    data, st = found
+    if cache_dir is None:
+        return _parse_table(path, data)
+    from seq_hooks import pyproject_cache  # only for a file that names seq-hooks: off the common path
+
+    return pyproject_cache.table(path, st, cache_dir, lambda: _parse_table(path, data))
+
+
+def _parse_table(path: str, data: bytes) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:
@@ -299,10 +326,11 @@ def from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def load(root: str, env: Mapping[str, str] | None = None) -> Settings:
-    """Settings for the project at `root` (flags are applied by the caller with `Settings._replace`)."""
+def load(root: str, env: Mapping[str, str] | None = None, cache_dir: str | None = None) -> Settings:
+    """Settings for the project at `root` (flags are applied by the caller with `Settings._replace`); `cache_dir`:
+    where the table parsed from its pyproject.toml may be kept."""
     path = os.path.join(root, "pyproject.toml")
-    table = read_pyproject(path)
+    table = read_pyproject(path, cache_dir)
     values = from_table(table, path)
     if table:
         values["source"] = path

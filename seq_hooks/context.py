@@ -14,5 +14,8 @@ class Context(NamedTuple):
 
 def load(cwd: str | None = None) -> Context:
     proj = project.find(cwd)
-    settings = config.load(proj.root)
+    own = project.state_path(proj)  # the project's own state dir keeps its parsed pyproject.toml, in any scope
+    settings = config.load(proj.root, cache_dir=own)
+    if settings.scope == "project":
+        return Context(proj, settings, project.ensure_private_dir(own))
     return Context(proj, settings, project.state_dir(proj, settings.scope))

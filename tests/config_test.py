@@ -33,6 +33,23 @@ def test_a_pyproject_without_our_table_is_not_parsed(isolated: Path) -> None:
     assert config.load(str(isolated), env={}) == Settings()
 
 
+@pytest.mark.parametrize("text", [
+    "[tool.seq-hooks]\nslots = 2\n",
+    '[tool."seq-hooks"]\nslots = 2\n',
+    "[tool.'seq-hooks']\nslots = 2\n",
+    "[ tool . seq-hooks ]\nslots = 2\n",
+    "[tool]\nseq-hooks.slots = 2\n",
+    "tool.seq-hooks.slots = 2\n",
+    "tool = { seq-hooks = { slots = 2 } }\n",
+    '[tool."seq\\u002dhooks"]\nslots = 2\n',  # escapes spell it: the name is not in the text
+    '[tool."\\u0073eq-hooks"]\nslots = 2\n',
+    '[tool]\n"\\U00000073\\U00000065q-hooks" = { slots = 2 }\n',
+])
+def test_every_spelling_of_the_table_is_read(isolated: Path, text: str) -> None:
+    (isolated / "pyproject.toml").write_text(text + '\n[project]\nname = "x"\n')
+    assert config.load(str(isolated), env={}).slots == 2
+
+
 @pytest.mark.parametrize(
     ("table", "needle"),
     [

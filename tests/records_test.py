@@ -6,11 +6,13 @@ import ast
 import copy
 import pickle
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from seq_hooks import pyproject_cache
 from seq_hooks.records import NamedTuple
 from testing.util import PY
 
@@ -73,17 +75,37 @@ OFF_THE_PATH = ("typing", "importlib", "psutil", "tomllib", "hashlib", "argparse
                 "seq_hooks.process.rungroup", "seq_hooks.lock.cycles")
 
 
+def _imported_off_the_path(args: list[str], off: tuple[str, ...]) -> str:
+    code = (f"import sys\nfrom seq_hooks.cli import main\ncode = main({args!r})\n"
+            f"print(code, sorted(m for m in {off!r} if m in sys.modules))")
+    return subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+
+
 @pytest.mark.parametrize(("args", "also_off"), [
     (["run", "--", "true"], ()),
     (["run", "--no-lock", "--", "true"], ("seq_hooks.lock",)),
 ])
 def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(isolated: Path, args: list[str],
                                                                          also_off: tuple[str, ...]) -> None:
-    off = OFF_THE_PATH + also_off
-    code = (f"import sys\nfrom seq_hooks.cli import main\ncode = main({args!r})\n"
-            f"print(code, sorted(m for m in {off!r} if m in sys.modules))")
-    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
-    assert out == "0 []\n"  # a fresh interpreter: pytest itself imports typing
+    # a fresh interpreter: pytest itself imports typing
+    assert _imported_off_the_path(args, OFF_THE_PATH + also_off) == "0 []\n"
+
+
+PYPROJECT = '[project]\nname = "example"\n\n[tool.ruff]\nline-length = 100\n'
+
+
+def test_a_project_without_a_seq_hooks_table_pays_nothing_for_its_pyproject(isolated: Path) -> None:
+    """A pyproject.toml that cannot hold our table is not parsed; one that names seq-hooks (a dependency) or holds
+    the table is parsed once for each version of the file: later runs read the table from the cache."""
+    (isolated / "pyproject.toml").write_text(PYPROJECT)
+    assert _imported_off_the_path(["run", "--", "true"], (*OFF_THE_PATH, "seq_hooks.pyproject_cache")) == "0 []\n"
+    for text in (PYPROJECT + '[project.optional-dependencies]\ndev = ["seq-hooks>=0.1"]\n',
+                 PYPROJECT + "[tool.seq-hooks]\ntimeout = 60\n"):
+        (isolated / "pyproject.toml").write_text(text)
+        assert "tomllib" in _imported_off_the_path(["run", "--", "true"], OFF_THE_PATH)  # parsed: a new version
+        time.sleep(pyproject_cache.SETTLED_NS / 1e9)  # settled: the next run keeps what it parses
+        assert "tomllib" in _imported_off_the_path(["run", "--", "true"], OFF_THE_PATH)
+        assert _imported_off_the_path(["run", "--", "true"], OFF_THE_PATH) == "0 []\n"
 
 
 def test_no_module_builds_its_records_with_typing() -> None:
