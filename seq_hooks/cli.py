@@ -50,9 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         sys.stderr.write(f"seq-hooks: unknown command {name!r} (commands: {', '.join(COMMANDS)})\n")
         return USAGE
+    program = argv is None
+    if program:  # the console script's own run: entry.guard takes the collector back (see its module docstring)
+        import gc
+
+        gc.disable()
     __import__(f"seq_hooks.commands.{name.replace('-', '_')}")
     module = sys.modules[f"seq_hooks.commands.{name.replace('-', '_')}"]
-    return guard(f"seq-hooks {name}", module.main, args[1:], program=argv is None)
+    return guard(f"seq-hooks {name}", module.main, args[1:], program=program)
 
 
 if __name__ == "__main__":

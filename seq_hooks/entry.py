@@ -6,7 +6,9 @@ leaves with os._exit, skipping the interpreter's teardown (its last full garbage
 every module, a tenth of a plain run's instructions: docs/design.md, "The hot path"). Nothing of ours needs that
 teardown: files are written with os.write or closed by `with`, no thread outlives a command, and nothing is
 registered with atexit. For the same reason the objects made while importing are frozen (gc.freeze) before the
-entry starts: every later collection skips them.
+entry starts: every later collection skips them. And the console script imports its command's modules with the
+collector off (cli.main): what importing makes lives as long as the process, so no collection could free it (a
+hundredth of a plain run's instructions); guard turns the collector back on.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str], *, 
         import gc
 
         gc.freeze()
+        gc.enable()
     code = _code(prog, entry, argv)
     if program:
         exit_now(code)
