@@ -9,16 +9,16 @@ from seq_hooks.sizes import MB
 def read() -> dict[str, int]:
     """/proc/meminfo in MB; {} where there is no /proc."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError):
+        with open("/proc/meminfo", "rb") as f:  # bytes: no codec to import while a run goes on
+            data = f.read()
+    except OSError:
         return {}
     out = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
+    for line in data.splitlines():
+        key, _, rest = line.partition(b":")
         words = rest.split()
         if words and words[0].isdigit():
-            out[key] = int(words[0]) // 1024
+            out[key.decode("utf-8", "replace")] = int(words[0]) // 1024
     return out
 
 

@@ -10,7 +10,6 @@ cut between them.
 """
 from __future__ import annotations
 
-import errno
 import os
 import select
 import stat
@@ -125,6 +124,8 @@ class Echo:
             self.fd = os.open(f"/proc/self/fd/{target}", os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
             self.owned = True
         except OSError as e:
+            import errno  # only when the terminal's side cannot be reopened: off the path of a run (bench_run)
+
             if e.errno == errno.ENXIO and stat.S_ISFIFO(mode):
                 self.hang_up()  # a pipe without a reader
             else:

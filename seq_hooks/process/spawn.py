@@ -1,7 +1,6 @@
 """The one way seq-hooks starts a process."""
 from __future__ import annotations
 
-import errno
 import os
 import signal
 
@@ -64,6 +63,8 @@ def spawn(
         return start(argv[0], argv)
     except OSError as e:
         error = e
+    import errno  # a command that did not start: off the path of every run that does (bench_run)
+
     script = _find(argv[0], env) if error.errno == errno.ENOEXEC else None
     if script is not None and not _head(script).count(b"\0"):
         try:  # a script without a #! line: shells run it with sh, and so do we
@@ -100,6 +101,8 @@ def _failure(name: str, env: Mapping[str, str], e: OSError) -> FatalError:
         return FatalError(f"{name}: command not found", NOT_FOUND)
     if isinstance(e, PermissionError):
         return FatalError(f"{name}: permission denied (not executable)", NOT_EXECUTABLE)
+    import errno  # as above
+
     if e.errno == errno.ENOEXEC:
         return FatalError(f"{name}: cannot execute binary file (not a format this machine runs)", NOT_EXECUTABLE)
     if e.errno == errno.EISDIR:
