@@ -1,16 +1,17 @@
 """Admission to a lock with slots or a memory budget: several holders at once, still in strict arrival order.
 
 The queue is the ticket queue of tickets.py and keeps its order (docs/design.md, "Capacity"); the rule is
-`capacity.admit`. What changes when a lock may have more than one holder:
-- Each waiter also holds a flock on its gate, `.gate-<token>`, from before its ticket exists until it is admitted
-  (its ticket is marked granted first). The waiter behind it blocks in the kernel on that flock, so only the oldest
-  waiter -- the head -- looks at the holders, and nobody overtakes.
-- The head checks the rule against the holders' tickets (each records its expected peak) and the machine. While
-  it may not start, it sleeps in select() on the queue's `.release` FIFO, which every releaser writes a byte to,
-  and on a pidfd of each holder: the kernel's word when one dies. A dead holder's leftovers are ended (takeover)
-  before its slot counts as free. A head waiting for the machine's memory re-checks every MACHINE_RECHECK
-  seconds (memory freed by other programs sends no event), one waiting for a free CPU every CPU_RECHECK (a
-  process that stops computing sends none either).
+`capacity.admit`. A waiter goes through two phases:
+- Behind the waiters ahead (`_reach_the_head`). Each waiter also holds a flock on its gate, `.gate-<token>`,
+  from before its ticket exists until it is admitted (its ticket is marked granted first). The waiter behind it
+  blocks in the kernel on that flock, so only the oldest waiter -- the head -- looks at the holders, and nobody
+  overtakes.
+- At the head (`_wait_for_room`). It checks the rule against the holders' tickets (each records its expected
+  peak) and the machine. While it may not start, it sleeps in select() on the queue's `.release` FIFO, which
+  every releaser writes a byte to, and on a pidfd of each holder: the kernel's word when one dies. A dead
+  holder's leftovers are ended (takeover) before its slot counts as free. A head waiting for the machine's
+  memory looks again every MACHINE_RECHECK seconds (memory freed by other programs sends no event), one waiting
+  for a free CPU every CPU_RECHECK (a process that stops computing sends none either).
 """
 from __future__ import annotations
 
@@ -19,20 +20,33 @@ import fcntl
 import os
 import select
 import stat
-from collections.abc import Callable
 
 from seq_hooks.errors import FatalError
 from seq_hooks.lock import capacity, takeover, tickets
 from seq_hooks.lock.capacity import Capacity, Verdict
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import machine, proctree
+from seq_hooks.records import TYPE_CHECKING
 from seq_hooks.sizes import MB
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Waiting(Protocol):
+        """What a waiter does between looks (queue._Waiting): its chores, and blocking on a flock meanwhile."""
+
+        def tick(self) -> float | None:
+            """Does the chores due now; returns the seconds until the next one is (None: no chore ever is)."""
+
+        def flock(self, fd: int) -> None:
+            """Blocks until the flock of `fd` is ours, doing the chores as they fall due."""
 
 GATE_PREFIX = ".gate-"
 RELEASE = ".release"
 MACHINE_RECHECK = 0.25  # seconds between two looks at the machine's memory while that is what we wait for
 CPU_RECHECK = 0.05  # seconds between two looks at the holders' running processes while a free CPU is awaited
 PORTABLE_RECHECK = 0.05  # without pidfds (not Linux) a holder's death is noticed within this
+_RECHECK = {"machine memory": MACHINE_RECHECK, "CPUs busy": CPU_RECHECK}  # what no event announces: looked at
 _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -124,6 +138,30 @@ def verdict(cap: Capacity, mine_mb: int, holders: list[TicketInfo]) -> Verdict:
     return capacity.admit(cap, mine_mb, now, machine.memory_available_mb(), running)
 
 
+class _Ahead:
+    """The tickets ahead of ours, read afresh at each look. A dead one is taken over first: its leftovers are ended
+    (so a dead holder's slot is free only once its processes are gone) and its gate removed; one that cannot be
+    removed is passed over for good (never waited on again: no spinning)."""
+
+    def __init__(self, qdir: str, me: tuple[int, str], grace: float) -> None:
+        self.qdir, self.me, self.grace = qdir, me, grace
+        self.passed: set[str] = set()
+
+    def live(self) -> list[TicketInfo]:
+        ahead = self._read()
+        while dead := [t for t in ahead if not t.alive]:
+            for t in dead:
+                if not takeover.take_over(t.path, self.grace):
+                    self.passed.add(t.path)
+                if t.token:
+                    tickets.remove(gate_path(self.qdir, t.token))
+            ahead = self._read()
+        return ahead
+
+    def _read(self) -> list[TicketInfo]:
+        return [t for t in tickets.read_queue(self.qdir) if (t.number, t.path) < self.me and t.path not in self.passed]
+
+
 class _Head:
     """The head's ears: the release FIFO and a pidfd per holder, opened once and kept while we are the head."""
 
@@ -132,15 +170,35 @@ class _Head:
         self.pidfds: dict[int, int | None] = {}
         self.exited: set[int] = set()
 
-    def sleep(self, holders: list[TicketInfo], seconds: float | None) -> None:
-        """Until a release, a holder's death, or `seconds` (None: no limit)."""
+    def __enter__(self) -> _Head:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for fd in self.pidfds.values():
+            if fd is not None:
+                os.close(fd)
+        os.close(self.listen)
+
+    def watch(self, holders: list[TicketInfo]) -> bool:
+        """Opens a pidfd on each holder not watched yet; False when one died before its pidfd was open (its pid may
+        be reused): then look again at once."""
         for t in holders:
             if t.pid not in self.pidfds and t.pid not in self.exited:
                 self.pidfds[t.pid] = _pidfd(t.pid)
-                if tickets.is_free(t.path):  # it died before its pidfd was open (its pid may be reused)
-                    return
+                if tickets.is_free(t.path):
+                    return False
+        return True
+
+    def look_again(self, why: str) -> float | None:
+        """The seconds after which the head looks again though nothing woke it (None: only when woken): soon for
+        what no event announces (the machine's memory, a free CPU; a holder's death without pidfds)."""
+        seconds = _RECHECK.get(why)
         if any(fd is None for fd in self.pidfds.values()):
             seconds = PORTABLE_RECHECK if seconds is None else min(seconds, PORTABLE_RECHECK)
+        return seconds
+
+    def sleep(self, seconds: float | None) -> None:
+        """Until a release, a holder's death, or `seconds` (None: no limit)."""
         fds = [self.listen, *(fd for fd in self.pidfds.values() if fd is not None)]
         try:
             ready, _, _ = select.select(fds, [], [], seconds)
@@ -153,76 +211,68 @@ class _Head:
                 self.exited.add(pid)
         _drain(self.listen)
 
-    def close(self) -> None:
-        for fd in self.pidfds.values():
-            if fd is not None:
-                os.close(fd)
-        os.close(self.listen)
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    """The earlier of two delays, where None is never."""
+    return b if a is None else a if b is None else min(a, b)
 
 
-def _wait_behind(ahead: TicketInfo, qdir: str, block: Callable[[int], bool]) -> None:
+def _wait_behind(ahead: TicketInfo, qdir: str, wait: Waiting) -> None:
     """Blocks until the waiter ahead of us is admitted or gone (its gate's flock is ours, or its gate is gone)."""
     try:
         fd = os.open(gate_path(qdir, ahead.token), os.O_RDONLY | _OPEN)
     except FileNotFoundError:
         now = tickets.read(ahead.path)
         if now is not None and now.alive and now.granted is None:
-            _wait_for_ticket(ahead.path, block)  # a waiter without a gate (the plain lock's): wait until it is gone
+            _wait_for_ticket(ahead.path, wait)  # a waiter without a gate (the plain lock's): wait until it is gone
         return
     try:
-        while not block(fd):
-            pass
+        wait.flock(fd)
         tickets.remove(gate_path(qdir, ahead.token))  # left by a dead waiter; an admitted one removed it already
     finally:
         os.close(fd)
 
 
-def _wait_for_ticket(path: str, block: Callable[[int], bool]) -> None:
+def _wait_for_ticket(path: str, wait: Waiting) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | _OPEN)
     except FileNotFoundError:
         return
     try:
-        while not block(fd):
-            pass
+        wait.flock(fd)
     finally:
         os.close(fd)
 
 
-def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine_mb: int, grace: float,
-              block: Callable[[int], bool], tick: Callable[[], float | None]) -> None:
+def _reach_the_head(ahead: _Ahead, wait: Waiting) -> None:
+    """Returns once no live waiter is ahead of us (each was admitted or has gone): we are the head."""
+    while (waiter := next((t for t in reversed(ahead.live()) if t.granted is None), None)) is not None:
+        _wait_behind(waiter, ahead.qdir, wait)
+
+
+def _look(ahead: _Ahead, cap: Capacity, mine_mb: int) -> tuple[Verdict, list[TicketInfo]]:
+    """The rule applied now, and the holders it was applied to (every live ticket ahead of the head)."""
+    holders = ahead.live()
+    return verdict(cap, mine_mb, holders), holders
+
+
+def _wait_for_room(ahead: _Ahead, cap: Capacity, mine_mb: int, wait: Waiting) -> None:
+    """As the head: sleeps until a release, a holder's death, a chore or a clock says to look again, and looks,
+    until the rule admits us."""
+    with _Head(ahead.qdir) as head:  # listen first, then look: a release after this wakes us
+        now, holders = _look(ahead, cap, mine_mb)
+        while not now.admit:
+            seconds = _sooner(wait.tick(), head.look_again(now.why))
+            if head.watch(holders):  # else one died before it was watched: look again at once
+                head.sleep(seconds)
+            now, holders = _look(ahead, cap, mine_mb)
+
+
+def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine_mb: int, grace: float, wait: Waiting) -> None:
     """Returns when the rule admits us: no live waiter ahead, and the holders ahead leave room.
 
-    `me`: our ticket's (number, path). `block(fd)` flocks fd until the waiting chores are due (True when
-    granted); `tick()` does those chores (max-wait, cycles, notes) and says when they are due again."""
-    head: _Head | None = None
-    passed: set[str] = set()  # dead tickets that cannot be removed: never waited on again (no spinning)
-    try:
-        while True:
-            ahead = [t for t in tickets.read_queue(qdir) if (t.number, t.path) < me and t.path not in passed]
-            dead = [t for t in ahead if not t.alive]
-            for t in dead:
-                # a dead holder's slot is free once its leftovers are gone
-                if not takeover.take_over(t.path, grace):
-                    passed.add(t.path)
-                tickets.remove(gate_path(qdir, t.token))
-            waiter = next((t for t in reversed(ahead) if t.granted is None), None)
-            if dead:
-                continue
-            if waiter is not None:
-                _wait_behind(waiter, qdir, block)
-                continue
-            if head is None:  # listen first, then look: a release after this wakes us
-                head = _Head(qdir)
-                continue
-            v = verdict(cap, mine_mb, ahead)
-            if v.admit:
-                return
-            due = tick()
-            recheck = {"machine memory": MACHINE_RECHECK, "CPUs busy": CPU_RECHECK}.get(v.why)
-            if recheck is not None:
-                due = recheck if due is None else min(due, recheck)
-            head.sleep(ahead, due)
-    finally:
-        if head is not None:
-            head.close()
+    `me`: our ticket's (number, path); `wait`: the waiter's chores (max-wait, cycles, notes), done as they fall
+    due while we wait."""
+    ahead = _Ahead(qdir, me, grace)
+    _reach_the_head(ahead, wait)
+    _wait_for_room(ahead, cap, mine_mb, wait)

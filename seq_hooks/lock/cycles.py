@@ -12,6 +12,7 @@ from seq_hooks.lock import tickets
 from seq_hooks.lock.tickets import TicketInfo
 
 GRACE = 2.0  # seconds a cycle may last before any waiter in it gives up, not only the youngest
+EVERY = 0.5  # seconds between two checks of one waiter
 
 
 def _edges(state_dir: str) -> dict[str, list[tuple[TicketInfo, list[str]]]]:
@@ -66,9 +67,7 @@ def find(state_dir: str, holds: list[str], holder_tokens: list[str]) -> list[Tic
 
 
 class Watch:
-    """The cycle check of one waiter, run every `every` seconds while it waits."""
-
-    every = 0.5
+    """The cycle check of one waiter that holds a lock already; its waiting loop runs `check` every EVERY seconds."""
 
     def __init__(self, state_dir: str, qdir: str, lock_id: str, holds: list[str], me: tuple[float, str],
                  describe: Callable[[TicketInfo | None], str]) -> None:
@@ -77,17 +76,9 @@ class Watch:
         self.me = me  # (since, token): the youngest waiter of a cycle gives up
         self.describe = describe
         self.seen: float | None = None  # when the current cycle was first seen
-        self.next = 0.0
-
-    def due(self, now: float) -> float | None:
-        """Seconds until the next check, None when there is nothing to check (we hold no lock)."""
-        return max(self.next - now, 0.0) if self.holds else None
 
     def check(self, now: float) -> None:
         """Raises FatalError(75) when our wait closes a cycle and we joined it last (or it outlived GRACE)."""
-        if not self.holds or now < self.next:
-            return
-        self.next = now + self.every
         queue = [t for t in tickets.read_queue(self.qdir) if t.alive]
         holders = [t.token for t in queue if t.granted is not None]
         chain = find(self.state_dir, self.holds, holders)

@@ -91,7 +91,7 @@ class Held:
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
         if self.slotted:
-            from seq_hooks.lock import admission  # only a lock with slots or a budget: off the plain lock's path
+            from seq_hooks.lock import admission  # only a lock with slots or a budget (see `acquire`)
 
             admission.notify(self.qdir)
 
@@ -175,56 +175,90 @@ def _block(fd: int, seconds: float | None, can_alarm: bool) -> bool:
         return False
 
 
+class _Caller(NamedTuple):
+    """Who joins a queue, and how long and how loudly it may wait (what `acquire` was given)."""
+
+    state_dir: str
+    lock_id: str
+    qdir: str
+    token: str
+    holds: list[str]  # the tokens of the locks it holds already (a nested call): it checks for cycles
+    max_wait: float | None
+    on_wait: Callable[[WaitInfo], None] | None
+
+
+class _Chore:
+    """Something a waiter does while it waits: first at `at` (monotonic seconds), then every `every` seconds."""
+
+    __slots__ = ("at", "do", "every")
+
+    def __init__(self, at: float, every: float, do: Callable[[float], None]) -> None:
+        self.at, self.every, self.do = at, every, do
+
+
 class _Waiting:
-    """What a waiter does while it waits: gives up at `max_wait`, checks for cycles, notes that it waits."""
+    """What a waiter does while it waits, each chore on its own clock: it gives up at `max_wait`, checks for lock
+    cycles (a nested call: it holds a lock already), and notes that it waits. `tick` does the chores that are due
+    and says when the next one is: the one rule of what is due when. `flock` blocks between chores."""
 
-    def __init__(self, state_dir: str, qdir: str, lock_id: str, me: tuple[int, str, float, str], holds: list[str],
-                 max_wait: float | None, on_wait: Callable[[WaitInfo], None] | None) -> None:
-        self.qdir, self.lock_id = qdir, lock_id
-        self.number, self.ticket, since, token = me
-        self.max_wait, self.on_wait = max_wait, on_wait
+    def __init__(self, caller: _Caller, me: tuple[int, str, float], can_alarm: bool) -> None:
+        self.caller = caller
+        self.number, self.ticket, since = me
+        self.can_alarm = can_alarm
         self.start = time.monotonic()
-        self.next_note = self.start + NOTE_FIRST
-        self.cycles = None
-        if holds:  # only a nested call holds a lock already and can close a cycle
-            from seq_hooks.lock import cycles
+        self.chores: list[_Chore] = []
+        if caller.max_wait is not None:
+            self.chores.append(_Chore(self.start + caller.max_wait, caller.max_wait, self._give_up))
+        if caller.holds:
+            from seq_hooks.lock import cycles  # only a nested call can close a cycle: a plain run skips its import
 
-            self.cycles = cycles.Watch(state_dir, qdir, lock_id, holds, (since, token), describe)
-
-    def live_queue(self) -> list[TicketInfo]:
-        return [t for t in tickets.read_queue(self.qdir) if t.alive]
+            watch = cycles.Watch(caller.state_dir, caller.qdir, caller.lock_id, caller.holds, (since, caller.token),
+                                 describe)
+            self.chores.append(_Chore(self.start, cycles.EVERY, watch.check))
+        if caller.on_wait is not None:
+            self.chores.append(_Chore(self.start + NOTE_FIRST, NOTE_EVERY, self._note))
 
     def tick(self) -> float | None:
-        """Does what is due now; returns the seconds until something is due again (None: nothing ever is)."""
-        now = time.monotonic()
-        if self.max_wait is not None and now - self.start >= self.max_wait:
-            queue = self.live_queue()
-            holder = describe(queue[0] if queue else None)
-            raise FatalError(f"gave up after waiting {self.max_wait:g}s for lock {self.lock_id!r}: held by {holder}",
-                             MAX_WAIT)
-        if self.cycles is not None:
-            self.cycles.check(now)
-        if self.on_wait is not None and now >= self.next_note:
-            queue = self.live_queue()
-            ahead = [t for t in queue if (t.number, t.path) < (self.number, self.ticket)]
-            held_up = tuple(t.pid for t in ahead if halted(t))
-            self.on_wait(WaitInfo(self.lock_id, len(ahead), queue[0] if ahead else None, now - self.start, held_up))
-            self.next_note = now + NOTE_EVERY
-        due = [self.next_note - now] if self.on_wait is not None else []
-        if self.max_wait is not None:
-            due.append(self.start + self.max_wait - now)
-        if self.cycles is not None:
-            due.append(self.cycles.due(now) or 0.0)
-        return min(due) if due else None
+        """Does the chores that are due; returns the seconds until the next one is (None: no chore ever is)."""
+        for chore in self.chores:
+            now = time.monotonic()
+            if chore.at <= now:
+                chore.do(now)
+                chore.at = now + chore.every
+        if not self.chores:
+            return None
+        return max(min(c.at for c in self.chores) - time.monotonic(), 0.0)
+
+    def flock(self, fd: int) -> None:
+        """Blocks until the flock of `fd` is ours, doing each chore as it falls due."""
+        while not _block(fd, self.tick(), self.can_alarm):
+            pass
+
+    def _live_queue(self) -> list[TicketInfo]:
+        return [t for t in tickets.read_queue(self.caller.qdir) if t.alive]
+
+    def _give_up(self, _now: float) -> None:
+        queue = self._live_queue()
+        raise FatalError(f"gave up after waiting {self.caller.max_wait:g}s for lock {self.caller.lock_id!r}: held "
+                         f"by {describe(queue[0] if queue else None)}", MAX_WAIT)
+
+    def _note(self, now: float) -> None:
+        if self.caller.on_wait is None:
+            return
+        queue = self._live_queue()
+        ahead = [t for t in queue if (t.number, t.path) < (self.number, self.ticket)]
+        held_up = tuple(t.pid for t in ahead if halted(t))
+        self.caller.on_wait(WaitInfo(self.caller.lock_id, len(ahead), queue[0] if ahead else None,
+                                     now - self.start, held_up))
 
 
-def _ahead(qdir: str, number: int, mine: str, passed: set[str]) -> str | None:
+def _ahead(qdir: str, me: tuple[int, str], passed: set[str]) -> str | None:
     """The ticket right before ours (but those `passed` over), or None when ours is first."""
-    before = [p for n, p in tickets.listing(qdir) if (n, p) < (number, mine) and p not in passed]
+    before = [p for n, p in tickets.listing(qdir) if (n, p) < me and p not in passed]
     return before[-1] if before else None
 
 
-def _wait_for(ticket: str, waiting: _Waiting, can_alarm: bool, grace: float) -> bool:
+def _wait_for(ticket: str, waiting: _Waiting, grace: float) -> bool:
     """Blocks until the flock of `ticket` is ours (its owner released or died), taking over a dead owner's.
 
     False when its owner is dead but the file cannot be removed: we pass over it (never wait on it again)."""
@@ -235,13 +269,38 @@ def _wait_for(ticket: str, waiting: _Waiting, can_alarm: bool, grace: float) -> 
     except OSError:  # a symlink or a file we may not open in a ticket's place: nobody's flock, nobody's turn
         return tickets.remove(ticket)
     try:
-        while not _block(fd, waiting.tick(), can_alarm):
-            pass
-        from seq_hooks.lock import takeover  # only when an owner died: off the hot path
+        waiting.flock(fd)
+        from seq_hooks.lock import takeover  # only when an owner died: a plain run skips its import
 
         return takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
     finally:
         os.close(fd)
+
+
+def _wait_in_line(qdir: str, me: tuple[int, str], grace: float, waiting: _Waiting) -> None:
+    """The plain lock: waits for each ticket ahead of ours in turn, the nearest first, until none is left."""
+    passed: set[str] = set()  # dead tickets that cannot be removed: never waited on again (no spinning)
+    while (ahead := _ahead(qdir, me, passed)) is not None:
+        if not _wait_for(ahead, waiting, grace):
+            passed.add(ahead)
+
+
+def _take(caller: _Caller, made: tuple[int, int, float],
+          turn: Callable[[tuple[int, str], _Waiting], None]) -> Held:
+    """With our ticket made ((number, fd, since): flocked, in the queue), waits as `turn` says until it is our
+    turn, and marks the ticket granted. Any other way out (max-wait, a cycle, a signal) removes our ticket: the
+    others keep their order."""
+    number, fd, since = made
+    mine = tickets.path(caller.qdir, number)
+    try:
+        with _Interruptible(caller.lock_id) as can_alarm:
+            turn((number, mine), _Waiting(caller, (number, mine, since), can_alarm))
+        tickets.mark_granted(fd)
+    except BaseException:
+        tickets.remove(mine)
+        os.close(fd)
+        raise
+    return Held(caller.state_dir, caller.lock_id, caller.qdir, number, fd, caller.token, since)
 
 
 def acquire(
@@ -266,36 +325,19 @@ def acquire(
     holders share the lock as admission.py admits them; `expected_mb` is our expected peak.
     """
     qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
-    gate = None
-    if cap is not None and not cap.exclusive:
-        from seq_hooks.lock import admission  # only a lock with slots or a budget: off the plain lock's path
+    caller = _Caller(state_dir, lock_id, qdir, token, holds, max_wait, on_wait)
+    if cap is None or cap.exclusive:
+        return _take(caller, tickets.make(qdir, token, argv, cwd, holds),
+                     lambda me, waiting: _wait_in_line(qdir, me, takeover_grace, waiting))
+    # Several holders at once. Imported here only: with machine.py and takeover.py it would cost every plain
+    # run ~0.13M instructions (0.13%; tests/records_test.py keeps them off that path).
+    from seq_hooks.lock import admission
 
-        gate = admission.open_gate(qdir, token)
-    number, fd, since = tickets.make(qdir, token, argv, cwd, holds, expected_mb if gate is not None else 0)
-    mine = tickets.path(qdir, number)
+    gate = admission.open_gate(qdir, token)  # before our ticket: the waiter behind us blocks on it
     try:
-        waiting = _Waiting(state_dir, qdir, lock_id, (number, mine, since, token), holds, max_wait, on_wait)
-        passed: set[str] = set()
-        with _Interruptible(lock_id) as can_alarm:
-            if cap is not None and gate is not None:
-                from seq_hooks.lock import admission
-
-                admission.wait_turn(qdir, (number, mine), cap, expected_mb, takeover_grace,
-                                    lambda f: _block(f, waiting.tick(), can_alarm), waiting.tick)
-            while gate is None and (ahead := _ahead(qdir, number, mine, passed)) is not None:
-                if not _wait_for(ahead, waiting, can_alarm, takeover_grace):
-                    passed.add(ahead)
-        tickets.mark_granted(fd)
-        held = Held(state_dir, lock_id, qdir, number, fd, token, since)
-        held.slotted = gate is not None
-        held.expected_mb = expected_mb if gate is not None else 0
-        return held
-    except BaseException:
-        tickets.remove(mine)
-        os.close(fd)
-        raise
-    finally:
-        if gate is not None:  # admitted (marked granted above) or gone: the waiter behind us may look now
-            from seq_hooks.lock import admission
-
-            admission.close_gate(qdir, token, gate)
+        held = _take(caller, tickets.make(qdir, token, argv, cwd, holds, expected_mb),
+                     lambda me, waiting: admission.wait_turn(qdir, me, cap, expected_mb, takeover_grace, waiting))
+    finally:  # admitted (our ticket is marked granted) or gone: the waiter behind us may look now
+        admission.close_gate(qdir, token, gate)
+    held.slotted, held.expected_mb = True, expected_mb
+    return held
