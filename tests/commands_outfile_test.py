@@ -10,7 +10,7 @@ import pytest
 
 from seq_hooks.commands import outfile
 from seq_hooks.errors import FatalError
-from testing.util import planted_symlink, reap
+from testing.util import planted_symlink, reap, seq_hooks
 
 
 def test_a_new_file_and_a_replaced_one_are_whole_with_ordinary_permissions(tmp_path: Path,
@@ -64,3 +64,32 @@ def test_a_fifo_is_written_to_not_replaced(tmp_path: Path) -> None:
 def test_a_missing_directory_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(FatalError, match=r"cannot write .*/nowhere/r.html: No such file or directory"):
         outfile.write(str(tmp_path / "nowhere" / "r.html"), "x")
+
+
+@pytest.mark.parametrize("shell", [
+    "seq-hooks report --html /dev/stdout | cat",  # /dev/stdout -> /proc/self/fd/1 -> pipe:[N]
+    "seq-hooks report --html /dev/stdout > out.html && cat out.html",  # the file the shell opened for us
+    "seq-hooks report --html /dev/fd/3 3>&1 | cat",
+])
+def test_our_standard_output_named_as_a_file_is_written_through(isolated: Path, shell: str) -> None:
+    """Issue 20, item 14: `report --html /dev/stdout` into a pipe failed (the link resolved to pipe:[N])."""
+    bindir = str(Path(seq_hooks()[0]).parent)
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=isolated, capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}, check=False)
+    assert p.returncode == 0 and p.stderr.startswith("wrote /dev/")  # the note is not in the HTML
+    assert p.stdout.startswith("<!DOCTYPE html>") and p.stdout.endswith("</html>\n")
+
+
+def test_someone_elses_link_to_a_fifo_is_written_through_as_a_shell_would(tmp_path: Path) -> None:
+    link, _victim = planted_symlink(tmp_path, "planted")  # /dev/stdout is root's link: not ours unless we are root
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link.unlink()
+    link.symlink_to(fifo)
+    os.lchown(link, 65534, 65534)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    try:
+        outfile.write(str(link), "through the link")
+        assert reader.communicate(timeout=30)[0] == "through the link"
+    finally:
+        reap(reader)

@@ -2,8 +2,11 @@
 
 The text goes to a temporary file in the same directory, is fsynced and renamed over FILE, so FILE is either the
 old one or the whole new one. A FILE that is a symlink of ours is written through (the link stays); one owned by
-someone else is refused (a link planted in a shared directory such as /tmp must not aim our write). A FIFO or a
-device is written to as it is, as a shell's `>` would.
+someone else is refused (a link planted in a shared directory such as /tmp must not aim our write at a file). A
+FIFO or a device is written to as it is, as a shell's `>` would, and so is our own standard output or error named
+as a file (`/dev/stdout` into a pipe, a terminal or a file the shell opened for us: `/dev/stdout` is root's link
+to /proc/self/fd/1, whose target reads `pipe:[N]`, and a file replaced by a rename would leave the shell's
+descriptor on the old one).
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import stat
 import tempfile
 
 from seq_hooks.errors import FAILED, FatalError
+
+STDOUT, STDERR = 1, 2
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -34,14 +39,43 @@ def _target(path: str) -> str:
     return os.path.realpath(target)
 
 
-def _write_special(path: str, data: bytes) -> bool:
-    """Writes to a FIFO or device as a shell's `>` would (no rename possible); False for anything else."""
+def _ours_to_write_through(path: str) -> bool:
+    """Whether `path`, its links followed, is what a shell's `>` writes to in place: a FIFO, a terminal or another
+    device (a block device not through someone else's link), a socket (refused by open), or the file our own
+    stdout or stderr is."""
     try:
-        if stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        st = os.stat(path)
+        link = os.lstat(path)
+    except OSError:
         return False
+    if stat.S_ISREG(st.st_mode):
+        return any(_same(st, fd) for fd in (STDOUT, STDERR))
+    if stat.S_ISBLK(st.st_mode):
+        return not stat.S_ISLNK(link.st_mode) or link.st_uid == os.geteuid()
+    return not stat.S_ISDIR(st.st_mode)
+
+
+def _same(st: os.stat_result, fd: int) -> bool:
+    try:
+        mine = os.fstat(fd)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (st.st_dev, st.st_ino)
+
+
+def names_stdout(path: str) -> bool:
+    """Whether `path` is where our stdout goes (/dev/stdout, /dev/fd/1, the file or pipe it is): a note about the
+    file written belongs on stderr then, not inside the file."""
+    try:
+        return _same(os.stat(path), STDOUT)
+    except OSError:
+        return False
+
+
+def _write_through(path: str, data: bytes) -> None:
+    """Writes to what `path` names in place, as a shell's `>` does (no rename: a FIFO, a device, our own stdout)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except OSError as e:
         raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
     try:
@@ -50,15 +84,15 @@ def _write_special(path: str, data: bytes) -> bool:
         raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
     finally:
         os.close(fd)
-    return True
 
 
 def write(path: str, text: str) -> None:
     """Temp file in the same directory, fsync, rename: FILE is either the old one or the whole new one."""
-    target = _target(path)
     data = text.encode(errors="replace")
-    if _write_special(target, data):
+    if _ours_to_write_through(path):
+        _write_through(path, data)
         return
+    target = _target(path)
     directory = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")

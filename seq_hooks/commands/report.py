@@ -170,8 +170,9 @@ def main(argv: list[str]) -> int:
     if target == "-":
         sys.stdout.write(text)
         return OK
+    note = sys.stderr if outfile.names_stdout(target) else sys.stdout  # `--html /dev/stdout | ...`: HTML alone
     outfile.write(target, text)
     locks = len({u["lock"] for u in data})
-    sys.stdout.write(f"wrote {target}: {len(data)} unit{'s' if len(data) != 1 else ''} in {locks} "
+    note.write(f"wrote {target}: {len(data)} unit{'s' if len(data) != 1 else ''} in {locks} "
                      f"lock{'s' if locks != 1 else ''}\n")
     return OK
