@@ -8,6 +8,7 @@ from pathlib import Path
 
 from seq_hooks import journal
 from seq_hooks.lock import admission, tickets
+from seq_hooks.process import proctree
 from testing.queue import STATE, queue, start, start_holder
 from testing.util import (
     COMPUTE,
@@ -261,3 +262,25 @@ def test_the_holders_running_processes_are_counted_and_a_holder_not_started_yet_
         now, running = admission.holders_now(holders)
         assert running == 2 and [e for e, _ in now] == [100, 100]
         assert now[0][1] > now[1][1] == 0  # A's tree holds memory; B has no tree yet
+
+
+def test_a_holder_whose_tree_has_ended_does_not_keep_the_cpus_busy(isolated: Path) -> None:
+    """Issue 20 item 9: `seq-hooks run -- cmd | less` left at the pager: the command has exited, its
+    output waits for the reader, the holder still holds its slot. It runs nothing, so the next unit
+    does not wait "CPUs busy" (up to the holder's timeout): only a holder whose command has not
+    started yet counts as one running."""
+    env = _env(slots=3)
+    script = "import sys; sys.stdout.write('x' * 500_000); sys.stdout.flush()"
+    holder = start(seq_hooks("run", "--", sys.executable, "-c", script), env)  # nobody reads it
+    waiter = None
+    try:
+        wait_until(lambda: len(_live(isolated)) == 1 and not proctree.descendants(holder.pid),
+                   what="the holder's command to exit with its output unread")
+        assert holder.poll() is None
+        waiter = start([*PIN, *seq_hooks("run", "--", "true")], env)  # one CPU: slots > CPUs
+        assert waiter.wait(30) == 0, waiter.stderr.read() if waiter.stderr else ""
+        assert holder.poll() is None  # admitted beside it
+    finally:
+        for p in (holder, waiter):
+            if p is not None:
+                reap(p)

@@ -119,13 +119,14 @@ def _pidfd(pid: int) -> int | None:
 
 
 def holders_now(holders: list[TicketInfo]) -> tuple[list[tuple[int, float]], int]:
-    """(expected peak MB, tree memory now MB) of each holder (its runner's descendants), and how many of those
-    processes are running or ready to run (state R). A holder whose command has not started yet counts as one
-    running: it is about to (else every unit admitted in the same instant would find the CPUs free)."""
+    """(expected peak MB, tree memory now MB) of each holder (its runner's descendants), and how
+    many of those processes are running or ready to run (state R). A holder whose command has not
+    started yet counts as one running: it is about to (else every unit admitted in the same instant
+    would find the CPUs free); one whose tree has ended (its output waits for a reader) does not."""
     out, running = [], 0
     for t in holders:
         tree = proctree.tree(t.pid)
-        running += tree.running + (tree.procs == 0)
+        running += tree.running + (tree.procs == 0 and not tickets.started(t.path))
         out.append((t.expected_mb, tree.rss / MB))
     return out, running
 

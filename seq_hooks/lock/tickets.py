@@ -293,6 +293,23 @@ def handed_fd(ticket: str) -> int | None:
     return int(number) if word == HANDED.encode() and number.isdigit() else None
 
 
+def started(ticket: str) -> bool:
+    """Whether a holder's command has started: its record names a process (the supervisor records
+    the command as soon as it runs). Reads the record's first bytes only."""
+    try:
+        fd = os.open(procs_path(ticket), OPEN_FLAGS)
+    except OSError:
+        return False
+    try:
+        head = os.pread(fd, 128, 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return any(pid.isdigit() and start.isdigit()
+               for pid, _, start in (line.partition(b" ") for line in head.split(b"\n")[:-1]))
+
+
 def read_procs(ticket: str) -> list[tuple[int, int]]:
     """The (pid, start time) pairs recorded for a ticket's run; lines that do not parse are skipped."""
     try:
