@@ -315,6 +315,21 @@ def cmdline(pid: int) -> str:
     return " ".join(argv) if argv else ""
 
 
+def owner(pid: int) -> int | None:
+    """The uid a process runs as (its effective uid, as /proc shows it); None when it is gone."""
+    if use_proc():
+        try:
+            return os.stat(f"/proc/{pid}").st_uid
+        except OSError:
+            return None
+    import psutil
+
+    try:
+        return int(psutil.Process(pid).uids().effective)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
 def alive(pid: int) -> bool:
     """True for a running process (a zombie does not count: it is dead and waits to be reaped)."""
     i = info(pid)

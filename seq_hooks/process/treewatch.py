@@ -61,8 +61,10 @@ class TreeWatch:
 
     def __init__(self, token: str, subreaper: bool, *, memory_limit_mb: int, max_procs: int, check_interval: float,
                  note: Callable[[str], None], on_procs: Callable[[list[tuple[int, int]]], None] | None = None,
-                 on_memory: Callable[[int, Sample], None] | None = None, group: RunGroup | None = None) -> None:
+                 on_memory: Callable[[int, Sample], None] | None = None, group: RunGroup | None = None,
+                 root: int | None = None) -> None:
         self.token = token
+        self.root = root  # `seq-hooks watch --pid`: that process and its descendants; None: our children's tree
         self.subreaper = subreaper
         self.limit = memory_limit_mb * MB
         self.max_procs = max_procs
@@ -94,6 +96,9 @@ class TreeWatch:
         return known
 
     def pids(self) -> list[int]:
+        if self.root is not None:  # a process we did not start, and its descendants, never ourselves
+            me = os.getpid()
+            return [self.root, *proctree.descendants(self.root, skip=lambda p: p == me or self.daemon(p))]
         found = proctree.descendants(os.getpid(), skip=self.daemon)
         if not self.subreaper:
             # no subreaper (macOS, or forced): daemons reparent to init; find them by the run token
