@@ -4,6 +4,7 @@ from __future__ import annotations
 from seq_hooks import config, project
 from seq_hooks.config import Settings
 from seq_hooks.records import NamedTuple
+from seq_hooks.sharedtree import record
 
 
 class Context(NamedTuple):
@@ -17,5 +18,11 @@ def load(cwd: str | None = None) -> Context:
     own = project.state_path(proj)  # the project's own state dir keeps its parsed pyproject.toml, in any scope
     settings = config.load(proj.root, cache_dir=own)
     if settings.scope == "project":
-        return Context(proj, settings, project.ensure_private_dir(own))
-    return Context(proj, settings, project.state_dir(proj, settings.scope))
+        state_dir = project.ensure_private_dir(own)
+    else:
+        state_dir = project.state_dir(proj, settings.scope)
+    if record.pending(state_dir):  # a commit has (or a dead one had) the tree stashed: one listing to know
+        from seq_hooks.sharedtree import recover
+
+        recover.recover(state_dir)
+    return Context(proj, settings, state_dir)

@@ -69,6 +69,7 @@ class Request(NamedTuple):
     threads: int = 0  # cap the tools' own threads and workers to this many (threadcaps); 0 = leave them
     notes: tuple[str, ...] = ()  # lines for the log, after its header (e.g. that --shell ran a string with sh -c)
     daemon: str = ""  # atomic-mypy: how the unit was answered: warm, cold (a daemon started for it) or fallback
+    stash: bool = False  # files with unstaged edits at their index version while it runs (the git hook's chain)
 
 
 def limits(settings: Settings, hook: HookSettings | None = None, *, timeout: float | None = None,
@@ -200,8 +201,17 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     started = time.time()
     env = _unit_env(unit, held, settings, request.threads)
     log_dir = logfile.log_dir(settings, state_dir, root)
+    stashed = None
     try:
-        outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir, held)
+        if request.stash:
+            from seq_hooks.sharedtree import stash  # only for a git hook's chain
+
+            stashed = stash.stash(root, state_dir, unit.token, unit.env)
+        try:
+            outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir, held)
+        finally:
+            if stashed is not None:
+                stash.restore(stashed)
     finally:
         if held is not None:
             held.release()

@@ -23,6 +23,8 @@ OPTIONS = (
     Option(("--no-lock",), "no_lock", help="supervise only, do not queue"),
     Option(("--pipeline",), "pipeline", help="CMD is a whole pipeline (a git hook's chain): its timeout is "
            "pipeline_timeout"),
+    Option(("--stash",), "stash", help="put the files with unstaged edits at their index version while CMD runs "
+           "and back after, never over another writer's save (the git hook runs pre-commit so)"),
     Option(("--json",), "json", help="capture the output and print one JSON result object"),
     Option(("--log",), "log", "str", "write the run's log to FILE", "FILE"),
     Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks, only the command's output"),
@@ -82,6 +84,7 @@ def main(argv: list[str]) -> int:
         log_path=parsed.text("log"),
         quiet=parsed.flag("quiet"),
         threads=s.threads if threads is None else threads,
+        stash=parsed.flag("stash"),
     )
     verbose = parsed.flag("verbose") or s.verbose
     request = _prepared(request, ctx, shell=parsed.flag("shell"), verbose=verbose and not parsed.flag("quiet"))

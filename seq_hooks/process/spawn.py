@@ -122,52 +122,83 @@ def output(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | 
 
     Not for the user's commands (those go through the supervisor). Killed after `timeout` seconds.
     """
+    done = exchange(argv, env=env, cwd=cwd, timeout=timeout)
+    return Completed(done.code, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
+
+
+class Exchanged(NamedTuple):
+    code: int  # exit status, or 128+N after signal N
+    stdout: bytes
+    stderr: bytes
+
+
+def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+             timeout: float = 60.0) -> Exchanged:
+    """Runs a short helper command with `data` on its stdin (git cat-file --batch, update-index --index-info) to
+    its end; its output as bytes. Not for the user's commands. Killed after `timeout` seconds."""
     import select
     import time
 
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    in_r, in_w = os.pipe()
     old = os.getcwd() if cwd else None
     try:
         if cwd:
             os.chdir(cwd)
-        pid = spawn(argv, env=os.environ if env is None else env, stdin=null, stdout=out_w, stderr=err_w,
+        pid = spawn(argv, env=os.environ if env is None else env, stdin=in_r, stdout=out_w, stderr=err_w,
                     new_group=False)
     except BaseException:
-        os.close(out_r)
-        os.close(err_r)
+        for fd in (out_r, err_r, in_w):
+            os.close(fd)
         raise
     finally:
         if old:
             os.chdir(old)
-        for fd in (out_w, err_w, null):
+        for fd in (out_w, err_w, in_r):
             os.close(fd)
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
     poller = select.poll()
     for fd in chunks:
         poller.register(fd, select.POLLIN)
     open_fds = set(chunks)
+    view = memoryview(data)
+    if view:
+        os.set_blocking(in_w, False)
+        poller.register(in_w, select.POLLOUT)
+    else:
+        os.close(in_w)
     deadline = time.monotonic() + timeout
     try:
-        while open_fds:
+        while open_fds or view:
             left = deadline - time.monotonic()
             if left <= 0:
                 os.kill(pid, signal.SIGKILL)
                 break
             for fd, _ in poller.poll(left * 1000):
-                data = os.read(fd, 65536)
-                if data:
-                    chunks[fd].append(data)
+                if fd == in_w:
+                    try:
+                        view = view[os.write(in_w, view[:65536]):]
+                    except BrokenPipeError:
+                        view = view[:0]
+                    if not view:
+                        poller.unregister(in_w)
+                        os.close(in_w)
+                    continue
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    chunks[fd].append(chunk)
                 else:
                     poller.unregister(fd)
                     open_fds.discard(fd)
     finally:
+        if view:
+            os.close(in_w)
         for fd in chunks:
             os.close(fd)
         _, status = os.waitpid(pid, 0)
-    return Completed(
+    return Exchanged(
         os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else signalled(os.WTERMSIG(status)),
-        b"".join(chunks[out_r]).decode(errors="replace"),
-        b"".join(chunks[err_r]).decode(errors="replace"),
+        b"".join(chunks[out_r]),
+        b"".join(chunks[err_r]),
     )

@@ -1,0 +1,168 @@
+"""The git side of a commit's stash: which files have unstaged edits, their index versions as a checkout writes
+them, and the snapshot of the committer's own versions, kept as a tree under a ref so that no `git gc` drops it.
+
+Every call is git plumbing, one process for many files, with the caller's environment (inside a git hook that
+is the commit's own index, GIT_INDEX_FILE).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+from seq_hooks.errors import USAGE, FatalError
+from seq_hooks.process.spawn import exchange
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sharedtree.files import FILE, GONE, LINK, Content
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+STASH_REFS = "refs/seq-hooks/stash/"
+KEPT_REFS = "refs/seq-hooks/kept/"
+_LINK_MODE, _EXEC_MODE, _GITLINK_MODE = "120000", "100755", "160000"
+
+
+class Change(NamedTuple):
+    """A path whose working-tree version differs from the index (git diff-files)."""
+
+    path: bytes  # from the top of the worktree
+    index_mode: str  # "100644", "100755", "120000"
+    index_sha: str
+
+
+class Unstaged(NamedTuple):
+    changes: list[Change]
+    blocked: bool  # unmerged paths: pre-commit refuses before it stashes, and so do we
+
+
+def _git(args: list[str], top: str, env: Mapping[str, str], data: bytes = b"") -> bytes:
+    done = exchange(["git", *args], data, env=env, cwd=top)
+    if done.code != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {why[-1] if why else f'exit {done.code}'}")
+    return done.stdout
+
+
+class GitError(FatalError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, USAGE)
+
+
+def unstaged(top: str, env: Mapping[str, str]) -> Unstaged:
+    """Tracked files whose working-tree version is not the index's (submodules and intent-to-add files aside:
+    pre-commit leaves those to git)."""
+    out = _git(["diff-files", "-z", "--raw", "--ignore-submodules=all", "--no-renames"], top, env)
+    fields = out.split(b"\0")
+    changes: list[Change] = []
+    blocked = False
+    for head, path in zip(fields[0::2], fields[1::2], strict=False):
+        src_mode, _dst_mode, src_sha, _dst_sha, status = head[1:].decode().split(" ")
+        if status == "U":
+            blocked = True
+        elif status in ("M", "D", "T") and src_mode != _GITLINK_MODE:
+            changes.append(Change(path, src_mode, src_sha))
+    return Unstaged(changes, blocked)
+
+
+def index_versions(top: str, env: Mapping[str, str], changes: list[Change]) -> dict[bytes, Content]:
+    """Each path's index version as `git checkout` writes it (smudge filters, end-of-line conversion)."""
+    request = b"".join(b"%s %s\n" % (c.index_sha.encode(), c.path) for c in changes)
+    out = _git(["cat-file", "--batch", "--filters"], top, env, request)
+    contents = {}
+    at = 0
+    for c in changes:
+        line_end = out.index(b"\n", at)
+        size = int(out[at:line_end].split(b" ")[2])
+        data = out[line_end + 1: line_end + 1 + size]
+        at = line_end + 2 + size
+        kind = LINK if c.index_mode == _LINK_MODE else FILE
+        contents[c.path] = Content(kind, c.index_mode == _EXEC_MODE, data)
+    return contents
+
+
+def blob_id(data: bytes, length: int) -> str:
+    """The blob id git gives these bytes (sha1, or sha256 in a repository of that object format)."""
+    h = hashlib.sha1 if length == 40 else hashlib.sha256
+    return h(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def store(top: str, env: Mapping[str, str], contents: dict[bytes, Content]) -> dict[bytes, str] | None:
+    """Writes the committer's versions into the object store, exactly as they are (no filters); their blob ids.
+    None when a file was saved again between our read and git's (the caller reads again)."""
+    files = [p for p, c in contents.items() if c.kind == FILE]
+    ids: dict[bytes, str] = {}
+    if files:
+        out = _git(["hash-object", "-w", "--no-filters", "--stdin-paths"], top, env,
+                   b"".join(p + b"\n" for p in files))
+        for path, sha in zip(files, out.decode().split(), strict=True):
+            if blob_id(contents[path].data, len(sha)) != sha:
+                return None
+            ids[path] = sha
+    for path, c in contents.items():
+        if c.kind == LINK:
+            ids[path] = _git(["hash-object", "-w", "--stdin"], top, env, c.data).decode().strip()
+    return ids
+
+
+def tree(top: str, env: Mapping[str, str], contents: dict[bytes, Content], ids: dict[bytes, str]) -> str:
+    """A tree holding the committer's versions at their paths (a deleted file is absent from it)."""
+    lines = []
+    for path, c in contents.items():
+        if c.kind != GONE:
+            mode = _LINK_MODE if c.kind == LINK else _EXEC_MODE if c.executable else "100644"
+            lines.append(b"%s %s\t%s\0" % (mode.encode(), ids[path].encode(), path))
+    fd, index = tempfile.mkstemp(prefix="seq-hooks-stash-index-")
+    os.close(fd)
+    os.unlink(index)  # git makes it, from nothing
+    scratch = {**env, "GIT_INDEX_FILE": index}
+    try:
+        _git(["update-index", "-z", "--add", "--index-info"], top, scratch, b"".join(lines))
+        return _git(["write-tree"], top, scratch).decode().strip()
+    finally:
+        for name in (index, index + ".lock"):
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+
+
+def set_ref(top: str, env: Mapping[str, str], ref: str, target: str) -> None:
+    _git(["update-ref", "--no-deref", ref, target], top, env)
+
+
+def keep(top: str, env: Mapping[str, str], stash_ref: str, kept_ref: str | None, target: str) -> None:
+    """The stash ref goes; the snapshot stays under `kept_ref` when something could not be put back."""
+    commands = f"delete {stash_ref}\n"
+    if kept_ref is not None:
+        commands = f"create {kept_ref} {target}\n" + commands
+    _git(["update-ref", "--no-deref", "--stdin"], top, env, commands.encode())
+
+
+def read_blobs(top: str, env: Mapping[str, str], ids: list[str]) -> dict[str, bytes]:
+    """The raw bytes of these blobs (one that is missing is left out)."""
+    out = _git(["cat-file", "--batch"], top, env, b"".join(i.encode() + b"\n" for i in ids))
+    blobs = {}
+    at = 0
+    for i in ids:
+        line_end = out.index(b"\n", at)
+        head = out[at:line_end].split(b" ")
+        if head[-1] == b"missing":
+            at = line_end + 1
+            continue
+        size = int(head[2])
+        blobs[i] = out[line_end + 1: line_end + 1 + size]
+        at = line_end + 2 + size
+    return blobs
+
+
+def refs(top: str, env: Mapping[str, str]) -> list[str]:
+    """The snapshots under refs/seq-hooks/ (stash/: a commit's own while it lasts; kept/: what could not be put
+    back), oldest first (their names begin with the time)."""
+    out = _git(["for-each-ref", "--format=%(refname)", "refs/seq-hooks/"], top, env)
+    return sorted(out.decode().splitlines(), key=lambda r: r.rsplit("/", 1)[-1])
+
+
+def paths(top: str, env: Mapping[str, str], ref: str) -> list[bytes]:
+    """The files a snapshot holds."""
+    return [p for p in _git(["ls-tree", "-r", "-z", "--name-only", ref], top, env).split(b"\0") if p]
