@@ -1,12 +1,12 @@
 """Checks of seq-hooks' own setup: the configuration, the state dir, the logs, stale queue entries and leftover
-processes, the git hook."""
+processes, the git hook, the shared working tree (a commit's stash, kept snapshots)."""
 from __future__ import annotations
 
 import os
 import stat
 
 from seq_hooks import display, leftovers, logfile
-from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene
+from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
 from seq_hooks.sizes import MB
@@ -124,3 +124,20 @@ def git_hook(scene: Scene) -> list[Finding]:
         else:
             out.append(Finding(OK, "git hook", f"{h.hook_type}: ours, in {where}"))
     return out
+
+
+def shared_tree(scene: Scene) -> list[Finding]:
+    """A commit that has files at their index version now, a dead commit's stash not put back yet, and the
+    snapshots kept under refs/seq-hooks/kept/ (docs/design.md, "A shared working tree")."""
+    from seq_hooks.sharedtree import view
+
+    topic = "working tree"
+    out = []
+    for s in view.stashed(scene.state) if scene.state_usable else []:
+        if s.live:
+            out.append(Finding(INFO, topic, view.stashed_line(s)))
+        else:
+            out.append(Finding(WARNING, topic, view.stashed_line(s), "seq-hooks status (any command puts it back)"))
+    for k in view.kept(scene.root):
+        out.append(Finding(INFO, topic, view.kept_line(k)))
+    return out or [Finding(OK, topic, "no commit has files stashed, no snapshot kept")]

@@ -12,10 +12,12 @@ from seq_hooks.errors import FAILED, OK
 from seq_hooks.lock import admission, tickets
 from seq_hooks.options import Option, parse
 from seq_hooks.process import proctree
+from seq_hooks.sharedtree import view
 
 OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would be done, do nothing"),)
 SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), and end the processes still "
-           "carrying the run token of a dead run. Never matches processes by name.")
+           "carrying the run token of a dead run (a dead commit's stash is put back first). Never matches processes "
+           "by name. Snapshots kept under refs/seq-hooks/kept/ are listed, never removed.")
 
 
 def _say(text: str) -> None:
@@ -99,6 +101,8 @@ def main(argv: list[str]) -> int:
         pids = ", ".join(str(p) for p in u.pids)
         _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "
              f"under live {_proc(u.parent)} (a --no-lock run, most likely)")
+    for k in view.kept(ctx.project.root):  # the user's edits: said, never removed
+        _say(view.kept_line(k))
     if not did:
         _say("nothing to clean")
     return OK if ok else FAILED

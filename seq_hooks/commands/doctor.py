@@ -19,9 +19,9 @@ from seq_hooks.options import Option, parse
 
 OPTIONS: tuple[Option, ...] = ()
 SUMMARY = ("Check the configuration, the state directory, stale queue entries, leftover processes of dead runs, "
-           "the git hook, the pre-commit configuration, memory enforcement, each lock's slots and memory budget "
-           "(and the setting that fits this machine) and the guides' environment variables. Changes nothing; exit "
-           "1 when something needs fixing.")
+           "the git hook, a commit's stash and kept snapshots, the pre-commit configuration, memory enforcement, "
+           "each lock's slots and memory budget (and the setting that fits this machine) and the guides' "
+           "environment variables. Changes nothing; exit 1 when something needs fixing.")
 
 CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.configuration,
@@ -29,6 +29,7 @@ CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.logs,
     setup.queues,
     setup.git_hook,
+    setup.shared_tree,
     precommit.fan_out,
     threads.fan_out,
     memory.memory,

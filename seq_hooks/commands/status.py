@@ -126,14 +126,29 @@ def _machine_line(m: Machine) -> Line:
             (f"load {m.load[0]:.2f} {m.load[1]:.2f} {m.load[2]:.2f}, ", ""), (units, "")]
 
 
-def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = None) -> list[str]:
-    """The text of a snapshot, each line cut to `width` (None: no cut), the machine's line last."""
+def tree_lines(state_dir: str, root: str, *, kept: bool = True) -> list[Line]:
+    """A commit that has files at their index version now (docs/design.md, "A shared working tree"), and the
+    snapshots kept under refs/seq-hooks/kept/ (a git call: not redrawn by --watch)."""
+    from seq_hooks.sharedtree import view
+
+    lines: list[Line] = [[("stashed ", _YELLOW if s.live else _RED), (view.stashed_line(s), "")]
+                         for s in view.stashed(state_dir)]
+    if kept:
+        lines += [[("kept ", _BOLD), (view.kept_line(k)[len("kept "):], "")] for k in view.kept(root)]
+    return lines
+
+
+def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = None,
+           tree: list[Line] | None = None) -> list[str]:
+    """The text of a snapshot, each line cut to `width` (None: no cut), the working tree's lines, then the
+    machine's line last."""
     lines: list[Line] = []
     if not snap.queues:
         lines.append([("no lock has been used in this project yet", _DIM)])
     owners = {h.ticket.token: h.ticket.pid for q in snap.queues for h in q.holders}
     for q in snap.queues:  # a nested queue is named after its holder's token
         lines.extend(_queue_lines(q, owners.get(q.lock_id.rsplit("/", 1)[-1]) if q.parent else None))
+    lines.extend(tree or [])
     lines.append(_machine_line(m or machine_now(snap)))
     if width is None:
         return ["".join(display.paint(text, code, colour) for text, code in line) for line in lines]
@@ -148,11 +163,11 @@ def _frame_tty(out: TextIO, lines: list[str], rows: int) -> None:
     out.flush()
 
 
-def _draw(out: TextIO, snap: Snapshot, keys: bool, line: str) -> None:
+def _draw(out: TextIO, snap: Snapshot, keys: bool, line: str, tree: list[Line] | None = None) -> None:
     help_text = watchkeys.HELP + ", Ctrl-C" if keys else "Ctrl-C to quit"
     title = f"seq-hooks status  {time.strftime('%H:%M:%S')}  ({help_text})"
     if not out.isatty():
-        out.write("\n".join([title, *render(snap, None, False)]) + "\n\n")
+        out.write("\n".join([title, *render(snap, None, False, tree=tree)]) + "\n\n")
         out.flush()
         return
     size = shutil.get_terminal_size()
@@ -160,7 +175,7 @@ def _draw(out: TextIO, snap: Snapshot, keys: bool, line: str) -> None:
     head = [display.fit_parts([(title, _DIM)], size.columns, colour)]
     if line:
         head.append(display.fit_parts([(display.clean(line), _BOLD)], size.columns, colour))
-    _frame_tty(out, [*head, *render(snap, size.columns, colour)], max(size.lines, 2))
+    _frame_tty(out, [*head, *render(snap, size.columns, colour, tree=tree)], max(size.lines, 2))
 
 
 def _act(out: TextIO, state_dir: str, snap: Snapshot, action: watchkeys.Action, grace: float) -> watchkeys.Mode:
@@ -181,7 +196,7 @@ def _loop(state_dir: str, out: TextIO, interval: float, grace: float, keys: watc
     while True:
         started = time.monotonic()
         snap = queue_view.snapshot(state_dir, settings)
-        _draw(out, snap, keys is not None, watchkeys.prompt(mode))
+        _draw(out, snap, keys is not None, watchkeys.prompt(mode), tree_lines(state_dir, "", kept=False))
         left = max(0.05, interval - (time.monotonic() - started))
         if keys is None:
             time.sleep(left)
@@ -239,10 +254,14 @@ def main(argv: list[str]) -> int:
         doc = queue_view.as_json(snap)
         doc["machine"] = {"available_mb": m.available_mb, "load": list(m.load), "running_units": m.units,
                           "running_procs": m.procs}
+        from seq_hooks.sharedtree import view
+
+        doc["stashed"] = [s.as_dict() for s in view.stashed(ctx.state_dir)]
+        doc["kept"] = [k.as_dict() for k in view.kept(ctx.project.root)]
         sys.stdout.write(json.dumps(doc) + "\n")
         return OK
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else None
-    text = render(snap, width, display.use_colour(sys.stdout), m)
+    text = render(snap, width, display.use_colour(sys.stdout), m, tree_lines(ctx.state_dir, ctx.project.root))
     sys.stdout.write("\n".join(text) + "\n")
     return OK

@@ -16,7 +16,7 @@ import time
 from seq_hooks import envnames
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
-from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.records import TYPE_CHECKING
 from seq_hooks.sharedtree import record, snapshot
 from seq_hooks.sharedtree.files import Content, State
 from seq_hooks.sharedtree.stash import settle
@@ -28,17 +28,6 @@ if TYPE_CHECKING:
 _GIT_PLACES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
                "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX")
 GRACE = 2.0  # seconds a dead commit's leftover processes get between TERM and KILL
-
-
-class Stashed(NamedTuple):
-    """A commit that has (or had, when it died) files at their index version, for status and doctor."""
-
-    pid: int
-    since: float
-    top: str
-    ref: str
-    files: list[str]
-    live: bool
 
 
 def git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -88,28 +77,3 @@ def _settle(data: dict[str, object]) -> list[str]:
     sys.stderr.write(f"seq-hooks: a commit (pid {data.get('pid')}, {when}) died with {len(entries)} file(s) of "
                      f"{top} at their index version: putting back what nobody saved since\n")
     return settle(top, env, name, ref, tree, entries, why=f" (from the dead commit {data.get('pid')})")
-
-
-def stashed(state_dir: str) -> list[Stashed]:
-    """The commits with files at their index version now (live), and dead ones not settled yet."""
-    out = []
-    for path in record.pending(state_dir):
-        data = record.read(path)
-        if data is None:
-            continue
-        entries = data.get("files")
-        out.append(Stashed(
-            int(str(data.get("pid", 0))), float(str(data.get("since", 0))), str(data.get("top", "")),
-            str(data.get("ref", "")), [str(e.get("path")) for e in entries] if isinstance(entries, list) else [],
-            record.live(path)))
-    return out
-
-
-def kept(top: str) -> list[tuple[str, list[str]]]:
-    """The snapshots kept under refs/seq-hooks/kept/, with the files each holds."""
-    env = git_env()
-    try:
-        refs = [r for r in snapshot.refs(top, env) if r.startswith(snapshot.KEPT_REFS)]
-        return [(r, [os.fsdecode(p) for p in snapshot.paths(top, env, r)]) for r in refs]
-    except FatalError:
-        return []
