@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,18 +27,32 @@ class Scene:
     """A repository with a staged change and unstaged edits in `stashed.txt`, a clean `untouched.txt`, and the
     control directory the hook reads."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, build: bool = True) -> None:
         self.repo = repo
         self.control = repo.parent / "control"
-        self.control.mkdir()
         self.hook = repo.parent / "hold.sh"
+        self.mine: dict[str, str] = {}
+        if build:
+            self._build(repo)
+
+    def copy(self, base: Path) -> Scene:
+        """The same scene in `base` (copied, not rebuilt: no git process), with a fresh control directory."""
+        base.mkdir(parents=True)
+        shutil.copytree(self.repo, base / self.repo.name, symlinks=True)
+        shutil.copy2(self.hook, base / self.hook.name)
+        other = Scene(base / self.repo.name, build=False)
+        other.control.mkdir()
+        other.mine = dict(self.mine)
+        return other
+
+    def _build(self, repo: Path) -> None:
+        self.control.mkdir()
         self.hook.write_text(HOOK)
         self.hook.chmod(0o755)
         for name in ("stashed.txt", "fixme.txt", "untouched.txt"):
             (repo / name).write_text(f"{name}: base\n")
         git(repo, "add", ".")
         git(repo, "commit", "-q", "-m", "base", "--no-verify")
-        self.mine = {}
         for name in ("stashed.txt", "fixme.txt"):
             (repo / name).write_text(f"{name}: staged\n")
             git(repo, "add", name)

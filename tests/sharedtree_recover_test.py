@@ -1,0 +1,72 @@
+"""A commit killed (SIGKILL) while it has the tree stashed: the next seq-hooks command ends what is left of it and
+puts back what nobody saved since, or keeps it under a ref and says so."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from seq_hooks import proctree
+from seq_hooks.sharedtree import record
+from testing.sharedtree import Scene, assert_nothing_lost, status
+from testing.util import run, seq_hooks, wait_until
+
+WRITER = "the other writer's save\n"
+
+
+def _runner_pid(repo: Path) -> int:
+    """The pid in the commit's stash record: the seq-hooks run that holds the stash."""
+    folder = repo / ".git" / "seq-hooks" / record.DIR
+    wait_until(lambda: any(folder.glob("*.json")), what="the stash record")
+    return int(json.loads(next(folder.glob("*.json")).read_text())["pid"])
+
+
+def _kill(pid: int, whole: bool) -> None:
+    """SIGKILL to the runner, or (`whole`: power loss, a closed terminal) to it and every process under it."""
+    for target in [pid, *(proctree.descendants(pid) if whole else [])]:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had finished: the commit ended by itself
+
+
+@pytest.mark.parametrize("trial", range(2))
+@pytest.mark.parametrize("moment", ["after-stash", "hooks", "restore"])
+@pytest.mark.parametrize("whole", [False, True], ids=["runner", "tree"])
+def test_a_killed_commits_stash_is_put_back_by_the_next_command(isolated: Path, whole: bool, moment: str,
+                                                                 trial: int) -> None:
+    """The runner alone (its pre-commit and hook live on: the next command ends them first), or the whole tree."""
+    rng = random.Random(f"{whole}-{moment}-{trial}")
+    scene = Scene(isolated)
+    scene.pre_commit_config()
+    assert run(seq_hooks("install-git-hook")).returncode == 0
+    saves = list(scene.mine.items())
+    commit = scene.commit(scene.env(dict(os.environ), fix="fixme.txt" if trial else None))
+    pid = _runner_pid(isolated)
+    if moment == "after-stash":
+        time.sleep(rng.uniform(0, 0.05))
+    else:
+        scene.ready()
+        if trial:  # another writer saves a file the commit never touches and a stashed one
+            for name in ("untouched.txt", "stashed.txt"):
+                text = (isolated / name).read_text() + WRITER
+                (isolated / name).write_text(text)
+                saves.append((name, text))
+        if moment == "restore":
+            scene.go()
+            scene.done()
+            time.sleep(rng.uniform(0, 0.05))
+    _kill(pid, whole)
+    commit.wait(60)
+    after = status(isolated)  # the next command: ends the dead commit's leftovers, settles its stash
+    assert after.returncode == 0, after.stderr
+    output = commit.communicate(timeout=60)[0] + after.stderr
+    assert_nothing_lost(isolated, output, saves)
+    if moment != "restore":
+        assert "died with" in after.stderr
+    assert not [line for line in status(isolated).stdout.splitlines() if line.startswith("stashed ")]
