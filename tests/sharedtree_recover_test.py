@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seq_hooks import proctree
+from seq_hooks.process import proctree
 from seq_hooks.sharedtree import record
 from testing.sharedtree import Scene, assert_nothing_lost, status
 from testing.util import run, seq_hooks, wait_until
