@@ -16,7 +16,7 @@ def __getattr__(name: str) -> str:
     stays off the run path)."""
     if name != "__version__":
         raise AttributeError(f"module 'seq_hooks' has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # importlib: off the run path (~6 ms)
 
     try:
         return version("seq-hooks")
@@ -26,6 +26,6 @@ def __getattr__(name: str) -> str:
 
 def run(argv: list[str], **kwargs: Any) -> RunResult:
     """Run ``argv`` through the project's queue and supervisor; see ``seq_hooks.api.run``."""
-    from seq_hooks.api import run as run_queued
+    from seq_hooks.api import run as run_queued  # the API: only for its callers
 
     return run_queued(argv, **kwargs)

@@ -25,7 +25,7 @@ COMMANDS = {
 
 
 def _usage() -> str:
-    from seq_hooks import __version__
+    from seq_hooks import __version__  # reads the package metadata: only when shown
 
     lines = [f"usage: seq-hooks COMMAND [OPTIONS] (seq-hooks {__version__})", "", "commands:"]
     lines += [f"  {name:<20} {text}" for name, text in COMMANDS.items()]
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(_usage())
         return OK if args else USAGE
     if args[0] == "--version":
-        from seq_hooks import __version__
+        from seq_hooks import __version__  # reads the package metadata: only when shown
 
         sys.stdout.write(f"seq-hooks {__version__}\n")
         return OK

@@ -12,6 +12,7 @@ hundredth of a plain run's instructions); guard turns the collector back on.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from seq_hooks import envnames
@@ -35,7 +36,7 @@ def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str], *, 
     """Runs an entry point; the one place where errors become messages and exit codes. With `program`, the
     console script's own call, the process ends here with that code (see the module's docstring)."""
     if program:
-        import gc
+        import gc  # only for a console script, at its end
 
         gc.freeze()
         gc.enable()
@@ -47,8 +48,6 @@ def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str], *, 
 
 def exit_now(code: int) -> NoReturn:
     """Flushes stdout and stderr and ends the process with `code` at once (no interpreter teardown)."""
-    import os
-
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -60,7 +59,7 @@ def exit_now(code: int) -> NoReturn:
 
 
 def _code(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> int:
-    from seq_hooks.options import HelpRequested
+    from seq_hooks.options import HelpRequested  # options: a hook entry parses its own way
 
     try:
         return entry(list(argv))
@@ -76,8 +75,6 @@ def _code(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> 
     except BrokenPipeError:
         return BROKEN_PIPE
     except Exception as e:  # a bug in seq-hooks: say so briefly, with the details only on request
-        import os
-
         if os.environ.get(envnames.DEBUG):
             raise
         sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} (SEQ_HOOKS_DEBUG=1 shows more)\n")

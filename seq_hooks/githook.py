@@ -12,6 +12,7 @@ hook; `install` puts things back in order and `uninstall` leaves pre-commit's ow
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -19,6 +20,7 @@ import stat
 import sys
 
 from seq_hooks.errors import FAILED, FatalError, UsageError
+from seq_hooks.process.spawn import output
 from seq_hooks.records import NamedTuple
 
 MARKER = "# seq-hooks: git hook"
@@ -57,8 +59,6 @@ def hook_types(given: list[str], default: tuple[str, ...]) -> list[str]:
 
 
 def _git(args: list[str], cwd: str | None) -> tuple[int, str, str]:
-    from seq_hooks.process.spawn import output
-
     done = output(["git", *args], env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}, cwd=cwd)
     return done.code, done.stdout.strip(), done.stderr.strip()
 
@@ -277,8 +277,6 @@ def uninstall(loc: Location, hook_type: str) -> str | None:
 def installer_python() -> tuple[str, str]:
     """The interpreter the hook runs seq-hooks with, and the one it runs pre-commit with ('' when the installing
     environment has no pre-commit: the hook then looks for `pre-commit` on PATH when it runs)."""
-    import importlib.util
-
     python = sys.executable or ""
     has_pre_commit = bool(python) and importlib.util.find_spec("pre_commit") is not None
     return python, python if has_pre_commit else ""

@@ -13,8 +13,8 @@ from __future__ import annotations
 import fcntl
 import os
 
-from seq_hooks import envnames, journal
-from seq_hooks.lock import tickets
+from seq_hooks import envnames, journal, logfile
+from seq_hooks.lock import takeover, tickets
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
 from seq_hooks.records import NamedTuple
@@ -113,8 +113,6 @@ def classify(procs: list[Proc], live: set[str], stale: dict[str, str], ended: se
 
 
 def logged_tokens(log_dir: str | None) -> set[str]:
-    from seq_hooks import logfile
-
     return {p.token for n in logfile.logs(log_dir) if (p := logfile.parse(n))} if log_dir else set()
 
 
@@ -134,8 +132,6 @@ def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket],
 def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
     """Processes a dead holder's supervisor recorded (`<ticket>.procs`) that its run token no longer finds: they
     cleared their environment (`env -i`, sudo)."""
-    from seq_hooks.lock import takeover
-
     known = {p for lo in found for p in lo.pids} | {os.getpid(), *proctree.ancestors()}
     out = []
     for s in stale:
@@ -150,8 +146,6 @@ def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
 def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
     """Ends a leftover's processes that are still what they were found as (its token, or its recorded start
     time): (ended, survivors)."""
-    from seq_hooks.lock import takeover
-
     starts = dict(leftover.starts)
     pids = [p for p in leftover.pids
             if (p in starts and takeover.same(p, starts[p])) or (p not in starts and still_carries(p, leftover.token))]

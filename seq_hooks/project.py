@@ -94,8 +94,8 @@ def _others_can_rename(st: os.stat_result) -> bool:
 
 
 def _group_has_others(gid: int) -> bool:
-    import grp
-    import pwd
+    import grp  # only for a state dir that others may write to
+    import pwd  # only for a state dir that others may write to
 
     me = os.geteuid()
     try:

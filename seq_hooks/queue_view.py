@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from seq_hooks.config import Settings
-from seq_hooks.lock import capacity, tickets
+from seq_hooks.lock import admission, capacity, tickets
 from seq_hooks.lock.capacity import Capacity
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
@@ -96,8 +96,6 @@ def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | No
     waiting = [Waiter(i, t, max(now - t.since, 0.0), proctree.stopped(t.pid)) for i, t in enumerate(rest, 1)]
     room = None
     if cap is not None and not cap.exclusive:
-        from seq_hooks.lock import admission
-
         why = admission.verdict(cap, rest[0].expected_mb, [h.ticket for h in holders]).why if rest else ""
         room = Room(cap.slots, cap.budget_mb, sum(h.ticket.expected_mb for h in holders), why)
     return QueueView(lock_id, parent_of(lock_id), lock_id.count(_NESTED), holders[0] if holders else None, waiting,

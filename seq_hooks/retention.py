@@ -78,7 +78,7 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
 
 
 def _live_tokens(state_dir: str) -> frozenset[str]:
-    from seq_hooks.lock import tickets
+    from seq_hooks.lock import tickets  # the lock's files: off `run --no-lock`'s path
 
     return frozenset(tickets.live_tokens(state_dir))
 

@@ -129,7 +129,7 @@ def _note(text: str) -> None:
 
 
 def _on_wait(info: queue.WaitInfo) -> None:
-    from seq_hooks.lock import queue
+    from seq_hooks.lock import queue  # only while waiting for a lock
 
     where = f"position {info.position}" if info.position > 1 else "next"
     holder = queue.describe(info.holder)
@@ -161,7 +161,7 @@ def _text(data: bytes) -> tuple[str, str | None]:
     try:
         return data.decode(), None
     except UnicodeDecodeError:
-        import binascii
+        import binascii  # only for --json output that is not UTF-8
 
         return data.decode(errors="replace"), binascii.b2a_base64(data, newline=False).decode()
 
@@ -259,7 +259,7 @@ def _unit_env(unit: Unit, held: queue.Held | None, settings: Settings, threads: 
     """The command's environment: its run token, the locks it holds, the pipeline deadline, the thread caps."""
     env = {**unit.env, envnames.RUN: unit.token}
     if threads > 0:
-        from seq_hooks.process import threadcaps
+        from seq_hooks.process import threadcaps  # only with threads = N
 
         env.update(threadcaps.caps(threads, env))
     held_by = [*unit.held_by, held.marker()] if held is not None else unit.held_by

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 from seq_hooks.config import Settings
 from seq_hooks.errors import USAGE, FatalError
-from seq_hooks.process.spawn import which
+from seq_hooks.process.spawn import output, which
 from seq_hooks.records import NamedTuple
 
 VENV_NAMES = (".venv", "venv")
@@ -49,8 +49,6 @@ def _configured(settings: Settings, root: str, env: Mapping[str, str]) -> str | 
 
 def has_module(python: str, module: str) -> bool:
     """Whether `python` can import `module` (without importing it)."""
-    from seq_hooks.process.spawn import output
-
     probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
     try:
         return output([python, "-c", probe], timeout=60).code == 0

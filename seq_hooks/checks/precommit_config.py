@@ -6,7 +6,10 @@ files: a plain `seq-hooks run` never loads it.
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import Any
+
+import yaml
 
 from seq_hooks.config import read_regular
 from seq_hooks.errors import UsageError
@@ -24,8 +27,6 @@ class Repo(NamedTuple):
 
 def load_yaml(text: str) -> Any:
     """The document; ValueError with the parser's first line when it is not YAML."""
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -83,8 +84,6 @@ def cached_manifest(repo: str, rev: str) -> dict[str, Hook] | None:
     db = os.path.join(_cache_dir(), "db.db")
     if not os.path.isfile(db):
         return None
-    import sqlite3
-
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from seq_hooks import display, leftovers, logfile
+from seq_hooks import display, githook, leftovers, logfile
 from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
@@ -101,8 +101,6 @@ def queues(scene: Scene) -> list[Finding]:
 
 
 def git_hook(scene: Scene) -> list[Finding]:
-    from seq_hooks import githook
-
     try:
         loc = githook.locate(scene.root)
     except FatalError as e:

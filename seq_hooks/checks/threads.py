@@ -2,13 +2,21 @@
 addopts), and what the `threads` setting does about it."""
 from __future__ import annotations
 
+import configparser
 import os
 import shlex
+import sys
 
 from seq_hooks.checks import INFO, PROBLEM, Finding, Scene
 from seq_hooks.config import read_regular
 from seq_hooks.errors import UsageError
 from seq_hooks.records import TYPE_CHECKING
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
 
 if TYPE_CHECKING:
     from typing import Any
@@ -20,8 +28,6 @@ INI_FILES = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("pyproject.to
 
 
 def _ini_addopts(path: str, section: str) -> str | None:
-    import configparser
-
     parser = configparser.RawConfigParser()
     try:
         parser.read_string((read_regular(path) or b"").decode("utf-8"), path)
@@ -31,12 +37,6 @@ def _ini_addopts(path: str, section: str) -> str | None:
 
 
 def _toml_addopts(path: str) -> str | None:
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:
-        import tomli as tomllib
     try:
         doc: Any = tomllib.loads((read_regular(path) or b"").decode("utf-8"))
     except (UsageError, tomllib.TOMLDecodeError, UnicodeDecodeError):

@@ -110,7 +110,7 @@ def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: b
         ctx.settings.project_tools or which(name, os.environ.get("PATH", os.defpath)) is None)
     if not (shell or lookup or verbose):
         return request  # the plain path: nothing to look up, nothing to say
-    from seq_hooks.commands import command_line
+    from seq_hooks.commands import command_line  # shlex, toolenv: only off the plain path
 
     found = None
     if shell:
@@ -127,7 +127,7 @@ def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: b
 
 def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None:
     if as_json:
-        import json
+        import json  # only for --json: off the plain path
 
         sys.stdout.write(json.dumps(result.as_dict()) + "\n")
         sys.stdout.flush()
@@ -135,7 +135,7 @@ def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None
     if result.message and (not quiet or result.reason != "exit"):
         hint = ""
         if result.reason == "not-found":
-            from seq_hooks.commands.command_line import not_found_hint
+            from seq_hooks.commands.command_line import not_found_hint  # only when not found
 
             hint = not_found_hint(result.argv)
         sys.stderr.write(f"seq-hooks run: {result.message}{hint}\n")

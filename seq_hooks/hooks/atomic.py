@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from seq_hooks import context, runner, toolenv
 from seq_hooks.config import HookSettings, Settings
+from seq_hooks.entry import guard
 from seq_hooks.errors import OK
 from seq_hooks.hooks import files, units
 from seq_hooks.hooks.words import COMMON_OPTIONS, Syntax, Words, split_words, texts
@@ -121,7 +122,5 @@ def _find_tool(name: str, generic: bool, ctx: context.Context, limits: Limits) -
 
 def main(spec: Spec, argv: Sequence[str] | None = None) -> int:
     """A hook's console script: `def main(argv=None) -> int: return atomic.main(SPEC, argv)`."""
-    from seq_hooks.entry import guard
-
     return guard(spec.hook_id, lambda args: run(spec, args), sys.argv[1:] if argv is None else argv,
                  program=argv is None)

@@ -5,12 +5,11 @@ import os
 from collections.abc import Sequence
 
 from seq_hooks.errors import USAGE, FatalError
+from seq_hooks.process.spawn import output
 
 
 def listed_files(root: str, under: str = ".") -> list[str]:
     """Tracked and untracked-but-not-ignored files, relative to the working directory."""
-    from seq_hooks.process.spawn import output
-
     got = output(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", under])
     if got.code != 0:
         if under == "." and not os.path.isdir(os.path.join(root, ".git")) and not os.path.exists(".git"):
@@ -23,7 +22,7 @@ def matches(path: str, types: Sequence[str]) -> bool:
     """Whether `path` has one of the identify tags `types` ("file": every file)."""
     if "file" in types:
         return True
-    from identify.identify import tags_from_path
+    from identify.identify import tags_from_path  # identify loads its tables: only for files typed by hand
 
     try:
         return bool(tags_from_path(path).intersection(types))

@@ -238,7 +238,7 @@ def _main(argv: list[str]) -> int:
     if git_args is not None:
         if parsed.flag("fix_stale") or parsed.flag("strict"):
             raise UsageError("--fix-stale and --strict are for the check alone, not with a git command")
-        from seq_hooks.commands.git import run_git
+        from seq_hooks.commands.git import run_git  # the runner and the lock: only to run git
 
         return run_git(git_args, prog="git-safe")
     repo = find_repo()

@@ -10,6 +10,7 @@ import os
 
 from seq_hooks import envnames
 from seq_hooks.errors import UsageError
+from seq_hooks.lock import tickets
 from seq_hooks.process import proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
@@ -56,8 +57,6 @@ def _true(state_dir: str, m: Marker, me: int) -> bool:
         return False
     if not (proctree.alive(m.pid) and (m.pid == me or proctree.is_ancestor(m.pid, me))):
         return False
-    from seq_hooks.lock import tickets
-
     queue = tickets.read_queue(tickets.queue_dir(state_dir, m.lock_id))
     # one of the lock's holders (a lock with slots has several): a live ticket of that pid and token, granted
     return any(t.alive and t.token == m.token and t.pid == m.pid and t.granted is not None for t in queue)
@@ -78,8 +77,6 @@ def resolve(name: str, markers: list[Marker]) -> tuple[str, Marker | None]:
     mine = [m for m in markers if m.lock_id.split("/")[0] == name]
     if not mine:
         return name, None
-    from seq_hooks.lock import tickets
-
     parent = max(mine, key=lambda m: m.lock_id.count("/"))
     return f"{parent.lock_id}/{tickets.NESTED}/{parent.token}", parent
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import time
 
+from seq_hooks.process import machine
+
 PREFIX = "seq-hooks-"
 STALE = 60.0  # seconds: an empty group this old is a dead runner's (a live one fills its group at once)
 
@@ -39,8 +41,6 @@ class RunGroup:
     @staticmethod
     def make(token: str) -> RunGroup | None:
         """A new empty cgroup under ours, or None where we may not make one."""
-        from seq_hooks.process import machine
-
         _version, dirs = machine.cgroup_dirs("pids")
         if not dirs:
             return None

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
+import time
 
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError, signalled
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -136,9 +138,6 @@ def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | Non
              timeout: float = 60.0) -> Exchanged:
     """Runs a short helper command with `data` on its stdin (git cat-file --batch, update-index --index-info) to
     its end; its output as bytes. Not for the user's commands. Killed after `timeout` seconds."""
-    import select
-    import time
-
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()

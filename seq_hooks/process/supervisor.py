@@ -80,7 +80,7 @@ def become_subreaper() -> bool:
         _subreaper = False
         if proctree.use_proc() and os.environ.get(envnames.NO_SUBREAPER) != "1":
             try:
-                import ctypes
+                import ctypes  # only where a subreaper can be asked for (Linux)
 
                 libc = ctypes.CDLL(None, use_errno=True)
                 _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
