@@ -108,7 +108,7 @@ def describe(t: TicketInfo | None) -> str:
     """A ticket's owner for a message: pid, command line (cut, control characters replaced), time held."""
     if t is None:
         return "nobody"
-    from seq_hooks import display
+    from seq_hooks import display  # display imports shlex: only to describe a holder
 
     since = t.granted or t.since
     return f"pid {t.pid} ({display.fit(display.command(t.argv), 80)}), running {time.time() - since:.0f}s"
