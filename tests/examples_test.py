@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,9 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 BIN = Path(sys.executable).parent
 HOOK_IDS = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
-TARGETS = ("format", "lint", "typecheck", "test", "status", "doctor", "clean")
+TARGETS = ("format", "lint", "typecheck", "test", "test-fast", "test-file", "install", "status", "doctor", "clean",
+           "monitor", "kill-all", "check-env", "safe-commit", "dev-setup")
 HEAVY = {"format": ["ruff format", "ruff check --fix"], "lint": ["ruff check"], "typecheck": ["mypy"],
-         "test": ["pytest"]}
+         "test": ["pytest"], "test-fast": ["pytest -q -m not slow"], "test-file": ["pytest -q tests/test_app.py"],
+         "install": ["python -m pip install -e ."]}
+# the guides' targets that are not seq-hooks commands of their own name: the command each starts with
+FIRST = {"monitor": "seq-hooks status --watch", "kill-all": "seq-hooks clean", "check-env": "seq-hooks status",
+         "safe-commit": "git-safe", "dev-setup": "seq-hooks run --timeout 1800 -- python -m pip install -e ."}
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -60,17 +66,19 @@ def _python_project(repo: Path) -> None:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_make_n_every_target_goes_through_seq_hooks(target: str, isolated: Path) -> None:
-    out = _run(["make", "-n", "-f", str(EXAMPLES / "Makefile"), target], isolated)
+    out = _run(["make", "-n", "-f", str(EXAMPLES / "Makefile"), target, "FILE=tests/test_app.py"], isolated)
     assert out.returncode == 0, out.stderr
-    lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    ours = [line for line in lines if line.startswith("seq-hooks ")]
+    lines = [line.strip().replace('"', "") for line in out.stdout.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith(("seq-hooks ", "git-safe"))]
     assert ours, f"make {target} does not call seq-hooks: {lines}"
     if target in HEAVY:
         assert lines == ours, f"make {target} runs something outside seq-hooks: {lines}"
         for tool in HEAVY[target]:
             assert any(line.startswith("seq-hooks run ") and f" -- {tool}" in line for line in lines), (target, tool)
     else:
-        assert ours[0] == f"seq-hooks {target}", lines
+        assert ours[0] == FIRST.get(target, f"seq-hooks {target}"), lines
+    if target == "kill-all":
+        assert lines == ["seq-hooks clean"]  # by run token; never pkill or killall by name
 
 
 def test_make_targets_run_for_real_through_the_queue(isolated: Path) -> None:
@@ -101,6 +109,58 @@ def test_make_targets_run_for_real_through_the_queue(isolated: Path) -> None:
     clean = _run(["make", "clean"], repo)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert not (repo / ".ruff_cache").exists() and not (repo / ".mypy_cache").exists()
+
+
+def test_the_guides_make_targets_run_for_real(isolated: Path) -> None:
+    """test-fast, test-file FILE=, install, check-env, kill-all, safe-commit, dev-setup, as the universal guide's
+    Makefile has them, each through seq-hooks."""
+    repo = isolated
+    shutil.copy(EXAMPLES / "Makefile", repo / "Makefile")
+    _python_project(repo)
+    (repo / "tests" / "test_slow.py").write_text(
+        "import pytest\n\n\n@pytest.mark.slow\ndef test_slow() -> None:\n    assert False\n")
+    fast = _run(["make", "test-fast"], repo)
+    assert fast.returncode == 0 and "1 passed, 1 deselected" in fast.stdout, fast.stdout + fast.stderr
+    one = _run(["make", "test-file", "FILE=tests/test_app.py"], repo)
+    assert one.returncode == 0 and "1 passed" in one.stdout, one.stdout + one.stderr
+    missing = _run(["make", "test-file"], repo)
+    assert missing.returncode == 2 and "FILE is not set: make test-file FILE=tests/test_foo.py" in missing.stderr
+    installed = _run(["make", "install", "INSTALL=python -c 'print(42)'"], repo)
+    assert installed.returncode == 0 and "42" in installed.stdout, installed.stdout + installed.stderr
+    assert _commands(repo) == ["pytest -q -m not slow tests", "pytest -q tests/test_app.py", "python -c print(42)"]
+
+    env = _run(["make", "check-env"], repo)
+    assert env.returncode == 0 and "machine: " in env.stdout and "state dir" in env.stdout, env.stdout + env.stderr
+    killed = _run(["make", "kill-all"], repo)
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+
+    git(repo, "add", "-A")
+    commit = _run(["make", "safe-commit", "MSG=from make safe-commit"], repo)
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    assert git(repo, "log", "-1", "--format=%s").stdout == "from make safe-commit\n"
+    assert [r["lock"] for r in _history(repo)][-1] == "git"
+
+    (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
+    setup = _run(["make", "dev-setup", "INSTALL=true"], repo)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    hook = (repo / ".git" / "hooks" / "pre-commit").read_text()
+    assert "seq-hooks" in hook and (repo / ".git" / "hooks" / "pre-commit.seq-hooks-orig").is_file()
+
+
+def test_make_monitor_follows_the_queue_until_interrupted(isolated: Path) -> None:
+    shutil.copy(EXAMPLES / "Makefile", isolated / "Makefile")
+    proc = subprocess.Popen(["make", "monitor"], cwd=isolated, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # its own group: Ctrl-C
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # the first frame (not on a terminal: plain frames one after another)
+        assert "seq-hooks status" in first or "lock" in first or "no lock" in first, first
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(20)
 
 
 # --- .pre-commit-config.yaml -------------------------------------------------------------------------------------
