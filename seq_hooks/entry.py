@@ -75,7 +75,26 @@ def _code(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> 
     except BrokenPipeError:
         return BROKEN_PIPE
     except Exception as e:  # a bug in seq-hooks: say so briefly, with the details only on request
+        full = _no_space(e)
+        if full is not None:  # not a bug: the machine's disk
+            sys.stderr.write(f"{prog}: {full}\n")
+            return INTERNAL
         if os.environ.get(envnames.DEBUG):
             raise
         sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} (SEQ_HOOKS_DEBUG=1 shows more)\n")
         return INTERNAL
+
+
+def _no_space(e: Exception) -> str | None:
+    """The sentence for a full disk or an exhausted quota: what is full, for which file (seq-hooks' own state, a
+    log); None for any other error."""
+    import errno  # only after an error: off every run's path (bench_run)
+
+    if not isinstance(e, OSError) or e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    from seq_hooks.process import machine  # the mount table, for a full disk only
+
+    path = os.fsdecode(e.filename) if isinstance(e.filename, (str, bytes)) else None
+    where = (machine.file_system(path) if path else "") or "a device"
+    what = "no space left on" if e.errno == errno.ENOSPC else "disk quota exceeded on"
+    return f"{what} {where}" + (f" for {path}" if path else "") + ": free some space there"

@@ -34,3 +34,11 @@ class UsageError(FatalError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, USAGE)
+
+
+def on_file(error: OSError, path: str) -> OSError:
+    """`error` naming `path` when it names no file (a failed os.write names none), so that the sentence made of it
+    (entry.guard: a full disk) says which file could not be written."""
+    if error.filename is None:
+        error.filename = path
+    return error

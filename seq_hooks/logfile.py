@@ -10,6 +10,7 @@ import fcntl
 import os
 import time
 
+from seq_hooks.errors import on_file
 from seq_hooks.project import ensure_private_dir, open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.sizes import MB
@@ -154,7 +155,13 @@ def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | Non
         f"# seq-hooks run\n# command: {shell_words(argv)}\n# cwd: {cwd}\n# lock: {lock or '(none)'}\n"
         f"# pid: {os.getpid()}\n# started: {stamp(epoch)}\n"
     )
-    os.write(fd, header.encode(errors="surrogateescape"))  # a name that was not UTF-8 keeps its bytes
+    try:
+        os.write(fd, header.encode(errors="surrogateescape"))  # a name that was not UTF-8 keeps its bytes
+    except OSError as e:  # a full disk: no empty log stays (a hook run's earlier units' does), the sentence names it
+        if os.fstat(fd).st_size == 0:
+            os.unlink(path)
+        os.close(fd)
+        raise on_file(e, path) from None
     return fd
 
 

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from seq_hooks import entry, errors
 from seq_hooks.errors import FatalError, UsageError
 from seq_hooks.options import HelpRequested
+from testing.util import seq_hooks
 
 
 def raising(error: BaseException):
@@ -84,3 +89,64 @@ def test_as_a_program_a_reader_gone_before_the_flush_gives_141() -> None:
     finally:
         os.close(w)
     assert (p.returncode, p.stderr) == (errors.BROKEN_PIPE, b"")
+
+
+def _write_dev_full(argv: list[str]) -> int:
+    fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.write(fd, b"x")  # ENOSPC, naming no file
+    except OSError as e:
+        raise errors.on_file(e, "/dev/full") from None
+    finally:
+        os.close(fd)
+    return 0
+
+
+@pytest.mark.parametrize(("go", "err"), [
+    (_write_dev_full, "prog: no space left on devtmpfs (mounted at /dev) for /dev/full: free some space there\n"),
+    (raising(OSError(errno.EDQUOT, "Disk quota exceeded", "/dev/null")),
+     "prog: disk quota exceeded on devtmpfs (mounted at /dev) for /dev/null: free some space there\n"),
+    (raising(OSError(errno.ENOSPC, "No space left on device")),
+     "prog: no space left on a device: free some space there\n"),
+])
+def test_a_full_disk_is_a_sentence_not_an_internal_error(go: Callable[[list[str]], int], err: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 20, item 16: ENOSPC was 'internal error' (125); 125 stays (seq-hooks itself failed), the sentence
+    says what is full and for which file."""
+    if not os.path.exists("/dev/full") or "devtmpfs" not in Path("/proc/self/mountinfo").read_text():
+        pytest.skip("needs /dev/full on a devtmpfs /dev")
+    assert entry.guard("prog", go, []) == 125
+    assert capsys.readouterr().err == err
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, filled: a real full disk (mounting one needs root)."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                                           capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        (mnt / "state").mkdir(mode=0o700)
+        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)
+        with contextlib.suppress(OSError):
+            for _ in range(10000):
+                os.write(fd, b"\0" * 4096)
+        os.close(fd)
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+@pytest.mark.parametrize("lock", [[], ["--no-lock"]])
+def test_a_run_on_a_full_disk_says_which_file_and_leaves_none(isolated: Path, full_disk: Path,
+                                                               lock: list[str]) -> None:
+    state = full_disk / "state"
+    p = subprocess.run(seq_hooks("run", *lock, "--", "true"), capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "SEQ_HOOKS_HOME": str(state)}, check=False)
+    assert p.returncode == 125 and "internal error" not in p.stderr
+    assert p.stderr.startswith(f"seq-hooks run: no space left on tmpfs (mounted at {full_disk}) for {state}/")
+    assert p.stderr.endswith(": free some space there\n")
+    left = [str(f.relative_to(state)) for f in state.rglob("*") if f.is_file() and f.stat().st_size == 0]
+    assert [f for f in left if not f.endswith(".seq")] == []  # no empty log or ticket

@@ -21,6 +21,7 @@ import json
 import os
 import time
 
+from seq_hooks.errors import on_file
 from seq_hooks.records import NamedTuple
 
 SUFFIX = ".ticket"
@@ -376,10 +377,14 @@ def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str],
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, head)
             os.rename(tmp, path(qdir, number))
-        except BaseException:
+        except BaseException as e:
             os.close(fd)
             os.unlink(tmp)
+            if isinstance(e, OSError):  # a full disk: the sentence names the ticket
+                raise on_file(e, tmp) from None
             raise
+    except OSError as e:  # or the queue, whose sequence number could not be written
+        raise on_file(e, qdir) from None
     finally:
         os.close(seq)
     return number, fd, since

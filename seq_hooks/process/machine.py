@@ -35,6 +35,23 @@ def mounts(text: str | None = None) -> list[tuple[str, str, str]]:
     return out
 
 
+def file_system(path: str, text: str | None = None) -> str:
+    """The file system `path` is on, for a sentence: "SOURCE (mounted at POINT)" from /proc/self/mountinfo (or
+    `text` in its format), the last mount over the deepest mount point above the path; "" where none is known."""
+    here = os.path.realpath(path)
+    found = ("", "")
+    for line in (text if text is not None else _read("/proc/self/mountinfo", -1)).splitlines():
+        left, _, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        if len(fields) < 5 or len(rest) < 2:
+            continue
+        point = fields[4].replace("\\040", " ")
+        inside = here == point or here.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(found[0]):
+            found = (point, rest[1])
+    return f"{found[1]} (mounted at {found[0]})" if found[0] else ""
+
+
 def cgroup_paths(text: str | None = None) -> dict[str, str]:
     """controller ("" for v2) -> our cgroup path, from /proc/self/cgroup (or `text` in its format)."""
     out: dict[str, str] = {}
