@@ -2,7 +2,11 @@
 and what it says about the variables is what the configuration does."""
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from seq_hooks import config
@@ -87,3 +91,29 @@ def test_every_variable_the_table_maps_to_a_setting_is_honoured() -> None:
         setting = claimed.group(1)
         assert setting in config.ENV_NAMES, f"{name}: the table names {setting}, which is not a setting"
         assert name in config.ENV_NAMES[setting], f"the table says {name} sets {setting}; the configuration ignores it"
+
+
+def test_the_command_aliases_route_through_seq_hooks_run(isolated: Path, tmp_path: Path) -> None:
+    """The snippet, sourced in bash as a user's rc file would: `pytest -q` runs the real pytest (here a stand-in
+    on PATH) under `seq-hooks run`, with its words untouched; `command pytest` runs it directly."""
+    block = re.search(r"```bash\n(.*?)```", _section("Command aliases"), re.S)
+    assert block is not None
+    snippet = tmp_path / "seq-hooks-aliases.sh"
+    snippet.write_text(block.group(1))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("pytest", "make"):  # stand-ins that say whether they run under seq-hooks, and with what
+        (bin_dir / name).write_text(f'#!/bin/sh\necho "{name} run=${{SEQ_HOOKS_RUN:-none}} args=$*"\n')
+        (bin_dir / name).chmod(0o755)
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    script = f"source {snippet}\ntype -t pytest\npytest -q --timeout 5\nmake test\ncommand pytest -x\n"
+    p = subprocess.run(["bash", "-c", script], env={**os.environ, "PATH": path}, capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "function"
+    assert re.fullmatch(r"pytest run=[0-9a-f]{16} args=-q --timeout 5", lines[1]), lines
+    assert re.fullmatch(r"make run=[0-9a-f]{16} args=test", lines[2]), lines
+    assert lines[3] == "pytest run=none args=-x"  # `command pytest`: the real one, directly
+    journal = (isolated / ".git" / "seq-hooks" / "journal.jsonl").read_text().splitlines()
+    assert [json.loads(line)["argv"] for line in journal] == [["pytest", "-q", "--timeout", "5"], ["make", "test"]]
