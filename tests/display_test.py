@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from seq_hooks import display
+from seq_hooks import display, journal
+from testing.queue import STATE, plant_ticket, queue, start_with_token
+from testing.util import reap, run, seq_hooks, wait_until
 
 
 @pytest.mark.parametrize(("s", "text"), [
@@ -73,3 +79,50 @@ def test_use_colour(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: b
         monkeypatch.setenv(k, v)
     assert display.use_colour(_Tty() if tty else io.StringIO()) is colour
     assert display.paint("x", "1", colour) == ("\x1b[1mx\x1b[0m" if colour else "x")
+
+
+HOSTILE = "evil\x1b[31mRED\x1b]0;title\x07\x9b2J"  # SGR, an OSC that retitles the terminal, the C1 CSI
+
+
+@pytest.fixture
+def hostile_state(isolated: Path) -> Iterator[str]:
+    """A queue directory named with escape sequences holding a dead run's ticket, a process of that run still
+    going, and journal records whose exit and attempts fields are escape sequences (issue 20, item 13)."""
+    token = os.urandom(8).hex()
+    plant_ticket(queue(isolated, HOSTILE), 1, ["sleep", "30"], token, granted=True)
+    left = start_with_token(isolated, "left", token)
+    state = str(isolated / STATE)
+    journal.append(state, {"lock": "default", "pid": 1, "token": "t", "argv": ["x"], "enqueued": 1.0, "started": 2.0,
+                           "ended": 3.0, "exit": HOSTILE, "reason": "exit", "peak_rss_mb": 1, "attempts": HOSTILE})
+    try:
+        yield state
+    finally:
+        reap(left)
+
+
+def _watched(isolated: Path) -> str:
+    """One frame of `status --watch` (not a terminal: frames are printed one after another), then Ctrl-C."""
+    out = isolated / "watch.out"
+    with out.open("w") as f:
+        proc = subprocess.Popen(seq_hooks("status", "--watch"), stdout=f, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "machine:" in out.read_text(errors="replace"), what="a frame of status --watch")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    finally:
+        reap(proc)
+    return out.read_text(errors="replace")
+
+
+@pytest.mark.parametrize(("args", "shown"), [
+    (["status"], "lock evil?[31mRED?]0;title??2J"),
+    (["status", "--watch"], "lock evil?[31mRED?]0;title??2J"),
+    (["doctor"], "lock evil?[31mRED?]0;title??2J: 000000000001.ticket"),
+    (["clean", "--dry-run"], "would remove stale ticket evil?[31mRED?]0;title??2J/000000000001.ticket"),
+    (["history"], "evil?[31mRED?]0;title??2J  exit (attempt evil?[31mRED?]0;title??2J)"),
+])
+def test_what_comes_from_the_state_dir_never_drives_the_terminal(isolated: Path, hostile_state: str,
+                                                                 args: list[str], shown: str) -> None:
+    text = _watched(isolated) if args == ["status", "--watch"] else run(seq_hooks(*args)).stdout
+    assert shown in text
+    assert not set(text) & {"\x1b", "\x07", "\x9b"}

@@ -21,7 +21,7 @@ SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues)
 
 
 def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(display.clean(text) + "\n")  # names from the state dir never drive the terminal
 
 
 def _proc(pid: int) -> str:

@@ -63,12 +63,13 @@ def run_checks(cwd: str | None = None) -> tuple[str, list[Finding]]:
 def render(root: str, findings: list[Finding], colour: bool) -> str:
     codes = {OK: "32", INFO: "2", WARNING: "33", PROBLEM: "31;1"}
     width = max(len(f.topic) for f in findings)
-    lines = [f"seq-hooks doctor: {root}"]
+    clean = display.clean  # what the findings quote from the state dir never drives the terminal
+    lines = [f"seq-hooks doctor: {clean(root)}"]
     for f in findings:
         label = display.paint(f"{f.level.upper() if f.level == PROBLEM else f.level:<8}", codes[f.level], colour)
-        lines.append(f"  {label} {f.topic:<{width}}  {f.text}")
+        lines.append(f"  {label} {clean(f.topic):<{width}}  {clean(f.text)}")
         if f.fix:
-            lines.append(f"  {'':<8} {'':<{width}}  fix: {f.fix}")
+            lines.append(f"  {'':<8} {'':<{width}}  fix: {clean(f.fix)}")
     problems = sum(1 for f in findings if f.level == PROBLEM)
     lines.append(f"{problems} problem{'s' if problems != 1 else ''} found" if problems else "healthy")
     return "\n".join(lines) + "\n"

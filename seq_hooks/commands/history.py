@@ -46,10 +46,10 @@ def select(records: list[dict[str, Any]], count: int, only_failed: bool) -> list
 def rows(records: list[dict[str, Any]]) -> list[list[str]]:
     out = [["when", "lock", "waited", "ran", "exit", "reason", "peak", "command"]]
     for r in records:
-        reason = display.clean(str(r.get("reason", "?")))
+        reason = str(r.get("reason", "?"))
         if r.get("attempts", 1) not in (1, None):
             reason += f" (attempt {r['attempts']})"
-        out.append([
+        out.append([display.clean(cell) for cell in (  # every field comes from the journal: none drives the terminal
             display.clock(_number(r, "started") or _number(r, "enqueued")),
             lock_name(r.get("lock")),
             display.seconds(_number(r, "waited_s")),
@@ -58,7 +58,7 @@ def rows(records: list[dict[str, Any]]) -> list[list[str]]:
             reason,
             sizes.megabytes(_number(r, "peak_rss_mb")),
             display.command(r.get("argv", "?")),
-        ])
+        )])
     return out
 
 

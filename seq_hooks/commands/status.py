@@ -150,6 +150,8 @@ def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = 
         lines.extend(_queue_lines(q, owners.get(q.lock_id.rsplit("/", 1)[-1]) if q.parent else None))
     lines.extend(tree or [])
     lines.append(_machine_line(m or machine_now(snap)))
+    # what came from the state dir (a queue's directory name, a ticket's fields) never drives the terminal
+    lines = [[(display.clean(text), code) for text, code in line] for line in lines]
     if width is None:
         return ["".join(display.paint(text, code, colour) for text, code in line) for line in lines]
     return [display.fit_parts(line, width, colour) for line in lines]
