@@ -16,7 +16,7 @@ import os
 from seq_hooks import envnames, journal, logfile
 from seq_hooks.lock import takeover, tickets
 from seq_hooks.lock.tickets import TicketInfo
-from seq_hooks.process import proctree
+from seq_hooks.process import proctree, rungroup
 from seq_hooks.records import NamedTuple
 
 SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
@@ -140,6 +140,36 @@ def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
             where = f"ticket {s.lock_id}/{os.path.basename(s.path)}"
             out.append(Leftover(s.ticket.token if s.ticket else "", sorted(p for p, _ in pairs),
                                 f"its runner died ({where} is stale; recorded by its supervisor)", pairs))
+    return out
+
+
+class LeftGroup(NamedTuple):
+    """An empty cgroup a dead run (`--max-procs`) left: its SIGKILLed runner could not remove it,
+    and one left inside a user's own group makes that group's rmdir fail (EBUSY)."""
+
+    token: str
+    path: str
+    why: str
+
+
+def groups(state_dir: str, stale: list[StaleTicket], log_dir: str | None = None) -> list[LeftGroup]:
+    """The empty cgroups of runs that are over: their token is a dead run's of this state dir (a
+    stale ticket, the journal, a log), or they have been empty for rungroup.STALE; never a live
+    ticket's. A group with processes in it stays: those are leftover processes, ended first."""
+    found = rungroup.everywhere()
+    if not found:
+        return []
+    live = tickets.live_tokens(state_dir)
+    ended = {str(r.get("token")) for r in journal.read(state_dir)}
+    dead = {s.ticket.token for s in stale if s.ticket} | ended | logged_tokens(log_dir)
+    out = []
+    for f in found:
+        if f.token in live or not f.empty:
+            continue
+        if f.token in dead:
+            out.append(LeftGroup(f.token, f.path, "its run is over"))
+        elif f.age > rungroup.STALE:
+            out.append(LeftGroup(f.token, f.path, f"empty for {f.age:.0f}s"))
     return out
 
 

@@ -75,7 +75,8 @@ def queues(scene: Scene) -> list[Finding]:
     """Stale queue entries and leftover processes of dead runs."""
     if not scene.state_usable:
         return []
-    stale, found, untouched = leftovers.find(scene.state, logfile.log_dir(scene.settings, scene.state, scene.root))
+    log_dir = logfile.log_dir(scene.settings, scene.state, scene.root)
+    stale, found, untouched = leftovers.find(scene.state, log_dir)
     out = []
     for s in stale:
         t = s.ticket
@@ -90,6 +91,9 @@ def queues(scene: Scene) -> list[Finding]:
         out.append(Finding(PROBLEM, "leftover processes",
                            f"run {lo.token[:12]}: {lo.why}; still running: pid {procs}",
                            "seq-hooks clean (ends them by their run token, TERM then KILL)"))
+    for g in leftovers.groups(scene.state, stale, log_dir):
+        out.append(Finding(PROBLEM, "leftover cgroup", f"{g.path}, run {g.token[:12]}: {g.why}",
+                           "seq-hooks clean (removes it; the next run's take-over also does)"))
     for u in untouched:
         out.append(Finding(INFO, "unknown run",
                            f"pid {', '.join(map(str, u.pids))} carry run {u.token[:12]}, which has no ticket and no "

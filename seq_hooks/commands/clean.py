@@ -11,13 +11,15 @@ from seq_hooks import context, display, leftovers, logfile
 from seq_hooks.errors import FAILED, OK
 from seq_hooks.lock import admission, tickets
 from seq_hooks.options import Option, parse
-from seq_hooks.process import proctree
+from seq_hooks.process import proctree, rungroup
 from seq_hooks.sharedtree import view
 
 OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would be done, do nothing"),)
-SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), and end the processes still "
-           "carrying the run token of a dead run (a dead commit's stash is put back first). Never matches processes "
-           "by name. Snapshots kept under refs/seq-hooks/kept/ are listed, never removed.")
+SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), end the "
+           "processes still carrying the run token of a dead run (a dead commit's stash is put "
+           "back first) and remove the cgroups (--max-procs) of runs that are over. Never matches "
+           "processes by name. Snapshots kept under refs/seq-hooks/kept/ are listed, never "
+           "removed.")
 
 
 def _say(text: str) -> None:
@@ -88,15 +90,31 @@ def _remove_nested(state: str, gone: frozenset[str], dry: bool) -> int:
     return did
 
 
+def _remove_groups(state: str, stale: list[leftovers.StaleTicket], log_dir: str, dry: bool) -> int:
+    """Removes (or, dry, names) the empty cgroups of runs that are over (`--max-procs`)."""
+    did = 0
+    for g in leftovers.groups(state, stale, log_dir):
+        if dry:
+            _say(f"would remove cgroup {g.path} of run {g.token[:12]}: {g.why}")
+        elif rungroup.RunGroup(g.path).remove(patience=rungroup.REAPED):
+            _say(f"removed cgroup {g.path} of run {g.token[:12]}: {g.why}")
+        else:
+            continue
+        did += 1
+    return did
+
+
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks clean", usage="[--dry-run]", summary=SUMMARY)
     dry = parsed.flag("dry_run")
     ctx = context.load()
     state = ctx.state_dir
-    stale, found, untouched = leftovers.find(state, logfile.log_dir(ctx.settings, state, ctx.project.root))
+    log_dir = logfile.log_dir(ctx.settings, state, ctx.project.root)
+    stale, found, untouched = leftovers.find(state, log_dir)
     ended, ok = _end_leftovers(found, dry, ctx.settings.kill_after)
+    groups = _remove_groups(state, stale, log_dir, dry)  # emptied by the line above
     removed, gone = _remove_stale(state, stale, dry)
-    did = ended + removed + _remove_nested(state, gone, dry)
+    did = ended + groups + removed + _remove_nested(state, gone, dry)
     for u in untouched:
         pids = ", ".join(str(p) for p in u.pids)
         _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "

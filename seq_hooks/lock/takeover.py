@@ -5,15 +5,16 @@ owner removes its ticket before releasing). If that owner had been granted the l
 Its processes are found three ways, because any one of them can miss: the `.procs` record the supervisor kept
 (pid and start time: found even after `env -i` or sudo cleared the run token) with their descendants now, the
 processes still carrying its run token, and the same for every run in its nested queue (a nested holder's tree
-is part of its outer run, whatever its runner is doing). They are ended (TERM, grace, KILL), then the ticket is
-removed, whatever it holds (docs/design.md, "Locks").
+is part of its outer run, whatever its runner is doing); with `--max-procs`, also what is in the
+run's cgroup. They are ended (TERM, grace, KILL), then the cgroups and the ticket are removed,
+whatever it holds (docs/design.md, "Locks").
 """
 from __future__ import annotations
 
 import os
 
 from seq_hooks.lock import tickets
-from seq_hooks.process import proctree
+from seq_hooks.process import proctree, rungroup
 
 
 def same(pid: int, start: int) -> bool:
@@ -61,29 +62,40 @@ def _nested_runs(qdir: str, token: str) -> list[tickets.TicketInfo]:
     return out
 
 
+def _runs(ticket: str, info: tickets.TicketInfo | None) -> list[tuple[str, str]]:
+    """(ticket, run token) of a dead owner and, when it had been granted the lock (only then did it
+    run anything), of every run in its nested queues; the token is "" where it is unknown."""
+    if info is None or not info.readable or info.granted is None:
+        return [(ticket, "")]
+    nested = _nested_runs(os.path.dirname(ticket), info.token)
+    return [(ticket, info.token), *((t.path, t.token if t.readable else "") for t in nested)]
+
+
 def leftovers(ticket: str, info: tickets.TicketInfo | None) -> list[int]:
-    """The live processes of a dead owner's run (never ourselves or our ancestors)."""
-    pids = _recorded(ticket)
-    tokens = []
-    if info is not None and info.readable and info.granted is not None:
-        tokens.append(info.token)
-        for t in _nested_runs(os.path.dirname(ticket), info.token):
-            pids |= _recorded(t.path)
-            if t.readable:
-                tokens.append(t.token)
-    for token in tokens:
-        pids.update(proctree.pids_with_token(token))
+    """The live processes of a dead owner's run (never ourselves or our ancestors): recorded,
+    carrying its tokens, or in its cgroups (`--max-procs`)."""
+    runs = _runs(ticket, info)
+    pids: set[int] = set()
+    for path, token in runs:
+        pids |= _recorded(path)
+        if token:
+            pids.update(proctree.pids_with_token(token))
+    for group in rungroup.of_runs([token for _path, token in runs]):
+        pids.update(group.pids())
     for pid in list(pids):
         pids.update(proctree.descendants(pid))
     return sorted(pids - {os.getpid(), *proctree.ancestors()})
 
 
 def take_over(ticket: str, grace: float) -> bool:
-    """Our flock on `ticket` was granted, so its owner is dead: ends what its run left and removes it.
+    """Our flock on `ticket` was granted, so its owner is dead: ends what its run left, removes its
+    cgroups (its runner, SIGKILLed, could not) and its ticket.
 
     False when the file cannot be removed (the caller then passes over it: its owner is dead all the same)."""
     info = tickets.read(ticket, alive=False)
     proctree.end(leftovers(ticket, info), grace)
+    for group in rungroup.of_runs([token for _path, token in _runs(ticket, info)]):
+        group.remove(patience=rungroup.REAPED)
     if info is not None and info.readable:
         tickets.clear_nested(os.path.dirname(ticket), info.token)
     tickets.remove(tickets.procs_path(ticket))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import time
 
-from seq_hooks.process import machine
+from seq_hooks.process import machine, proctree
+from seq_hooks.records import NamedTuple
 
 PREFIX = "seq-hooks-"
 STALE = 60.0  # seconds: an empty group this old is a dead runner's (a live one fills its group at once)
+REAPED = 1.0  # seconds a dead run's group may stay busy after its processes ended (zombies)
 
 
 def _sweep(parent: str) -> None:
@@ -32,6 +34,38 @@ def _sweep(parent: str) -> None:
                 RunGroup(path).remove()
         except OSError:
             continue
+
+
+class Found(NamedTuple):
+    token: str  # the run's
+    path: str
+    empty: bool  # no live process in it (nor in the groups nested in it)
+    age: float  # seconds since it last changed
+
+
+def everywhere() -> list[Found]:
+    """Every run's group in the hierarchy, at any depth (another terminal's runner made it under its
+    own cgroup; a nested run's is in its outer run's): for take-over, `clean` and `doctor`."""
+    _version, dirs = machine.cgroup_dirs("pids")
+    out: list[Found] = []
+    now = time.time()
+    for dirpath, dirnames, _files in os.walk(dirs[-1]) if dirs else ():
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            try:
+                if name.startswith(PREFIX):
+                    age = now - os.stat(path).st_mtime
+                    empty = not any(proctree.alive(p) for p in RunGroup(path).pids())
+                    out.append(Found(name[len(PREFIX) :], path, empty, age))
+            except OSError:
+                continue
+    return out
+
+
+def of_runs(tokens: list[str]) -> list[RunGroup]:
+    """The groups of these runs, wherever they are (a dead run's: its runner cannot remove it)."""
+    wanted = {t for t in tokens if t}
+    return [RunGroup(f.path) for f in everywhere() if f.token in wanted] if wanted else []
 
 
 class RunGroup:
@@ -95,10 +129,19 @@ class RunGroup:
                 continue
         return sorted(out)
 
-    def remove(self) -> None:
-        """Removes the group (and nested ones) once they are empty; a group still in use stays (harmless)."""
-        for dirpath, _dirs, _files in os.walk(self.path, topdown=False):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+    def remove(self, patience: float = 0.0) -> bool:
+        """Removes the group (and nested ones) once they are empty; a group still in use stays
+        (harmless). True when it is gone. `patience`: seconds to keep trying while only ended
+        processes hold it (a zombie its new parent has not reaped yet keeps its group busy)."""
+        deadline = time.monotonic() + patience
+        while True:
+            for dirpath, _dirs, _files in os.walk(self.path, topdown=False):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
+            if not os.path.isdir(self.path):
+                return True
+            if time.monotonic() >= deadline or any(proctree.alive(p) for p in self.pids()):
+                return False
+            time.sleep(0.01)
