@@ -20,6 +20,7 @@ COMMANDS = {
     "uninstall-git-hook": "restore the git hooks that were there before",
     "doctor": "check the setup and the machine",
     "clean": "remove stale queue entries and leftover processes of dead runs",
+    "migrate": "rewrite what still calls the guides' scripts (git hooks, pre-commit, Makefiles)",
     "watch": "enforce a memory limit (and a timeout) on a process that is already running, and its tree",
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from seq_hooks import config, display, project
 from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup, threads
 from seq_hooks.checks.capacity import capacity_check
+from seq_hooks.checks.guides import leftover_calls
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, UsageError
 from seq_hooks.errors import OK as EXIT_OK
@@ -35,6 +36,7 @@ CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     memory.memory,
     capacity_check,
     environment.variables,
+    leftover_calls,
 )
 
 
