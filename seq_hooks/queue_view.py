@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from seq_hooks.config import Settings
-from seq_hooks.lock import admission, capacity, tickets
+from seq_hooks.lock import admission, capacity, tickets, wakeup
 from seq_hooks.lock.capacity import Capacity
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
@@ -57,6 +57,7 @@ class Room(NamedTuple):
     budget_mb: int  # 0: no budget
     used_mb: int  # the holders' expected peaks together
     why: str  # "" (nobody waits, or it is about to start), "slots full", "budget", "machine memory", "CPUs busy"
+    release: str = ""  # while someone waits: what is wrong with the release FIFO (wakeup.problem), "" when nothing
 
 
 class Snapshot(NamedTuple):
@@ -109,6 +110,8 @@ def snapshot(state_dir: str, settings: Settings | None = None) -> Snapshot:
     for lock_id, qdir in tickets.all_queues(state_dir):
         cap = capacity.for_lock(settings, lock_id) if settings is not None else None
         q = view(lock_id, tickets.read_queue(qdir), now, cap)
+        if q.room is not None and q.waiting and (problem := wakeup.problem(qdir)):
+            q = q._replace(room=q.room._replace(release=f"{tickets.RELEASE} {problem}"))
         if q.parent is not None and q.holder is None and not q.waiting and not q.stale:
             continue  # an idle nested queue is an empty directory left for its holder's next call
         by_id[lock_id] = q
@@ -156,7 +159,8 @@ def _room_json(room: Room | None) -> dict[str, Any] | None:
         return None
     free = max(room.budget_mb - room.used_mb, 0) if room.budget_mb else None
     return {"slots": room.slots, "budget_mb": room.budget_mb or None, "budget_used_mb": room.used_mb,
-            "budget_free_mb": free, "head_waits_for": room.why or None}
+            "budget_free_mb": free, "head_waits_for": room.why or None,
+            "release_fifo": room.release or None}
 
 
 def as_json(snap: Snapshot) -> dict[str, Any]:

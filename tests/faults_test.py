@@ -1,6 +1,7 @@
-"""Fault injection (issue 10, acceptance): SIGKILL holders, waiters and nested runners at random moments and check
+"""Fault injection. Issue 10 (acceptance): SIGKILL holders, waiters and nested runners at random moments and check
 with stamp files that no two units ever overlapped, each ran at most once (exactly once when nothing of it was
-killed), the queue drained, and no process of any unit is left."""
+killed), the queue drained, and no process of any unit is left. Issue 20 (the second round): each fault found,
+reproduced with real processes."""
 from __future__ import annotations
 
 import itertools
@@ -11,10 +12,24 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from seq_hooks import journal
 from seq_hooks.lock import tickets
 from seq_hooks.process import proctree
-from testing.queue import STATE, start
-from testing.util import PY, alive, end_orphan, fixture, reap, run, seq_hooks, wait_until
+from testing.doctor import doctor_run
+from testing.queue import STATE, queue, start, start_holder
+from testing.util import (
+    PY,
+    alive,
+    end_orphan,
+    fixture,
+    reap,
+    run,
+    seq_hooks,
+    wait_for_file,
+    wait_until,
+)
 
 ROUNDS = 50
 ROUNDS_SLOTS = 30
@@ -153,3 +168,187 @@ def test_random_sigkills_with_two_slots_never_run_more_than_two_units(isolated: 
     (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\nslots = 2\n")
     spans, _runs, _killed = _storm(isolated, ROUNDS_SLOTS)
     assert spans and _most_at_once(spans) <= 2
+
+
+# --- the second fault round (issue 20): the lock engine ---
+
+def _env(**values: object) -> dict[str, str]:
+    return {**os.environ, **{f"SEQ_HOOKS_{k.upper()}": str(v) for k, v in values.items()}}
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _history(repo: Path, argv: list[str], peak_mb: float) -> None:
+    (repo / STATE).mkdir(mode=0o700, exist_ok=True)
+    journal.append(str(repo / STATE), {"argv": argv, "key": journal.unit_key(argv), "reason": "exit",
+                                       "peak_rss_mb": peak_mb, "exit": 0})
+
+
+def _live(repo: Path) -> list[tickets.TicketInfo]:
+    return [t for t in tickets.read_queue(str(queue(repo))) if t.alive]
+
+
+def test_the_head_sleeps_after_a_release_that_does_not_admit_it(isolated: Path) -> None:
+    """Issue 20, 1: once a releaser has closed its end of the release FIFO, the head's read end must not report a
+    hang-up for good (select() returning at once: the head burnt a CPU until admitted)."""
+    big_argv = fixture("stamp.py", isolated / "stamps", "big", 0.01)
+    env = _env(slots=4, memory_budget_mb=4000)
+    h1_argv = fixture("gate.py", isolated / "h1.pid", isolated / "gate-h1", isolated / "order", "h1")
+    h2_argv = fixture("gate.py", isolated / "h2.pid", isolated / "gate-h2", isolated / "order", "h2")
+    _history(isolated, h1_argv, 1500)
+    _history(isolated, h2_argv, 100)
+    _history(isolated, big_argv, 3000)  # 1591 + 3166 MB expected: over the budget while h1 holds
+    h1 = start(seq_hooks("run", "--", *h1_argv), env)
+    h2 = start(seq_hooks("run", "--", *h2_argv), env)
+    big = None
+    try:
+        wait_for_file(isolated / "h1.pid")
+        wait_for_file(isolated / "h2.pid")
+        big = start(seq_hooks("run", "--", *big_argv), env)
+        wait_until(lambda: len(_live(isolated)) == 3, what="the big unit queued behind two holders")
+        (isolated / "gate-h2").touch()  # a release that leaves the budget still short
+        assert h2.wait(30) == 0
+        time.sleep(0.3)
+        before = _cpu_ticks(big.pid)
+        time.sleep(2.0)
+        spent = _cpu_ticks(big.pid) - before
+        assert big.poll() is None and not (isolated / "stamps").exists()  # still waiting for the budget
+        assert spent < 10, f"the waiting head used {spent} CPU ticks in 2 s"
+        (isolated / "gate-h1").touch()
+        assert h1.wait(30) == 0
+        assert big.wait(30) == 0
+    finally:
+        (isolated / "gate-h1").touch()
+        (isolated / "gate-h2").touch()
+        for p in (h1, h2, big):
+            if p is not None:
+                reap(p)
+
+
+# holds the default lock (2 slots) through the Python API, releases it when RELEASE exists, and lives on until
+# DONE exists: a caller that releases without exiting, as a hook run between its units
+API_HOLDER = """
+import os, sys, time
+from seq_hooks.lock import capacity, queue
+state, pidfile, release, done = sys.argv[1:5]
+held = queue.acquire(state, "default", token=os.urandom(8).hex(), argv=["api"], cwd=os.getcwd(), holds=[],
+                     cap=capacity.Capacity(2, 0, 0))
+open(pidfile, "w").write(str(os.getpid()))
+deadline = time.monotonic() + 60
+while not os.path.exists(release) and time.monotonic() < deadline:
+    time.sleep(0.01)
+held.release()
+while not os.path.exists(done) and time.monotonic() < deadline:
+    time.sleep(0.01)
+"""
+
+
+def test_a_release_fifo_removed_while_the_head_listens_does_not_stall_the_queue(isolated: Path) -> None:
+    """Issue 20, 2: `rm .release` while a quiet head listens; the holders release without exiting (no pidfd
+    fires): the head must still be admitted."""
+    state = str(isolated / STATE)
+    holders = [start([PY, "-c", API_HOLDER, state, str(isolated / f"a{i}.pid"), str(isolated / f"release{i}"),
+                      str(isolated / "done")]) for i in range(2)]
+    head = None
+    try:
+        for i in range(2):
+            wait_for_file(isolated / f"a{i}.pid")
+        head = start(seq_hooks("run", "--quiet", "--", *fixture("stamp.py", isolated / "stamps", "w", 0.01)),
+                     _env(slots=2))
+        fifo = queue(isolated) / ".release"
+        wait_until(lambda: len(_live(isolated)) == 3 and fifo.exists(), what="the head listening")
+        time.sleep(0.3)
+        fifo.unlink()
+        (isolated / "release0").touch()
+        assert head.wait(10) == 0, "the head was never told of the release"
+    finally:
+        (isolated / "release1").touch()
+        (isolated / "done").touch()
+        for p in (*holders, head):
+            if p is not None:
+                reap(p)
+
+
+
+def _private_queue(repo: Path) -> Path:
+    """The default lock's queue directory, made as seq-hooks makes it (each level 0700)."""
+    qdir = queue(repo)
+    for d in reversed([qdir, *qdir.parents][: len(qdir.relative_to(repo).parts) - 1]):
+        d.mkdir(mode=0o700, exist_ok=True)
+    return qdir
+
+
+def _plant(path: Path, kind: str, victim: Path) -> None:
+    """Something that is not our FIFO at `path`: a regular file, a directory, or a symlink to `victim`."""
+    if kind == "file":
+        path.write_text("x")
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to(victim)
+
+
+@pytest.mark.parametrize("kind", ["file", "directory", "symlink"])
+def test_a_release_that_is_not_our_fifo_is_replaced_and_clean_and_doctor_handle_it(isolated: Path,
+                                                                                     kind: str) -> None:
+    """Issue 20, 7: a caller with a free slot needs no FIFO; a waiter replaces what is not our FIFO (the queue
+    directory is ours); doctor names it and clean removes it."""
+    env = _env(slots=2)
+    qdir = _private_queue(isolated)
+    fifo = qdir / ".release"
+    victim = isolated / "victim"
+    victim.write_text("precious")
+    _plant(fifo, kind, victim)
+    p = run(seq_hooks("run", "--", "true"), env=env)
+    assert p.returncode == 0, p.stderr  # a free slot: no FIFO needed
+    doctor = doctor_run(env)
+    assert doctor.returncode != 0 and ".release" in doctor.stdout, doctor.stdout
+    assert run(seq_hooks("clean"), env=env).returncode == 0
+    assert not os.path.lexists(fifo)
+    assert doctor_run(env).returncode == 0, doctor_run(env).stdout
+    _plant(fifo, kind, victim)
+    first, gate1 = start_holder(isolated, "h1", env=env)
+    second, gate2 = start_holder(isolated, "h2", env=env)
+    waiter = start(seq_hooks("run", "--", "true"), env)
+    try:
+        wait_until(lambda: fifo.is_fifo() and not fifo.is_symlink(), what=f"a FIFO in place of the {kind}")
+        gate1.touch()
+        assert first.wait(30) == 0
+        assert waiter.wait(30) == 0, waiter.stderr.read() if waiter.stderr else ""
+    finally:
+        gate1.touch()
+        gate2.touch()
+        for q in (first, second, waiter):
+            reap(q)
+    assert victim.read_text() == "precious"
+
+
+
+def test_a_release_fifo_that_cannot_be_replaced_is_named_by_status_and_the_head_still_starts(isolated: Path) -> None:
+    """Issue 20, 2 and 7: a directory that is not empty in the FIFO's place is not ours to empty; the head waits
+    without it (its clock, the holders' pidfds), and `status` says why nobody is told of a release."""
+    env = _env(slots=2)
+    (_private_queue(isolated) / ".release").mkdir()
+    (queue(isolated) / ".release" / "keep").write_text("someone's")
+    first, gate1 = start_holder(isolated, "h1", env=env)
+    second, gate2 = start_holder(isolated, "h2", env=env)
+    waiter = start(seq_hooks("run", "--", "true"), env)
+    try:
+        wait_until(lambda: len(_live(isolated)) == 3, what="a waiter queued behind two holders")
+        status = run(seq_hooks("status"), env=env).stdout
+        assert "(slots full; .release is a directory)" in status, status
+        gate1.touch()
+        assert first.wait(30) == 0
+        assert waiter.wait(30) == 0
+    finally:
+        gate1.touch()
+        gate2.touch()
+        for q in (first, second, waiter):
+            reap(q)
+    assert (queue(isolated) / ".release" / "keep").read_text() == "someone's"
+    p = run(seq_hooks("clean"), env=env)
+    assert p.returncode == 1 and "could not remove default/.release, which is a directory" in p.stdout, p.stdout

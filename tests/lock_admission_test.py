@@ -127,7 +127,8 @@ def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_r
         assert "waiting 1  " in status.stdout and "(budget)" in status.stdout, status.stdout
         doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)["locks"][0]
         assert doc["capacity"] == {"slots": 4, "budget_mb": 4000, "budget_used_mb": int(1500 * 1.05) + 16,
-                                   "budget_free_mb": 4000 - int(1500 * 1.05) - 16, "head_waits_for": "budget"}
+                                   "budget_free_mb": 4000 - int(1500 * 1.05) - 16, "head_waits_for": "budget",
+                                   "release_fifo": None}
         assert [h["expected_mb"] for h in doc["holders"]] == [int(1500 * 1.05) + 16]
         (isolated / "gate-h").touch()
         assert holder.wait(30) == 0
@@ -212,7 +213,7 @@ def test_max_wait_gives_up_while_every_slot_is_taken(isolated: Path) -> None:
     try:
         p = run(seq_hooks("run", "--max-wait", "0.5", "--", "true"), env=env)
         assert p.returncode == 75, p.stderr
-        assert "gave up after waiting 0.5s" in p.stderr and "gate.py" in p.stderr
+        assert "gave up after waiting 0.5s" in p.stderr and f"held by pid {first.pid} (" in p.stderr
         assert len(_live(isolated)) == 2  # it left the queue; the holders hold on
     finally:
         gate1.touch()

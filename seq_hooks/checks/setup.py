@@ -8,6 +8,7 @@ import stat
 from seq_hooks import display, githook, leftovers, logfile
 from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import FatalError
+from seq_hooks.lock import admission, tickets, wakeup
 from seq_hooks.process import proctree
 from seq_hooks.sizes import MB
 
@@ -99,6 +100,13 @@ def queues(scene: Scene) -> list[Finding]:
                            f"pid {', '.join(map(str, u.pids))} carry run {u.token[:12]}, which has no ticket and no "
                            f"journal record; they hang under live pid {u.parent}, so it is most likely a "
                            "`--no-lock` run in progress: left alone"))
+    for lock_id, qdir in tickets.all_queues(scene.state):
+        if problem := wakeup.problem(qdir):
+            out.append(Finding(PROBLEM, "release FIFO",
+                               f"lock {display.clean(lock_id)}: {tickets.RELEASE} {problem}: a waiting head cannot be "
+                               "told of a release (it looks again every "
+                               f"{admission.RELEASE_RECHECK:g} s)",
+                               "seq-hooks clean (removes it; the next waiter makes a FIFO there)"))
     if not out:
         out.append(Finding(OK, "queues", "no stale tickets, no leftover processes of dead runs"))
     return out

@@ -9,7 +9,7 @@ import sys
 
 from seq_hooks import context, display, leftovers, logfile
 from seq_hooks.errors import FAILED, OK
-from seq_hooks.lock import admission, tickets
+from seq_hooks.lock import admission, tickets, wakeup
 from seq_hooks.options import Option, parse
 from seq_hooks.process import proctree, rungroup
 from seq_hooks.sharedtree import view
@@ -76,6 +76,27 @@ def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> 
     return len(removed), frozenset()
 
 
+def _replace_release_fifos(state: str, dry: bool) -> tuple[int, bool]:
+    """Removes (or, dry, names) what is in the place of a queue's release FIFO but is not one we can use (a waiter
+    makes a new FIFO): (how many, whether each could be removed)."""
+    did, ok = 0, True
+    for lock_id, qdir in tickets.all_queues(state):
+        problem = wakeup.problem(qdir)
+        if not problem:
+            continue
+        what = f"{display.clean(lock_id)}/{tickets.RELEASE}, which {problem}"
+        if dry:
+            _say(f"would remove {what} (the next waiter makes a FIFO there)")
+        elif tickets.remove(wakeup.fifo_path(qdir)):
+            _say(f"removed {what} (the next waiter makes a FIFO there)")
+        else:
+            _say(f"could not remove {what}: remove it yourself (a directory that is not empty is not ours to empty)")
+            ok = False
+            continue
+        did += 1
+    return did, ok
+
+
 def _remove_nested(state: str, gone: frozenset[str], dry: bool) -> int:
     did = 0
     for path in leftovers.empty_nested(state, tickets.live_tokens(state), gone):
@@ -114,7 +135,9 @@ def main(argv: list[str]) -> int:
     ended, ok = _end_leftovers(found, dry, ctx.settings.kill_after)
     groups = _remove_groups(state, stale, log_dir, dry)  # emptied by the line above
     removed, gone = _remove_stale(state, stale, dry)
-    did = ended + groups + removed + _remove_nested(state, gone, dry)
+    replaced, replaced_ok = _replace_release_fifos(state, dry)
+    ok = ok and replaced_ok
+    did = ended + groups + removed + replaced + _remove_nested(state, gone, dry)
     for u in untouched:
         pids = ", ".join(str(p) for p in u.pids)
         _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "

@@ -81,7 +81,8 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
             (display.command(h.ticket.argv), ""),
         ])
     for w in q.waiting:
-        why = f"({q.room.why}) " if q.room is not None and q.room.why and w.position == 1 else ""
+        reasons = [r for r in (q.room.why, q.room.release) if r] if q.room is not None and w.position == 1 else []
+        why = f"({'; '.join(reasons)}) " if reasons else ""
         lines.append([
             (pad, ""), (f"waiting {w.position:<3}", _YELLOW), *_stopped(w.stopped), (f"pid {w.ticket.pid:<7} ", ""),
             (f"for {display.seconds(w.waited_s):<8} ", ""), (why, _YELLOW), (display.command(w.ticket.argv), ""),

@@ -7,11 +7,12 @@ The queue is the ticket queue of tickets.py and keeps its order (docs/design.md,
   blocks in the kernel on that flock, so only the oldest waiter -- the head -- looks at the holders, and nobody
   overtakes.
 - At the head (`_wait_for_room`). It checks the rule against the holders' tickets (each records its expected
-  peak) and the machine. While it may not start, it sleeps in select() on the queue's `.release` FIFO, which
-  every releaser writes a byte to, and on a pidfd of each holder: the kernel's word when one dies. A dead
-  holder's leftovers are ended (takeover) before its slot counts as free. A head waiting for the machine's
-  memory looks again every MACHINE_RECHECK seconds (memory freed by other programs sends no event), one waiting
-  for a free CPU every CPU_RECHECK (a process that stops computing sends none either).
+  peak) and the machine; a head the rule admits at once is done, without listening. Otherwise it sleeps in
+  select() on the queue's release FIFO, which every releaser writes a byte to (wakeup.py), and on a pidfd of
+  each holder: the kernel's word when one dies. A dead holder's leftovers are ended (takeover) before its slot
+  counts as free. No wake-up depends on one path alone: the head looks again at least every RELEASE_RECHECK
+  seconds; one waiting for the machine's memory every MACHINE_RECHECK (memory freed by other programs sends no
+  event), one waiting for a free CPU every CPU_RECHECK (a process that stops computing sends none either).
 """
 from __future__ import annotations
 
@@ -19,10 +20,9 @@ import errno
 import fcntl
 import os
 import select
-import stat
 
 from seq_hooks.errors import FatalError
-from seq_hooks.lock import capacity, takeover, tickets
+from seq_hooks.lock import capacity, takeover, tickets, wakeup
 from seq_hooks.lock.capacity import Capacity, Verdict
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import machine, proctree
@@ -41,8 +41,7 @@ if TYPE_CHECKING:
         def flock(self, fd: int) -> None:
             """Blocks until the flock of `fd` is ours, doing the chores as they fall due."""
 
-GATE_PREFIX = ".gate-"
-RELEASE = ".release"
+RELEASE_RECHECK = 1.0  # seconds: the head looks again at least this often, whatever woke it or not (wakeup.py)
 MACHINE_RECHECK = 0.25  # seconds between two looks at the machine's memory while that is what we wait for
 CPU_RECHECK = 0.05  # seconds between two looks at the holders' running processes while a free CPU is awaited
 PORTABLE_RECHECK = 0.05  # without pidfds (not Linux) a holder's death is noticed within this
@@ -51,7 +50,7 @@ _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def gate_path(qdir: str, token: str) -> str:
-    return os.path.join(qdir, f"{GATE_PREFIX}{token}")
+    return os.path.join(qdir, f"{tickets.GATE_PREFIX}{token}")
 
 
 def open_gate(qdir: str, token: str) -> int:
@@ -70,45 +69,10 @@ def close_gate(qdir: str, token: str, fd: int) -> None:
 def stale_gates(qdir: str) -> list[str]:
     """Gates nobody holds the flock of: left by waiters that died (the next waiter or `clean` removes them)."""
     try:
-        names = sorted(n for n in os.listdir(qdir) if n.startswith(GATE_PREFIX))
+        names = sorted(n for n in os.listdir(qdir) if n.startswith(tickets.GATE_PREFIX))
     except OSError:
         return []
     return [p for p in (os.path.join(qdir, n) for n in names) if tickets.is_free(p)]
-
-
-def notify(qdir: str) -> None:
-    """Tells the head of the queue that a slot was released (nothing happens when nobody waits)."""
-    try:
-        fd = os.open(os.path.join(qdir, RELEASE), os.O_WRONLY | os.O_NONBLOCK | _OPEN)
-    except OSError:  # ENXIO: no head listens; ENOENT: nobody ever waited here
-        return
-    try:
-        os.write(fd, b".")
-    except OSError:  # EAGAIN: the pipe is full, so the head has been told already
-        pass
-    finally:
-        os.close(fd)
-
-
-def _listen(qdir: str) -> int:
-    path = os.path.join(qdir, RELEASE)
-    try:
-        os.mkfifo(path, 0o600)
-    except FileExistsError:
-        pass
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _OPEN)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise FatalError(f"{path} is not a FIFO: remove it (seq-hooks clean)")
-    return fd
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
 
 
 def _pidfd(pid: int) -> int | None:
@@ -167,7 +131,7 @@ class _Head:
     """The head's ears: the release FIFO and a pidfd per holder, opened once and kept while we are the head."""
 
     def __init__(self, qdir: str) -> None:
-        self.listen = _listen(qdir)
+        self.listen = wakeup.Listener(qdir)
         self.pidfds: dict[int, int | None] = {}
         self.exited: set[int] = set()
 
@@ -178,7 +142,7 @@ class _Head:
         for fd in self.pidfds.values():
             if fd is not None:
                 os.close(fd)
-        os.close(self.listen)
+        self.listen.close()
 
     def watch(self, holders: list[TicketInfo]) -> bool:
         """Opens a pidfd on each holder not watched yet; False when one died before its pidfd was open (its pid may
@@ -190,17 +154,17 @@ class _Head:
                     return False
         return True
 
-    def look_again(self, why: str) -> float | None:
-        """The seconds after which the head looks again though nothing woke it (None: only when woken): soon for
-        what no event announces (the machine's memory, a free CPU; a holder's death without pidfds)."""
-        seconds = _RECHECK.get(why)
+    def look_again(self, why: str) -> float:
+        """The seconds after which the head looks again though nothing woke it: RELEASE_RECHECK, sooner for what no
+        event announces (the machine's memory, a free CPU; a holder's death without pidfds)."""
+        seconds = _RECHECK.get(why, RELEASE_RECHECK)
         if any(fd is None for fd in self.pidfds.values()):
-            seconds = PORTABLE_RECHECK if seconds is None else min(seconds, PORTABLE_RECHECK)
+            seconds = min(seconds, PORTABLE_RECHECK)
         return seconds
 
-    def sleep(self, seconds: float | None) -> None:
-        """Until a release, a holder's death, or `seconds` (None: no limit)."""
-        fds = [self.listen, *(fd for fd in self.pidfds.values() if fd is not None)]
+    def sleep(self, seconds: float) -> None:
+        """Until a release, a holder's death, or `seconds`."""
+        fds = [fd for fd in (self.listen.fd, *self.pidfds.values()) if fd is not None]
         try:
             ready, _, _ = select.select(fds, [], [], seconds)
         except OSError as e:  # pragma: no cover - EINTR is retried by Python; anything else is ours
@@ -210,12 +174,13 @@ class _Head:
                 os.close(fd)
                 del self.pidfds[pid]
                 self.exited.add(pid)
-        _drain(self.listen)
+        self.listen.drain()
+        self.listen.check()  # the FIFO removed or replaced meanwhile: listen on a new one
 
 
-def _sooner(a: float | None, b: float | None) -> float | None:
+def _sooner(a: float | None, b: float) -> float:
     """The earlier of two delays, where None is never."""
-    return b if a is None else a if b is None else min(a, b)
+    return b if a is None else min(a, b)
 
 
 def _wait_behind(ahead: TicketInfo, qdir: str, wait: Waiting) -> None:
@@ -276,4 +241,5 @@ def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine_mb: int, grace
     due while we wait."""
     ahead = _Ahead(qdir, me, grace)
     _reach_the_head(ahead, wait)
-    _wait_for_room(ahead, cap, mine_mb, wait)
+    if not _look(ahead, cap, mine_mb)[0].admit:  # room at once needs no ears (nor a FIFO)
+        _wait_for_room(ahead, cap, mine_mb, wait)

@@ -14,7 +14,7 @@ import signal
 import time
 
 from seq_hooks.errors import MAX_WAIT, FatalError, signalled
-from seq_hooks.lock import tickets
+from seq_hooks.lock import tickets, wakeup
 from seq_hooks.lock.markers import Marker
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
@@ -91,9 +91,7 @@ class Held:
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
         if self.slotted:
-            from seq_hooks.lock import admission  # only a lock with slots or a budget (see `acquire`)
-
-            admission.notify(self.qdir)
+            wakeup.notify(self.qdir)
 
 
 def halted(t: TicketInfo) -> bool:
