@@ -327,6 +327,18 @@ def test_a_release_that_is_not_our_fifo_is_replaced_and_clean_and_doctor_handle_
     assert victim.read_text() == "precious"
 
 
+def test_a_symlink_in_a_tickets_place_is_removed_by_a_lock_with_slots(isolated: Path) -> None:
+    """Issue 20, 17: the plain lock removes a symlink in a ticket's place; a lock with slots must too."""
+    qdir = _private_queue(isolated)
+    victim = isolated / "victim"
+    victim.write_text("precious")
+    link = Path(tickets.path(str(qdir), 1))
+    link.symlink_to(victim)
+    p = run(seq_hooks("run", "--", "true"), env=_env(slots=2))
+    assert p.returncode == 0, p.stderr
+    assert not os.path.lexists(link)
+    assert victim.read_text() == "precious"
+
 
 def test_a_release_fifo_that_cannot_be_replaced_is_named_by_status_and_the_head_still_starts(isolated: Path) -> None:
     """Issue 20, 2 and 7: a directory that is not empty in the FIFO's place is not ours to empty; the head waits

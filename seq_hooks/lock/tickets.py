@@ -161,10 +161,18 @@ def _epoch(value: object) -> float | None:
 def read(ticket: str, alive: bool | None = None, number: int | None = None) -> TicketInfo | None:
     """The ticket at `ticket` (alive: probed with a non-blocking shared flock unless given); None once it is gone.
 
-    A ticket that cannot be parsed is returned with readable=False: it still has a place in the queue."""
+    A ticket that cannot be parsed is returned with readable=False: it still has a place in the queue. So is a symlink
+    or a file we may not open in a ticket's place, as a dead one (nobody of ours can hold its flock): whoever waits
+    behind it removes it, as the plain lock does."""
+    if number is None:
+        number = number_of(os.path.basename(ticket)) or 0
     try:
         fd = os.open(ticket, OPEN_FLAGS)
-    except OSError:
+    except FileNotFoundError:
+        return None
+    except OSError as e:  # EMFILE and the like say nothing of the ticket: it is left alone
+        if isinstance(e, PermissionError) or os.path.islink(ticket):
+            return TicketInfo(number, ticket, 0, "", [], "", time.time(), None, [], False, readable=False)
         return None
     data, mtime, live = b"", time.time(), True
     try:
@@ -175,8 +183,6 @@ def read(ticket: str, alive: bool | None = None, number: int | None = None) -> T
         pass
     finally:
         os.close(fd)
-    if number is None:
-        number = number_of(os.path.basename(ticket)) or 0
     info = _parse(number, ticket, data, live) if len(data) <= MAX_READ else None
     return info or TicketInfo(number, ticket, 0, "", [], "", mtime, None, [], live, readable=False)
 
