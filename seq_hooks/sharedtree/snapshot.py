@@ -69,16 +69,30 @@ def index_versions(top: str, env: Mapping[str, str], changes: list[Change]) -> d
     """Each path's index version as `git checkout` writes it (smudge filters, end-of-line conversion)."""
     request = b"".join(b"%s %s\n" % (c.index_sha.encode(), c.path) for c in changes)
     out = _git(["cat-file", "--batch", "--filters"], top, env, request)
-    contents = {}
+    datas = _batch(out, [c.index_sha for c in changes])
+    if datas is None:
+        # git before 2.4x gives the blob's size, not the converted one, in front of converted bytes: one by one
+        datas = [_git(["cat-file", "--filters", f"--path={os.fsdecode(c.path)}", c.index_sha], top, env)
+                 for c in changes]
+    return {c.path: Content(LINK if c.index_mode == _LINK_MODE else FILE, c.index_mode == _EXEC_MODE, data)
+            for c, data in zip(changes, datas, strict=True)}
+
+
+def _batch(out: bytes, ids: list[str]) -> list[bytes] | None:
+    """The contents in `cat-file --batch` output, in order; None when a header is not where its size says."""
+    datas = []
     at = 0
-    for c in changes:
-        line_end = out.index(b"\n", at)
-        size = int(out[at:line_end].split(b" ")[2])
-        data = out[line_end + 1: line_end + 1 + size]
+    for i in ids:
+        line_end = out.find(b"\n", at)
+        head = out[at:line_end].split(b" ")
+        if line_end < 0 or len(head) != 3 or head[0].decode() != i:
+            return None
+        size = int(head[2])
+        datas.append(out[line_end + 1: line_end + 1 + size])
         at = line_end + 2 + size
-        kind = LINK if c.index_mode == _LINK_MODE else FILE
-        contents[c.path] = Content(kind, c.index_mode == _EXEC_MODE, data)
-    return contents
+        if out[at - 1: at] != b"\n":
+            return None
+    return datas if at == len(out) else None
 
 
 def blob_id(data: bytes, length: int) -> str:
