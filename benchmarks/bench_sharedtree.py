@@ -1,0 +1,129 @@
+"""Issue 16: what the shared-tree stash costs. A repository of 10,000 files with a pre-commit configuration of one
+trivial hook; a commit of one staged file, without and with unstaged edits in EDITED other files, through plain
+pre-commit (`pre-commit install`: its own stash, `git checkout -- .` over the whole tree) and through the seq-hooks
+git hook (the lock, and the chain's stash: pre-commit then finds nothing to stash). The stash's own cost is the
+difference a commit with unstaged edits makes beside the same commit without, for each. Also the check alone in a
+clean tree: `seq-hooks run --stash -- true` beside `seq-hooks run -- true`.
+
+    .venv/bin/python benchmarks/bench_sharedtree.py [--files N] [--edited N] [--runs N]
+"""
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import SEQ_HOOKS, compile_package, machine, ms, scratch_repo, table
+
+LABELS = ("plain pre-commit", "seq-hooks git hook")
+CONFIG = ("repos:\n- repo: local\n  hooks:\n  - id: trivial\n    name: trivial\n    entry: 'true'\n"
+          "    language: system\n    pass_filenames: false\n    always_run: true\n")
+
+
+def _arg(name: str, default: int) -> int:
+    return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, stdout=subprocess.DEVNULL)
+
+
+def _populate(repo: Path, files: int) -> None:
+    for args in (["config", "user.name", "Bench"], ["config", "user.email", "bench@example.invalid"],
+                 ["config", "commit.gpgsign", "false"]):
+        _git(repo, *args)
+    for i in range(files):
+        d = repo / f"d{i // 100:03d}"
+        d.mkdir(exist_ok=True)
+        (d / f"f{i:05d}.py").write_text(f"x = {i}\n")
+    (repo / ".pre-commit-config.yaml").write_text(CONFIG)
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "--no-verify", "-m", "base")
+
+
+def _commits(repo: Path, runs: int, edited: int, env: dict[str, str]) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of `git commit` of one staged file, EDITED other files with unstaged edits (CPU: user +
+    system of every process of the commit: what a busy machine does not inflate); each commit is undone (reset
+    --soft) so that the next one commits the same."""
+    (repo / "staged.py").write_text("staged = 1\n")
+    _git(repo, "add", "staged.py")
+    for i in range(edited):
+        (repo / f"d{i:03d}" / f"f{i * 100:05d}.py").write_text(f"x = {i * 100}\nunstaged = True\n")
+    out = []
+    for n in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        done = subprocess.run(["git", "commit", "-q", "-m", "c"], cwd=repo, env=env, capture_output=True, text=True,
+                              check=False)
+        elapsed = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        if done.returncode != 0:
+            raise SystemExit(f"the commit failed: {done.stdout}{done.stderr}")
+        _git(repo, "reset", "-q", "--soft", "HEAD^")
+        if n:  # the first one warms the caches
+            out.append((elapsed, cpu))
+    _git(repo, "checkout", "-q", "--", ".")
+    return out
+
+
+def main() -> None:
+    files, edited, runs = _arg("--files", 10000), _arg("--edited", 10), _arg("--runs", 7)
+    compile_package()
+    env = {**os.environ, "PRE_COMMIT_HOME": os.environ.get("PRE_COMMIT_HOME", "/tmp/seq-hooks-bench-pre-commit")}
+    rows: tuple[list[list[str]], list[list[str]]] = ([], [])
+    with scratch_repo() as repo:
+        _populate(repo, files)
+        results = {}
+        for label, install in zip(LABELS, ([sys.executable, "-m", "pre_commit", "install"],
+                                           [SEQ_HOOKS, "install-git-hook"]), strict=True):
+            subprocess.run(install, cwd=repo, env=env, check=True, stdout=subprocess.DEVNULL)
+            for unstaged in (0, edited):
+                results[label, unstaged] = _commits(repo, runs, unstaged, env)
+            (repo / ".git" / "hooks" / "pre-commit").unlink()
+            for leftover in (repo / ".git" / "hooks").glob("pre-commit.*"):
+                leftover.unlink()
+        def median(label: str, unstaged: int, which: int) -> float:
+            return statistics.median(r[which] for r in results[label, unstaged])
+
+        extra = []
+        for which in (0, 1):
+            costs = {label: median(label, edited, which) - median(label, 0, which) for label in LABELS}
+            for label in LABELS:
+                rows[which].append([label, f"{median(label, 0, which) * 1000:.1f}",
+                                    f"{median(label, edited, which) * 1000:.1f}", f"{costs[label] * 1000:+.1f}"])
+            extra.append((costs[LABELS[1]] - costs[LABELS[0]]) * 1000)
+        checked = _timed([SEQ_HOOKS, "run", "--stash", "--", "true"], runs * 3, repo)
+        unchecked = _timed([SEQ_HOOKS, "run", "--", "true"], runs * 3, repo)
+    for which, kind in enumerate(("wall", "CPU (user + system)")):
+        table(f"{kind} ms of a commit in a repository of {files} files, without and with unstaged edits in {edited} "
+              f"files ({runs} commits each, median; {machine()})",
+              ["git hook", "no unstaged edits", f"{edited} files with unstaged edits", "the stash's cost"], rows[which])
+    print(f"\nthe seq-hooks stash costs {extra[0]:+.1f} ms wall, {extra[1]:+.1f} ms CPU beside pre-commit's own "
+          "(target: at most +50 ms)")
+    table(f"the check in a clean tree of {files} files ({runs * 3} runs, median ms)",
+          ["command", "wall", "CPU"], [["seq-hooks run -- true", ms(unchecked[0]), ms(unchecked[1])],
+                                       ["seq-hooks run --stash -- true", ms(checked[0]), ms(checked[1])]])
+
+
+def _timed(cmd: list[str], n: int, cwd: Path) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of n sequential runs of cmd (after one that warms the caches)."""
+    walls, cpus = [], []
+    for i in range(n + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=False, stdout=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if i:
+            walls.append(elapsed)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return walls, cpus
+
+
+if __name__ == "__main__":
+    main()
