@@ -124,7 +124,7 @@ def hold(path: str) -> int:
     """Opens (creating) the log at `path` with a shared flock held while the fd stays open: retention never
     removes a log someone holds (see `in_use`). A hook run holds its one log from its first unit to its end,
     across the waits for the lock between units, when no unit has it open."""
-    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    fd = open_private(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)  # read: pump.Log cuts its middle
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:  # taken exclusively: retention is removing it this instant; ours is a new file from here on

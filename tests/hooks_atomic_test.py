@@ -393,3 +393,30 @@ def test_a_default_option_is_dropped_when_the_user_gives_it_either_way(given: li
 def test_each_hook_has_its_default_unit_size() -> None:
     assert (ruff.SPEC.batch, ruff_format.SPEC.batch, mypy_hook.SPEC.batch, pytest_hook.SPEC.batch,
             generic.SPEC.batch) == (200, 200, 0, 8, 1)
+
+
+def test_a_hook_runs_one_log_is_bounded_as_a_whole(isolated: Path) -> None:
+    """Issue 20 item 12: the units of a hook run write one log. Each unit's run used to keep its own
+    head and tail (40 MB a unit: 20 units, 839 MB); now the log keeps the first units' head and the
+    last units' tail, and says what was cut."""
+    from seq_hooks.process import pump
+
+    names = [f"u{i}.py" for i in range(4)]
+    for name in names:
+        write(isolated, name)
+    flood = pump.LOG_HEAD // 2  # four units: twice the head
+    script = ("import sys\nout, name = sys.stdout.buffer, sys.argv[1].encode()\n"
+              "out.write(b'FIRST ' + name + b'\\n')\n"
+              f"for _ in range({flood >> 16}):\n    out.write(b'a' * 65535 + b'\\n')\n"
+              "out.write(b'LAST ' + name + b'\\n')\n")
+    p = run(hook("atomic", "--", PY, "-c", script, "--", *names), env=env(), timeout=300)
+    assert p.returncode == 0, p.stderr
+    logs = sorted((isolated / ".git" / "seq-hooks" / "logs").glob("*-atomic-*.log"))
+    assert len(logs) == 1
+    size = logs[0].stat().st_size
+    assert size < pump.LOG_HEAD + pump.LOG_TAIL + pump.LOG_SLACK + (64 << 10), size
+    with logs[0].open("rb") as f:
+        head = f.read(4096)
+        f.seek(size - 4096)
+        end = f.read()
+    assert b"FIRST u0.py" in head and b"LAST u3.py" in end

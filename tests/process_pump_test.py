@@ -118,3 +118,33 @@ def test_pump_captures_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     out, err = p.close()
     assert out == (b"", 0)
     assert err == (b"01234\n[seq-hooks: 10 bytes cut here]\nfghij", 10)
+
+
+def test_a_log_several_runs_write_keeps_its_head_and_its_tail_as_a_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20 item 12: a hook run's units all write one log; the bound is the file's (the first
+    runs' head, the last runs' tail), not each run's, and the one cut line counts every cut."""
+    monkeypatch.setattr(pump, "LOG_HEAD", 1000)
+    monkeypatch.setattr(pump, "LOG_TAIL", 300)
+    monkeypatch.setattr(pump, "LOG_SLACK", 100)
+    path = tmp_path / "hook.log"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    counts = []
+    try:
+        for run in range(5):
+            os.write(fd, f"# unit {run}\n".encode())
+            log = Log(fd, 0.0)
+            for i in range(150):
+                log.output(f"{run}:{i:07d}\n".encode())  # 10 bytes a line: 1500 a unit
+            log.finish()
+            assert path.stat().st_size < 1000 + 300 + 100 + 400  # after each unit
+            text = path.read_text()
+            cut = [line for line in text.splitlines() if "bytes of this log cut here" in line]
+            assert len(cut) <= 1, cut  # one line, at the head's end, however many cuts
+            counts += [int(cut[0].split()[2])] if cut else []
+    finally:
+        os.close(fd)
+    text = path.read_text()
+    assert text.startswith("# unit 0\n0:0000000\n") and text.endswith("4:0000149\n")
+    assert text[1000:].startswith("\n# seq-hooks: ")  # the cut line, right after the head
+    assert len(counts) >= 3 and counts == sorted(set(counts))  # each cut adds to the earlier ones

@@ -18,8 +18,10 @@ import time
 from seq_hooks.sizes import MB, megabytes
 
 PENDING = 1 << 20  # bytes waiting for a slow reader before we stop reading the command's pipe
-LOG_HEAD = 32 << 20  # the log keeps the first LOG_HEAD and the last LOG_TAIL bytes of the output
-LOG_TAIL = 8 << 20
+LOG_HEAD = 32 << 20  # a log keeps the first LOG_HEAD and the last LOG_TAIL bytes of output; written
+LOG_TAIL = 8 << 20  # by several runs, it keeps its head and its last LOG_TAIL + LOG_SLACK bytes
+LOG_SLACK = 1 << 20  # room past LOG_TAIL for the last run's header, notes and footer
+_CUT_WORDS = b" bytes of this log cut here"  # a cut in a log of several runs: "# seq-hooks: N ..."
 CAPTURE_HEAD = 8 << 20  # --json keeps the first and the last bytes of each stream
 CAPTURE_TAIL = 8 << 20
 _CHUNK = 4096  # PIPE_BUF: what a poll-gated write to a blocking fd can take without waiting
@@ -61,13 +63,18 @@ class HeadTail:
 
 
 class Log:
-    """The run's log: the output's head written as it comes, its tail kept in memory and written at the end,
-    and the supervisor's notes with the time since the start."""
+    """The run's log: the output's head written as it comes, its tail kept in memory and written at
+    the end, and the supervisor's notes with the time since the start.
+
+    The bound is the file's, not the run's: a hook run writes all its units into one log (a retried
+    run, its attempts), so the head is what the file has not filled yet, and at the end the file
+    keeps its head and its last LOG_TAIL + LOG_SLACK bytes (the first units' start, the last's
+    end)."""
 
     def __init__(self, fd: int | None, start: float) -> None:
         self.fd = fd
         self.start = start
-        self.written = 0
+        self.written = _size(fd)  # earlier runs (and this run's header) fill the head first
         self.tail = HeadTail(0, LOG_TAIL)
 
     def _write(self, data: bytes) -> None:
@@ -98,6 +105,46 @@ class Log:
             self._write(f"\n# seq-hooks: {self.tail.cut} bytes of output cut here (the log keeps the first "
                         f"{megabytes(LOG_HEAD / MB)} and the last {megabytes(LOG_TAIL / MB)})\n".encode())
         self._write(bytes(self.tail.tail))
+        self._bound()
+
+    def _bound(self) -> None:
+        """Cuts the middle of a log several runs wrote past its bound: its head stays, a line says
+        how much was cut (earlier cuts included), and its last LOG_TAIL + LOG_SLACK bytes follow."""
+        size = _size(self.fd)
+        keep_from = size - LOG_TAIL - LOG_SLACK
+        if self.fd is None or keep_from <= LOG_HEAD + 256:
+            return
+        try:
+            earlier, line = _earlier_cut(os.pread(self.fd, 256, LOG_HEAD))
+            kept = os.pread(self.fd, size - keep_from, keep_from)
+            os.ftruncate(self.fd, LOG_HEAD)
+        except OSError:
+            return  # not readable (a log opened write-only): it stays as it is
+        cut = earlier + keep_from - LOG_HEAD - line
+        head, tail = megabytes(LOG_HEAD / MB), megabytes((LOG_TAIL + LOG_SLACK) / MB)
+        why = f"several runs wrote it: it keeps its first {head} and its last {tail}"
+        self._write(f"\n# seq-hooks: {cut}{_CUT_WORDS.decode()} ({why})\n".encode() + kept)
+
+
+def _size(fd: int | None) -> int:
+    """How many bytes a regular file holds (0 for anything else: a pipe, a terminal, no log)."""
+    try:
+        st = os.fstat(fd) if fd is not None else None
+    except OSError:
+        return 0
+    return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
+
+
+def _earlier_cut(head: bytes) -> tuple[int, int]:
+    """(bytes an earlier cut removed, the length of its line) when `head`, read at LOG_HEAD, starts
+    with that cut's line; else (0, 0)."""
+    prefix = b"\n# seq-hooks: "
+    number = head[len(prefix) :].split(b" ", 1)[0]
+    words = head[len(prefix) + len(number) :]
+    end = head.find(b"\n", 1)
+    if head.startswith(prefix) and number.isdigit() and words.startswith(_CUT_WORDS) and end > 0:
+        return int(number), end + 1
+    return 0, 0
 
 
 class Echo:
