@@ -59,7 +59,8 @@ def hook_types(given: list[str], default: tuple[str, ...]) -> list[str]:
 
 
 def _git(args: list[str], cwd: str | None) -> tuple[int, str, str]:
-    done = output(["git", *args], env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}, cwd=cwd)
+    where = ["-C", cwd] if cwd else []  # git changes directory itself: ours is every thread's
+    done = output(["git", *where, *args], env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
     return done.code, done.stdout.strip(), done.stderr.strip()
 
 

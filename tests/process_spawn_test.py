@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
 
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, FatalError
 from seq_hooks.process.spawn import output, spawn
-from testing.util import PY
+from testing.util import PY, git_repo
 
 
 def _wait(pid: int) -> int:
@@ -75,11 +76,34 @@ def test_sigpipe_is_the_default_in_the_child() -> None:
 
 
 def test_output_returns_code_stdout_and_stderr(isolated: Path) -> None:
-    done = output(["sh", "-c", "pwd; echo err >&2; exit 3"], cwd=str(isolated))
+    done = output(["sh", "-c", "pwd; echo err >&2; exit 3"])
     assert done.code == 3
     assert os.path.realpath(done.stdout.strip()) == os.path.realpath(isolated)
     assert done.stderr == "err\n"
-    assert os.getcwd() == str(isolated)
+
+
+def test_a_helper_for_another_directory_never_moves_ours(isolated: Path, tmp_path: Path) -> None:
+    """Issue 19 item 3: a spawn for another directory changed the whole process's working directory
+    around it, under the feet of its other threads; the helper changes directory itself."""
+    from seq_hooks import githook
+
+    other = git_repo(tmp_path / "other")
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.add(os.getcwd())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(10):
+            assert githook.locate(str(other)).hooks_dir.startswith(str(other))
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert seen == {str(isolated)}
 
 
 def test_output_kills_a_helper_past_its_timeout() -> None:

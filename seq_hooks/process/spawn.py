@@ -118,13 +118,15 @@ class Completed(NamedTuple):
     stderr: str
 
 
-def output(argv: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+def output(argv: list[str], *, env: Mapping[str, str] | None = None,
            timeout: float = 60.0) -> Completed:
-    """Runs a short helper command (git rev-parse, a tool's --version) to its end and returns its output.
+    """Runs a short helper command (git rev-parse, a tool's --version) to its end; its output.
 
     Not for the user's commands (those go through the supervisor). Killed after `timeout` seconds.
+    It runs where we are: a helper that must work elsewhere changes directory itself (`git -C
+    DIR`), since changing ours around the spawn would move every other thread of ours too.
     """
-    done = exchange(argv, env=env, cwd=cwd, timeout=timeout)
+    done = exchange(argv, env=env, timeout=timeout)
     return Completed(done.code, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
 
 
@@ -134,17 +136,15 @@ class Exchanged(NamedTuple):
     stderr: bytes
 
 
-def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | None = None,
              timeout: float = 60.0) -> Exchanged:
-    """Runs a short helper command with `data` on its stdin (git cat-file --batch, update-index --index-info) to
-    its end; its output as bytes. Not for the user's commands. Killed after `timeout` seconds."""
+    """Runs a short helper command with `data` on its stdin (git cat-file --batch, update-index
+    --index-info) to its end; its output as bytes. Not for the user's commands. Killed after
+    `timeout` seconds. It runs where we are (see `output`)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()
-    old = os.getcwd() if cwd else None
     try:
-        if cwd:
-            os.chdir(cwd)
         pid = spawn(argv, env=os.environ if env is None else env, stdin=in_r, stdout=out_w, stderr=err_w,
                     new_group=False)
     except BaseException:
@@ -152,8 +152,6 @@ def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | Non
             os.close(fd)
         raise
     finally:
-        if old:
-            os.chdir(old)
         for fd in (out_w, err_w, in_r):
             os.close(fd)
     chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}

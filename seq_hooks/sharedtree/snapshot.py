@@ -37,7 +37,7 @@ class Unstaged(NamedTuple):
 
 
 def _git(args: list[str], top: str, env: Mapping[str, str], data: bytes = b"") -> bytes:
-    done = exchange(["git", *args], data, env=env, cwd=top)
+    done = exchange(["git", "-C", top, *args], data, env=env)  # git changes directory itself
     if done.code != 0:
         why = done.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(f"git {args[0]} failed: {why[-1] if why else f'exit {done.code}'}")
