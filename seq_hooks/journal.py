@@ -6,8 +6,11 @@ names another file and opens it again, so no line is lost.
 
 A line left torn by a writer that died mid-write is ended before the next record, so it costs only itself. Names
 that are not UTF-8 (a file `caf\\xe9.txt` in argv, a working directory) arrive as surrogate escapes: such a record
-is written with JSON \\u escapes, which read back to the same str (os.fsencode gives the bytes). Readers skip
-what they cannot use (a torn line, NaN, a time out of range) and count it.
+is written with JSON \\u escapes, which read back to the same str (os.fsencode gives the bytes).
+
+A line is a `Record`: `encode` is its one writer and `decode` its one reader. What decode cannot use is skipped,
+and counted: a torn line, a field of the wrong type, NaN or infinity, a negative amount, a time out of range,
+nesting deeper than a record has.
 """
 from __future__ import annotations
 
@@ -21,11 +24,10 @@ from seq_hooks.project import open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable, Iterator
 
 NAME = "journal.jsonl"
 MAX_BYTES = 8 * 1024 * 1024
-TIMES = ("enqueued", "started", "ended")
 LATEST = 253402300799.0  # 9999-12-31: a time past it cannot be shown
 _INF = float("inf")
 
@@ -38,8 +40,77 @@ def unit_key(argv: list[str]) -> str:
     return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
 
 
+class Record(NamedTuple):
+    """One unit's run: a line of the journal, these keys in this order."""
+
+    lock: str | None = None  # the queue it went through ("default", "git", "default/nested/<token>"); None: --no-lock
+    pid: int = 0  # the runner's
+    token: str = ""  # the run token its processes carried
+    argv: list[str] = []  # noqa: RUF012 (never mutated: a record is read or replaced whole)
+    cwd: str = ""
+    enqueued: float = 0.0  # epoch seconds; 0: not known
+    started: float = 0.0
+    ended: float = 0.0
+    waited_s: float = 0.0
+    duration_s: float = 0.0
+    exit: int | None = None  # the exit status seq-hooks gave for it
+    reason: str = ""  # an outcome word (seq_hooks.outcomes)
+    message: str = ""  # a sentence when seq-hooks ended the command
+    peak_rss_mb: float = 0.0
+    attempts: int = 1
+    log: str | None = None  # None: no log was kept
+    key: str = ""  # unit_key(argv): the history its expected peak is learned from
+    expected_mb: int = 0  # what admission assumed (a lock with slots or a budget); 0: nothing assumed
+    daemon: str = ""  # the daemon it talked to, when it did
+
+
+_BAD = object()  # what a field's reader returns for a value no record can hold
+
+
+def _text(v: object) -> object:
+    return v if type(v) is str else _BAD
+
+
+def _text_or_none(v: object) -> object:
+    return v if v is None or type(v) is str else _BAD
+
+
+def _whole(v: object) -> object:
+    return v if type(v) is int else _BAD
+
+
+def _whole_or_none(v: object) -> object:
+    return v if v is None or type(v) is int else _BAD
+
+
+def _size(v: object) -> object:
+    """Whole MB, not negative; None (written for 0 by earlier versions) is 0."""
+    return 0 if v is None else v if type(v) is int and v >= 0 else _BAD
+
+
+def _words(v: object) -> object:
+    return v if type(v) is list and all(type(w) is str for w in v) else _BAD
+
+
+def _time(v: object) -> object:
+    return v if (type(v) is int or type(v) is float) and 0 <= v <= LATEST else _BAD
+
+
+def _amount(v: object) -> object:
+    """A duration or a size: finite and not negative (NaN fails both comparisons)."""
+    return v if (type(v) is int or type(v) is float) and 0 <= v < _INF else _BAD
+
+
+_READERS: dict[str, Callable[[object], object]] = {
+    "lock": _text_or_none, "pid": _whole, "token": _text, "argv": _words, "cwd": _text,
+    "enqueued": _time, "started": _time, "ended": _time, "waited_s": _amount, "duration_s": _amount,
+    "exit": _whole_or_none, "reason": _text, "message": _text, "peak_rss_mb": _amount, "attempts": _whole,
+    "log": _text_or_none, "key": _text, "expected_mb": _size, "daemon": _text,
+}
+
+
 class Read(NamedTuple):
-    records: list[dict[str, Any]]  # oldest first
+    records: list[Record]  # oldest first
     skipped: int  # lines that were not a usable record
 
 
@@ -80,16 +151,50 @@ def _trim(fd: int, path: str) -> None:
     os.rename(tmp, path)
 
 
-def encode(record: dict[str, Any]) -> bytes:
+def _dumps(doc: dict[str, object]) -> bytes:
     """One line; \\u escapes only where a str holds a surrogate escape (a name that was not UTF-8)."""
-    text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     try:
         return (text + "\n").encode()
     except UnicodeEncodeError:
-        return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
 
 
-def append(state_dir: str, record: dict[str, Any]) -> None:
+def encode(record: Record) -> bytes:
+    """The record's line: a JSON object of its fields, in order."""
+    return _dumps(dict(zip(Record._fields, record, strict=True)))
+
+
+def _refuse(constant: str) -> float:
+    raise ValueError(constant)  # NaN and Infinity are not JSON: refused like any other unparsable text
+
+
+def decode(line: bytes) -> Record | None:
+    """The record a line holds, or None when it holds none the readers can use (see the module's docstring).
+    Keys a record does not have are ignored, and a missing one takes its default: lines written by another
+    version of seq-hooks still read."""
+    try:
+        doc = json.loads(line, parse_constant=_refuse)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
+        return None
+    if type(doc) is not dict or "argv" not in doc:
+        return None
+    values = []
+    for name, default in Record._field_defaults.items():
+        value = _READERS[name](doc.get(name, default))
+        if value is _BAD:
+            return None
+        values.append(value)
+    return Record._make(values)
+
+
+def key_needle(key: str) -> bytes:
+    """Bytes that every line of a record with this key contains, as encode writes them: a cheap filter before
+    decode for a reader that looks for one unit's records."""
+    return _dumps({"key": key})[1:-2]
+
+
+def append(state_dir: str, record: Record) -> None:
     line = encode(record)
     path = os.path.join(state_dir, NAME)
     fd = _open_locked(path)
@@ -104,38 +209,17 @@ def append(state_dir: str, record: dict[str, Any]) -> None:
         os.close(fd)  # closing drops the flock
 
 
-def _refuse(constant: str) -> float:
-    raise ValueError(constant)
-
-
-def usable(record: object) -> bool:
-    """A record the readers can show: an object whose numbers are finite and whose times are in range."""
-    if not isinstance(record, dict):
-        return False
-    if any(isinstance(v, float) and not -_INF < v < _INF for v in record.values()):  # NaN fails both
-        return False  # 1e400 reads as inf
-    for key in TIMES:
-        v = record.get(key)
-        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= LATEST):
-            return False
-    return True
-
-
 def parse(data: bytes) -> Read:
-    out: list[dict[str, Any]] = []
+    out: list[Record] = []
     skipped = 0
     for raw in data.splitlines():
         if not raw.strip():
             continue
-        try:
-            # NaN and Infinity are not JSON: refused like any other unparsable text
-            record = json.loads(raw, parse_constant=_refuse)
-        except (ValueError, RecursionError):
-            record = None
-        if usable(record):
-            out.append(record)
-        else:
+        record = decode(raw)
+        if record is None:
             skipped += 1
+        else:
+            out.append(record)
     return Read(out, skipped)
 
 
@@ -152,7 +236,7 @@ def read_all(state_dir: str) -> Read:
     return parse(data)
 
 
-def read(state_dir: str) -> list[dict[str, Any]]:
+def read(state_dir: str) -> list[Record]:
     """Every usable record, oldest first."""
     return read_all(state_dir).records
 
@@ -160,12 +244,12 @@ def read(state_dir: str) -> list[dict[str, Any]]:
 def skipped_note(prog: str, skipped: int) -> str:
     """What a reader says on stderr when it skipped lines."""
     return (f"{prog}: skipped {skipped} line{'s' if skipped != 1 else ''} of the journal that could not be read "
-            "(torn, not JSON, or a time out of range)\n")
+            "(torn, not JSON, or a value out of range)\n")
 
 
-def tail(state_dir: str, max_bytes: int) -> list[bytes]:
+def _tail(state_dir: str, max_bytes: int) -> list[bytes]:
     """The raw lines of the last `max_bytes` of the journal, oldest first, without the first (maybe cut) line
-    when the journal is longer: for readers that look for a few recent records without parsing them all."""
+    when the journal is longer."""
     path = os.path.join(state_dir, NAME)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -180,3 +264,12 @@ def tail(state_dir: str, max_bytes: int) -> list[bytes]:
         os.close(fd)
     lines = data.split(b"\n")
     return lines[1:] if start else lines
+
+
+def recent(state_dir: str, key: str, max_bytes: int) -> Iterator[Record]:
+    """The records with `key` in the last `max_bytes` of the journal, newest first: for a reader that wants a
+    unit's few recent runs without decoding every line."""
+    needle = key_needle(key)
+    for raw in reversed(_tail(state_dir, max_bytes)):
+        if needle in raw and (record := decode(raw)) is not None and record.key == key:
+            yield record

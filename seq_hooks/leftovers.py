@@ -123,7 +123,7 @@ def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket],
     untouched: list[Untouched] = []
     if procs:
         stale_tokens = {s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket}
-        ended = {str(r.get("token")) for r in journal.read(state_dir)}
+        ended = {r.token for r in journal.read(state_dir)}
         leftovers, untouched = classify(procs, tickets.live_tokens(state_dir), stale_tokens, ended,
                                         logged_tokens(log_dir))
     return stale, leftovers + recorded(stale, leftovers), untouched
@@ -160,7 +160,7 @@ def groups(state_dir: str, stale: list[StaleTicket], log_dir: str | None = None)
     if not found:
         return []
     live = tickets.live_tokens(state_dir)
-    ended = {str(r.get("token")) for r in journal.read(state_dir)}
+    ended = {r.token for r in journal.read(state_dir)}
     dead = {s.ticket.token for s in stale if s.ticket} | ended | logged_tokens(log_dir)
     out = []
     for f in found:

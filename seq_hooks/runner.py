@@ -336,14 +336,12 @@ def _journal(state_dir: str, result: Result, unit: Unit, span: tuple[float, floa
              daemon: str) -> None:
     """The run's record; the command has run, so a journal that cannot be written is only a note."""
     try:
-        journal.append(state_dir, {
-            "lock": result.lock, "pid": os.getpid(), "token": unit.token, "argv": result.argv, "cwd": os.getcwd(),
-            "enqueued": round(unit.enqueued, 4), "started": round(span[0], 4), "ended": round(span[1], 4),
-            "waited_s": result.waited_s, "duration_s": result.duration_s, "exit": result.exit_code,
-            "reason": result.reason, "message": result.message, "peak_rss_mb": result.peak_rss_mb,
-            "attempts": result.attempts, "log": result.log, "key": journal.unit_key(result.argv),
-            "expected_mb": expected_mb or None,  # what admission assumed (a lock with slots or a budget)
-            **({"daemon": daemon} if daemon else {}),
-        })
+        journal.append(state_dir, journal.Record(
+            lock=result.lock, pid=os.getpid(), token=unit.token, argv=result.argv, cwd=os.getcwd(),
+            enqueued=round(unit.enqueued, 4), started=round(span[0], 4), ended=round(span[1], 4),
+            waited_s=result.waited_s, duration_s=result.duration_s, exit=result.exit_code, reason=result.reason,
+            message=result.message, peak_rss_mb=result.peak_rss_mb, attempts=result.attempts, log=result.log,
+            key=journal.unit_key(result.argv), expected_mb=expected_mb, daemon=daemon,
+        ))
     except (OSError, FatalError) as e:
         _note(f"could not write the journal: {e}")

@@ -35,8 +35,8 @@ def start_with_token(repo: Path, name: str, token: str) -> subprocess.Popen[byte
 def finished_run(repo: Path, token: str) -> None:
     """The journal record of a run that has ended."""
     (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), {"lock": "default", "pid": 1, "token": token, "argv": ["old"], "enqueued": 1.0,
-                                       "started": 2.0, "ended": 3.0, "exit": 0, "reason": "exit", "peak_rss_mb": 1})
+    journal.append(str(repo / STATE), journal.Record(lock="default", pid=1, token=token, argv=["old"], enqueued=1.0,
+                                                     started=2.0, ended=3.0, exit=0, reason="exit", peak_rss_mb=1))
 
 
 

@@ -49,7 +49,7 @@ def test_exit_status_and_output_are_gits(isolated: Path) -> None:
     assert bad.stdout == "" and "'no-such-subcommand' is not a git command" in bad.stderr
     assert run(seq_hooks("git", "status", "--short")).returncode == 0  # no options: `--` may be left out
     records = journal.read(state(isolated))
-    assert [(r["lock"], r["argv"][:2], r["exit"]) for r in records] == [
+    assert [(r.lock, r.argv[:2], r.exit) for r in records] == [
         ("git", ["git", "rev-parse"], 0), ("git", ["git", "no-such-subcommand"], 1), ("git", ["git", "status"], 0)]
 
 
@@ -120,10 +120,10 @@ def test_six_concurrent_add_commit_sequences_all_succeed(isolated: Path) -> None
     assert [d.returncode for d in done] == [0] * 6, [d.stderr for d in done]
     assert sorted(subjects(isolated)) == sorted([*(f"c{i}" for i in range(6)), "root"])
     assert git(isolated, "status", "--porcelain").stdout == ""
-    records = [r for r in journal.read(state(isolated)) if r["lock"] == "git"]
+    records = [r for r in journal.read(state(isolated)) if r.lock == "git"]
     assert len(records) == 12
     # one git command at a time: each starts after the previous one's run (rounded to 0.1 ms) ended
-    spans = sorted((r["started"], r["started"] + r["duration_s"]) for r in records)
+    spans = sorted((r.started, r.started + r.duration_s) for r in records)
     assert all(a[1] <= b[0] + 0.001 for a, b in itertools.pairwise(spans))
 
 
@@ -159,8 +159,8 @@ def test_inside_a_git_hook_git_runs_at_once(isolated: Path) -> None:
         reap(holder)
     assert git(isolated, "show", "--name-only", "--format=", "HEAD").stdout.split() == ["a.txt", "extra.txt",
                                                                                       "more.txt"]
-    inner = [r for r in journal.read(state(isolated)) if r["argv"][:2] == ["git", "add"]]
-    assert [r["lock"] for r in inner] == [None, None]
+    inner = [r for r in journal.read(state(isolated)) if r.argv[:2] == ["git", "add"]]
+    assert [r.lock for r in inner] == [None, None]
 
 
 def test_hook_inside_seq_hooks_git_commit_with_the_installed_hook(isolated: Path) -> None:
@@ -178,15 +178,15 @@ def test_hook_inside_seq_hooks_git_commit_with_the_installed_hook(isolated: Path
     assert "extra.txt" in git(isolated, "show", "--name-only", "--format=", "HEAD").stdout
     markers = (isolated.parent / "holder").read_text().strip().split(",")
     assert [m.split(":")[0] for m in markers] == ["git", "default"]
-    by_argv = {r["argv"][1] if r["argv"][0] == "git" else "hook": r["lock"] for r in journal.read(state(isolated))}
+    by_argv = {r.argv[1] if r.argv[0] == "git" else "hook": r.lock for r in journal.read(state(isolated))}
     assert by_argv == {"commit": "git", "hook": "default", "add": None}
 
 
 def test_under_a_held_git_lock_git_runs_without_waiting(isolated: Path) -> None:
     p = run(seq_hooks("run", "--lock", "git", "--", *seq_hooks("git", "--", "status", "--short")), timeout=30)
     assert p.returncode == 0, p.stderr
-    inner = [r for r in journal.read(state(isolated)) if r["argv"][0] == "git"]
-    assert [r["lock"] for r in inner] == [None]
+    inner = [r for r in journal.read(state(isolated)) if r.argv[0] == "git"]
+    assert [r.lock for r in inner] == [None]
 
 
 def test_forged_git_marker_does_not_bypass_the_lock(isolated: Path) -> None:
@@ -296,7 +296,7 @@ def test_six_sequences_with_git_dir_exported_all_land(isolated: Path, monkeypatc
     done = _six(isolated, f"{SEQ} git --")
     assert [d.returncode for d in done] == [0] * 6, [d.stderr for d in done]
     assert sorted(subjects(isolated)) == sorted([*(f"c{i}" for i in range(6)), "root"])
-    assert {r["lock"] for r in journal.read(state(isolated))} == {"git"}
+    assert {r.lock for r in journal.read(state(isolated))} == {"git"}
 
 
 def test_a_temporary_index_outside_a_hook_takes_the_lock(isolated: Path) -> None:
@@ -322,5 +322,5 @@ def test_dash_c_and_dash_big_c_take_the_lock_of_the_named_repository(isolated: P
         reap(holder)
     p = run(seq_hooks("git", "--", "-c", "core.quotepath=off", "-C", str(other), "log", "--format=%s"))
     assert (p.returncode, p.stdout) == (0, "other root\n")
-    assert [r["lock"] for r in journal.read(str(other / ".git" / "seq-hooks"))][-1] == "git"
+    assert [r.lock for r in journal.read(str(other / ".git" / "seq-hooks"))][-1] == "git"
     assert journal.read(state(isolated)) == []

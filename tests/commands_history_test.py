@@ -94,7 +94,7 @@ def test_json_holds_the_journal_records(isolated: Path, runs: list[subprocess.Co
     assert history.main(["--json", "--failed", "-n", "2"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["version"] == 1
-    assert doc["runs"] == journal.read(str(isolated / STATE))[-3:-1]
+    assert doc["runs"] == [r._asdict() for r in journal.read(str(isolated / STATE))[-3:-1]]
     assert [r["reason"] for r in doc["runs"]] == ["signal", "not-found"]
     assert {"lock", "argv", "started", "waited_s", "duration_s", "exit", "reason", "peak_rss_mb"} <= set(doc["runs"][0])
 
@@ -103,9 +103,9 @@ def test_many_more_runs_than_the_default_twenty(isolated: Path, capsys: pytest.C
     state = str(isolated / STATE)
     (isolated / STATE).mkdir(mode=0o700)
     for i in range(30):
-        journal.append(state, {"lock": "default", "argv": ["unit", str(i)], "enqueued": 1.0, "started": 2.0,
-                               "ended": 3.0, "waited_s": 1.0, "duration_s": 1.0, "exit": i % 2, "reason": "exit",
-                               "peak_rss_mb": 1.5})
+        journal.append(state, journal.Record(lock="default", argv=["unit", str(i)], enqueued=1.0, started=2.0,
+                                             ended=3.0, waited_s=1.0, duration_s=1.0, exit=i % 2, reason="exit",
+                                             peak_rss_mb=1.5))
     assert history.main([]) == 0
     rows = _rows(capsys.readouterr().out)
     assert [c for *_, c in rows] == [f"unit {i}" for i in range(10, 30)]
@@ -123,18 +123,18 @@ def test_unreadable_records_are_skipped_and_counted(isolated: Path) -> None:
     """NaN or a time out of range in one record used to end history with exit 125 (issue 10, item 15)."""
     state = isolated / STATE
     state.mkdir(mode=0o700)
-    good = {"lock": "default", "argv": ["good"], "enqueued": 1.0, "started": 2.0, "ended": 3.0, "exit": 0,
-            "reason": "exit", "duration_s": 1.0, "waited_s": 1.0, "peak_rss_mb": 1.0}
+    good = journal.Record(lock="default", argv=["good"], enqueued=1.0, started=2.0, ended=3.0, exit=0, reason="exit",
+                          duration_s=1.0, waited_s=1.0, peak_rss_mb=1.0)
     journal.append(str(state), good)
     with open(state / journal.NAME, "ab") as f:
         f.write(b'{"lock":"default","argv":["nan"],"started":NaN,"exit":0}\n')
         f.write(b'{"lock":"default","argv":["far"],"started":1e300,"exit":0}\n')
         f.write(b'{"lock":"default","argv":["torn"')
-    journal.append(str(state), {**good, "argv": ["after"]})
+    journal.append(str(state), good._replace(argv=["after"]))
     p = run(seq_hooks("history"))
     assert p.returncode == 0, p.stderr
     assert [c for *_, c in _rows(p.stdout)] == ["good", "after"]
     assert p.stderr == ("seq-hooks history: skipped 3 lines of the journal that could not be read (torn, not JSON, "
-                        "or a time out of range)\n")
+                        "or a value out of range)\n")
     p = run(seq_hooks("history", "--json"))
     assert p.returncode == 0 and [r["argv"] for r in json.loads(p.stdout)["runs"]] == [["good"], ["after"]]

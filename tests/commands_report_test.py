@@ -116,7 +116,7 @@ def dump_dom(page: Path, scratch: Path) -> str:
 
 
 @pytest.fixture
-def journal_of_a_live_queue(isolated: Path) -> list[dict[str, Any]]:
+def journal_of_a_live_queue(isolated: Path) -> list[journal.Record]:
     """A holder and two waiters on `default`, a failure, a timeout, an evil command line, a unit on `git`."""
     gate, order = isolated / "gate", isolated / "order"
     procs = [subprocess.Popen(seq_hooks("run", "-q", "--", *fixture("gate.py", isolated / "h.pid", gate, order, "h")))]
@@ -139,7 +139,7 @@ def journal_of_a_live_queue(isolated: Path) -> list[dict[str, Any]]:
 
 
 @needs_chromium
-def test_report_renders_one_bar_per_unit_in_chromium(isolated: Path, journal_of_a_live_queue: list[dict[str, Any]],
+def test_report_renders_one_bar_per_unit_in_chromium(isolated: Path, journal_of_a_live_queue: list[journal.Record],
                                                      tmp_path: Path) -> None:
     records = journal_of_a_live_queue
     assert len(records) == 7
@@ -157,10 +157,10 @@ def test_report_renders_one_bar_per_unit_in_chromium(isolated: Path, journal_of_
     seen = []
     for u in dom.units:
         record = records[int(u["attrs"]["data-unit"])]
-        assert u["attrs"]["data-exit"] == str(record["exit"])
-        assert u["attrs"]["data-lock"] == record["lock"]
-        assert f"exit {record['exit']} ({record['reason']})" in u["tooltip"]
-        command = shlex.join(record["argv"])
+        assert u["attrs"]["data-exit"] == str(record.exit)
+        assert u["attrs"]["data-lock"] == record.lock
+        assert f"exit {record.exit} ({record.reason})" in u["tooltip"]
+        command = shlex.join(record.argv)
         assert u["tooltip"].splitlines()[0] == command
         assert u["cmd"] == command or (u["cmd"].endswith("…") and command.startswith(u["cmd"][:-1]))
         seen.append(command)
@@ -168,7 +168,7 @@ def test_report_renders_one_bar_per_unit_in_chromium(isolated: Path, journal_of_
         assert float(run_bar["width"]) >= 2
         assert float(wait_bar["x"]) + float(wait_bar["width"]) == pytest.approx(float(run_bar["x"]), abs=0.01)
         outcome = run_bar["class"].split()[1]
-        assert outcome == {0: "ok", 3: "failed", 124: "killed"}[record["exit"]]
+        assert outcome == {0: "ok", 3: "failed", 124: "killed"}[record.exit or 0]
     assert len(set(seen)) == 7 and f"echo {shlex.quote(EVIL)}" in seen
     waiter = next(u for u in dom.units if "echo waiter 2" in u["tooltip"])
     assert float(waiter["rects"]["wait"]["width"]) > 1  # it queued behind the holder: a visible wait span
@@ -189,9 +189,9 @@ def test_empty_journal_still_makes_a_page(isolated: Path, tmp_path: Path) -> Non
 
 def test_report_is_escaped_and_self_contained(isolated: Path, tmp_path: Path) -> None:
     (isolated / STATE).mkdir(mode=0o700)
-    journal.append(str(isolated / STATE), {"lock": "default", "argv": ["echo", EVIL, "-->", "]]>"], "enqueued": 1.0,
-                                            "started": 2.0, "ended": 3.0, "exit": 0, "reason": "exit",
-                                            "message": "<b>bold</b>", "peak_rss_mb": 1.0})
+    journal.append(str(isolated / STATE), journal.Record(
+        lock="default", argv=["echo", EVIL, "-->", "]]>"], enqueued=1.0, started=2.0, ended=3.0, exit=0, reason="exit",
+        message="<b>bold</b>", peak_rss_mb=1.0))
     out = tmp_path / "r.html"
     assert run(seq_hooks("report", "--html", out)).returncode == 0
     text = out.read_text()
@@ -238,8 +238,8 @@ def test_bad_target_and_missing_option(isolated: Path, tmp_path: Path) -> None:
 
 def test_unreadable_records_are_skipped_and_counted(isolated: Path, tmp_path: Path) -> None:
     (isolated / STATE).mkdir(mode=0o700)
-    journal.append(str(isolated / STATE), {"lock": "default", "argv": ["good"], "enqueued": 1.0, "started": 2.0,
-                                            "ended": 3.0, "exit": 0, "reason": "exit"})
+    journal.append(str(isolated / STATE), journal.Record(lock="default", argv=["good"], enqueued=1.0, started=2.0,
+                                                         ended=3.0, exit=0, reason="exit"))
     with open(isolated / STATE / journal.NAME, "ab") as f:
         f.write(b'{"lock":"default","argv":["nan"],"enqueued":1,"started":NaN,"ended":3,"exit":0}\n')
         f.write(b'{"lock":"default","argv":["far"],"enqueued":1,"started":2,"ended":1e300,"exit":0}\n')
@@ -289,9 +289,9 @@ def test_dash_writes_to_stdout_and_a_fifo_is_written_to(isolated: Path, tmp_path
 
 
 def test_a_lock_with_slots_gets_a_lane_per_slot() -> None:
-    def rec(lock: str, started: float, ended: float) -> dict[str, Any]:
-        return {"lock": lock, "argv": ["x"], "enqueued": 0.0, "started": started, "ended": ended, "exit": 0,
-                "reason": "exit"}
+    def rec(lock: str, started: float, ended: float) -> journal.Record:
+        return journal.Record(lock=lock, argv=["x"], enqueued=0.5, started=started, ended=ended, exit=0,
+                              reason="exit")
 
     records = [rec("default", 1.0, 3.0), rec("default", 1.5, 2.0), rec("default", 2.0005, 4.0),
                rec("default", 3.0, 5.0), rec("git", 1.0, 2.0), rec("git", 2.0, 3.0)]
@@ -301,8 +301,8 @@ def test_a_lock_with_slots_gets_a_lane_per_slot() -> None:
 def test_a_successor_started_before_the_release_was_stamped_shares_the_lane() -> None:
     """`ended` is stamped after the release: on a loaded machine the next holder starts before it. Its command had
     ended (started + duration_s) by then, so the lock had one holder at a time: one lane (it used to be two)."""
-    records = [{"lock": "default", "argv": ["a"], "enqueued": 0.0, "started": 1.0, "ended": 2.05, "duration_s": 0.9,
-                "exit": 0, "reason": "exit"},
-               {"lock": "default", "argv": ["b"], "enqueued": 0.5, "started": 2.01, "ended": 3.0, "duration_s": 0.9,
-                "exit": 0, "reason": "exit"}]
+    records = [journal.Record(lock="default", argv=["a"], enqueued=0.5, started=1.0, ended=2.05, duration_s=0.9,
+                              exit=0, reason="exit"),
+               journal.Record(lock="default", argv=["b"], enqueued=0.5, started=2.01, ended=3.0, duration_s=0.9,
+                              exit=0, reason="exit")]
     assert [u["slot"] for u in report.units(records)] == [0, 0]

@@ -16,7 +16,7 @@ import pytest
 
 from seq_hooks import journal
 from seq_hooks.lock import tickets
-from seq_hooks.process import proctree
+from seq_hooks.process import machine, proctree
 from testing.doctor import doctor_run
 from testing.queue import STATE, queue, start, start_holder
 from testing.util import (
@@ -184,8 +184,8 @@ def _cpu_ticks(pid: int) -> int:
 
 def _history(repo: Path, argv: list[str], peak_mb: float) -> None:
     (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), {"argv": argv, "key": journal.unit_key(argv), "reason": "exit",
-                                       "peak_rss_mb": peak_mb, "exit": 0})
+    journal.append(str(repo / STATE), journal.Record(argv=argv, key=journal.unit_key(argv), reason="exit",
+                                                     peak_rss_mb=peak_mb, exit=0))
 
 
 def _live(repo: Path) -> list[tickets.TicketInfo]:
@@ -364,3 +364,39 @@ def test_a_release_fifo_that_cannot_be_replaced_is_named_by_status_and_the_head_
     assert (queue(isolated) / ".release" / "keep").read_text() == "someone's"
     p = run(seq_hooks("clean"), env=env)
     assert p.returncode == 1 and "could not remove default/.release, which is a directory" in p.stdout, p.stdout
+def _planted_history(repo: Path, argv: list[str], peak: bytes) -> None:
+    """A line in the journal with the unit's key and the peak `peak`, written by hand (a hostile or damaged one)."""
+    (repo / STATE).mkdir(mode=0o700, exist_ok=True)
+    key = journal.unit_key(argv).encode()
+    with open(repo / STATE / journal.NAME, "ab") as f:
+        f.write(b'{"argv":["x"],"key":"' + key + b'","reason":"exit","peak_rss_mb":' + peak + b"}\n")
+
+
+def _run_with_a_budget(repo: Path, argv: list[str]) -> journal.Record:
+    env = {**os.environ, "SEQ_HOOKS_SLOTS": "2", "SEQ_HOOKS_MEMORY_BUDGET_MB": "1000",
+           "SEQ_HOOKS_MEMORY_LIMIT_MB": "0"}
+    p = run(seq_hooks("run", "--", *argv), env=env)
+    assert p.returncode == 0, p.stderr
+    return journal.read(str(repo / STATE))[-1]
+
+
+@pytest.mark.parametrize("peak", [b"NaN", b"Infinity", b"-Infinity", b"1e400",
+                                  b"[" * 5000 + b"1" + b"]" * 5000, b"{" * 100_000])
+def test_a_peak_that_is_not_a_number_in_the_journal_does_not_break_later_runs(isolated: Path, peak: bytes) -> None:
+    """Issue 20, item 6: NaN, infinity or a deeply nested value under a unit's key made every later run of that
+    command fail with 125, for good. Such a line is skipped: the unit has no history and assumes the budget."""
+    argv = ["true", "nan-peak"]
+    _planted_history(isolated, argv, peak)
+    assert _run_with_a_budget(isolated, argv).expected_mb == 1000
+
+
+def test_a_negative_peak_does_not_bypass_the_budget(isolated: Path) -> None:
+    argv = ["true", "negative-peak"]
+    _planted_history(isolated, argv, b"-5000")
+    assert _run_with_a_budget(isolated, argv).expected_mb == 1000  # was -5234: any unit fitted beside it
+
+
+def test_a_huge_peak_is_capped_at_the_memory_we_may_use(isolated: Path) -> None:
+    argv = ["true", "huge-peak"]
+    _planted_history(isolated, argv, b"1e300")
+    assert _run_with_a_budget(isolated, argv).expected_mb == machine.memory_total_mb()  # was a 301-digit number

@@ -80,10 +80,10 @@ def test_after_install_commit_runs_pre_commits_hooks_under_the_lock(isolated: Pa
     assert "holder=default:" in text  # pre-commit's hooks saw the lock marker of the hook's run
     deadline = next(line for line in text.splitlines() if line.startswith("deadline="))
     assert float(deadline.split("=")[1]) > 0
-    records = [r for r in journal.read(state(isolated)) if r["lock"] == "default"]
+    records = [r for r in journal.read(state(isolated)) if r.lock == "default"]
     assert len(records) == 1
-    assert records[0]["argv"][0].endswith("pre-commit.seq-hooks-orig") and records[0]["exit"] == 0
-    assert records[0]["token"] in holder_lines(out)[0]
+    assert records[0].argv[0].endswith("pre-commit.seq-hooks-orig") and records[0].exit == 0
+    assert records[0].token in holder_lines(out)[0]
 
 
 def test_without_a_hook_before_the_hook_runs_pre_commit_for_its_stage(isolated: Path) -> None:
@@ -94,7 +94,7 @@ def test_without_a_hook_before_the_hook_runs_pre_commit_for_its_stage(isolated: 
     c = commit(isolated)
     assert c.returncode == 0, c.stderr
     assert holder_lines(out) and "default:" in holder_lines(out)[0]
-    argv = next(r["argv"] for r in journal.read(state(isolated)) if r["lock"] == "default")
+    argv = next(r.argv for r in journal.read(state(isolated)) if r.lock == "default")
     assert argv[1:4] == ["-m", "pre_commit", "hook-impl"] and "--hook-type=pre-commit" in argv
 
 
@@ -201,8 +201,8 @@ def test_a_commit_in_a_linked_worktree_goes_through_the_same_hook(isolated: Path
     c = commit(wt, "side.txt")
     assert c.returncode == 0, c.stderr
     assert holder_lines(out)[0].startswith("holder=default:")
-    records = [r for r in journal.read(state(isolated)) if r["lock"] == "default"]
-    assert [r["cwd"] for r in records][-1] == str(wt)  # one journal, one lock for every worktree
+    records = [r for r in journal.read(state(isolated)) if r.lock == "default"]
+    assert [r.cwd for r in records][-1] == str(wt)  # one journal, one lock for every worktree
 
 
 def test_commit_msg_and_pre_push_get_their_arguments_and_stdin(isolated: Path) -> None:
@@ -293,7 +293,7 @@ def test_commit_under_a_held_default_lock_runs_the_hook_nested(isolated: Path) -
     git(isolated, "add", "f.txt")
     p = run(seq_hooks("run", "--max-wait", "5", "--", "git", "commit", "-q", "-m", "nested"), timeout=60)
     assert p.returncode == 0, p.stderr
-    locks = [r["lock"] for r in journal.read(state(isolated))]
+    locks = [str(r.lock) for r in journal.read(state(isolated))]
     assert locks[0].startswith("default/nested/") and locks[1] == "default"
     assert holder_lines(out)[0].count("default") == 2  # the outer holder's marker and the nested one's
 
@@ -312,8 +312,8 @@ def test_atomic_hooks_inside_the_commit_run_nested_in_the_hooks_lock(isolated: P
     c = run(["git", "commit", "-q", "-m", "atomic inside"], timeout=120)
     assert c.returncode == 0, c.stdout + c.stderr
     records = journal.read(state(isolated))
-    outer = [r for r in records if r["lock"] == "default"]
-    units = [r for r in records if r["lock"] != "default"]
-    assert len(outer) == 1 and "hook-impl" in outer[0]["argv"]
-    assert sorted(r["argv"][-1] for r in units) == [".pre-commit-config.yaml", "a.txt", "b.txt"]
-    assert {r["lock"] for r in units} == {f"default/nested/{outer[0]['token']}"}
+    outer = [r for r in records if r.lock == "default"]
+    units = [r for r in records if r.lock != "default"]
+    assert len(outer) == 1 and "hook-impl" in outer[0].argv
+    assert sorted(r.argv[-1] for r in units) == [".pre-commit-config.yaml", "a.txt", "b.txt"]
+    assert {r.lock for r in units} == {f"default/nested/{outer[0].token}"}

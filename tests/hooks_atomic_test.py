@@ -58,9 +58,9 @@ def test_one_unit_per_file_and_a_failure_does_not_stop_the_others(isolated: Path
     assert "record_argv: failing on b.py" in p.stdout  # a failed unit's output is shown
     assert "atomic: failed: b.py: exit 3" in p.stdout
     assert "3 units (3 files): 2 passed, 1 failed" in p.stdout
-    runs = [r for r in journal.read(state(isolated)) if r["argv"][1:2] == [RECORD]]
-    assert [r["argv"][2:] for r in runs] == [["a.py"], ["b.py"], ["c.py"]]
-    assert all(r["lock"] == "default" for r in runs)
+    runs = [r for r in journal.read(state(isolated)) if r.argv[1:2] == [RECORD]]
+    assert [r.argv[2:] for r in runs] == [["a.py"], ["b.py"], ["c.py"]]
+    assert all(r.lock == "default" for r in runs)
 
 
 def test_fail_fast_stops_after_the_first_failure(isolated: Path, tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_ruff_by_default_batches_files_and_names_each_failing_one(isolated: Path
     # the tool named b.py and d.py: those are the failures reported, not the whole unit
     assert [line for line in p.stdout.splitlines() if ": failed: " in line] == [
         "atomic-ruff: failed: b.py: exit 1", "atomic-ruff: failed: d.py: exit 1"]
-    assert [r["argv"][-4:] for r in journal.read(state(isolated))] == [["a.py", "b.py", "c.py", "d.py"]]
+    assert [r.argv[-4:] for r in journal.read(state(isolated))] == [["a.py", "b.py", "c.py", "d.py"]]
 
 
 def test_a_failed_unit_whose_files_the_tool_does_not_name_is_reported_as_the_unit(isolated: Path) -> None:
@@ -243,7 +243,7 @@ def test_by_hand_files_come_from_git_filtered_by_type(isolated: Path, tmp_path: 
     git(isolated, "add", "a.py", "notes.txt")  # tracked and untracked (not ignored) files both count
     p = run(hook("atomic-ruff", "--verbose", "--batch", "1"), env=env())
     assert p.returncode == 0, p.stdout + p.stderr
-    ran = sorted(r["argv"][-1] for r in journal.read(state(isolated)))
+    ran = sorted(r.argv[-1] for r in journal.read(state(isolated)))
     assert ran == ["a.py", "stub.pyi", "sub/b.py"]
     out = tmp_path / "argv.jsonl"
     p = run(hook("atomic", "--type", "text", "--", PY, RECORD, "--", "sub", "notes.txt", "a.py"),
@@ -271,10 +271,10 @@ def test_nested_under_a_held_lock_units_use_the_child_queue(isolated: Path, tmp_
             env=env(RECORD_TO=str(out)))
     assert p.returncode == 0, p.stdout + p.stderr
     runs = journal.read(state(isolated))
-    units = [r for r in runs if r["argv"][1:2] == [RECORD]]
-    outer = [r for r in runs if r["argv"][0].endswith("atomic")]
+    units = [r for r in runs if r.argv[1:2] == [RECORD]]
+    outer = [r for r in runs if r.argv[0].endswith("atomic")]
     assert len(units) == 2 and len(outer) == 1
-    assert all(r["lock"] == f"default/nested/{outer[0]['token']}" for r in units)
+    assert all(r.lock == f"default/nested/{outer[0].token}" for r in units)
 
 
 def test_units_share_one_log_with_a_section_each(isolated: Path) -> None:
@@ -282,7 +282,7 @@ def test_units_share_one_log_with_a_section_each(isolated: Path) -> None:
     write(isolated, "b.py")
     p = run(hook("atomic-ruff", "--batch", "1", "a.py", "b.py"), env=env())
     assert p.returncode == 0
-    logs = {r["log"] for r in journal.read(state(isolated))}
+    logs = {str(r.log) for r in journal.read(state(isolated))}
     assert len(logs) == 1
     log = Path(logs.pop())
     assert "atomic-ruff" in log.name
@@ -304,7 +304,7 @@ def test_generic_hook_by_hand_keeps_the_tools_subcommand_and_options(isolated: P
     p = run(hook("atomic", "--", "ruff", "check", "--fix", "a.py"), env=env(PATH=path))
     assert p.returncode == 0, p.stdout + p.stderr
     assert (isolated / "a.py").read_text() == ""  # the unused import fixed
-    assert [r["argv"][1:] for r in journal.read(state(isolated))] == [["check", "--fix", "a.py"]]
+    assert [r.argv[1:] for r in journal.read(state(isolated))] == [["check", "--fix", "a.py"]]
     p = run(hook("atomic", "--", "ruff", "format", "b.py"), env=env(PATH=path))
     assert p.returncode == 0, p.stdout + p.stderr
     assert (isolated / "b.py").read_text() == "x = 1\n"

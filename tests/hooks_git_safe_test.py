@@ -229,10 +229,10 @@ def test_another_users_lock_file_is_never_removed(isolated: Path, capsys: pytest
     assert lock.exists()
 
 
-def _journal(repo: Path) -> list[tuple[str, list[str]]]:
+def _journal(repo: Path) -> list[tuple[str | None, list[str]]]:
     from seq_hooks import journal
 
-    return [(r["lock"], r["argv"]) for r in journal.read(str(repo / ".git" / "seq-hooks"))]
+    return [(r.lock, r.argv) for r in journal.read(str(repo / ".git" / "seq-hooks"))]
 
 
 def test_a_git_command_runs_under_the_git_lock(isolated: Path, tmp_path: Path) -> None:

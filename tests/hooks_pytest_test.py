@@ -74,7 +74,7 @@ def test_runs_matching_tests_in_one_unit_and_names_the_failing_file(isolated: Pa
         "atomic-pytest: failed: tests/calc_test.py: exit 1"]
     assert "1 unit (2 files): 0 passed, 1 failed" in p.stdout
     assert "assert 2 + 2 == 5" in p.stdout  # the failing unit's output
-    ran = [sorted(r["argv"][-2:]) for r in journal.read(str(isolated / ".git" / "seq-hooks"))]
+    ran = [sorted(r.argv[-2:]) for r in journal.read(str(isolated / ".git" / "seq-hooks"))]
     assert ran == [["tests/calc_test.py", "tests/test_calc.py"]]
     p = run([str(BIN / "atomic-pytest"), "--batch", "1", "calc.py"], env={**os.environ, "PRE_COMMIT": "1"})
     assert "2 units (2 files): 1 passed, 1 failed" in p.stdout
@@ -85,14 +85,14 @@ def test_nothing_collected_is_not_a_failure(isolated: Path) -> None:
     p = run([str(BIN / "atomic-pytest"), "--verbose", "tests/test_empty.py"], env=dict(os.environ))
     assert p.returncode == 0, p.stdout + p.stderr
     assert "no tests ran" in p.stdout
-    assert journal.read(str(isolated / ".git" / "seq-hooks"))[-1]["exit"] == 5
+    assert journal.read(str(isolated / ".git" / "seq-hooks"))[-1].exit == 5
 
 
 def test_all_one_unit_per_test_file(isolated: Path) -> None:
     layout(isolated, {f"tests/test_{i}.py": PASSING for i in range(3)})
     p = run([str(BIN / "atomic-pytest"), "--all", "--batch", "1"], env={**os.environ, "PRE_COMMIT": "1"})
     assert (p.returncode, p.stdout) == (0, "")
-    ran = sorted(r["argv"][-1] for r in journal.read(str(isolated / ".git" / "seq-hooks")))
+    ran = sorted(r.argv[-1] for r in journal.read(str(isolated / ".git" / "seq-hooks")))
     assert ran == ["tests/test_0.py", "tests/test_1.py", "tests/test_2.py"]
 
 
@@ -129,7 +129,7 @@ def test_xdist_turned_off_by_the_user_gets_no_n_0(isolated: Path, where: str) ->
     args = ["-p", "no:xdist"] if where == "args" else []
     p = run([str(BIN / "atomic-pytest"), *args, "tests/test_one.py"], env=env)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "-n" not in journal.read(str(isolated / ".git" / "seq-hooks"))[-1]["argv"]
+    assert "-n" not in journal.read(str(isolated / ".git" / "seq-hooks"))[-1].argv
 
 
 def test_addopts_n_auto_does_not_start_a_worker_pool_inside_a_unit(isolated: Path) -> None:
@@ -140,7 +140,7 @@ def test_addopts_n_auto_does_not_start_a_worker_pool_inside_a_unit(isolated: Pat
     })
     p = run([str(BIN / "atomic-pytest"), "tests/test_where.py"], env={**os.environ, "PRE_COMMIT": "1"})
     assert p.returncode == 0, p.stdout + p.stderr
-    assert journal.read(str(isolated / ".git" / "seq-hooks"))[-1]["argv"][-3:] == ["-n", "0",
+    assert journal.read(str(isolated / ".git" / "seq-hooks"))[-1].argv[-3:] == ["-n", "0",
                                                                                    "tests/test_where.py"]
 
 
@@ -159,5 +159,5 @@ def test_all_eight_test_files_per_unit_by_default(isolated: Path) -> None:
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2 units (10 files): 2 passed" in p.stdout
     records = journal.read(str(isolated / ".git" / "seq-hooks"))
-    sizes = sorted(sum(a.endswith(".py") for a in r["argv"]) for r in records)
+    sizes = sorted(sum(a.endswith(".py") for a in r.argv) for r in records)
     assert sizes == [2, 8]

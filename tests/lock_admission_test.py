@@ -103,8 +103,8 @@ def test_admission_keeps_arrival_order(isolated: Path) -> None:
 
 def _history(repo: Path, argv: list[str], peak_mb: float) -> None:
     (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), {"argv": argv, "key": journal.unit_key(argv), "reason": "exit",
-                                       "peak_rss_mb": peak_mb, "exit": 0})
+    journal.append(str(repo / STATE), journal.Record(argv=argv, key=journal.unit_key(argv), reason="exit",
+                                                     peak_rss_mb=peak_mb, exit=0))
 
 
 def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_release(isolated: Path) -> None:
@@ -137,11 +137,11 @@ def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_r
         for p in (holder, big):
             if p is not None:
                 reap(p)
-    runs = {r["argv"][-2] if r["argv"][-1] == "0.01" else "h": r for r in journal.read(str(isolated / STATE))
-            if "started" in r}
-    assert runs["big"]["waited_s"] > 0
-    assert runs["big"]["expected_mb"] == int(3000 * 1.05) + 16
-    assert runs["big"]["started"] - runs["h"]["ended"] < 0.05, "the head did not start within 50 ms of the release"
+    runs = {r.argv[-2] if r.argv[-1] == "0.01" else "h": r for r in journal.read(str(isolated / STATE))
+            if r.started}
+    assert runs["big"].waited_s > 0
+    assert runs["big"].expected_mb == int(3000 * 1.05) + 16
+    assert runs["big"].started - runs["h"].ended < 0.05, "the head did not start within 50 ms of the release"
 
 
 def test_a_unit_that_alone_exceeds_the_budget_runs_when_nothing_else_holds(isolated: Path) -> None:
@@ -183,7 +183,7 @@ def test_nested_units_run_under_two_holders_at_once(isolated: Path) -> None:
             reap(p)
     spans = intervals(stamps)
     assert _most_at_once(spans) == 2  # each holder's nested call queued under its own holder
-    nested = [r for r in journal.read(str(isolated / STATE)) if "/nested/" in str(r["lock"])]
+    nested = [r for r in journal.read(str(isolated / STATE)) if "/nested/" in str(r.lock)]
     assert len(nested) == 2
 
 

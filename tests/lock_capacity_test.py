@@ -37,8 +37,7 @@ def test_a_named_lock_has_its_own_table_and_git_and_nested_queues_are_exclusive(
 
 
 def _record(state: Path, argv: list[str], peak: float, reason: str = "exit") -> None:
-    journal.append(str(state), {"argv": argv, "key": journal.unit_key(argv), "reason": reason,
-                                "peak_rss_mb": peak})
+    journal.append(str(state), journal.Record(argv=argv, key=journal.unit_key(argv), reason=reason, peak_rss_mb=peak))
 
 
 def test_expected_peak_comes_from_recent_peaks_of_the_same_key_with_a_margin(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_parallel_nested_siblings_still_go_one_at_a_time(isolated: Path) -> None
     p = run(seq_hooks("run", "--", "sh", "-c", script), timeout=60)
     assert p.returncode == 0, p.stderr
     assert_no_overlap(stamps, 3)
-    nested = [r["lock"] for r in journal.read(str(isolated / ".git" / "seq-hooks")) if r["argv"][0] != "sh"]
+    nested = [str(r.lock) for r in journal.read(str(isolated / ".git" / "seq-hooks")) if r.argv[0] != "sh"]
     assert len(nested) == 3 and all(n.startswith("default/nested/") for n in nested)
 
 

@@ -37,9 +37,9 @@ def test_twenty_concurrent_runs_never_overlap(isolated: Path) -> None:
     records = journal.read(str(isolated / ".git" / "seq-hooks"))
     assert len(records) == 20
     for r in records:  # complete and parseable after concurrent appends
-        assert r["exit"] == 0 and r["lock"] == "default"
-        assert r["enqueued"] <= r["started"] <= r["ended"]
-        assert r["argv"][1].endswith("stamp.py")
+        assert r.exit == 0 and r.lock == "default"
+        assert r.enqueued <= r.started <= r.ended
+        assert r.argv[1].endswith("stamp.py")
     assert not tickets(queue(isolated))  # everyone left the queue
 
 
@@ -165,7 +165,7 @@ def test_python_api_runs_through_the_queue(isolated: Path) -> None:
     assert result.exit_code == 3 and result.stdout == "api\n" and result.lock == "default"
     assert seq_hooks.run(["sleep", "5"], timeout=0.2).reason == "timeout"
     records = journal.read(str(isolated / ".git" / "seq-hooks"))
-    assert [r["exit"] for r in records] == [3, 124]
+    assert [r.exit for r in records] == [3, 124]
 
 
 def test_machine_scope_puts_projects_on_one_queue(isolated: Path) -> None:

@@ -87,9 +87,10 @@ def test_a_real_run_writes_its_log(isolated: Path) -> None:
     p = run(seq_hooks("run", "--", "sh", "-c", "echo to-out; echo to-err >&2; exit 3"))
     assert p.returncode == 3
     (record,) = journal.read(str(isolated / ".git" / "seq-hooks"))
-    parsed = logfile.parse(os.path.basename(record["log"]))
-    assert parsed is not None and parsed.token == record["token"] and parsed.label == ""
-    text = Path(record["log"]).read_text()
+    assert record.log is not None
+    parsed = logfile.parse(os.path.basename(record.log))
+    assert parsed is not None and parsed.token == record.token and parsed.label == ""
+    text = Path(record.log).read_text()
     assert "# command: sh -c 'echo to-out; echo to-err >&2; exit 3'\n" in text
     assert "to-out\n" in text and "to-err\n" in text and "# exit: 3 (exit)" in text
 
@@ -100,7 +101,7 @@ def test_the_systems_memory_is_beside_each_peak(isolated: Path) -> None:
     p = run(seq_hooks("run", "--", *fixture("eat_memory.py", 60, 1000, 0.3)))
     assert p.returncode == 0, p.stderr
     (record,) = journal.read(str(isolated / ".git" / "seq-hooks"))
-    text = Path(record["log"]).read_text()
+    text = Path(str(record.log)).read_text()
     total = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     tree = re.search(r"^# peak tree memory: ([\d.]+) MB \(system: (\d+)/(\d+) MB used\)$", text, re.M)
     assert tree is not None and float(tree[1]) >= 50, text

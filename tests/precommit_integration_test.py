@@ -151,7 +151,7 @@ def test_a_clean_repository_passes_quietly(isolated: Path, hook_repo: tuple[Path
     assert statuses(p.stdout) == dict.fromkeys(NAMES, "Passed")
     assert "atomic-" not in p.stdout  # nothing but pre-commit's own lines when all is well
     units = journal.read(str(isolated / ".git" / "seq-hooks"))
-    assert {Path(a).name for r in units for a in r["argv"]} >= {"calc.py", "test_calc.py"}
+    assert {Path(a).name for r in units for a in r.argv} >= {"calc.py", "test_calc.py"}
 
 
 def test_prek_runs_the_same_configuration(isolated: Path, hook_repo: tuple[Path, str],
@@ -257,9 +257,9 @@ def test_four_worktrees_run_atomic_pytest_at_once_and_units_never_overlap(
     assert [proc.returncode for proc in procs] == [0, 0, 0, 0], outputs[0]
     assert_no_overlap(stamps, 16)
     # they did run at the same time: units of different worktrees waited for each other's
-    units = [r for r in journal.read(str(isolated / ".git" / "seq-hooks")) if "test_stamp" in r["argv"][-1]]
+    units = [r for r in journal.read(str(isolated / ".git" / "seq-hooks")) if "test_stamp" in r.argv[-1]]
     assert len(units) == 16
-    waited_in = {r["cwd"] for r in units if r["waited_s"] > 0.05}
+    waited_in = {r.cwd for r in units if r.waited_s > 0.05}
     assert len(waited_in) >= 2, units
     spans = intervals(stamps)
     owners = [next(str(t) for t in trees if name.startswith(str(t) + "/")) for _, _, name in spans]

@@ -75,7 +75,7 @@ def test_runs_keep_the_configured_number_of_logs(isolated: Path, keep: int, runs
     for i in range(runs):
         assert run(seq_hooks("run", "--", "sh", "-c", f"echo run {i}")).returncode == 0
     logs = sorted(str(p) for p in (isolated / STATE / "logs").iterdir())
-    newest = [r["log"] for r in journal.read(str(isolated / STATE))][-expected:]
+    newest = [str(r.log) for r in journal.read(str(isolated / STATE))][-expected:]
     assert logs == sorted(newest)  # exactly the newest `expected`: the oldest went first
     assert f"run {runs - 1}" in Path(newest[-1]).read_text()
 

@@ -129,7 +129,7 @@ def test_uv_run_when_the_project_has_uv_lock(isolated: Path, tmp_path: Path) -> 
     assert (tmp_path / "ruff-calls").read_text() == "check --force-exclude --fix -- a.py\n"
     # preparing the environment is a unit of its own, through the lock
     first = journal.read(str(isolated / ".git" / "seq-hooks"))[0]
-    assert first["argv"][:3] == [str(tmp_path / "uvbin" / "uv"), "run", "--frozen"]
+    assert first.argv[:3] == [str(tmp_path / "uvbin" / "uv"), "run", "--frozen"]
 
 
 def test_uv_failing_is_one_clear_error(isolated: Path, tmp_path: Path) -> None:

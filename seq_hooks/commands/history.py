@@ -8,10 +8,6 @@ import sys
 from seq_hooks import context, display, journal, sizes
 from seq_hooks.errors import OK
 from seq_hooks.options import Option, parse
-from seq_hooks.records import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from typing import Any
 
 OPTIONS = (
     Option(("-n", "--count"), "count", "int", "show the last N runs (default 20; 0 = all)", "N"),
@@ -19,11 +15,6 @@ OPTIONS = (
     Option(("--json",), "json", help="print one JSON object: {\"version\": 1, \"runs\": [journal records]}"),
 )
 SUMMARY = "Recent runs from the journal: when, lock, how long each waited and ran, its exit and why, peak memory."
-
-
-def _number(record: dict[str, Any], key: str) -> float | None:
-    v = record.get(key)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def lock_name(lock: object) -> str:
@@ -34,35 +25,35 @@ def lock_name(lock: object) -> str:
     return display.clean("/".join(p[:8] if i % 2 == 0 and i else p for i, p in enumerate(parts)))
 
 
-def failed(record: dict[str, Any]) -> bool:
-    return record.get("exit") != 0
+def failed(record: journal.Record) -> bool:
+    return record.exit != 0
 
 
-def select(records: list[dict[str, Any]], count: int, only_failed: bool) -> list[dict[str, Any]]:
+def select(records: list[journal.Record], count: int, only_failed: bool) -> list[journal.Record]:
     chosen = [r for r in records if failed(r)] if only_failed else records
     return chosen[-count:] if count > 0 else chosen
 
 
-def rows(records: list[dict[str, Any]]) -> list[list[str]]:
+def rows(records: list[journal.Record]) -> list[list[str]]:
     out = [["when", "lock", "waited", "ran", "exit", "reason", "peak", "command"]]
     for r in records:
-        reason = str(r.get("reason", "?"))
-        if r.get("attempts", 1) not in (1, None):
-            reason += f" (attempt {r['attempts']})"
+        reason = r.reason or "?"
+        if r.attempts != 1:
+            reason += f" (attempt {r.attempts})"
         out.append([display.clean(cell) for cell in (  # every field comes from the journal: none drives the terminal
-            display.clock(_number(r, "started") or _number(r, "enqueued")),
-            lock_name(r.get("lock")),
-            display.seconds(_number(r, "waited_s")),
-            display.seconds(_number(r, "duration_s")),
-            str(r.get("exit", "?")),
+            display.clock(r.started or r.enqueued or None),
+            lock_name(r.lock),
+            display.seconds(r.waited_s),
+            display.seconds(r.duration_s),
+            "?" if r.exit is None else str(r.exit),
             reason,
-            sizes.megabytes(_number(r, "peak_rss_mb")),
-            display.command(r.get("argv", "?")),
+            sizes.megabytes(r.peak_rss_mb),
+            display.command(r.argv),
         )])
     return out
 
 
-def render(records: list[dict[str, Any]], width: int | None, colour: bool) -> list[str]:
+def render(records: list[journal.Record], width: int | None, colour: bool) -> list[str]:
     table = rows(records)
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     lines = []
@@ -89,7 +80,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(journal.skipped_note("seq-hooks history", read.skipped))
     records = select(read.records, 20 if count is None else count, parsed.flag("failed"))
     if parsed.flag("json"):
-        sys.stdout.write(json.dumps({"version": 1, "runs": records}) + "\n")
+        sys.stdout.write(json.dumps({"version": 1, "runs": [r._asdict() for r in records]}) + "\n")
         return OK
     if not records:
         sys.stdout.write("no failed runs in the journal\n" if parsed.flag("failed") else "no runs in the journal yet\n")

@@ -44,11 +44,6 @@ def _asset(name: str) -> str:
 
 
 
-def _num(r: dict[str, Any], key: str) -> float | None:
-    v = r.get(key)
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
 def outcome(code: object, reason: object) -> str:
     if reason in ("timeout", "memory", "procs"):
         return "killed"
@@ -59,30 +54,29 @@ def outcome(code: object, reason: object) -> str:
     return "ok" if code == 0 else "failed"
 
 
-def units(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def units(records: list[journal.Record]) -> list[dict[str, Any]]:
     """The records the timeline can place (the three times known), as plain JSON-safe values."""
     out: list[dict[str, Any]] = []
     for r in records:
-        enq, start, end = _num(r, "enqueued"), _num(r, "started"), _num(r, "ended")
-        if enq is None or start is None or end is None:
+        enq, start, end = r.enqueued, r.started, r.ended
+        if not (enq and start and end):
             continue
-        lock = r.get("lock")
         out.append({
             "i": len(out),
-            "lock": lock if isinstance(lock, str) else "",
-            "command": display.command(r.get("argv")),
-            "pid": r.get("pid") if isinstance(r.get("pid"), int) else 0,
+            "lock": r.lock or "",
+            "command": display.command(r.argv),
+            "pid": r.pid,
             "enqueued": enq,
             "started": max(start, enq),
             "ended": max(end, start),
-            "waited_s": _num(r, "waited_s") or max(start - enq, 0.0),
-            "duration_s": _num(r, "duration_s") or max(end - start, 0.0),
-            "exit": r.get("exit") if isinstance(r.get("exit"), int) else -1,
-            "reason": str(r.get("reason", "")),
-            "message": str(r.get("message", "") or ""),
-            "peak_rss_mb": _num(r, "peak_rss_mb") or 0.0,
-            "attempts": r.get("attempts") if isinstance(r.get("attempts"), int) else 1,
-            "outcome": outcome(r.get("exit"), r.get("reason")),
+            "waited_s": r.waited_s or max(start - enq, 0.0),
+            "duration_s": r.duration_s or max(end - start, 0.0),
+            "exit": -1 if r.exit is None else r.exit,
+            "reason": r.reason,
+            "message": r.message,
+            "peak_rss_mb": r.peak_rss_mb,
+            "attempts": r.attempts,
+            "outcome": outcome(r.exit, r.reason),
         })
     # a lane per slot where a lock had several holders at once; a slot is held until the unit's command ended,
     # not until `ended` (stamped after the release: on a loaded machine the successor starts in between)

@@ -23,8 +23,6 @@ their processes are running than there are CPUs. `slots = 1` without a budget is
 """
 from __future__ import annotations
 
-import json
-
 from seq_hooks import journal
 from seq_hooks.config import Settings
 from seq_hooks.records import NamedTuple
@@ -94,30 +92,27 @@ def for_lock(settings: Settings, lock_id: str) -> Capacity:
 
 def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
     """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
-    needle = f'"key":"{key}"'.encode()
     out: list[float] = []
-    for raw in reversed(journal.tail(state_dir, TAIL_BYTES)):
-        if needle not in raw:
-            continue
-        try:
-            record = json.loads(raw)
-            if record.get("reason") in ("exit", "signal"):
-                out.append(float(record["peak_rss_mb"]))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
-        if len(out) >= n:
-            break
+    for record in journal.recent(state_dir, key, TAIL_BYTES):
+        if record.reason in ("exit", "signal"):
+            out.append(record.peak_rss_mb)
+            if len(out) >= n:
+                break
     return out
 
 
-def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int) -> int:
-    """What a unit is expected to hold at its peak, in MB (see the module's docstring)."""
+def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None) -> int:
+    """What a unit is expected to hold at its peak, in MB (see the module's docstring), at most the memory we may
+    use (`total_mb`; default: the machine's, lowered to a cgroup limit): a unit cannot hold more, and a peak
+    recorded as 1e300 must not become a 301-digit number in a ticket."""
     peaks = recent_peaks(state_dir, key)
-    if peaks:
-        return int(max(peaks) * (1 + MARGIN)) + MARGIN_MB
-    if limit_mb > 0:
-        return limit_mb
-    return budget_mb or UNKNOWN_MB
+    expected = max(peaks) * (1 + MARGIN) + MARGIN_MB if peaks else limit_mb if limit_mb > 0 else budget_mb
+    expected = expected or UNKNOWN_MB
+    if total_mb is None:
+        from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
+
+        total_mb = machine.memory_total_mb()
+    return int(min(expected, max(total_mb, 1)))
 
 
 class Verdict(NamedTuple):
