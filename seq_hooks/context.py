@@ -4,7 +4,7 @@ from __future__ import annotations
 from seq_hooks import config, project
 from seq_hooks.config import Settings
 from seq_hooks.records import NamedTuple
-from seq_hooks.sharedtree import record
+from seq_hooks.sharedtree import pending
 
 
 class Context(NamedTuple):
@@ -21,7 +21,7 @@ def load(cwd: str | None = None) -> Context:
         state_dir = project.ensure_private_dir(own)
     else:
         state_dir = project.state_dir(proj, settings.scope)
-    if record.pending(state_dir):  # a commit has (or a dead one had) the tree stashed: one listing to know
+    if pending.records(state_dir):  # a commit has (or a dead one had) the tree stashed: one listing to know
         from seq_hooks.sharedtree import recover
 
         recover.recover(state_dir)

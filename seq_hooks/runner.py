@@ -203,10 +203,13 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     log_dir = logfile.log_dir(settings, state_dir, root)
     stashed = None
     try:
-        if request.stash:
-            from seq_hooks.sharedtree import stash  # only for a git hook's chain
+        if request.stash:  # a git hook's chain: the check, and the stash only when there is something to stash
+            from seq_hooks.sharedtree import changes
 
-            stashed = stash.stash(root, state_dir, unit.token, unit.env)
+            if found := changes.to_stash(root, unit.env):
+                from seq_hooks.sharedtree import stash
+
+                stashed = stash.stash(root, state_dir, unit.token, unit.env, found)
         try:
             outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir, held)
         finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from seq_hooks.errors import FatalError
-from seq_hooks.sharedtree import record
+from seq_hooks.sharedtree import pending, record
 
 HOLD = ("import sys, time\nfrom seq_hooks.sharedtree import record\n"
         "record.create(sys.argv[1], 'theirs', {'pid': 1})\nprint('held', flush=True)\ntime.sleep(60)\n")
@@ -16,7 +16,7 @@ HOLD = ("import sys, time\nfrom seq_hooks.sharedtree import record\n"
 def test_a_record_is_live_while_its_writer_holds_it_and_claimable_after(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
     held = record.create(state, "mine", {"pid": 7, "files": []})
-    assert record.pending(state) == [held.path]
+    assert pending.records(state) == [held.path]
     assert record.read(held.path) == {"pid": 7, "files": []}
     assert record.live(held.path) and record.claim(held.path) is None
     held.abandon()  # as a commit that dies: the flock goes, the record stays
@@ -25,7 +25,7 @@ def test_a_record_is_live_while_its_writer_holds_it_and_claimable_after(tmp_path
     assert claimed is not None and claimed.data["pid"] == 7
     assert record.claim(held.path) is None  # one settler at a time
     claimed.release()
-    assert record.pending(state) == []
+    assert pending.records(state) == []
 
 
 def test_another_process_s_record_is_live_until_it_dies(tmp_path: Path) -> None:
@@ -33,7 +33,7 @@ def test_another_process_s_record_is_live_until_it_dies(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", HOLD, state], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "held\n"
-        [path] = record.pending(state)
+        [path] = pending.records(state)
         assert record.live(path)
     finally:
         proc.kill()
@@ -45,7 +45,7 @@ def test_another_process_s_record_is_live_until_it_dies(tmp_path: Path) -> None:
 
 
 def test_no_record_dir_costs_one_listing_and_finds_nothing(tmp_path: Path) -> None:
-    assert record.pending(str(tmp_path / "nothing here")) == []
+    assert pending.records(str(tmp_path / "nothing here")) == []
 
 
 def test_a_record_that_cannot_be_written_stops_with_exit_2(tmp_path: Path) -> None:

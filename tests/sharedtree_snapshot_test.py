@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from seq_hooks.sharedtree import snapshot
+from seq_hooks.sharedtree import changes, snapshot
 from seq_hooks.sharedtree.files import FILE, LINK, Content
 from testing.util import git
 
@@ -16,30 +16,15 @@ def _base(repo: Path) -> None:
     git(repo, "commit", "-q", "-m", "base", "--no-verify")
 
 
-def test_unstaged_names_modified_deleted_and_typechanged_files_not_intent_to_add(isolated: Path) -> None:
-    _base(isolated)
-    (isolated / "m.txt").write_text("m\nedit\n")
-    (isolated / "d.txt").unlink()
-    (isolated / "l").unlink()
-    (isolated / "l").write_text("now a file\n")
-    (isolated / "new.txt").write_text("new\n")
-    git(isolated, "add", "-N", "new.txt")
-    found = snapshot.unstaged(str(isolated), os.environ)
-    assert not found.blocked
-    assert sorted(c.path for c in found.changes) == [b"d.txt", b"l", b"m.txt"]
-    link = next(c for c in found.changes if c.path == b"l")
-    assert link.index_mode == "120000"
-
-
 def test_index_versions_are_what_checkout_writes(isolated: Path) -> None:
     _base(isolated)
     git(isolated, "config", "core.autocrlf", "true")
     (isolated / "crlf.txt").write_bytes(b"a\r\nb\r\n")
     git(isolated, "add", "crlf.txt")
-    assert snapshot.unstaged(str(isolated), os.environ).changes == []
+    assert changes.unstaged(str(isolated), os.environ).changes == []
     (isolated / "crlf.txt").write_bytes(b"edited\n")
     (isolated / "l").unlink()
-    found = snapshot.unstaged(str(isolated), os.environ).changes
+    found = changes.unstaged(str(isolated), os.environ).changes
     versions = snapshot.index_versions(str(isolated), os.environ, found)
     assert versions[b"crlf.txt"] == Content(FILE, False, b"a\r\nb\r\n")
     assert versions[b"l"] == Content(LINK, False, b"m.txt")
@@ -56,7 +41,7 @@ def test_the_snapshot_holds_the_bytes_as_they_are_under_a_ref(isolated: Path) ->
             (isolated / os.fsdecode(path)).write_bytes(c.data)
     ids = snapshot.store(str(isolated), os.environ, contents)
     assert ids is not None
-    tree = snapshot.tree(str(isolated), os.environ, contents, ids)
+    tree = snapshot.tree(str(isolated), os.environ, contents, ids, str(isolated.parent))
     snapshot.set_ref(str(isolated), os.environ, snapshot.STASH_REFS + "t", tree)
     assert snapshot.refs(str(isolated), os.environ) == [snapshot.STASH_REFS + "t"]
     assert sorted(snapshot.paths(str(isolated), os.environ, snapshot.STASH_REFS + "t")) == [b"l", b"m.txt",

@@ -4,7 +4,7 @@ The commit holds an exclusive flock on its record from before it touches the tre
 back; the kernel drops the flock when the commit dies, however it dies. So a record whose flock can be taken
 belongs to a dead commit, and its stash is put back by the next seq-hooks command (sharedtree.recover). The
 record is written under a temporary name, flocked, then renamed into place: no reader ever sees it unflocked
-while its commit lives. Looking for records is one directory listing (every command does it).
+while its commit lives. Looking for records is one directory listing (sharedtree.pending: every command does it).
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import os
 from seq_hooks.errors import USAGE, FatalError
 from seq_hooks.project import ensure_private_dir
 from seq_hooks.records import NamedTuple
+from seq_hooks.sharedtree import pending
 
-DIR = "stashed"
-_SUFFIX = ".json"
+DIR = pending.DIR
 
 
 class Held(NamedTuple):
@@ -44,11 +44,19 @@ def directory(state_dir: str) -> str:
     return os.path.join(state_dir, DIR)
 
 
+def folder(state_dir: str) -> str:
+    """The records' directory, made (private) when missing; FatalError (exit 2) when it cannot be."""
+    try:
+        return ensure_private_dir(directory(state_dir))
+    except FatalError as e:
+        raise FatalError(f"{e.message}; the commit stops before touching the working tree", USAGE) from None
+
+
 def create(state_dir: str, name: str, data: dict[str, object]) -> Held:
     """Writes and flocks the record of a commit about to stash; FatalError (exit 2) when it cannot."""
     try:
         folder = ensure_private_dir(directory(state_dir))
-        path = os.path.join(folder, name + _SUFFIX)
+        path = os.path.join(folder, name + pending.SUFFIX)
         tmp = os.path.join(folder, f".{name}.new")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
@@ -67,15 +75,6 @@ def create(state_dir: str, name: str, data: dict[str, object]) -> Held:
         raise FatalError(f"cannot write the stash record in {directory(state_dir)}: {why}; the commit stops "
                          f"before touching the working tree", USAGE) from None
     return Held(path, fd, data)
-
-
-def pending(state_dir: str) -> list[str]:
-    """The records in the state dir (live commits' and dead ones'): one listing, nothing when there are none."""
-    try:
-        names = os.listdir(os.path.join(state_dir, DIR))
-    except OSError:
-        return []
-    return sorted(os.path.join(state_dir, DIR, n) for n in names if n.endswith(_SUFFIX))
 
 
 def read(path: str) -> dict[str, object] | None:

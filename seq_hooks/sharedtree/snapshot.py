@@ -1,4 +1,4 @@
-"""The git side of a commit's stash: which files have unstaged edits, their index versions as a checkout writes
+"""The git side of a commit's stash: the index versions of the files with unstaged edits as a checkout writes
 them, and the snapshot of the committer's own versions, kept as a tree under a ref so that no `git gc` drops it.
 
 Every call is git plumbing, one process for many files, with the caller's environment (inside a git hook that
@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 
-from seq_hooks.errors import USAGE, FatalError
-from seq_hooks.process.spawn import exchange
-from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.records import TYPE_CHECKING
+from seq_hooks.sharedtree.changes import LINK_MODE, Change, git
 from seq_hooks.sharedtree.files import FILE, GONE, LINK, Content
 
 if TYPE_CHECKING:
@@ -20,61 +18,19 @@ if TYPE_CHECKING:
 
 STASH_REFS = "refs/seq-hooks/stash/"
 KEPT_REFS = "refs/seq-hooks/kept/"
-_LINK_MODE, _EXEC_MODE, _GITLINK_MODE = "120000", "100755", "160000"
-
-
-class Change(NamedTuple):
-    """A path whose working-tree version differs from the index (git diff-files)."""
-
-    path: bytes  # from the top of the worktree
-    index_mode: str  # "100644", "100755", "120000"
-    index_sha: str
-
-
-class Unstaged(NamedTuple):
-    changes: list[Change]
-    blocked: bool  # unmerged paths: pre-commit refuses before it stashes, and so do we
-
-
-def _git(args: list[str], top: str, env: Mapping[str, str], data: bytes = b"") -> bytes:
-    done = exchange(["git", "-C", top, *args], data, env=env)  # git changes directory itself
-    if done.code != 0:
-        why = done.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {why[-1] if why else f'exit {done.code}'}")
-    return done.stdout
-
-
-class GitError(FatalError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, USAGE)
-
-
-def unstaged(top: str, env: Mapping[str, str]) -> Unstaged:
-    """Tracked files whose working-tree version is not the index's (submodules and intent-to-add files aside:
-    pre-commit leaves those to git)."""
-    out = _git(["diff-files", "-z", "--raw", "--ignore-submodules=all", "--no-renames"], top, env)
-    fields = out.split(b"\0")
-    changes: list[Change] = []
-    blocked = False
-    for head, path in zip(fields[0::2], fields[1::2], strict=False):
-        src_mode, _dst_mode, src_sha, _dst_sha, status = head[1:].decode().split(" ")
-        if status == "U":
-            blocked = True
-        elif status in ("M", "D", "T") and src_mode != _GITLINK_MODE:
-            changes.append(Change(path, src_mode, src_sha))
-    return Unstaged(changes, blocked)
+_EXEC_MODE = "100755"
 
 
 def index_versions(top: str, env: Mapping[str, str], changes: list[Change]) -> dict[bytes, Content]:
     """Each path's index version as `git checkout` writes it (smudge filters, end-of-line conversion)."""
     request = b"".join(b"%s %s\n" % (c.index_sha.encode(), c.path) for c in changes)
-    out = _git(["cat-file", "--batch", "--filters"], top, env, request)
+    out = git(["cat-file", "--batch", "--filters"], top, env, request)
     datas = _batch(out, [c.index_sha for c in changes])
     if datas is None:
         # git before 2.4x gives the blob's size, not the converted one, in front of converted bytes: one by one
-        datas = [_git(["cat-file", "--filters", f"--path={os.fsdecode(c.path)}", c.index_sha], top, env)
+        datas = [git(["cat-file", "--filters", f"--path={os.fsdecode(c.path)}", c.index_sha], top, env)
                  for c in changes]
-    return {c.path: Content(LINK if c.index_mode == _LINK_MODE else FILE, c.index_mode == _EXEC_MODE, data)
+    return {c.path: Content(LINK if c.index_mode == LINK_MODE else FILE, c.index_mode == _EXEC_MODE, data)
             for c, data in zip(changes, datas, strict=True)}
 
 
@@ -107,7 +63,7 @@ def store(top: str, env: Mapping[str, str], contents: dict[bytes, Content]) -> d
     files = [p for p, c in contents.items() if c.kind == FILE]
     ids: dict[bytes, str] = {}
     if files:
-        out = _git(["hash-object", "-w", "--no-filters", "--stdin-paths"], top, env,
+        out = git(["hash-object", "-w", "--no-filters", "--stdin-paths"], top, env,
                    b"".join(p + b"\n" for p in files))
         for path, sha in zip(files, out.decode().split(), strict=True):
             if blob_id(contents[path].data, len(sha)) != sha:
@@ -115,24 +71,29 @@ def store(top: str, env: Mapping[str, str], contents: dict[bytes, Content]) -> d
             ids[path] = sha
     for path, c in contents.items():
         if c.kind == LINK:
-            ids[path] = _git(["hash-object", "-w", "--stdin"], top, env, c.data).decode().strip()
+            ids[path] = git(["hash-object", "-w", "--stdin"], top, env, c.data).decode().strip()
     return ids
 
 
-def tree(top: str, env: Mapping[str, str], contents: dict[bytes, Content], ids: dict[bytes, str]) -> str:
-    """A tree holding the committer's versions at their paths (a deleted file is absent from it)."""
+def tree(top: str, env: Mapping[str, str], contents: dict[bytes, Content], ids: dict[bytes, str],
+         scratch: str) -> str:
+    """A tree holding the committer's versions at their paths (a deleted file is absent from it), made in a
+    scratch index in the private directory `scratch`."""
     lines = []
     for path, c in contents.items():
         if c.kind != GONE:
-            mode = _LINK_MODE if c.kind == LINK else _EXEC_MODE if c.executable else "100644"
+            mode = LINK_MODE if c.kind == LINK else _EXEC_MODE if c.executable else "100644"
             lines.append(b"%s %s\t%s\0" % (mode.encode(), ids[path].encode(), path))
-    fd, index = tempfile.mkstemp(prefix="seq-hooks-stash-index-")
-    os.close(fd)
-    os.unlink(index)  # git makes it, from nothing
-    scratch = {**env, "GIT_INDEX_FILE": index}
+    index = os.path.join(scratch, f".index-{os.getpid()}")
+    for name in (index, index + ".lock"):  # a dead commit's, with our pid
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+    in_scratch = {**env, "GIT_INDEX_FILE": index}
     try:
-        _git(["update-index", "-z", "--add", "--index-info"], top, scratch, b"".join(lines))
-        return _git(["write-tree"], top, scratch).decode().strip()
+        git(["update-index", "-z", "--add", "--index-info"], top, in_scratch, b"".join(lines))
+        return git(["write-tree"], top, in_scratch).decode().strip()
     finally:
         for name in (index, index + ".lock"):
             try:
@@ -142,7 +103,7 @@ def tree(top: str, env: Mapping[str, str], contents: dict[bytes, Content], ids: 
 
 
 def set_ref(top: str, env: Mapping[str, str], ref: str, target: str) -> None:
-    _git(["update-ref", "--no-deref", ref, target], top, env)
+    git(["update-ref", "--no-deref", ref, target], top, env)
 
 
 def keep(top: str, env: Mapping[str, str], stash_ref: str, kept_ref: str | None, target: str) -> None:
@@ -150,12 +111,12 @@ def keep(top: str, env: Mapping[str, str], stash_ref: str, kept_ref: str | None,
     commands = f"delete {stash_ref}\n"
     if kept_ref is not None:
         commands = f"create {kept_ref} {target}\n" + commands
-    _git(["update-ref", "--no-deref", "--stdin"], top, env, commands.encode())
+    git(["update-ref", "--no-deref", "--stdin"], top, env, commands.encode())
 
 
 def read_blobs(top: str, env: Mapping[str, str], ids: list[str]) -> dict[str, bytes]:
     """The raw bytes of these blobs (one that is missing is left out)."""
-    out = _git(["cat-file", "--batch"], top, env, b"".join(i.encode() + b"\n" for i in ids))
+    out = git(["cat-file", "--batch"], top, env, b"".join(i.encode() + b"\n" for i in ids))
     blobs = {}
     at = 0
     for i in ids:
@@ -173,10 +134,10 @@ def read_blobs(top: str, env: Mapping[str, str], ids: list[str]) -> dict[str, by
 def refs(top: str, env: Mapping[str, str]) -> list[str]:
     """The snapshots under refs/seq-hooks/ (stash/: a commit's own while it lasts; kept/: what could not be put
     back), oldest first (their names begin with the time)."""
-    out = _git(["for-each-ref", "--format=%(refname)", "refs/seq-hooks/"], top, env)
+    out = git(["for-each-ref", "--format=%(refname)", "refs/seq-hooks/"], top, env)
     return sorted(out.decode().splitlines(), key=lambda r: r.rsplit("/", 1)[-1])
 
 
 def paths(top: str, env: Mapping[str, str], ref: str) -> list[bytes]:
     """The files a snapshot holds."""
-    return [p for p in _git(["ls-tree", "-r", "-z", "--name-only", ref], top, env).split(b"\0") if p]
+    return [p for p in git(["ls-tree", "-r", "-z", "--name-only", ref], top, env).split(b"\0") if p]

@@ -6,7 +6,8 @@ and, when its patch no longer applies afterwards, checks out the whole tree agai
 other process made meanwhile. The git hook's chain therefore stashes first, and pre-commit finds nothing to
 stash. The story (docs/design.md, "A shared working tree"):
 
-1. `git diff-files` names the files with unstaged edits; nothing else in the tree is ever written.
+1. `git diff-files` names the files with unstaged edits (sharedtree.changes, the check every commit pays);
+   nothing else in the tree is ever written.
 2. The committer's versions are read and written into the object store as they are, under
    `refs/seq-hooks/stash/<name>`, and a record naming them is written and flocked in the state dir: a commit
    killed from here on loses nothing (sharedtree.recover). A ref or record that cannot be written stops the
@@ -28,13 +29,12 @@ import time
 from seq_hooks.errors import FAILED, USAGE, FatalError
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.sharedtree import files, record, snapshot
+from seq_hooks.sharedtree.changes import Change
 from seq_hooks.sharedtree.files import GONE, LINK, Content
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# pre-commit (and prek) refuse to run when their configuration has unstaged edits: stashing it would hide that
-CONFIGS = (b".pre-commit-config.yaml", b".pre-commit-config.yml")
 ATTEMPTS = 3  # reads of the tree before giving up when files keep being saved while the commit stashes them
 
 
@@ -56,13 +56,9 @@ class Stash(NamedTuple):
     held: record.Held
 
 
-def stash(top: str, state_dir: str, token: str, env: Mapping[str, str]) -> Stash | None:
-    """Puts the files with unstaged edits at their index version; None when there is nothing to do (then
-    nothing was written anywhere)."""
-    found = snapshot.unstaged(top, env)
-    changes = [c for c in found.changes if c.path not in CONFIGS]
-    if found.blocked or not changes or len(changes) < len(found.changes):
-        return None  # pre-commit refuses these cases itself, before it stashes
+def stash(top: str, state_dir: str, token: str, env: Mapping[str, str], changes: list[Change]) -> Stash | None:
+    """Puts these files with unstaged edits (changes.to_stash) at their index version; None when there is nothing
+    to do after all (then nothing was written anywhere)."""
     for attempt in range(1, ATTEMPTS + 1):
         done = _attempt(top, state_dir, token, env, changes, attempt)
         if done is not _AGAIN:
@@ -75,7 +71,7 @@ _AGAIN = object()
 
 
 def _attempt(top: str, state_dir: str, token: str, env: Mapping[str, str],
-             changes: list[snapshot.Change], attempt: int) -> Stash | object | None:
+             changes: list[Change], attempt: int) -> Stash | object | None:
     mine = {c.path: files.read(os.path.join(top.encode(), c.path)) for c in changes}
     index = snapshot.index_versions(top, env, changes)
     # a file whose bytes are its index version already (only its stat changed) needs nothing
@@ -85,7 +81,7 @@ def _attempt(top: str, state_dir: str, token: str, env: Mapping[str, str],
     ids = snapshot.store(top, env, {p: mine[p] for p in todo})
     if ids is None:
         return _AGAIN
-    tree = snapshot.tree(top, env, {p: mine[p] for p in todo}, ids)
+    tree = snapshot.tree(top, env, {p: mine[p] for p in todo}, ids, record.folder(state_dir))
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{attempt}"
     ref = snapshot.STASH_REFS + name
     try:

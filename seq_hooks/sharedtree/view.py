@@ -7,7 +7,7 @@ import time
 
 from seq_hooks.errors import FatalError
 from seq_hooks.records import NamedTuple
-from seq_hooks.sharedtree import record, snapshot
+from seq_hooks.sharedtree import pending, record, snapshot
 from seq_hooks.sharedtree.recover import git_env
 
 
@@ -37,7 +37,7 @@ class Kept(NamedTuple):
 def stashed(state_dir: str) -> list[Stashed]:
     """The commits with files at their index version now (live), and dead ones not put back yet."""
     out = []
-    for path in record.pending(state_dir):
+    for path in pending.records(state_dir):
         data = record.read(path)
         if data is None:
             continue
