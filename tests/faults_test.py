@@ -24,6 +24,7 @@ from testing.util import (
     alive,
     end_orphan,
     fixture,
+    intervals,
     reap,
     run,
     seq_hooks,
@@ -272,6 +273,25 @@ def test_a_release_fifo_removed_while_the_head_listens_does_not_stall_the_queue(
             if p is not None:
                 reap(p)
 
+
+
+def test_callers_that_disagree_on_slots_never_run_beside_a_plain_holder(isolated: Path) -> None:
+    """Issue 20, 3: a unit holds the lock as the plain lock (slots 1); callers with SEQ_HOOKS_SLOTS=3 must not start
+    beside it: the strictest terms any holder was admitted under win."""
+    stamps = isolated / "stamps"
+    plain = start(seq_hooks("run", "--", *fixture("stamp.py", stamps, "plain", 1.0)), _env(slots=1))
+    others = []
+    try:
+        wait_until(lambda: stamps.exists() and "start plain" in stamps.read_text(), what="the plain unit running")
+        others = [start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"s{i}", 0.3)), _env(slots=3))
+                  for i in range(2)]
+        assert [p.wait(30) for p in (plain, *others)] == [0, 0, 0]
+    finally:
+        for p in (plain, *others):
+            reap(p)
+    spans = {name: (s, e) for s, e, name in intervals(stamps)}
+    for name in ("s0", "s1"):
+        assert spans[name][0] >= spans["plain"][1], f"{name} ran beside the plain holder"
 
 
 def _private_queue(repo: Path) -> Path:

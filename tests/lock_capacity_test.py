@@ -90,6 +90,19 @@ def test_admission(cap: Capacity, mine: int, holders: list[tuple[int, float]], a
     assert capacity.admit(cap, mine, holders, available, running) == verdict
 
 
+@pytest.mark.parametrize(("terms", "slots", "budget"), [
+    ([], 3, 4000),  # nobody holds: our own terms
+    ([(1, 0)], 1, 4000),  # a plain lock's holder runs alone
+    ([(2, 0), (3, 8000)], 2, 4000),  # the fewest slots, the smallest budget
+    ([(3, 1000)], 3, 1000),  # a holder admitted under a smaller budget
+])
+def test_admission_honours_the_strictest_terms_any_holder_was_admitted_under(terms: list[tuple[int, int]],
+                                                                            slots: int, budget: int) -> None:
+    narrowed = capacity.strictest(Capacity(3, 4000, 256), terms)
+    assert (narrowed.slots, narrowed.budget_mb, narrowed.reserve_mb) == (slots, budget, 256)
+    assert capacity.strictest(Capacity(3, 0, 0), [(3, 500)]).budget_mb == 500  # no budget of ours: theirs holds
+
+
 def test_the_cpu_rule_applies_only_with_more_slots_than_cpus() -> None:
     cpus = machine.usable_cpus()
     assert capacity.for_lock(Settings(slots=cpus + 1), "default").cpus == cpus

@@ -96,7 +96,9 @@ def holders_now(holders: list[TicketInfo]) -> tuple[list[tuple[int, float]], int
 
 
 def verdict(cap: Capacity, mine_mb: int, holders: list[TicketInfo]) -> Verdict:
-    """The admission rule applied to the holders' tickets and the machine now."""
+    """The admission rule applied to the holders' tickets and the machine now, under the strictest terms any holder
+    was admitted with (a plain lock's holder runs alone)."""
+    cap = capacity.strictest(cap, [(t.slots, t.budget_mb) for t in holders])
     if len(holders) >= cap.slots or not holders:
         return capacity.admit(cap, mine_mb, [(t.expected_mb, 0.0) for t in holders], None)
     now, running = holders_now(holders)

@@ -115,6 +115,15 @@ def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int, to
     return int(min(expected, max(total_mb, 1)))
 
 
+def strictest(cap: Capacity, terms: list[tuple[int, int]]) -> Capacity:
+    """`cap` narrowed to the (slots, budget MB) each holder was admitted under: the fewest slots and the smallest
+    budget win, so callers whose settings disagree (an exported SEQ_HOOKS_SLOTS, another branch's pyproject.toml)
+    never run more at once than any holder's own terms allow. A plain lock's holder says (1, 0): it runs alone."""
+    slots = min([cap.slots, *(s for s, _b in terms)])
+    budgets = [b for b in (cap.budget_mb, *(b for _s, b in terms)) if b > 0]
+    return cap._replace(slots=slots, budget_mb=min(budgets) if budgets else 0)
+
+
 class Verdict(NamedTuple):
     admit: bool
     why: str  # "" when admitted, else "slots full", "budget", "machine memory" or "CPUs busy"

@@ -51,7 +51,6 @@ class Held:
         self.token = token
         self.enqueued = enqueued
         self.granted = time.time()
-        self.slotted = False  # one of several holders (admission.py): a release tells the head
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
         self.released = 0.0  # when `release` let the lock go (epoch seconds)
         self.procs = tickets.ProcRecord(tickets.path(qdir, number))
@@ -90,8 +89,7 @@ class Held:
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
-        if self.slotted:
-            wakeup.notify(self.qdir)
+        wakeup.notify(self.qdir)  # a head of a lock with slots may wait behind us, even with the plain lock held
 
 
 def halted(t: TicketInfo) -> bool:
@@ -333,9 +331,9 @@ def acquire(
 
     gate = admission.open_gate(qdir, token)  # before our ticket: the waiter behind us blocks on it
     try:
-        held = _take(caller, tickets.make(qdir, token, argv, cwd, holds, expected_mb),
+        held = _take(caller, tickets.make(qdir, token, argv, cwd, holds, expected_mb, (cap.slots, cap.budget_mb)),
                      lambda me, waiting: admission.wait_turn(qdir, me, cap, expected_mb, takeover_grace, waiting))
     finally:  # admitted (our ticket is marked granted) or gone: the waiter behind us may look now
         admission.close_gate(qdir, token, gate)
-    held.slotted, held.expected_mb = True, expected_mb
+    held.expected_mb = expected_mb
     return held

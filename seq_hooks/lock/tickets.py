@@ -51,6 +51,8 @@ class TicketInfo(NamedTuple):
     alive: bool  # someone holds its flock
     readable: bool = True  # False: torn, garbage or foreign; only its place in the queue is known
     expected_mb: int = 0  # its expected peak memory, where the lock has slots or a budget (capacity.py)
+    slots: int = 1  # the slots its caller was admitted under: a ticket that says none (the plain lock's) runs alone
+    budget_mb: int = 0  # the memory budget its caller was admitted under (0: none)
     memory_level: int = 0  # the highest share of its memory limit (50, 75 %) its tree passed; 0: none yet
     limit_mb: int = 0  # that memory limit
     deadline: float | None = None  # epoch seconds when its unit is killed: its timeout or the pipeline's, sooner
@@ -131,8 +133,9 @@ def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | N
         return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
                           float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive,
                           expected_mb=int(head.get("expected_mb", 0)), memory_level=level, limit_mb=limit,
-                          deadline=deadline, pipeline_deadline=pipeline)
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+                          deadline=deadline, pipeline_deadline=pipeline, slots=max(int(head.get("slots", 1)), 1),
+                          budget_mb=max(int(head.get("budget_mb", 0)), 0))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError):
         return None
 
 
@@ -354,14 +357,17 @@ def _next_number(seq: int, qdir: str) -> int:
 
 
 def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, holds: list[str],
-                expected_mb: int = 0) -> bytes:
-    """A ticket's first line (argv capped)."""
+                expected_mb: int = 0, terms: tuple[int, int] = (1, 0)) -> bytes:
+    """A ticket's first line (argv capped). `terms`: the (slots, memory budget MB) its caller is admitted under,
+    written only where they are not the plain lock's (1, 0), so the plain lock's tickets stay as they were."""
     kept, cut = cap_argv(argv)
     head: dict[str, object] = {"pid": pid, "token": token, "argv": kept, "cwd": cwd, "since": since, "holds": holds}
     if cut:
         head["argv_cut"] = cut
     if expected_mb:
         head["expected_mb"] = expected_mb
+    if terms != (1, 0):
+        head["slots"], head["budget_mb"] = terms
     return (json.dumps(head) + "\n").encode()
 
 
@@ -370,11 +376,11 @@ def encode_granted(when: float) -> bytes:
     return (json.dumps({"granted": when}) + "\n").encode()
 
 
-def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str],
-         expected_mb: int = 0) -> tuple[int, int, float]:
+def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str], expected_mb: int = 0,
+         terms: tuple[int, int] = (1, 0)) -> tuple[int, int, float]:
     """Takes the next number under `.seq` and makes our ticket there, flocked: (number, fd, since)."""
     since = time.time()
-    head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected_mb)
+    head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected_mb, terms)
     seq = open_seq(qdir)
     try:
         fcntl.flock(seq, fcntl.LOCK_EX)
