@@ -274,3 +274,38 @@ def test_a_hook_that_was_there_before_and_is_not_pre_commit_sees_the_working_tre
     c = run(["git", "commit", "-q", "-m", "c"], cwd=isolated, env={**os.environ, "SEEN": str(seen)})
     assert c.returncode == 0, c.stderr
     assert seen.read_text() == "a\nunstaged\n"
+
+
+def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolated: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer saves b.txt after the stash read it and before it is put at its index version: what was
+    done is put back, the tree is read again, and the snapshot holds the new save."""
+    from seq_hooks.sharedtree import changes, files, stash
+
+    for name in ("a.txt", "b.txt"):
+        (isolated / name).write_text(f"{name}\n")
+    git(isolated, "add", ".")
+    git(isolated, "commit", "-q", "-m", "base", "--no-verify")
+    (isolated / "a.txt").write_text("a edit\n")
+    (isolated / "b.txt").write_text("b edit\n")
+    real = files.replace
+    calls: list[bytes] = []
+
+    def saving_first(path: bytes, expect: files.State, new: files.Content) -> bool:
+        calls.append(path)
+        if path.endswith(b"b.txt") and len(calls) == 2:
+            (isolated / "b.txt").write_text("b saved by the other writer\n")
+        return real(path, expect, new)
+
+    monkeypatch.setattr(files, "replace", saving_first)
+    state = str(isolated / ".git" / "seq-hooks")
+    found = changes.to_stash(str(isolated), os.environ)
+    s = stash.stash(str(isolated), state, "token", os.environ, found)
+    assert s is not None and s.name.endswith("-2")  # the second reading
+    assert (isolated / "a.txt").read_text() == "a.txt\n" and (isolated / "b.txt").read_text() == "b.txt\n"
+    assert {f.path: f.mine.data for f in s.files} == {b"a.txt": b"a edit\n",
+                                                       b"b.txt": b"b saved by the other writer\n"}
+    assert stash.restore(s) == []
+    assert (isolated / "a.txt").read_text() == "a edit\n"
+    assert (isolated / "b.txt").read_text() == "b saved by the other writer\n"
+    assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout

@@ -96,11 +96,17 @@ def _attempt(top: str, state_dir: str, token: str, env: Mapping[str, str],
         snapshot.keep(top, env, ref, None, tree)
         raise
     result = Stash(top, env, name, ref, tree, stashed, held)
-    for i, f in enumerate(stashed):
-        if not files.replace(os.path.join(top.encode(), f.path), f.mine.state(), f.wrote):
-            # saved again since we read it: put back what was done, and read the tree again
-            restore(result._replace(files=stashed[:i]))
-            return _AGAIN
+    done = 0
+    try:
+        for f in stashed:
+            if not files.replace(os.path.join(top.encode(), f.path), f.mine.state(), f.wrote):
+                # saved again since we read it: put back what was done, and read the tree again
+                restore(result._replace(files=stashed[:done]))
+                return _AGAIN
+            done += 1
+    except BaseException:  # a write that failed, an interrupt: what was done goes back before the error shows
+        restore(result._replace(files=stashed[:done]))
+        raise
     return result
 
 
@@ -131,12 +137,16 @@ def settle(top: str, env: Mapping[str, str], name: str, ref: str, tree: str,
     kept = []
     for path, wrote, mine in entries:
         at = os.path.join(top.encode(), path)
-        if files.replace(at, wrote, mine) or files.state(at) == mine.state():
-            continue
-        kept.append((path, mine))
+        try:
+            if files.replace(at, wrote, mine) or files.state(at) == mine.state():
+                continue
+            reason = ""
+        except OSError as e:  # a full disk, a directory now in the way: kept like a save, with why
+            reason = f" (it could not be written: {e.strerror or e})"
+        kept.append((path, mine, reason))
     kept_ref = snapshot.KEPT_REFS + name if kept else None
     snapshot.keep(top, env, ref, kept_ref, tree)
-    lines = [kept_line(kept_ref, path, mine, why) for path, mine in kept if kept_ref]
+    lines = [kept_line(kept_ref, path, mine, why + reason) for path, mine, reason in kept if kept_ref]
     for line in lines:
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
