@@ -95,7 +95,7 @@ def test_without_a_hook_before_the_hook_runs_pre_commit_for_its_stage(isolated: 
     assert c.returncode == 0, c.stderr
     assert holder_lines(out) and "default:" in holder_lines(out)[0]
     argv = next(r.argv for r in journal.read(state(isolated)) if r.lock == "default")
-    assert argv[1:4] == ["-m", "pre_commit", "hook-impl"] and "--hook-type=pre-commit" in argv
+    assert argv[1:4] == ["-m", "seq_hooks.sharedtree.precommit", "hook-impl"] and "--hook-type=pre-commit" in argv
 
 
 def test_nothing_to_run_means_no_lock_and_success(isolated: Path) -> None:

@@ -3,6 +3,7 @@ hook, the other writer saves at a controlled instant; nothing anyone saved is lo
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -309,3 +310,24 @@ def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolate
     assert (isolated / "a.txt").read_text() == "a edit\n"
     assert (isolated / "b.txt").read_text() == "b saved by the other writer\n"
     assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
+
+
+def test_a_save_while_pre_commit_starts_is_not_stashed_by_pre_commit(isolated: Path) -> None:
+    """Another writer saves a clean file after the chain's stash and before pre-commit looks for unstaged edits
+    (here from the legacy hook, which pre-commit runs just before): pre-commit would stash it itself, check out
+    the whole tree, and wipe the writer's next save; the chain runs pre-commit without its own stash."""
+    scene = Scene(isolated)
+    scene.pre_commit_config()
+    assert run(seq_hooks("install-git-hook")).returncode == 0
+    first = "untouched.txt: base\nthe other writer's save while pre-commit starts\n"
+    legacy = isolated / ".git/hooks/pre-commit.legacy"
+    legacy.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(first)} > untouched.txt\n")
+    legacy.chmod(0o755)
+    commit = scene.commit(scene.env(dict(os.environ)))
+    scene.ready()
+    assert (isolated / "untouched.txt").read_text() == first  # left where it was saved
+    saves = [*scene.mine.items(), ("untouched.txt", _save(isolated / "untouched.txt"))]
+    scene.go()
+    output = commit.communicate(timeout=120)[0]
+    assert "Unstaged files detected" not in output
+    assert_nothing_lost(isolated, output, saves)
