@@ -380,3 +380,16 @@ def test_atomic_pytest_where_the_user_turned_xdist_off(isolated: Path, hook_repo
     p = pre_commit(isolated, tool_env, "run", "--all-files")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "test_app.py::test_loud PASSED" in p.stdout
+
+
+def test_git_safe_under_pre_commit_takes_file_names_as_file_names(isolated: Path, hook_repo: tuple[Path, str],
+                                                                  tool_env: dict[str, str]) -> None:
+    """By hand `git-safe add .` runs git; under pre-commit (pass_filenames: true) the words are the changed files
+    and only the check runs, even for a file named like a git subcommand."""
+    (isolated / "add").write_text("a file named add\n")
+    (isolated / "push").write_text("and one named push\n")
+    project(isolated, hook_repo, hooks={"git-safe": "pass_filenames: true"})
+    p = pre_commit(isolated, tool_env, "run", "--all-files")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert statuses(p.stdout) == {"git-safe (no other git operation on this repository)": "Passed"}, p.stdout
+    assert journal.read(str(isolated / ".git" / "seq-hooks")) == []  # no git command ran under the git lock
