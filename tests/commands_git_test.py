@@ -66,7 +66,8 @@ def test_waits_for_the_git_lock_with_notes_off_stdout(isolated: Path) -> None:
         waiter = start(seq_hooks("git", "--", "rev-parse", "--abbrev-ref", "HEAD"))
         assert waiter.stderr is not None
         note = waiter.stderr.readline()
-        assert "waiting for lock 'git'" in note and "gate.py" in note
+        # the holder by its pid: its command line is cut to a width, so a long checkout path hides `gate.py`
+        assert "waiting for lock 'git'" in note and f"held by pid {holder.pid} (" in note
         assert waiter.poll() is None
         gate.touch()
         out, _ = waiter.communicate(timeout=30)
