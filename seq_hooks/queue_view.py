@@ -56,7 +56,7 @@ class Room(NamedTuple):
     slots: int
     budget_mb: int  # 0: no budget
     used_mb: int  # the holders' expected peaks together
-    why: str  # "" (nobody waits, or it is about to start), "slots full", "budget", "machine memory", "CPUs busy"
+    why: str  # "" (nobody waits, or it is about to start), else a capacity verdict word (capacity.SLOTS_FULL...)
     release: str = ""  # while someone waits: what is wrong with the release FIFO (wakeup.problem), "" when nothing
 
 

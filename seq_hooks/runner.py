@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from seq_hooks import envnames, journal, logfile, retention
+from seq_hooks import envnames, journal, logfile, reasons, retention
 from seq_hooks.config import HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class Result(NamedTuple):
     argv: list[str]
     exit_code: int
-    reason: str  # exit, signal, timeout, memory, procs, interrupted, not-found, not-executable
+    reason: str  # how it ended: a word of seq_hooks.reasons (reasons.ALL)
     message: str
     duration_s: float
     waited_s: float
@@ -152,7 +152,7 @@ def inherited_deadline(state_dir: str, env: dict[str, str]) -> float | None:
 
 
 def _spawn_failure(e: FatalError, start: float) -> Outcome:
-    reason = "not-found" if e.code == NOT_FOUND else "not-executable"
+    reason = reasons.NOT_FOUND if e.code == NOT_FOUND else reasons.NOT_EXECUTABLE
     return Outcome(e.code, reason, e.message, time.monotonic() - start, 0, (), b"", b"")
 
 
@@ -295,7 +295,7 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
     for attempt in range(1, request.retry + 2):
         limits = within_deadline(request.limits, unit.deadline)
         if limits is None:
-            outcomes.append(Outcome(TIMEOUT, "timeout", "the pipeline deadline (pipeline_timeout) has passed: "
+            outcomes.append(Outcome(TIMEOUT, reasons.TIMEOUT, "the pipeline deadline (pipeline_timeout) has passed: "
                                     "not starting", 0.0, 0, (), b"", b""))
             break
         if log_path is None:
@@ -304,7 +304,7 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
             held.note_deadline(time.time() + limits.timeout if limits.timeout else None, _deadline_in(env))
         last = _attempt(request, env, unit.token, limits, log_path, lock_id, attempt, held)
         outcomes.append(last)
-        if last.exit_code == 0 or last.reason not in ("exit", "signal", "timeout"):
+        if last.exit_code == 0 or last.reason not in (*reasons.BY_ITSELF, reasons.TIMEOUT):
             break
         if attempt <= request.retry and not request.quiet:
             _note(f"exit {last.exit_code} ({last.reason}); retrying ({attempt}/{request.retry})")

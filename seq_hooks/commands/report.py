@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from seq_hooks import context, display, journal, sizes
+from seq_hooks import context, display, journal, reasons, sizes
 from seq_hooks.commands import outfile
 from seq_hooks.errors import OK, UsageError
 from seq_hooks.lock import capacity
@@ -45,11 +45,11 @@ def _asset(name: str) -> str:
 
 
 def outcome(code: object, reason: object) -> str:
-    if reason in ("timeout", "memory", "procs"):
+    if reason in reasons.AT_A_LIMIT:
         return "killed"
-    if reason == "interrupted":
+    if reason == reasons.INTERRUPTED:
         return "interrupted"
-    if reason in ("not-found", "not-executable"):
+    if reason in reasons.NOT_STARTED:
         return "error"
     return "ok" if code == 0 else "failed"
 

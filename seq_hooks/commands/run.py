@@ -5,7 +5,7 @@ import os
 import signal
 import sys
 
-from seq_hooks import context, runner
+from seq_hooks import context, reasons, runner
 from seq_hooks.errors import UsageError
 from seq_hooks.options import Option, Parsed, parse
 from seq_hooks.process.spawn import which
@@ -132,9 +132,9 @@ def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None
         sys.stdout.write(json.dumps(result.as_dict()) + "\n")
         sys.stdout.flush()
         return
-    if result.message and (not quiet or result.reason != "exit"):
+    if result.message and (not quiet or result.reason != reasons.EXIT):
         hint = ""
-        if result.reason == "not-found":
+        if result.reason == reasons.NOT_FOUND:
             from seq_hooks.commands.command_line import not_found_hint  # only when not found
 
             hint = not_found_hint(result.argv)

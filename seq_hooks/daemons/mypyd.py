@@ -22,7 +22,7 @@ import json
 import os
 import time
 
-from seq_hooks import envnames, runner
+from seq_hooks import envnames, reasons, runner
 from seq_hooks.daemons import record, tend
 from seq_hooks.daemons.record import Record
 from seq_hooks.errors import FatalError
@@ -229,10 +229,10 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
                 return execute(request._replace(daemon="fallback"))
             rec, how = started, "cold"
         result = execute(request._replace(argv=client_argv(setup, state_dir, files), daemon=how))
-        if result.reason == "interrupted":
+        if result.reason == reasons.INTERRUPTED:
             tend.stop(state_dir, rec)
             return result
-        if result.reason == "exit" and result.exit_code in (0, 1):
+        if result.reason == reasons.EXIT and result.exit_code in (0, 1):
             record.write(state_dir, rec._replace(last_used=time.time(), peak_mb=max(rec.peak_mb, record.rss_mb(rec))))
             return result
         tend.stop(state_dir, rec)
@@ -242,7 +242,7 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
 
 def runner_why(result: Result) -> str:
     last = (result.stderr.strip().splitlines() or [""])[-1]
-    if result.reason == "exit":
+    if result.reason == reasons.EXIT:
         return f"exit {result.exit_code}" + (f" ({last[:120]})" if last else "")
     return f"{result.reason}: {result.message}" if result.message else result.reason
 

@@ -45,7 +45,8 @@ RELEASE_RECHECK = 1.0  # seconds: the head looks again at least this often, what
 MACHINE_RECHECK = 0.25  # seconds between two looks at the machine's memory while that is what we wait for
 CPU_RECHECK = 0.05  # seconds between two looks at the holders' running processes while a free CPU is awaited
 PORTABLE_RECHECK = 0.05  # without pidfds (not Linux) a holder's death is noticed within this
-_RECHECK = {"machine memory": MACHINE_RECHECK, "CPUs busy": CPU_RECHECK}  # what no event announces: looked at
+# what no event announces (memory freed, a CPU that went idle) is looked at again this often
+_RECHECK = {capacity.MACHINE_MEMORY: MACHINE_RECHECK, capacity.CPUS_BUSY: CPU_RECHECK}
 _OPEN = os.O_NOFOLLOW | os.O_CLOEXEC
 
 

@@ -23,7 +23,7 @@ their processes are running than there are CPUs. `slots = 1` without a budget is
 """
 from __future__ import annotations
 
-from seq_hooks import journal
+from seq_hooks import journal, reasons
 from seq_hooks.config import Settings
 from seq_hooks.records import NamedTuple
 
@@ -94,7 +94,7 @@ def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
     """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
     out: list[float] = []
     for record in journal.recent(state_dir, key, TAIL_BYTES):
-        if record.reason in ("exit", "signal"):
+        if record.reason in reasons.BY_ITSELF:
             out.append(record.peak_rss_mb)
             if len(out) >= n:
                 break
@@ -124,9 +124,16 @@ def strictest(cap: Capacity, terms: list[tuple[int, int]]) -> Capacity:
     return cap._replace(slots=slots, budget_mb=min(budgets) if budgets else 0)
 
 
+# why the head of a queue may not start yet (status shows it beside the head)
+SLOTS_FULL = "slots full"  # (a) as many units hold the lock as it has slots
+BUDGET = "budget"  # (b) the holders' expected peaks and its own would not fit the memory budget
+MACHINE_MEMORY = "machine memory"  # (c) the machine's available memory would fall below the reserve
+CPUS_BUSY = "CPUs busy"  # (d) more slots than CPUs, and the holders leave no CPU free
+
+
 class Verdict(NamedTuple):
     admit: bool
-    why: str  # "" when admitted, else "slots full", "budget", "machine memory" or "CPUs busy"
+    why: str  # "" when admitted, else SLOTS_FULL, BUDGET, MACHINE_MEMORY or CPUS_BUSY
 
 
 def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], available_mb: int | None,
@@ -135,17 +142,17 @@ def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], availab
     unit holding the lock; `available_mb`: the machine's available memory; `running`: how many of the holders'
     processes are running on a CPU or ready to (None: not checked)."""
     if len(holders) >= cap.slots:
-        return Verdict(False, "slots full")
+        return Verdict(False, SLOTS_FULL)
     if not holders:
         return Verdict(True, "")  # alone, whatever its size: nothing else can be squeezed
     if cap.budget_mb and sum(e for e, _ in holders) + mine_mb > cap.budget_mb:
-        return Verdict(False, "budget")
+        return Verdict(False, BUDGET)
     if available_mb is not None and cap.reserve_mb:
         still_coming = sum(max(e - now, 0.0) for e, now in holders)
         if available_mb - still_coming - mine_mb < cap.reserve_mb:
-            return Verdict(False, "machine memory")
+            return Verdict(False, MACHINE_MEMORY)
     if cap.cpus and running is not None and running >= cap.cpus:
-        return Verdict(False, "CPUs busy")
+        return Verdict(False, CPUS_BUSY)
     return Verdict(True, "")
 
 
