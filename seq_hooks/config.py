@@ -11,7 +11,9 @@ from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
 
 
 class HookSettings(NamedTuple):
@@ -31,32 +33,7 @@ class LockSettings(NamedTuple):
     memory_budget_mb: int | str | None = None
 
 
-class Settings(NamedTuple):
-    memory_limit_mb: int = 2048  # whole tree; 0 = none
-    timeout: float = 1800.0  # seconds per unit; 0 = none
-    kill_after: float = 5.0  # grace between the kill signal and SIGKILL
-    pipeline_timeout: float = 7200.0  # budget of an outermost holder and everything nested in it
-    max_procs: int = 0  # live descendants; 0 = none
-    max_wait: float | None = None  # give up waiting for the lock after this long
-    check_interval: float = 0.25  # longest gap between two memory samples (the run clamps it to treewatch's)
-    scope: str = "project"  # "project" (git common dir) or "machine" (one queue for the user)
-    log_dir: str | None = None
-    keep_logs: int = 500
-    keep_logs_mb: int = 200
-    python: str | None = None  # the project's interpreter, for the hooks' tools
-    test_paths: tuple[str, ...] = ("tests", "test", ".")
-    hooks: Mapping[str, HookSettings] = {}
-    slots: int | str = 1  # units holding a lock at once, or "auto" (the CPUs we may use): seq_hooks.lock.capacity
-    memory_budget_mb: int | str = 0  # expected peaks of a lock's holders together; 0 = none, or "auto"
-    locks: Mapping[str, LockSettings] = {}
-    verbose: bool = False  # say what is about to run, and a summary after (the guides' VERBOSE=1)
-    threads: int = 0  # cap the tools' own threads and workers inside each unit to this many; 0 = leave them
-    project_tools: bool = False  # `run` looks a bare command up in the project's environment first, as hooks do
-    source: str = "defaults"  # the pyproject.toml that was read, for messages
-    from_env: frozenset[str] = frozenset()  # the keys an environment variable set (they beat a hook's table)
-
-
-# key: (type name, converter check); numbers must be >= 0
+# how a setting is read and checked (numbers must be >= 0)
 _NUMBER = "number"
 _INT = "integer"
 _STR = "string"
@@ -64,27 +41,86 @@ _STRLIST = "list of strings"
 _AUTO = "whole number or \"auto\""
 _BOOL = "boolean"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-_TOP_KEYS: dict[str, str] = {
-    "memory_limit_mb": _INT,
-    "timeout": _NUMBER,
-    "kill_after": _NUMBER,
-    "pipeline_timeout": _NUMBER,
-    "max_procs": _INT,
-    "max_wait": _NUMBER,
-    "check_interval": _NUMBER,
-    "scope": _STR,
-    "log_dir": _STR,
-    "keep_logs": _INT,
-    "keep_logs_mb": _INT,
-    "python": _STR,
-    "test_paths": _STRLIST,
-    "verbose": _BOOL,
-    "project_tools": _BOOL,
-    "threads": _INT,
-    "slots": _AUTO,
-    "memory_budget_mb": _AUTO,
-}
-_LOCK_KEYS: dict[str, str] = {"slots": _AUTO, "memory_budget_mb": _AUTO}
+
+
+class Declared(NamedTuple):
+    """A setting, declared once where Settings names it: how a value is read and checked, its default, the
+    environment variables that set it (the prefixed name first; the guides' names after it count only where they
+    parse), and what it means, as doctor says it and docs/configuration.md's table shows it (tests/docs_test.py
+    keeps the table equal to the declarations)."""
+
+    kind: str
+    default: object
+    env: tuple[str, ...]
+    meaning: str
+
+
+_DECLARED: list[Declared] = []
+
+
+def _setting(kind: str, default: _T, meaning: str, *env: str) -> _T:
+    """Declares the next field of Settings (in the order of the fields) and gives the class its default."""
+    _DECLARED.append(Declared(kind, default, env, meaning))
+    return default
+
+
+class Settings(NamedTuple):
+    """The settings a run uses. Each declared field comes first, its default from its declaration (`_setting`);
+    the fields after `project_tools` are not [tool.seq-hooks] keys of their own."""
+
+    memory_limit_mb: int = _setting(
+        _INT, 2048, "resident memory of a unit's whole process tree, in MB (the guides counted one process); 0 = none",
+        "SEQ_HOOKS_MEMORY_LIMIT_MB", "MEMORY_LIMIT_MB", "MAX_MEMORY_MB")
+    timeout: float = _setting(
+        _NUMBER, 1800.0, "seconds a unit may run before its whole tree is killed (exit 124); 0 = none",
+        "SEQ_HOOKS_TIMEOUT", "TIMEOUT")
+    kill_after: float = _setting(_NUMBER, 5.0, "seconds between the kill signal and SIGKILL", "SEQ_HOOKS_KILL_AFTER")
+    pipeline_timeout: float = _setting(
+        _NUMBER, 7200.0, "the budget of an outermost holder (a git hook's chain, `run --pipeline`) and everything "
+        "nested in it", "SEQ_HOOKS_PIPELINE_TIMEOUT", "PIPELINE_TIMEOUT")
+    max_procs: int = _setting(_INT, 0, "most live processes in a unit's tree; 0 = none",
+                              "SEQ_HOOKS_MAX_PROCS", "MAX_PROCESSES")
+    max_wait: float | None = _setting(
+        _NUMBER, None, "give up with exit 75 after waiting this many seconds for the lock; unset: wait as long as it "
+        "takes", "SEQ_HOOKS_MAX_WAIT")
+    check_interval: float = _setting(
+        _NUMBER, 0.25, "the longest gap between two memory samples, in seconds: only ever lowers seq-hooks' own "
+        "adaptive sampling, which is never further apart than 0.25 s", "SEQ_HOOKS_CHECK_INTERVAL", "CHECK_INTERVAL")
+    scope: str = _setting(_STR, "project", '`"project"`: one queue per repository (all its worktrees); `"machine"`: '
+                          "one for all your projects")
+    log_dir: str | None = _setting(_STR, None, "where run logs go; unset: `<git common dir>/seq-hooks/logs`")
+    keep_logs: int = _setting(_INT, 500, "log retention: most log files kept; 0 = no count limit")
+    keep_logs_mb: int = _setting(_INT, 200, "log retention: most megabytes of logs kept; 0 = no size limit")
+    python: str | None = _setting(
+        _STR, None, "the project's interpreter, for the hooks' tools; unset: `.venv`, `venv`, uv's environment "
+        "([hooks.md](hooks.md#which-ruff-mypy-and-pytest))", "SEQ_HOOKS_PYTHON")
+    test_paths: tuple[str, ...] = _setting(
+        _STRLIST, ("tests", "test", "."), "where `atomic-pytest` looks for the tests of a changed module")
+    slots: int | str = _setting(
+        _AUTO, 1, 'units holding a lock at once, or `"auto"` (the CPUs this process may use): '
+        "[capacity.md](capacity.md)", "SEQ_HOOKS_SLOTS")
+    memory_budget_mb: int | str = _setting(
+        _AUTO, 0, 'the expected peaks of a lock\'s holders together; 0 = none, or `"auto"` (half the memory): '
+        "[capacity.md](capacity.md)", "SEQ_HOOKS_MEMORY_BUDGET_MB")
+    threads: int = _setting(
+        _INT, 0, "cap the tools' own threads and workers in each unit to this many; 0 = leave them "
+        "([below](#threads))", "SEQ_HOOKS_THREADS")
+    project_tools: bool = _setting(
+        _BOOL, False, "`run` looks a bare command up in the project's environment first, even when PATH has one",
+        "SEQ_HOOKS_PROJECT_TOOLS")
+    verbose: bool = _setting(
+        _BOOL, False, "`run` says what is about to run (the executable, the lock, the limits), and sums up after; "
+        "1/0 or true/false in the environment", "SEQ_HOOKS_VERBOSE", "VERBOSE")
+    hooks: Mapping[str, HookSettings] = {}  # [tool.seq-hooks.hooks.ID]
+    locks: Mapping[str, LockSettings] = {}  # [tool.seq-hooks.locks.NAME]
+    source: str = "defaults"  # the pyproject.toml that was read, for messages
+    from_env: frozenset[str] = frozenset()  # the keys an environment variable set (they beat a hook's table)
+
+
+SETTINGS: dict[str, Declared] = dict(zip(Settings._fields, _DECLARED, strict=False))  # the declared fields first
+ENV_NAMES: dict[str, tuple[str, ...]] = {key: d.env for key, d in SETTINGS.items() if d.env}
+_TOP_KEYS: dict[str, str] = {key: d.kind for key, d in SETTINGS.items()}
+_LOCK_KEYS: dict[str, str] = {key: SETTINGS[key].kind for key in LockSettings._fields}
 _HOOK_KEYS: dict[str, str] = {
     "args": _STRLIST,
     "batch": _INT,
@@ -93,22 +129,6 @@ _HOOK_KEYS: dict[str, str] = {
     "threads": _INT,
     "daemon": _BOOL,
     "daemon_idle_s": _NUMBER,
-}
-# the prefixed name wins; the guides' .env.development names are fallbacks
-ENV_NAMES: dict[str, tuple[str, ...]] = {
-    "memory_limit_mb": ("SEQ_HOOKS_MEMORY_LIMIT_MB", "MEMORY_LIMIT_MB", "MAX_MEMORY_MB"),
-    "timeout": ("SEQ_HOOKS_TIMEOUT", "TIMEOUT"),
-    "kill_after": ("SEQ_HOOKS_KILL_AFTER",),
-    "pipeline_timeout": ("SEQ_HOOKS_PIPELINE_TIMEOUT", "PIPELINE_TIMEOUT"),
-    "max_wait": ("SEQ_HOOKS_MAX_WAIT",),
-    "max_procs": ("SEQ_HOOKS_MAX_PROCS", "MAX_PROCESSES"),
-    "check_interval": ("SEQ_HOOKS_CHECK_INTERVAL", "CHECK_INTERVAL"),
-    "python": ("SEQ_HOOKS_PYTHON",),
-    "slots": ("SEQ_HOOKS_SLOTS",),
-    "memory_budget_mb": ("SEQ_HOOKS_MEMORY_BUDGET_MB",),
-    "verbose": ("SEQ_HOOKS_VERBOSE", "VERBOSE"),
-    "threads": ("SEQ_HOOKS_THREADS",),
-    "project_tools": ("SEQ_HOOKS_PROJECT_TOOLS",),
 }
 
 

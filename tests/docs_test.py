@@ -32,7 +32,7 @@ NOT_SETTINGS = (
     "locks",
     "source",
     "from_env",
-)  # Settings fields that are not [tool.seq-hooks] keys
+)  # Settings fields that are not [tool.seq-hooks] keys of their own
 
 
 def _prose(text: str) -> str:
@@ -116,7 +116,7 @@ def _table_rows(text: str, header: str) -> list[list[str]]:
     for line in lines[start + 2 :]:
         if not line.startswith("| "):
             break
-        rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
+        rows.append([cell.strip() for cell in line.strip()[1:-1].split("|")])  # no cell holds a |
     return rows
 
 
@@ -135,25 +135,33 @@ def _stated_default(cell: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def test_every_setting_has_a_row_with_the_codes_default() -> None:
-    rows = _settings_rows()
+def test_every_declared_setting_is_a_field_of_settings_with_its_default() -> None:
     keys = [k for k in config.Settings._fields if k not in NOT_SETTINGS]
-    assert sorted(rows) == sorted(keys), (
-        "docs/configuration.md's settings table and config.Settings differ"
-    )
-    for key in keys:
-        stated = _stated_default(rows[key][1])
-        actual = config.Settings._field_defaults[key]
-        assert stated == actual and isinstance(stated, bool) == isinstance(actual, bool), (
-            f"docs/configuration.md says {key} defaults to {rows[key][1]}; the code says {actual!r}"
+    assert list(config.SETTINGS) == keys, "the declared fields must come first in Settings, in order"
+    for key, declared in config.SETTINGS.items():
+        assert config.Settings._field_defaults[key] is declared.default
+
+
+def test_the_settings_table_is_the_declarations() -> None:
+    """Each row of docs/configuration.md's table: the key, its default, its environment variables in order and
+    its meaning, as config.SETTINGS declares them (doctor says the same meaning)."""
+    rows = _settings_rows()
+    assert list(rows) == list(config.SETTINGS), "the page's rows and the declarations differ (or their order)"
+    for key, declared in config.SETTINGS.items():
+        cells = rows[key]
+        stated = _stated_default(cells[1])
+        assert stated == declared.default and isinstance(stated, bool) == isinstance(declared.default, bool), (
+            f"docs/configuration.md says {key} defaults to {cells[1]}; the code says {declared.default!r}"
         )
+        names = tuple(re.findall(r"`([A-Z][A-Z_]+)`", cells[2]))
+        assert names == declared.env, f"{key}: the page names {names}, the code reads {declared.env}"
+        assert cells[3] == declared.meaning, f"{key}: the page's meaning differs from its declaration"
 
 
-def test_every_setting_names_its_environment_variables_in_order() -> None:
-    for key, row in _settings_rows().items():
-        stated = tuple(re.findall(r"`([A-Z][A-Z_]+)`", row[2]))
-        reads = config.ENV_NAMES.get(key, ())
-        assert stated == reads, f"{key}: the page names {stated}, the code reads {reads}"
+def test_the_sampling_gap_the_check_interval_names_is_the_codes() -> None:
+    from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
+
+    assert f"never further apart than {MAX_SAMPLE_GAP:g} s" in config.SETTINGS["check_interval"].meaning
 
 
 def test_hook_and_lock_tables_name_every_key() -> None:

@@ -8,19 +8,14 @@ import re
 from seq_hooks import config
 from seq_hooks.checks import INFO, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import UsageError
-from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 
 TOPIC = "environment"
 ENV_FILES = (".env", ".env.development")
-_MEANING = {
-    "timeout": "seconds a unit may run before its whole tree is killed (exit 124)",
-    "memory_limit_mb": "MB of resident memory for a unit's whole process tree (the guides counted one process)",
-    "pipeline_timeout": "seconds for an outermost lock holder and everything nested in it",
-    "check_interval": f"longest gap between memory samples; `seq-hooks run` samples at least every "
-                      f"{MAX_SAMPLE_GAP:g} s (the guides' 5 s let a fast allocation overshoot by gigabytes)",
-    "max_procs": "most live processes in a unit's tree; more kills the tree (exit 137)",
-    "verbose": "`seq-hooks run` says what is about to run (lock, limits, the executable) and sums up after",
-}
+
+
+def meaning(key: str) -> str:
+    """What setting `key` means, as its declaration says it, with the page's links reduced to their text."""
+    return re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", config.SETTINGS[key].meaning)
 
 
 def _guide_names() -> list[str]:
@@ -40,7 +35,7 @@ def _variable(key: str, name: str, winner: str | None) -> Finding:
     if name != winner:
         return Finding(INFO, TOPIC, f"{name}={value} is ignored: {winner} wins")
     origin = " (the guides' name, honoured as a fallback)" if config.is_generic(name) else ""
-    return Finding(INFO, TOPIC, f"{name}={value}{origin} -> {key} = {value}: {_MEANING.get(key, key)}")
+    return Finding(INFO, TOPIC, f"{name}={value}{origin} -> {key} = {value}: {meaning(key)}")
 
 
 def _winner(key: str) -> str | None:
