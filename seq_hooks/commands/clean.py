@@ -1,4 +1,5 @@
-"""`seq-hooks clean [--dry-run]`: removes stale queue entries and ends leftover processes of dead runs.
+"""`seq-hooks clean [--dry-run]`: removes stale queue entries, ends leftover processes of dead runs, and stops the
+resident daemons (atomic-mypy's mypy daemons: by the pid and start time in their records).
 
 Processes are found by their run token (SEQ_HOOKS_RUN) only, never by name: the guides' kill-orphans script
 ended every pytest on the machine. Nothing else is touched.
@@ -17,9 +18,9 @@ from seq_hooks.sharedtree import view
 OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would be done, do nothing"),)
 SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), end the "
            "processes still carrying the run token of a dead run (a dead commit's stash is put "
-           "back first) and remove the cgroups (--max-procs) of runs that are over. Never matches "
-           "processes by name. Snapshots kept under refs/seq-hooks/kept/ are listed, never "
-           "removed.")
+           "back first), remove the cgroups (--max-procs) of runs that are over, and stop the resident "
+           "daemons (atomic-mypy's). Never matches processes by name. Snapshots kept under "
+           "refs/seq-hooks/kept/ are listed, never removed.")
 
 
 def _say(text: str) -> None:
@@ -125,6 +126,24 @@ def _remove_groups(state: str, stale: list[leftovers.StaleTicket], log_dir: str,
     return did
 
 
+def _stop_daemons(state: str, dry: bool) -> tuple[int, bool]:
+    """Stops (or, dry, names) the resident daemons (atomic-mypy's): (how many, whether all are gone)."""
+    from seq_hooks.daemons import record, tend
+
+    if dry:
+        recs = record.all_records(state)
+        for r in recs:
+            _say(f"would stop the {r.kind} daemon of {r.worktree} (pid {r.pid})")
+        return len(recs), True
+    stopped, left = tend.stop_all(state)
+    for r in stopped:
+        _say(f"stopped the {r.kind} daemon of {r.worktree} (pid {r.pid})" if r.pid else
+             f"forgot that the {r.kind} daemon of {r.worktree} could not start")
+    for r in left:
+        _say(f"could not stop the {r.kind} daemon of {r.worktree} (pid {r.pid}: not ours to signal, or unkillable)")
+    return len(stopped) + len(left), not left
+
+
 def main(argv: list[str]) -> int:
     parsed = parse(argv, OPTIONS, prog="seq-hooks clean", usage="[--dry-run]", summary=SUMMARY)
     dry = parsed.flag("dry_run")
@@ -137,7 +156,9 @@ def main(argv: list[str]) -> int:
     removed, gone = _remove_stale(state, stale, dry)
     replaced, replaced_ok = _replace_release_fifos(state, dry)
     ok = ok and replaced_ok
-    did = ended + groups + removed + replaced + _remove_nested(state, gone, dry)
+    stopped, all_stopped = _stop_daemons(state, dry)
+    ok = ok and all_stopped
+    did = ended + groups + removed + replaced + _remove_nested(state, gone, dry) + stopped
     for u in untouched:
         pids = ", ".join(str(p) for p in u.pids)
         _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "

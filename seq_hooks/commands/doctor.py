@@ -12,6 +12,7 @@ from collections.abc import Callable
 from seq_hooks import config, display, project
 from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup, threads
 from seq_hooks.checks.capacity import capacity_check
+from seq_hooks.checks.daemons import daemon_check
 from seq_hooks.checks.guides import leftover_calls
 from seq_hooks.config import Settings
 from seq_hooks.errors import FAILED, UsageError
@@ -21,8 +22,8 @@ from seq_hooks.options import Option, parse
 OPTIONS: tuple[Option, ...] = ()
 SUMMARY = ("Check the configuration, the state directory, stale queue entries, leftover processes of dead runs, "
            "the git hook, a commit's stash and kept snapshots, the pre-commit configuration, memory enforcement, "
-           "each lock's slots and memory budget (and the setting that fits this machine) and the guides' "
-           "environment variables. Changes nothing; exit 1 when something needs fixing.")
+           "each lock's slots and memory budget (and the setting that fits this machine), atomic-mypy's daemons "
+           "and the guides' environment variables. Changes nothing; exit 1 when something needs fixing.")
 
 CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.configuration,
@@ -35,6 +36,7 @@ CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     threads.fan_out,
     memory.memory,
     capacity_check,
+    daemon_check,
     environment.variables,
     leftover_calls,
 )

@@ -40,6 +40,8 @@ def rows(records: list[journal.Record]) -> list[list[str]]:
         reason = r.reason or "?"
         if r.attempts != 1:
             reason += f" (attempt {r.attempts})"
+        if r.daemon:  # atomic-mypy: answered by a warm daemon, one started for it, or plain mypy
+            reason += f" (daemon: {r.daemon})"
         out.append([display.clean(cell) for cell in (  # every field comes from the journal: none drives the terminal
             display.clock(r.started or r.enqueued or None),
             lock_name(r.lock),

@@ -12,6 +12,7 @@ import time
 from seq_hooks import context, display, queue_view, sizes
 from seq_hooks.commands import watchkeys
 from seq_hooks.config import Settings
+from seq_hooks.daemons import tend
 from seq_hooks.errors import OK, UsageError, signalled
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.options import Option, parse
@@ -28,8 +29,9 @@ OPTIONS = (
            "unit (after a confirmation) and q quits"),
 )
 SUMMARY = ("For every lock of the project: the holder (pid, command, time held, memory of its tree now) and the "
-           "waiters in order; then the machine: available memory, load, the running units' processes. Reads the "
-           "queue files without taking any lock.")
+           "waiters in order; the resident daemons (atomic-mypy's: pid, memory, idle since, worktree); then the "
+           "machine: available memory, load, the running units' processes. Reads the queue files without taking "
+           "any lock.")
 _GREEN, _YELLOW, _RED, _DIM, _BOLD = "32", "33", "31", "2", "1"
 Line = list[tuple[str, str]]
 
@@ -125,6 +127,13 @@ def _machine_line(m: Machine) -> Line:
     units = f"{m.units} running unit{'s' if m.units != 1 else ''}, {m.procs} process{'es' if m.procs != 1 else ''}"
     return [("machine: ", _BOLD), (f"{sizes.megabytes(m.available_mb)} available, ", ""),
             (f"load {m.load[0]:.2f} {m.load[1]:.2f} {m.load[2]:.2f}, ", ""), (units, "")]
+
+
+def _daemon_lines(daemons: list[tend.View]) -> list[Line]:
+    """`daemon mypy  pid 123  312 MB  idle 4m  /work/wt-a`: each live daemon (atomic-mypy's), last used first."""
+    return [[("daemon ", _BOLD), (f"{d.kind:<5} ", ""), (f"pid {d.pid:<7} ", ""),
+             (f"{sizes.megabytes(d.memory_mb):<8} ", ""), (f"idle {display.seconds(d.idle_s):<8} ", ""),
+             (d.worktree, "")] for d in daemons]
 
 
 def tree_lines(state_dir: str, root: str, *, kept: bool = True) -> list[Line]:
@@ -253,6 +262,7 @@ def main(argv: list[str]) -> int:
         return watch(ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after, settings=ctx.settings)
     snap = queue_view.snapshot(ctx.state_dir, ctx.settings)
     m = machine_now(snap)
+    daemons = tend.views(ctx.state_dir)
     if parsed.flag("json"):
         doc = queue_view.as_json(snap)
         doc["machine"] = {"available_mb": m.available_mb, "load": list(m.load), "running_units": m.units,
@@ -261,10 +271,12 @@ def main(argv: list[str]) -> int:
 
         doc["stashed"] = [s.as_dict() for s in view.stashed(ctx.state_dir)]
         doc["kept"] = [k.as_dict() for k in view.kept(ctx.project.root)]
+        doc["daemons"] = [d.as_dict() for d in daemons]
         sys.stdout.write(json.dumps(doc) + "\n")
         return OK
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else None
-    text = render(snap, width, display.use_colour(sys.stdout), m, tree_lines(ctx.state_dir, ctx.project.root))
+    text = render(snap, width, display.use_colour(sys.stdout), m,
+                  [*tree_lines(ctx.state_dir, ctx.project.root), *_daemon_lines(daemons)])
     sys.stdout.write("\n".join(text) + "\n")
     return OK

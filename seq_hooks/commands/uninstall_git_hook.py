@@ -14,7 +14,7 @@ OPTIONS = (
 SUMMARY = (
     "Removes the git hooks seq-hooks installed and renames the hooks they kept back into place (same bytes,\n"
     "same mode). A hook that `pre-commit install` moved to <type>.legacy is removed from there; pre-commit's\n"
-    "own hook stays."
+    "own hook stays. Without --hook-type, atomic-mypy's daemons stop too."
 )
 
 
@@ -33,4 +33,19 @@ def main(argv: list[str]) -> int:
             done += 1
     if not done:
         sys.stdout.write(f"seq-hooks: no seq-hooks git hook in {loc.hooks_dir}: nothing to do\n")
+    if not parsed.texts("hook_type"):
+        _stop_daemons()
     return OK
+
+
+def _stop_daemons() -> None:
+    """Nothing of ours keeps running once seq-hooks is taken out: atomic-mypy's daemons stop too."""
+    from seq_hooks import context
+    from seq_hooks.daemons import tend
+
+    stopped, left = tend.stop_all(context.load().state_dir)
+    for r in stopped:
+        if r.pid:
+            sys.stdout.write(f"seq-hooks: stopped the {r.kind} daemon of {r.worktree} (pid {r.pid})\n")
+    for r in left:
+        sys.stdout.write(f"seq-hooks: could not stop the {r.kind} daemon of {r.worktree} (pid {r.pid})\n")

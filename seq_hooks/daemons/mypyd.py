@@ -122,6 +122,8 @@ def _stale(rec: Record | None, setup: Setup, argv: list[str]) -> str | None:
         return "no daemon yet"
     if not record.alive(rec):
         return "its process is gone"
+    if record.stopped(rec):
+        return "it is stopped (SIGSTOP): it would not answer before the unit's timeout"
     if rec.argv != argv:
         return "another mypy or other options"
     return changed(rec)

@@ -102,6 +102,11 @@ def alive(rec: Record) -> bool:
     return info is not None and info.state != "Z" and info.start == rec.start
 
 
+def stopped(rec: Record) -> bool:
+    info = proctree.info(rec.pid)
+    return info is not None and info.state in ("T", "t")
+
+
 def rss_mb(rec: Record) -> float:
     """The daemon's memory now (RSS of it and what it started), 0 when it is gone."""
     if not alive(rec):

@@ -17,6 +17,7 @@ import time
 from seq_hooks.daemons import record
 from seq_hooks.daemons.record import Record
 from seq_hooks.process import proctree
+from seq_hooks.records import NamedTuple
 
 GRACE_S = 2.0  # between SIGTERM and SIGKILL when a daemon is stopped
 
@@ -102,3 +103,26 @@ def stop_all(state_dir: str) -> tuple[list[Record], list[Record]]:
             continue
         (stopped if stop(state_dir, rec) else left).append(rec)
     return stopped, left
+
+
+class View(NamedTuple):
+    """A live daemon as `status` shows it."""
+
+    kind: str
+    worktree: str
+    pid: int
+    memory_mb: float  # its tree's RSS now
+    idle_s: float  # since its last unit
+    started: float  # epoch seconds
+    last_used: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self._asdict(), "memory_mb": round(self.memory_mb, 1), "idle_s": round(self.idle_s, 1)}
+
+
+def views(state_dir: str, now: float | None = None) -> list[View]:
+    """The live daemons, the most recently used first."""
+    now = time.time() if now is None else now
+    live = [r for r in record.all_records(state_dir) if not r.failed and record.alive(r)]
+    return [View(r.kind, r.worktree, r.pid, record.rss_mb(r), max(now - r.last_used, 0.0), r.started, r.last_used)
+            for r in sorted(live, key=lambda r: -r.last_used)]
