@@ -19,6 +19,7 @@ __all__ = ["TYPE_CHECKING", "NamedTuple"]
 if TYPE_CHECKING:
     from typing import NamedTuple
 else:
+    from itertools import repeat
     from operator import itemgetter
 
     class _Record(tuple):
@@ -65,12 +66,14 @@ else:
         def __new__(cls, name, bases, namespace):
             if not bases:  # NamedTuple itself
                 return super().__new__(cls, name, bases, namespace)
-            fields = tuple(namespace.get("__annotations__", {}))
-            body = {key: value for key, value in namespace.items() if key not in fields and key != "__annotations__"}
-            body.update({field: property(itemgetter(i), doc=f"field {i}") for i, field in enumerate(fields)})
-            defaults = {field: namespace[field] for field in fields if field in namespace}
-            body.update(__slots__=(), _fields=fields, _field_defaults=defaults, __match_args__=fields)
-            return type(name, (_Record,), body)
+            # the class body's namespace becomes the record's (no copy), and the fields' properties are made in C
+            # (map): ~30 records are defined on every run's path (docs/design.md, "The hot path")
+            fields = tuple(namespace.pop("__annotations__", ()))
+            defaults = {field: namespace.pop(field) for field in fields if field in namespace}
+            properties = map(property, map(itemgetter, range(len(fields))), repeat(None), repeat(None), fields)
+            namespace.update(zip(fields, properties, strict=True))  # each property's doc: its field's name
+            namespace.update(__slots__=(), _fields=fields, _field_defaults=defaults, __match_args__=fields)
+            return type(name, (_Record,), namespace)
 
     class NamedTuple(metaclass=_Maker):
         """Base of a record class: `class R(NamedTuple): field: type = default`."""
