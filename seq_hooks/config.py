@@ -41,6 +41,14 @@ _STRLIST = "list of strings"
 _AUTO = "whole number or \"auto\""
 _BOOL = "boolean"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_DIGITS = frozenset("0123456789")
+_LOCK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+LOCK_NAME_RULE = "letters, digits, '.', '_', '-'; at most 64, not starting with '.' or '-'"
+
+
+def valid_lock_name(name: str) -> bool:
+    """A lock's name (--lock NAME, [tool.seq-hooks.locks.NAME]): LOCK_NAME_RULE (no `re`: it is on the hot path)."""
+    return 0 < len(name) <= 64 and set(name) <= _LOCK_NAME_CHARS and name[0] not in ".-"
 
 
 class Declared(NamedTuple):
@@ -171,9 +179,13 @@ def _auto(where: str, key: str, value: Any) -> int | str:
 
 
 def _parse_env(name: str, kind: str, raw: str) -> Any:
+    if kind in (_INT, _NUMBER, _AUTO) and (not raw.isascii() or "_" in raw):
+        # int() and float() take other scripts' digits (U+0663 is 3) and 1_0 (10): values a person reads otherwise
+        what = {_INT: "a whole number", _NUMBER: "a number"}.get(kind, "a whole number or \"auto\"")
+        raise UsageError(f"environment variable {name} must be {what} in ASCII digits, without '_', got {raw!r}")
     if kind == _AUTO:
         least = 1 if name == "SEQ_HOOKS_SLOTS" else 0
-        if raw == "auto" or (raw.isdigit() and least <= int(raw) <= MOST_WHOLE):
+        if raw == "auto" or (raw and set(raw) <= _DIGITS and least <= int(raw) <= MOST_WHOLE):
             return raw if raw == "auto" else int(raw)
         raise UsageError(f"environment variable {name} must be a whole number >= {least} or \"auto\", got {raw!r}")
     if kind == _BOOL:
@@ -312,6 +324,9 @@ def _sub_tables(value: Any, where: str, section: str, keys: dict[str, str]) -> d
 
 def _lock_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[str, LockSettings]:
     """The `git` lock is always exclusive: git itself allows one writer of a repository's index at a time."""
+    for name in tables:
+        if not valid_lock_name(name):
+            raise UsageError(f"{where}: [tool.seq-hooks.locks.{name}]: {name!r} is not a lock name ({LOCK_NAME_RULE})")
     if tables.get("git", {}).get("slots", 1) != 1:
         raise UsageError(f"{where}: [tool.seq-hooks.locks.git]: slots must be 1 (the git lock is always exclusive)")
     return {name: LockSettings(**fields) for name, fields in tables.items()}

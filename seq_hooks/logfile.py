@@ -10,7 +10,7 @@ import fcntl
 import os
 import time
 
-from seq_hooks.errors import on_file
+from seq_hooks.errors import FatalError, UsageError, on_file
 from seq_hooks.project import ensure_private_dir, open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.sizes import MB
@@ -106,8 +106,20 @@ def stamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
 
 
+def ready(settings: Settings, state_dir: str, root: str) -> str:
+    """The log directory (see `log_dir`), created mode 0700 or checked. One that `log_dir` configures and that
+    cannot be (a file such as /dev/null, another user's directory) is a configuration error naming the key."""
+    where = log_dir(settings, state_dir, root)
+    try:
+        return ensure_private_dir(where, "the log directory")
+    except FatalError as e:
+        if settings.log_dir is None:
+            raise
+        raise UsageError(f"{settings.source}: log_dir = {settings.log_dir!r}: {e.message}") from None
+
+
 def default_path(log_dir: str, token: str, epoch: float, label: str = "") -> str:
-    ensure_private_dir(log_dir)
+    """A new log's path in `log_dir` (made ready by `ready`)."""
     return os.path.join(log_dir, name(token, epoch, label))
 
 

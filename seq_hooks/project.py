@@ -106,7 +106,7 @@ def _group_has_others(gid: int) -> bool:
     return any(m not in names for m in members) or any(p.pw_gid == gid and p.pw_uid != me for p in pwd.getpwall())
 
 
-def _make_parents(path: str) -> None:
+def _make_parents(path: str, what: str) -> None:
     """Makes the missing directories of `path`, each mode 0700 (os.makedirs gives the mode to the last only)."""
     missing = []
     while not os.path.lexists(path) and os.path.dirname(path) != path:
@@ -118,40 +118,49 @@ def _make_parents(path: str) -> None:
         except FileExistsError:
             pass
         except OSError as e:
-            raise FatalError(f"cannot create the state directory {d}: {e.strerror}") from None
+            raise FatalError(f"cannot create {what} {d}: {e.strerror}") from None
 
 
-def ensure_private_dir(path: str) -> str:
+def ensure_private_dir(path: str, what: str = "the state directory") -> str:
     """Creates `path` mode 0700 (and its missing parents), or checks an existing one: a real directory, ours, that
-    no other user can rename entries in. An existing directory is never changed (not even its mode)."""
+    no other user can rename entries in. An existing directory is never changed (not even its mode). `what`
+    names it in an error."""
     path = path.rstrip(os.sep) or os.sep  # "link/" would resolve the link
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
     except FileNotFoundError:
-        _make_parents(os.path.dirname(path))
-        return ensure_private_dir(path)
+        _make_parents(os.path.dirname(path), what)
+        return ensure_private_dir(path, what)
     except OSError as e:
-        raise FatalError(f"cannot create the state directory {path}: {e.strerror}") from None
+        raise FatalError(f"cannot create {what} {path}: {e.strerror}") from None
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
-        raise FatalError(f"refusing the state directory {path}: it is a symlink (remove it; seq-hooks makes a new one)")
+        raise FatalError(f"refusing {what} {path}: it is a symlink (remove it; seq-hooks makes a new one)")
     if not stat.S_ISDIR(st.st_mode):
-        raise FatalError(f"refusing the state directory {path}: it is not a directory")
+        raise FatalError(f"refusing {what} {path}: it is not a directory")
     if st.st_uid != os.geteuid():
-        raise FatalError(f"refusing the state directory {path}: it belongs to uid {st.st_uid}, not to you")
+        raise FatalError(f"refusing {what} {path}: it belongs to uid {st.st_uid}, not to you")
     if _others_can_rename(st):
-        raise FatalError(f"refusing the state directory {path}: other users may write to it (mode "
+        raise FatalError(f"refusing {what} {path}: other users may write to it (mode "
                          f"{stat.S_IMODE(st.st_mode):04o}); seq-hooks changes no directory it did not make: "
                          "remove their write permission, or name another")
     return path
 
 
 def user_state_base() -> str:
+    """The user's own state dir: $XDG_STATE_HOME (when absolute, as the XDG spec says), else ~/.local/state. A
+    relative HOME (`HOME=.` in a CI step) is refused as a relative SEQ_HOOKS_HOME is: every working directory would
+    have queues of its own, and units in two of them would overlap."""
     xdg = os.environ.get("XDG_STATE_HOME")
-    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "seq-hooks")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "seq-hooks")
+    home = os.path.expanduser("~")
+    if not os.path.isabs(home):
+        raise UsageError(f"HOME must be an absolute path to find the state directory, got {home!r} (or set "
+                         f"{envnames.HOME} or XDG_STATE_HOME to an absolute path)")
+    return os.path.join(home, ".local", "state", "seq-hooks")
 
 
 def state_path(project: Project, scope: str = "project") -> str:

@@ -197,10 +197,11 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     if not request.argv or not request.argv[0]:
         raise FatalError("no command given (put it after --)", 2)
     unit = _begin(state_dir)
+    # a log dir that cannot be is said before the unit waits in the queue (a hook's units share a log made ready)
+    log_dir = (logfile.ready if request.log_path is None else logfile.log_dir)(settings, state_dir, root)
     held, lock_id = _take_lock(request, settings, state_dir, unit)
     started = time.time()
     env = _unit_env(unit, held, settings, request.threads)
-    log_dir = logfile.log_dir(settings, state_dir, root)
     stashed = None
     try:
         if request.stash:  # a git hook's chain: the check, and the stash only when there is something to stash

@@ -420,3 +420,45 @@ def test_a_huge_peak_is_capped_at_the_memory_we_may_use(isolated: Path) -> None:
     argv = ["true", "huge-peak"]
     _planted_history(isolated, argv, b"1e300")
     assert _run_with_a_budget(isolated, argv).expected_mb == machine.memory_total_mb()  # was a 301-digit number
+
+
+# --- the second fault round (issue 20): configuration ---
+
+def test_a_relative_home_is_refused_where_the_state_dir_comes_from_it(isolated: Path, tmp_path: Path) -> None:
+    """Issue 20, item 11: HOME=. (a CI step) gave each working directory a state dir of its own, so units
+    started from two directories of one machine-wide queue overlapped. Refused as a relative SEQ_HOOKS_HOME is."""
+    (isolated / "pyproject.toml").write_text('[tool.seq-hooks]\nscope = "machine"\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_STATE_HOME", "SEQ_HOOKS_HOME")}
+    p = run(seq_hooks("run", "--", "true"), env={**env, "HOME": "."})
+    assert p.returncode == 2, p.stderr
+    assert "HOME must be an absolute path to find the state directory, got '.'" in p.stderr
+    assert not (isolated / ".local").exists()
+    assert run(seq_hooks("run", "--", "true"), env={**env, "HOME": str(tmp_path)}).returncode == 0
+
+
+def test_a_log_dir_that_cannot_be_one_is_a_configuration_error_naming_the_key(isolated: Path) -> None:
+    """Issue 20, item 15: log_dir = "/dev/null" ended a run with 125, blaming "the state directory"."""
+    (isolated / "pyproject.toml").write_text('[tool.seq-hooks]\nlog_dir = "/dev/null"\n')
+    p = run(seq_hooks("run", "--", "true"))
+    assert p.returncode == 2
+    assert p.stderr == (f"seq-hooks run: {isolated / 'pyproject.toml'}: log_dir = '/dev/null': refusing the log "
+                        "directory /dev/null: it is not a directory\n")
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SEQ_HOOKS_SLOTS", "\u0663"), ("SEQ_HOOKS_MAX_PROCS", "1_0"), ("SEQ_HOOKS_TIMEOUT", "\u0661\u0660"),
+    ("SEQ_HOOKS_MEMORY_LIMIT_MB", "\uff11\uff10\uff10"),
+])
+def test_numbers_in_the_environment_are_ascii_digits(isolated: Path, name: str, value: str) -> None:
+    """Issue 20, item 18: SEQ_HOOKS_SLOTS=\u0663 ran with 3 slots, 1_0 meant 10."""
+    p = run(seq_hooks("run", "--", "true"), env={**os.environ, name: value})
+    assert p.returncode == 2
+    assert f"environment variable {name} must be" in p.stderr and "in ASCII digits, without '_'" in p.stderr
+
+
+def test_a_lock_table_must_be_named_as_a_lock_is(isolated: Path) -> None:
+    """Issue 20, item 18: [tool.seq-hooks.locks."a/b"] was taken, and a name with '/' is a nested queue's."""
+    (isolated / "pyproject.toml").write_text('[tool.seq-hooks.locks."a/b"]\nslots = 2\n')
+    p = run(seq_hooks("run", "--", "true"))
+    assert p.returncode == 2
+    assert "[tool.seq-hooks.locks.a/b]: 'a/b' is not a lock name (letters, digits" in p.stderr

@@ -220,5 +220,5 @@ def _write(stream: TextIO, text: str) -> None:
 
 def _log_path(prog: str, ctx: context.Context) -> str:
     """One log for the whole hook run, a section per unit: creating a file per unit costs ~0.4 ms on ext4."""
-    log_dir = logfile.log_dir(ctx.settings, ctx.state_dir, ctx.project.root)
+    log_dir = logfile.ready(ctx.settings, ctx.state_dir, ctx.project.root)
     return logfile.default_path(log_dir, new_token(), time.time(), label=prog)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 
 from seq_hooks import envnames
+from seq_hooks.config import LOCK_NAME_RULE
+from seq_hooks.config import valid_lock_name as valid_name
 from seq_hooks.errors import UsageError
 from seq_hooks.lock import tickets
 from seq_hooks.process import proctree
@@ -17,7 +19,6 @@ from seq_hooks.records import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 class Marker(NamedTuple):
@@ -29,16 +30,11 @@ class Marker(NamedTuple):
         return f"{self.lock_id}:{self.pid}:{self.token}"
 
 
-def valid_name(name: str) -> bool:
-    """Letters, digits, '.', '_', '-', at most 64, not starting with '.' or '-' (no `re`: it is on the hot path)."""
-    return 0 < len(name) <= 64 and set(name) <= _NAME_CHARS and name[0] not in ".-"
-
-
 def check_name(name: str) -> str:
     from seq_hooks.lock import tickets  # the queues' layout: only where a lock is taken (off `run --no-lock`'s path
 
     if not valid_name(name) or name == tickets.NESTED:
-        raise UsageError(f"--lock: invalid lock name {name!r} (letters, digits, '.', '_', '-'; at most 64)")
+        raise UsageError(f"--lock: invalid lock name {name!r} ({LOCK_NAME_RULE})")
     return name
 
 
