@@ -266,7 +266,9 @@ def _wait_for(ticket: str, waiting: _Waiting, grace: float) -> bool:
         return tickets.remove(ticket)
     try:
         waiting.flock(fd)
-        from seq_hooks.lock import takeover  # only when an owner died: a plain run skips its import
+        if os.fstat(fd).st_nlink == 0:
+            return True  # released: a live owner removes its ticket before it lets the flock go
+        from seq_hooks.lock import takeover  # only when an owner died: a handoff skips its import
 
         return takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
     finally:
