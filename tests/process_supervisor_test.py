@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from seq_hooks.errors import KILLED, TIMEOUT
-from seq_hooks.process.supervisor import DETACHED_GRACE, exit_code
+from seq_hooks.process import proctree
+from seq_hooks.process.supervisor import DETACHED_GRACE, ECHO_WINDOW, exit_code
 from testing.util import alive, fixture, reap, run, seq_hooks, wait_for_file
 
 
-def start_run(cmd: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
 def _status(code: int = 0, sig: int = 0) -> int:
@@ -248,3 +249,43 @@ def test_threads_are_not_processes_under_max_procs(isolated: Path) -> None:
             "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('30 threads')\n")
     p = run(seq_hooks("run", "--max-procs", "2", "--", sys.executable, "-c", code))
     assert p.returncode == 0 and p.stdout == "30 threads\n", p.stderr
+
+
+def test_a_nested_runner_takes_the_echo_of_a_signal_to_all_for_one(isolated: Path) -> None:
+    """Issue 20 item 8: a signal sent to every runner at once (systemd stopping a unit, a kill of
+    the session) reaches the nested runner twice: directly, and forwarded by the outer runner
+    moments later. That echo is not a second request: the nested command keeps its grace."""
+    pidfile = isolated / "cmd.pid"
+    command = fixture("sigwait.py", pidfile, 1.5)
+    inner = seq_hooks("run", "--no-lock", "--kill-after", "20", "--", *command)
+    outer = start_run(seq_hooks("run", "--no-lock", "--kill-after", "20", "--", *inner))
+    try:
+        info = proctree.info(int(wait_for_file(pidfile)))
+        assert info is not None
+        time.sleep(0.3)  # the runners are in their loops
+        for runner in (outer.pid, info.ppid):
+            os.kill(runner, signal.SIGTERM)
+        assert outer.wait(30) == 128 + signal.SIGTERM
+    finally:
+        reap(outer)
+    assert Path(f"{pidfile}.done").exists()  # its cleanup (1.5 s) was not cut short by a SIGKILL
+
+
+def test_a_nested_runner_escalates_on_a_second_request(isolated: Path) -> None:
+    """A second signal after ECHO_WINDOW is a request: SIGKILL now, not after kill_after."""
+    pidfile = isolated / "cmd.pid"
+    command = fixture("sigwait.py", pidfile, 30)
+    inner = start_run([*seq_hooks("run", "--no-lock", "--kill-after", "20", "--", *command)],
+                      env={**os.environ, "SEQ_HOOKS_RUN": "0" * 16})  # as if under another run
+    try:
+        wait_for_file(pidfile)
+        time.sleep(0.3)
+        inner.send_signal(signal.SIGTERM)
+        time.sleep(ECHO_WINDOW + 0.3)
+        start = time.monotonic()
+        inner.send_signal(signal.SIGTERM)
+        assert inner.wait(30) == 128 + signal.SIGTERM
+        assert time.monotonic() - start < 10  # not the 20 s of kill_after, nor the command's 30 s
+    finally:
+        reap(inner)
+    assert not Path(f"{pidfile}.done").exists()

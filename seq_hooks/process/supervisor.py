@@ -35,6 +35,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 # the command before it is ended; what stays in the command's session is waited for (docs/design.md,
 # Processes)
 DETACHED_GRACE = 1.0
+ECHO_WINDOW = 1.0  # seconds after a signal in which a nested runner takes another for its echo
 _subreaper: bool | None = None
 
 
@@ -136,6 +137,7 @@ class _Run:
         self.kill = Escalation(self._signal_tree, limits.kill_after, pump.log)
         self.detached = Escalation(self._signal_detached, limits.kill_after, pump.log)
         self.group_told = False  # the terminal signalled the command's group itself (Ctrl-C)
+        self.nested = bool(os.environ.get(envnames.RUN))  # we run under another run's supervisor
         self.deadline = self.start + limits.timeout if limits.timeout > 0 else 0.0
         self.flush_until = 0.0  # how long output may wait for its reader once the tree is gone (when bounded)
         self.status: int | None = None
@@ -239,9 +241,19 @@ class _Run:
             if sig == signal.SIGTSTP:
                 self.job.suspend(stop_job=True)
                 continue
+            if self._echo():
+                continue
             self.interrupted_by = self.interrupted_by or sig
             self.kill.begin(reasons.INTERRUPTED, sig,
                             f"seq-hooks received {signal_name(sig)}: stopped the command and all it started")
+
+    def _echo(self) -> bool:
+        """Whether a signal is an echo of the one we are acting on: a nested runner (started under
+        another run) gets a signal sent to the whole tree (systemd's stop, a kill of the session)
+        and, within moments, the outer runner's forward of it. Not a second request: it escalates
+        after kill_after, or on a signal ECHO_WINDOW after the first."""
+        return (self.nested and self.kill.phase == "term" and self.kill.reason == "interrupted"
+                and time.monotonic() < self.kill.kill_at - self.kill.kill_after + ECHO_WINDOW)
 
     def _time_out(self, _now: float) -> None:
         text = f"timed out after {self.limits.timeout:g}s: killed the command and all it started"
