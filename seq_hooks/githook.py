@@ -134,12 +134,12 @@ def script(hook_type: str, python: str, pre_commit_python: str) -> str:
         hook_impl = ("hook-impl --config=.pre-commit-config.yaml --hook-type=\"$HOOK_TYPE\" --hook-dir \"$HERE\""
                      ' -- "$@"')
         lines += [
-            "STASH=--stash",
             "if [ -f .pre-commit-config.yaml ]; then",
             '    if [ -n "$PRE_COMMIT_PYTHON" ] && [ -x "$PRE_COMMIT_PYTHON" ]; then',
-            "        # pre-commit without its own stash: a save landing while it starts stays (sharedtree.precommit)",
+            "        # pre-commit with the chain's stash in place of its own (sharedtree.precommit)",
             f'        under_lock "$PRE_COMMIT_PYTHON" -m seq_hooks.sharedtree.precommit {hook_impl}',
             "    elif command -v pre-commit >/dev/null 2>&1; then",
+            "        STASH=--stash",
             f"        under_lock pre-commit {hook_impl}",
             "    fi",
             "fi",

@@ -15,6 +15,7 @@ from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
 from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
+from seq_hooks.sharedtree import pending
 from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
@@ -216,6 +217,10 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         finally:
             if stashed is not None:
                 stash.restore(stashed)
+            if pending.records(state_dir):  # the command held a stash and was killed: it goes back now
+                from seq_hooks.sharedtree import recover
+
+                recover.recover(state_dir)
     finally:
         if held is not None:
             held.release()

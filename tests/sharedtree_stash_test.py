@@ -312,10 +312,10 @@ def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolate
     assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
 
 
-def test_a_save_while_pre_commit_starts_is_not_stashed_by_pre_commit(isolated: Path) -> None:
-    """Another writer saves a clean file after the chain's stash and before pre-commit looks for unstaged edits
-    (here from the legacy hook, which pre-commit runs just before): pre-commit would stash it itself, check out
-    the whole tree, and wipe the writer's next save; the chain runs pre-commit without its own stash."""
+def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(isolated: Path) -> None:
+    """Another writer saves a clean file just before pre-commit looks for unstaged edits (here from the legacy
+    hook, which pre-commit runs just before): the chain's stash, in pre-commit's place, takes it (pre-commit's own
+    would check out the whole tree and wipe the writer's next save), and the writer's next save stays."""
     scene = Scene(isolated)
     scene.pre_commit_config()
     assert run(seq_hooks("install-git-hook")).returncode == 0
@@ -323,11 +323,11 @@ def test_a_save_while_pre_commit_starts_is_not_stashed_by_pre_commit(isolated: P
     legacy = isolated / ".git/hooks/pre-commit.legacy"
     legacy.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(first)} > untouched.txt\n")
     legacy.chmod(0o755)
-    commit = scene.commit(scene.env(dict(os.environ)))
+    commit = scene.commit(scene.env(dict(os.environ), fix="fixme.txt"))
     scene.ready()
-    assert (isolated / "untouched.txt").read_text() == first  # left where it was saved
-    saves = [*scene.mine.items(), ("untouched.txt", _save(isolated / "untouched.txt"))]
+    assert (isolated / "untouched.txt").read_text() == "untouched.txt: base\n"  # its index version
+    saves = [*scene.mine.items(), ("untouched.txt", first), ("untouched.txt", _save(isolated / "untouched.txt"))]
     scene.go()
     output = commit.communicate(timeout=120)[0]
-    assert "Unstaged files detected" not in output
+    assert "Unstaged files detected" not in output  # pre-commit's own stash never ran
     assert_nothing_lost(isolated, output, saves)

@@ -1,34 +1,61 @@
-"""pre-commit's `hook-impl` with its own stash left out: the git hook's chain, after `seq-hooks run --stash`.
+"""pre-commit's `hook-impl` with the chain's stash in place of its own: the git hook's chain, when the
+interpreter that installed it has pre-commit.
 
-The chain has put every file with unstaged edits at its index version before pre-commit starts. pre-commit then
-looks for unstaged edits itself, a fraction of a second later (its start-up); a save another writer made in
-between would make it stash that file its own way: `git checkout -- .` over the whole tree, and again after the
-hooks when its patch no longer applies, wiping what was saved meanwhile (docs/design.md, "A shared working tree").
-Run this way, pre-commit leaves such a save where it is (the hooks see it, as they see a save made while they
-run). Everything else is pre-commit's own: the checks before its stash (unmerged paths, an unstaged
-configuration), intent-to-add files, the legacy hook, the hooks.
+pre-commit stashes unstaged edits its own way: `git checkout -- .` over the whole tree, and again after the hooks
+when its patch no longer applies, wiping what any other writer saved meanwhile (docs/design.md, "A shared working
+tree"). Here its `_unstaged_changes_cleared` is the chain's stash (sharedtree.stash): at the very moment pre-commit
+would look for unstaged edits, in its own process, so no save can land between a check and pre-commit's look, and
+the look is one `git diff-files` in place of pre-commit's `write-tree` and `diff-index`: a commit without unstaged
+edits pays nothing more. Everything else is pre-commit's own: the checks before its stash (unmerged paths, an
+unstaged configuration), intent-to-add files, the legacy hook, the hooks.
 
-    PYTHON -m seq_hooks.sharedtree.precommit hook-impl ARGS...   (an interpreter that has pre-commit)
+    PYTHON -m seq_hooks.sharedtree.precommit hook-impl ARGS...   (an interpreter that has seq-hooks and pre-commit)
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 
+from seq_hooks import envnames
+from seq_hooks.errors import FatalError
+from seq_hooks.sharedtree import changes
+
 
 @contextlib.contextmanager
-def _left_alone(_patch_dir: str) -> Iterator[None]:
-    yield
+def _stashed(_patch_dir: str) -> Iterator[None]:
+    """The chain's stash around pre-commit's hooks (pre-commit runs at the worktree's top)."""
+    found = changes.to_stash(os.getcwd(), os.environ)
+    if not found:
+        yield
+        return
+    from seq_hooks import context
+    from seq_hooks.sharedtree import stash
+
+    try:
+        ctx = context.load()
+        held = stash.stash(ctx.project.root, ctx.state_dir, os.environ.get(envnames.RUN, ""), os.environ, found)
+    except FatalError as e:  # said our way, not as pre-commit's "unexpected error"
+        sys.stderr.write(f"seq-hooks: {e.message}\n")
+        raise SystemExit(e.code) from None
+    try:
+        yield
+    finally:
+        if held is not None:
+            stash.restore(held)
 
 
 def main(argv: list[str]) -> int:
-    # pre-commit is untyped and not our dependency: imported by name, only in its own interpreter
-    stash = importlib.import_module("pre_commit.staged_files_only")
-    if hasattr(stash, "_unstaged_changes_cleared"):  # pre-commit 2.x to 4.x; otherwise its own stash stays
-        setattr(stash, "_unstaged_changes_cleared", _left_alone)  # noqa: B010 (a module mypy cannot see)
-    return int(importlib.import_module("pre_commit.main").main(argv))
+    # pre-commit is untyped and not our dependency: imported by name, only in an interpreter that has it
+    own = importlib.import_module("pre_commit.staged_files_only")
+    run = importlib.import_module("pre_commit.main").main
+    if hasattr(own, "_unstaged_changes_cleared"):  # pre-commit 2.x to 4.x
+        setattr(own, "_unstaged_changes_cleared", _stashed)  # noqa: B010 (a module mypy cannot see)
+        return int(run(argv))
+    with _stashed(""):  # a pre-commit laid out otherwise: the stash around all of it, as `run --stash` does
+        return int(run(argv))
 
 
 if __name__ == "__main__":

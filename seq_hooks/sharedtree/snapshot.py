@@ -108,9 +108,9 @@ def set_ref(top: str, env: Mapping[str, str], ref: str, target: str) -> None:
 
 def keep(top: str, env: Mapping[str, str], stash_ref: str, kept_ref: str | None, target: str) -> None:
     """The stash ref goes; the snapshot stays under `kept_ref` when something could not be put back."""
-    commands = f"delete {stash_ref}\n"
+    commands = f"delete {stash_ref}\n"  # gone already when a settling that was killed is settled again
     if kept_ref is not None:
-        commands = f"create {kept_ref} {target}\n" + commands
+        commands = f"update {kept_ref} {target}\n" + commands
     git(["update-ref", "--no-deref", "--stdin"], top, env, commands.encode())
 
 
