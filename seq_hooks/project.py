@@ -114,11 +114,15 @@ def _make_parents(path: str, what: str) -> None:
         path = os.path.dirname(path)
     for d in reversed(missing):
         try:
-            os.mkdir(d, 0o700)
+            os.mkdir(d, MADE_MODE)
         except FileExistsError:
             pass
         except OSError as e:
             raise FatalError(f"cannot create {what} {d}: {e.strerror}") from None
+
+
+MADE_MODE = 0o700  # the mode of every directory seq-hooks makes
+KEEPS_WHAT_IT_FINDS = "seq-hooks changes no directory it did not make (not even its mode)"
 
 
 def ensure_private_dir(path: str, what: str = "the state directory") -> str:
@@ -127,7 +131,7 @@ def ensure_private_dir(path: str, what: str = "the state directory") -> str:
     names it in an error."""
     path = path.rstrip(os.sep) or os.sep  # "link/" would resolve the link
     try:
-        os.mkdir(path, 0o700)
+        os.mkdir(path, MADE_MODE)
     except FileExistsError:
         pass
     except FileNotFoundError:
@@ -135,18 +139,25 @@ def ensure_private_dir(path: str, what: str = "the state directory") -> str:
         return ensure_private_dir(path, what)
     except OSError as e:
         raise FatalError(f"cannot create {what} {path}: {e.strerror}") from None
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
-        raise FatalError(f"refusing {what} {path}: it is a symlink (remove it; seq-hooks makes a new one)")
-    if not stat.S_ISDIR(st.st_mode):
-        raise FatalError(f"refusing {what} {path}: it is not a directory")
-    if st.st_uid != os.geteuid():
-        raise FatalError(f"refusing {what} {path}: it belongs to uid {st.st_uid}, not to you")
-    if _others_can_rename(st):
-        raise FatalError(f"refusing {what} {path}: other users may write to it (mode "
-                         f"{stat.S_IMODE(st.st_mode):04o}); seq-hooks changes no directory it did not make: "
-                         "remove their write permission, or name another")
+    why = refusal(path, os.lstat(path), what)
+    if why is not None:
+        raise FatalError(why)
     return path
+
+
+def refusal(path: str, st: os.stat_result, what: str = "the state directory") -> str | None:
+    """The rule for a directory seq-hooks finds in its place (`st`: its lstat): why it is refused, None when it is
+    used as it is. Doctor says the same sentence."""
+    if stat.S_ISLNK(st.st_mode):
+        return f"refusing {what} {path}: it is a symlink (remove it; seq-hooks makes a new one)"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"refusing {what} {path}: it is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"refusing {what} {path}: it belongs to uid {st.st_uid}, not to you"
+    if _others_can_rename(st):
+        return (f"refusing {what} {path}: other users may write to it (mode {stat.S_IMODE(st.st_mode):04o}); "
+                f"{KEEPS_WHAT_IT_FINDS}: remove their write permission, or name another")
+    return None
 
 
 def user_state_base() -> str:

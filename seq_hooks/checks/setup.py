@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
-from seq_hooks import display, githook, leftovers, logfile
+from seq_hooks import display, githook, leftovers, logfile, project
 from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene
 from seq_hooks.errors import FatalError
 from seq_hooks.lock import admission, tickets, wakeup
@@ -29,21 +29,19 @@ def state_dir_usable(path: str) -> tuple[bool, list[Finding]]:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return False, [Finding(INFO, topic, f"{path} does not exist yet (the first run makes it, mode 0700)")]
+        return False, [Finding(INFO, topic, f"{path} does not exist yet (the first run makes it, mode "
+                                            f"{project.MADE_MODE:04o})")]
     except OSError as e:
         return False, [Finding(PROBLEM, topic, f"{path}: {e.strerror}", "check the path and its parents")]
-    if stat.S_ISLNK(st.st_mode):
-        return False, [Finding(PROBLEM, topic, f"{path} is a symlink: seq-hooks refuses it",
-                               f"remove it (rm {path}); the next run makes a private directory")]
-    if not stat.S_ISDIR(st.st_mode):
-        return False, [Finding(PROBLEM, topic, f"{path} is not a directory", f"remove it (rm {path})")]
-    if st.st_uid != os.geteuid():
-        return False, [Finding(PROBLEM, topic, f"{path} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()})",
-                               "remove it as its owner, or set SEQ_HOOKS_HOME to a directory of yours")]
+    why = project.refusal(path, st)  # what every run does with it
+    if why is not None:
+        return False, [Finding(PROBLEM, topic, f"{why}: every seq-hooks command refuses it",
+                               "remove it or correct it as said, or set SEQ_HOOKS_HOME to a directory of yours")]
     mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o077:
+    if mode & ~project.MADE_MODE & 0o777:
         return True, [Finding(PROBLEM, topic, f"{path} has mode {mode:04o}: others can read the queue and the logs",
-                              f"chmod 700 {path} (the next run also does it)")]
+                              f"chmod {project.MADE_MODE:o} {path} (runs use it as it is: "
+                              f"{project.KEEPS_WHAT_IT_FINDS})")]
     if not os.access(path, os.W_OK | os.X_OK):
         return False, [Finding(PROBLEM, topic, f"{path} is not writable", f"chmod u+rwx {path}")]
     return True, [Finding(OK, topic, f"{path}: yours, mode {mode:04o}")]

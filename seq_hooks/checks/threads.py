@@ -10,6 +10,8 @@ import sys
 from seq_hooks.checks import INFO, PROBLEM, Finding, Scene
 from seq_hooks.config import read_regular
 from seq_hooks.errors import UsageError
+from seq_hooks.hooks.pytest import NO_WORKERS
+from seq_hooks.process.threadcaps import XDIST_WORKERS, caps
 from seq_hooks.records import TYPE_CHECKING
 
 if sys.version_info >= (3, 11):
@@ -82,19 +84,22 @@ def fan_out(scene: Scene) -> list[Finding]:
     if found is None or n is None or n == "0":
         return []
     name, threads = found[0], scene.settings.threads
+    no_workers = " ".join(NO_WORKERS)
     if n in ("auto", "logical"):
-        if threads:
-            return [Finding(INFO, TOPIC, f"{name}: addopts has `-n {n}`; seq-hooks sets PYTEST_XDIST_AUTO_NUM_WORKERS"
-                                         f"={threads} in every unit (threads = {threads}), so a unit starts "
-                                         f"{threads} worker{'s' * (threads != 1)}; atomic-pytest runs with -n 0")]
+        # what a unit's environment gets from `threads`, as the runner adds it (threadcaps.caps)
+        capped = caps(threads, {}).get(XDIST_WORKERS) if threads else None
+        if capped is not None:
+            return [Finding(INFO, TOPIC, f"{name}: addopts has `-n {n}`; seq-hooks sets {XDIST_WORKERS}={capped} in "
+                                         f"every unit (threads = {threads}), so a unit starts {capped} "
+                                         f"worker{'s' * (capped != '1')}; atomic-pytest runs with {no_workers}")]
         return [Finding(PROBLEM, TOPIC, f"{name}: addopts has `-n {n}`: `seq-hooks run -- pytest` (or `make test` "
                                         "through it) starts one xdist worker per CPU inside one unit, behind the "
-                                        "queue's back (atomic-pytest adds -n 0, nothing else does)",
-                        "set `threads = 1` (or N) in [tool.seq-hooks]: every unit then gets "
-                        "PYTEST_XDIST_AUTO_NUM_WORKERS and the other tools' caps")]
+                                        f"queue's back (atomic-pytest adds {no_workers}, nothing else does)",
+                        f"set `threads = 1` (or N) in [tool.seq-hooks]: every unit then gets {XDIST_WORKERS} and "
+                        "the other tools' caps")]
     if n.isdigit() and threads and int(n) <= threads:
         return [Finding(INFO, TOPIC, f"{name}: addopts has `-n {n}`, within threads = {threads}")]
     return [Finding(PROBLEM, TOPIC, f"{name}: addopts has `-n {n}`: every pytest run starts {n} xdist workers inside "
                                     "one unit; a fixed count is not reachable from the environment, so `threads` "
-                                    "cannot cap it (atomic-pytest adds -n 0)",
+                                    f"cannot cap it (atomic-pytest adds {no_workers})",
                     "use `-n auto` with `threads = N` in [tool.seq-hooks], or leave -n out of addopts")]

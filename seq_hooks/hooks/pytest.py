@@ -101,12 +101,15 @@ def xdist_active(python: str, args: list[str]) -> bool:
         return False
 
 
+NO_WORKERS = ["-n", "0"]  # what atomic-pytest adds where xdist is active: one unit is one process tree
+
+
 def adjust(job: Job, tool: Tool) -> list[str]:
     args = list(job.tool_args)
     python = _interpreter(tool)
     # last, so it wins over addopts and the hook's args: one unit is one process tree, not a worker pool
     if job.files and python is not None and xdist_active(python, [*args, *job.files]):
-        args += ["-n", "0"]
+        args += NO_WORKERS
     return args
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+XDIST_WORKERS = "PYTEST_XDIST_AUTO_NUM_WORKERS"  # the workers pytest-xdist's -n auto starts
 # variable -> the tools that read it
 CAPS: dict[str, str] = {
-    "PYTEST_XDIST_AUTO_NUM_WORKERS": "pytest-xdist's -n auto / logical",
+    XDIST_WORKERS: "pytest-xdist's -n auto / logical",
     "OMP_NUM_THREADS": "OpenMP (numpy, scipy, torch, scikit-learn)",
     "OPENBLAS_NUM_THREADS": "OpenBLAS",
     "MKL_NUM_THREADS": "Intel MKL",
