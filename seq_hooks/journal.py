@@ -247,6 +247,16 @@ def skipped_note(prog: str, skipped: int) -> str:
             "(torn, not JSON, or a value out of range)\n")
 
 
+def stamp(state_dir: str) -> tuple[int, int] | None:
+    """(inode, size) of the journal, None when there is none: it changes whenever a record is added (a trim
+    replaces the file), so a reader knows when to read again without reading."""
+    try:
+        st = os.stat(os.path.join(state_dir, NAME), follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size
+
+
 def _tail(state_dir: str, max_bytes: int) -> list[bytes]:
     """The raw lines of the last `max_bytes` of the journal, oldest first, without the first (maybe cut) line
     when the journal is longer."""

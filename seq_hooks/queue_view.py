@@ -129,7 +129,9 @@ def snapshot(state_dir: str, settings: Settings | None = None) -> Snapshot:
 
 def _ticket(t: TicketInfo) -> dict[str, Any]:
     return {"pid": t.pid, "token": t.token, "argv": t.argv, "cwd": t.cwd, "enqueued": round(t.since, 3),
-            "expected_mb": t.expected_mb or None}
+            "expected_mb": t.expected_mb or None, "expected_from": t.expected_from or None,
+            "expected_runs": t.expected_runs if t.expected_from else None,
+            "expected_revised": round(t.expected_revised, 3) if t.expected_revised else None}
 
 
 def _holder_json(h: Holder) -> dict[str, Any]:

@@ -204,6 +204,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     started = time.time()
     env = _unit_env(unit, held, settings, request.threads)
     stashed = None
+    journaled = False
     try:
         if request.stash:  # a git hook's chain: the check, and the stash only when there is something to stash
             from seq_hooks.sharedtree import changes
@@ -221,13 +222,17 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
                 from seq_hooks.sharedtree import recover
 
                 recover.recover(state_dir)
+        result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
+        if held is not None and held.slotted:  # before the lock goes: the head it wakes revises its guess from it
+            _journal(state_dir, result, unit, (started, time.time()), held.expected_mb, request.daemon)
+            journaled = True
     finally:
         if held is not None:
             held.release()
-    released = held.released if held is not None else time.time()
-    result = _result(request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0)
-    _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0,
-             request.daemon)
+    if not journaled:
+        released = held.released if held is not None else time.time()
+        _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0,
+                 request.daemon)
     retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
     return result
 
@@ -254,12 +259,12 @@ def _take_lock(request: Request, settings: Settings, state_dir: str,
     from seq_hooks.lock import capacity, markers, queue  # only with a lock: off `run --no-lock`'s path
 
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
-    cap, expected = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
+    cap, guess = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
     held = queue.acquire(
         state_dir, lock_id, token=unit.token, argv=request.argv, cwd=os.getcwd(),
         holds=[m.token for m in unit.held_by], max_wait=request.max_wait,
         on_wait=None if request.quiet else _on_wait, takeover_grace=settings.kill_after,
-        cap=cap, expected_mb=expected,
+        cap=cap, guess=guess,
     )
     return held, lock_id
 

@@ -285,3 +285,54 @@ def test_a_holder_whose_tree_has_ended_does_not_keep_the_cpus_busy(isolated: Pat
         for p in (holder, waiter):
             if p is not None:
                 reap(p)
+
+
+# the same command line for every unit (one key, one history); each runs until the file gates/<its pid> exists
+_GATED = ["sh", "-c", 'echo $$ >> started; while [ ! -e "gates/$$" ]; do sleep 0.01; done']
+
+
+def _started(repo: Path) -> list[str]:
+    path = repo / "started"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_a_guess_made_without_history_is_revised_from_the_history_written_while_waiting(isolated: Path) -> None:
+    """A fresh repository: the first unit of a key runs alone (no history, no limit: the whole budget); the two
+    that queued behind it meanwhile read its peak from the journal when their turn comes, and then share the
+    slots. Before revision they ran one at a time (each still expecting the whole budget)."""
+    (isolated / "gates").mkdir()
+    env = _env(slots=2, memory_budget_mb=1000)
+    cmd = seq_hooks("run", "--memory-limit", "0", "--", *_GATED)
+    first = start(cmd, env)
+    procs = [first]
+    try:
+        wait_until(lambda: len(_started(isolated)) == 1, what="the first unit started")
+        procs += [start(cmd, env), start(cmd, env)]
+        wait_until(lambda: len(_live(isolated)) == 3, what="two units queued behind the first")
+        waiting = _live(isolated)[1:]
+        assert [(t.expected_mb, t.expected_from, t.granted) for t in waiting] == [(1000, "budget", None)] * 2
+        assert "(no history: the whole budget)" in run(seq_hooks("status"), env=env).stdout
+        (isolated / "gates" / _started(isolated)[0]).touch()
+        assert first.wait(30) == 0
+        wait_until(lambda: len(_started(isolated)) == 3, what="the two waiters running side by side")
+        live = _live(isolated)
+        assert [t.granted is not None for t in live] == [True, True]
+        peak = journal.read(str(isolated / STATE))[0].peak_rss_mb
+        assert {(t.expected_mb, t.expected_from, t.expected_runs) for t in live} == {
+            (int(peak * 1.05) + 16, "history", 1)}
+        assert all(t.expected_revised > t.since for t in live)
+        status = run(seq_hooks("status"), env=env).stdout
+        assert status.count("(history of 1 run, revised at ") == 2, status
+        doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)["locks"][0]
+        assert [(h["expected_from"], h["expected_runs"]) for h in doc["holders"]] == [("history", 1)] * 2
+        assert all(h["expected_revised"] for h in doc["holders"])
+        for pid in _started(isolated):
+            (isolated / "gates" / pid).touch()
+        assert [p.wait(30) for p in procs] == [0, 0, 0]
+    finally:
+        for pid in _started(isolated):
+            (isolated / "gates" / pid).touch()
+        for p in procs:
+            reap(p)
+    records = journal.read(str(isolated / STATE))
+    assert [r.expected_mb for r in records][1:] == [int(records[0].peak_rss_mb * 1.05) + 16] * 2

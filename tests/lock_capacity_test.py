@@ -118,3 +118,26 @@ def test_a_run_leaves_its_peak_under_its_key_in_the_journal(isolated: Path) -> N
     peaks = capacity.recent_peaks(str(isolated / ".git" / "seq-hooks"), journal.unit_key(argv))
     assert len(peaks) == 1
     assert peaks[0] >= 80
+
+
+def test_an_estimate_says_what_it_comes_from() -> None:
+    assert capacity.said("history", 3) == "history of 3 runs"
+    assert capacity.said("history", 1) == "history of 1 run"
+    assert capacity.said("budget", 0) == "no history: the whole budget"
+    assert capacity.said("memory limit", 0) == "no history: its memory limit"
+
+
+def test_a_guess_is_read_again_only_when_the_journal_has_grown(tmp_path: Path) -> None:
+    argv = ["pytest", "t.py"]
+    guess = capacity.Guess(str(tmp_path), journal.unit_key(argv), 0, 8000)
+    assert guess.now == capacity.Estimate(8000, "budget")
+    assert not guess.revise()  # no journal yet, none now
+    _record(tmp_path, ["other"], 50)
+    assert not guess.revise()  # it grew, but not with our key: the same guess, not marked revised
+    assert guess.now.revised == 0.0
+    _record(tmp_path, argv, 120)
+    assert guess.revise()
+    assert guess.now[:3] == (int(120 * 1.05) + 16, "history", 1) and guess.now.revised > 0
+    assert not guess.revise()  # nothing new
+    _record(tmp_path, argv, 100)  # a smaller peak: the largest recent one still counts, from 2 runs now
+    assert guess.revise() and guess.now[:3] == (int(120 * 1.05) + 16, "history", 2)

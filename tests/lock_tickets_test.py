@@ -137,3 +137,28 @@ def test_a_holder_notes_the_memory_levels_its_tree_passed(isolated: Path) -> Non
     finally:
         held.release()
     held.note_memory(50, 2048)  # after release: nothing to write to, and no error
+
+
+def test_a_revised_expected_peak_rewrites_the_ticket_by_rename_and_it_stays_flocked(isolated: Path) -> None:
+    from seq_hooks.lock.capacity import Estimate
+
+    qdir = _qdir(isolated)
+    _n, fd, since = tickets.make(qdir, "tok", ["mypy", "a.py"], "/", [], Estimate(8000, "budget"))
+    path = tickets.path(qdir, 1)
+    old = os.open(path, tickets.OPEN_FLAGS)  # a waiter behind us that opened the old file
+    try:
+        t = tickets.read(path)
+        assert t is not None and (t.expected_mb, t.expected_from, t.expected_runs, t.expected_revised) == (
+            8000, "budget", 0, 0.0)
+        fd = tickets.rewrite(path, fd, tickets.expected_fields(Estimate(150, "history", 2, since + 1)))
+        t = tickets.read(path)
+        assert t is not None and t.alive and t.since == since and t.granted is None
+        assert (t.expected_mb, t.expected_from, t.expected_runs, t.expected_revised) == (150, "history", 2, since + 1)
+        assert tickets.half_made(qdir) == [] and not tickets.is_free(path)
+        assert os.fstat(old).st_nlink == 0  # the old file's flock is free now: its owner lives on in the new one
+        tickets.mark_granted(fd)
+        granted = tickets.read(path)
+        assert granted is not None and granted.granted is not None and granted.expected_mb == 150
+    finally:
+        os.close(old)
+        os.close(fd)

@@ -14,6 +14,7 @@ from seq_hooks.commands import watchkeys
 from seq_hooks.config import Settings
 from seq_hooks.daemons import tend
 from seq_hooks.errors import OK, UsageError, signalled
+from seq_hooks.lock import capacity
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.options import Option, parse
 from seq_hooks.process import machine
@@ -74,12 +75,11 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
         head.append((_room(q.room, len(q.holders)), _DIM))
     lines = [head]
     for h in q.holders:
-        expected = f"expected {sizes.megabytes(h.ticket.expected_mb)}  " if h.ticket.expected_mb else ""
         lines.append([
             (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
             (f"for {display.seconds(h.elapsed_s):<8} ", ""),
             (f"tree {sizes.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
-             ""), *_memory(h.ticket), *_deadline(h), (expected, ""),
+             ""), *_memory(h.ticket), *_deadline(h), (expected(h.ticket), ""),
             (display.command(h.ticket.argv), ""),
         ])
     for w in q.waiting:
@@ -87,7 +87,8 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
         why = f"({'; '.join(reasons)}) " if reasons else ""
         lines.append([
             (pad, ""), (f"waiting {w.position:<3}", _YELLOW), *_stopped(w.stopped), (f"pid {w.ticket.pid:<7} ", ""),
-            (f"for {display.seconds(w.waited_s):<8} ", ""), (why, _YELLOW), (display.command(w.ticket.argv), ""),
+            (f"for {display.seconds(w.waited_s):<8} ", ""), (why, _YELLOW), (expected(w.ticket), ""),
+            (display.command(w.ticket.argv), ""),
         ])
     for t in q.stale:
         lines.append([
@@ -96,6 +97,17 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
             ("  (its process is gone; the next caller or seq-hooks clean removes it)", _DIM),
         ])
     return lines
+
+
+def expected(t: TicketInfo) -> str:
+    """`expected 142.0 MB (history of 3 runs)  `, `expected 11.8 GB (no history: the whole budget)  `, `expected
+    142.0 MB (history of 1 run, revised at 08:12:03)  `: a unit's expected peak on a lock with slots or a budget."""
+    if not t.expected_mb:
+        return ""
+    why = capacity.said(t.expected_from, t.expected_runs) if t.expected_from else ""
+    if t.expected_revised:
+        why += f", revised at {time.strftime('%H:%M:%S', time.localtime(t.expected_revised))}"
+    return f"expected {sizes.megabytes(t.expected_mb)}" + (f" ({why})  " if why else "  ")
 
 
 def _room(room: queue_view.Room, holding: int) -> str:

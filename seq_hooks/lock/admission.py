@@ -12,7 +12,11 @@ The queue is the ticket queue of tickets.py and keeps its order (docs/design.md,
   each holder: the kernel's word when one dies. A dead holder's leftovers are ended (takeover) before its slot
   counts as free. No wake-up depends on one path alone: the head looks again at least every RELEASE_RECHECK
   seconds; one waiting for the machine's memory every MACHINE_RECHECK (memory freed by other programs sends no
-  event), one waiting for a free CPU every CPU_RECHECK (a process that stops computing sends none either).
+  event), one waiting for a free CPU every CPU_RECHECK (a process that stops computing sends none either). Its
+  own expected peak is not fixed on arrival: each time it looks it reads the journal again if the journal grew
+  (capacity.Guess), and a changed peak is written into its ticket (the waiters behind it and `status` read it
+  there). A releaser on such a lock journals its run before it lets go, so the head its release wakes sees the
+  peak just learned.
 """
 from __future__ import annotations
 
@@ -23,13 +27,14 @@ import select
 
 from seq_hooks.errors import FatalError
 from seq_hooks.lock import capacity, takeover, tickets, wakeup
-from seq_hooks.lock.capacity import Capacity, Verdict
+from seq_hooks.lock.capacity import Capacity, Guess, Verdict
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import machine, proctree
-from seq_hooks.records import TYPE_CHECKING
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Protocol
 
     class Waiting(Protocol):
@@ -219,30 +224,40 @@ def _reach_the_head(ahead: _Ahead, wait: Waiting) -> None:
         _wait_behind(waiter, ahead.qdir, wait)
 
 
-def _look(ahead: _Ahead, cap: Capacity, mine_mb: int) -> tuple[Verdict, list[TicketInfo]]:
-    """The rule applied now, and the holders it was applied to (every live ticket ahead of the head)."""
+class Mine(NamedTuple):
+    """The head's own expected peak, and how its ticket is rewritten when that changes (queue.py owns the file)."""
+
+    guess: Guess
+    publish: Callable[[dict[str, object]], None]
+
+
+def _look(ahead: _Ahead, cap: Capacity, mine: Mine) -> tuple[Verdict, list[TicketInfo]]:
+    """The rule applied now, with our expected peak as the journal has it now, and the holders it was applied to
+    (every live ticket ahead of the head)."""
+    if mine.guess.revise():  # the journal grew while we waited: what it learned beats the guess on arrival
+        mine.publish(tickets.expected_fields(mine.guess.now))
     holders = ahead.live()
-    return verdict(cap, mine_mb, holders), holders
+    return verdict(cap, mine.guess.now.mb, holders), holders
 
 
-def _wait_for_room(ahead: _Ahead, cap: Capacity, mine_mb: int, wait: Waiting) -> None:
+def _wait_for_room(ahead: _Ahead, cap: Capacity, mine: Mine, wait: Waiting) -> None:
     """As the head: sleeps until a release, a holder's death, a chore or a clock says to look again, and looks,
     until the rule admits us."""
     with _Head(ahead.qdir) as head:  # listen first, then look: a release after this wakes us
-        now, holders = _look(ahead, cap, mine_mb)
+        now, holders = _look(ahead, cap, mine)
         while not now.admit:
             seconds = _sooner(wait.tick(), head.look_again(now.why))
             if head.watch(holders):  # else one died before it was watched: look again at once
                 head.sleep(seconds)
-            now, holders = _look(ahead, cap, mine_mb)
+            now, holders = _look(ahead, cap, mine)
 
 
-def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine_mb: int, grace: float, wait: Waiting) -> None:
+def wait_turn(qdir: str, me: tuple[int, str], cap: Capacity, mine: Mine, grace: float, wait: Waiting) -> None:
     """Returns when the rule admits us: no live waiter ahead, and the holders ahead leave room.
 
-    `me`: our ticket's (number, path); `wait`: the waiter's chores (max-wait, cycles, notes), done as they fall
-    due while we wait."""
+    `me`: our ticket's (number, path); `mine`: our expected peak, revised from the journal as we look; `wait`: the
+    waiter's chores (max-wait, cycles, notes), done as they fall due while we wait."""
     ahead = _Ahead(qdir, me, grace)
     _reach_the_head(ahead, wait)
-    if not _look(ahead, cap, mine_mb)[0].admit:  # room at once needs no ears (nor a FIFO)
-        _wait_for_room(ahead, cap, mine_mb, wait)
+    if not _look(ahead, cap, mine)[0].admit:  # room at once needs no ears (nor a FIFO)
+        _wait_for_room(ahead, cap, mine, wait)

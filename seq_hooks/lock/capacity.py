@@ -19,9 +19,14 @@ their processes are running than there are CPUs. `slots = 1` without a budget is
   killing somewhere below that, whatever the budget says).
 - The expected peak of a unit: the largest of the last few peaks the journal recorded for the same key (the tool
   and its files, or the command line), plus a margin; without history, the unit's memory limit; without a limit
-  either, the whole budget (it runs alone until its peak is known).
+  either, the whole budget (it runs alone until its peak is known). A guess made without history is not kept: the
+  head of the queue reads the journal again whenever it has grown (admission.py), so units that queued before
+  their key had history use the history written while they waited. In a fresh repository the first git hook's
+  chain runs alone and the chains behind it share the slots as soon as its peak is in the journal.
 """
 from __future__ import annotations
+
+import time
 
 from seq_hooks import journal, reasons
 from seq_hooks.config import Settings
@@ -101,18 +106,68 @@ def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
     return out
 
 
-def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None) -> int:
-    """What a unit is expected to hold at its peak, in MB (see the module's docstring), at most the memory we may
-    use (`total_mb`; default: the machine's, lowered to a cgroup limit): a unit cannot hold more, and a peak
-    recorded as 1e300 must not become a 301-digit number in a ticket."""
+class Estimate(NamedTuple):
+    """A unit's expected peak memory and what it comes from (its ticket records both; `status` says them)."""
+
+    mb: int
+    basis: str  # HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS or UNKNOWN_BASIS
+    runs: int = 0  # the recent runs of its key it comes from (HISTORY_BASIS)
+    revised: float = 0.0  # epoch seconds when the head of the queue revised it from new history; 0: never
+
+
+HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS, UNKNOWN_BASIS = "history", "memory limit", "budget", "unknown"
+BASES = (HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS, UNKNOWN_BASIS)
+
+
+def estimate(state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None) -> Estimate:
+    """What a unit is expected to hold at its peak, in MB, and from what (see the module's docstring), at most
+    the memory we may use (`total_mb`; default: the machine's, lowered to a cgroup limit): a unit cannot hold
+    more, and a peak recorded as 1e300 must not become a 301-digit number in a ticket."""
     peaks = recent_peaks(state_dir, key)
-    expected = max(peaks) * (1 + MARGIN) + MARGIN_MB if peaks else limit_mb if limit_mb > 0 else budget_mb
-    expected = expected or UNKNOWN_MB
+    if peaks:
+        guess = Estimate(int(max(peaks) * (1 + MARGIN)) + MARGIN_MB, HISTORY_BASIS, len(peaks))
+    elif limit_mb > 0:
+        guess = Estimate(limit_mb, LIMIT_BASIS)
+    else:
+        guess = Estimate(budget_mb, BUDGET_BASIS) if budget_mb else Estimate(UNKNOWN_MB, UNKNOWN_BASIS)
     if total_mb is None:
         from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
 
         total_mb = machine.memory_total_mb()
-    return int(min(expected, max(total_mb, 1)))
+    return guess._replace(mb=min(guess.mb, max(total_mb, 1)))
+
+
+def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None) -> int:
+    return estimate(state_dir, key, limit_mb, budget_mb, total_mb).mb
+
+
+def said(basis: str, runs: int) -> str:
+    """What an expected peak comes from, in words: `history of 3 runs`, `no history: the whole budget`."""
+    if basis == HISTORY_BASIS:
+        return f"history of {runs} run{'s' if runs != 1 else ''}"
+    return {LIMIT_BASIS: "no history: its memory limit", BUDGET_BASIS: "no history: the whole budget",
+            UNKNOWN_BASIS: f"no history, no limit, no budget: {UNKNOWN_MB} MB"}.get(basis, basis)
+
+
+class Guess:
+    """A waiting unit's expected peak, read again from the journal whenever the journal has grown."""
+
+    def __init__(self, state_dir: str, key: str, limit_mb: int, budget_mb: int) -> None:
+        self.state_dir, self.key, self.limit_mb, self.budget_mb = state_dir, key, limit_mb, budget_mb
+        self.seen = journal.stamp(state_dir)
+        self.now = estimate(state_dir, key, limit_mb, budget_mb)
+
+    def revise(self) -> bool:
+        """Reads the history again if the journal has grown since the last look: True when the peak changed."""
+        seen = journal.stamp(self.state_dir)
+        if seen == self.seen:
+            return False
+        self.seen = seen
+        new = estimate(self.state_dir, self.key, self.limit_mb, self.budget_mb)
+        if new[:3] == self.now[:3]:
+            return False
+        self.now = new._replace(revised=time.time())
+        return True
 
 
 def strictest(cap: Capacity, terms: list[tuple[int, int]]) -> Capacity:
@@ -156,12 +211,13 @@ def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], availab
     return Verdict(True, "")
 
 
-def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str], limit_mb: int) -> tuple[Capacity, int]:
-    """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected peak (else 0)."""
+def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str],
+         limit_mb: int) -> tuple[Capacity, Guess | None]:
+    """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected peak (else None)."""
     cap = for_lock(settings, lock_id)
     if cap.exclusive:
-        return cap, 0
-    return cap, expected_peak_mb(state_dir, journal.unit_key(argv), limit_mb, cap.budget_mb)
+        return cap, None
+    return cap, Guess(state_dir, journal.unit_key(argv), limit_mb, cap.budget_mb)
 
 
 def slots_used(runs: list[tuple[str, float, float]]) -> list[int]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from signal import _HANDLER
 
-    from seq_hooks.lock.capacity import Capacity
+    from seq_hooks.lock.capacity import Capacity, Guess
 
 NOTE_FIRST, NOTE_EVERY = 0.5, 30.0  # seconds: the first "waiting for lock" note, then one per interval
 
@@ -52,6 +52,7 @@ class Held:
         self.enqueued = enqueued
         self.granted = time.time()
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
+        self.slotted = False  # one of several holders (admission.py): a head may wait for what its run learned
         self.released = 0.0  # when `release` let the lock go (epoch seconds)
         self.procs = tickets.ProcRecord(tickets.path(qdir, number))
         self.procs.open()
@@ -268,7 +269,7 @@ def _wait_for(ticket: str, waiting: _Waiting, grace: float) -> bool:
     try:
         waiting.flock(fd)
         if os.fstat(fd).st_nlink == 0:
-            return True  # released: a live owner removes its ticket before it lets the flock go
+            return True  # released (a live owner removes its ticket before it lets the flock go), or rewritten
         # only when an owner died: a handoff skips the import (2.8M instructions with rungroup, 2.7%)
         from seq_hooks.lock import takeover
 
@@ -285,22 +286,32 @@ def _wait_in_line(qdir: str, me: tuple[int, str], grace: float, waiting: _Waitin
             passed.add(ahead)
 
 
-def _take(caller: _Caller, made: tuple[int, int, float],
-          turn: Callable[[tuple[int, str], _Waiting], None]) -> Held:
-    """With our ticket made ((number, fd, since): flocked, in the queue), waits as `turn` says until it is our
-    turn, and marks the ticket granted. Any other way out (max-wait, a cycle, a signal) removes our ticket: the
-    others keep their order."""
-    number, fd, since = made
-    mine = tickets.path(caller.qdir, number)
+class _Ticket:
+    """Our ticket in the queue: its number and path, when we joined, and the fd that holds its flock (a rewrite,
+    with a revised expected peak, replaces the file and so the fd)."""
+
+    def __init__(self, qdir: str, made: tuple[int, int, float]) -> None:
+        self.number, self.fd, self.since = made
+        self.path = tickets.path(qdir, self.number)
+
+    def rewrite(self, fields: dict[str, object]) -> None:
+        self.fd = tickets.rewrite(self.path, self.fd, fields)
+
+
+def _take(caller: _Caller, ticket: _Ticket, turn: Callable[[tuple[int, str], _Waiting], None]) -> Held:
+    """With our ticket made (flocked, in the queue), waits as `turn` says until it is our turn, and marks the
+    ticket granted. Any other way out (max-wait, a cycle, a signal) removes our ticket: the others keep their
+    order."""
+    me = (ticket.number, ticket.path)
     try:
         with _Interruptible(caller.lock_id) as can_alarm:
-            turn((number, mine), _Waiting(caller, (number, mine, since), can_alarm))
-        tickets.mark_granted(fd)
+            turn(me, _Waiting(caller, (*me, ticket.since), can_alarm))
+        tickets.mark_granted(ticket.fd)
     except BaseException:
-        tickets.remove(mine)
-        os.close(fd)
+        tickets.remove(ticket.path)
+        os.close(ticket.fd)
         raise
-    return Held(caller.state_dir, caller.lock_id, caller.qdir, number, fd, caller.token, since)
+    return Held(caller.state_dir, caller.lock_id, caller.qdir, ticket.number, ticket.fd, caller.token, ticket.since)
 
 
 def acquire(
@@ -315,19 +326,19 @@ def acquire(
     on_wait: Callable[[WaitInfo], None] | None = None,
     takeover_grace: float = 5.0,
     cap: Capacity | None = None,
-    expected_mb: int = 0,
+    guess: Guess | None = None,
 ) -> Held:
     """Joins the queue `lock_id` and returns when the lock is ours.
 
     Raises FatalError(75) when `max_wait` expires or when waiting would close a cycle with another lock's
     holder, and FatalError(128+N) (or KeyboardInterrupt) when SIGTERM/SIGHUP (SIGINT) arrives while waiting;
     our ticket is gone by then and the others keep their order. With `cap` (slots or a memory budget), several
-    holders share the lock as admission.py admits them; `expected_mb` is our expected peak.
+    holders share the lock as admission.py admits them; `guess` is our expected peak, revised while we wait.
     """
     qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
     caller = _Caller(state_dir, lock_id, qdir, token, holds, max_wait, on_wait)
-    if cap is None or cap.exclusive:
-        return _take(caller, tickets.make(qdir, token, argv, cwd, holds),
+    if cap is None or cap.exclusive or guess is None:
+        return _take(caller, _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds)),
                      lambda me, waiting: _wait_in_line(qdir, me, takeover_grace, waiting))
     # Several holders at once. Imported here only: with machine, takeover and rungroup it would cost every plain
     # run 5.3M instructions (5% of its 104M; tests/records_test.py keeps them off that path).
@@ -335,9 +346,11 @@ def acquire(
 
     gate = admission.open_gate(qdir, token)  # before our ticket: the waiter behind us blocks on it
     try:
-        held = _take(caller, tickets.make(qdir, token, argv, cwd, holds, expected_mb, (cap.slots, cap.budget_mb)),
-                     lambda me, waiting: admission.wait_turn(qdir, me, cap, expected_mb, takeover_grace, waiting))
+        ticket = _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds, guess.now, (cap.slots, cap.budget_mb)))
+        mine = admission.Mine(guess, ticket.rewrite)  # our expected peak, revised while we wait
+        held = _take(caller, ticket, lambda me, waiting: admission.wait_turn(qdir, me, cap, mine, takeover_grace,
+                                                                              waiting))
     finally:  # admitted (our ticket is marked granted) or gone: the waiter behind us may look now
         admission.close_gate(qdir, token, gate)
-    held.expected_mb = expected_mb
+    held.slotted, held.expected_mb = True, guess.now.mb
     return held

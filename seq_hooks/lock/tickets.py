@@ -4,7 +4,10 @@ A queue is a directory under `<state>/locks/`:
 - `.seq`: the last number handed out (a decimal line), flocked for a moment by each caller that joins;
 - `<number, 12 digits>.ticket`: one per caller, made as `.new-<pid>-<token>` already flocked and renamed, so
   nobody ever sees it unlocked. Line 1 is a JSON object: pid, token, argv (capped: see `ARGV_CAP`), cwd, since,
-  holds; line 2, appended when the lock is granted, is {"granted": epoch seconds}. The flock is held by its
+  holds, and on a lock with slots or a budget the unit's expected peak (expected_mb, expected_from,
+  expected_runs, expected_revised); line 2, appended when the lock is granted, is {"granted": epoch seconds}.
+  A waiter whose expected peak is revised rewrites its line 1 the same way (`rewrite`): a new file, flocked,
+  renamed over the old one, so a reader sees one or the other and the path is never unflocked. The flock is held by its
   owner as long as it lives: a ticket nobody holds the flock of belongs to a dead process, whatever it says.
 - `<number>.procs`, next to a holder's ticket: `<pid> <start time>` lines, every process its run's tree has had
   (from the supervisor's samples), so that whoever takes over from a dead holder finds them even when they
@@ -22,7 +25,10 @@ import os
 import time
 
 from seq_hooks.errors import on_file
-from seq_hooks.records import NamedTuple
+from seq_hooks.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from seq_hooks.lock.capacity import Estimate
 
 SUFFIX = ".ticket"
 NEW_PREFIX = ".new-"
@@ -53,6 +59,9 @@ class TicketInfo(NamedTuple):
     expected_mb: int = 0  # its expected peak memory, where the lock has slots or a budget (capacity.py)
     slots: int = 1  # the slots its caller was admitted under: a ticket that says none (the plain lock's) runs alone
     budget_mb: int = 0  # the memory budget its caller was admitted under (0: none)
+    expected_from: str = ""  # what that comes from: capacity.BASES ("" on a ticket of an older seq-hooks)
+    expected_runs: int = 0  # the runs of its history it comes from
+    expected_revised: float = 0.0  # when it was revised while waiting (epoch seconds); 0: as guessed on arrival
     memory_level: int = 0  # the highest share of its memory limit (50, 75 %) its tree passed; 0: none yet
     limit_mb: int = 0  # that memory limit
     deadline: float | None = None  # epoch seconds when its unit is killed: its timeout or the pipeline's, sooner
@@ -132,9 +141,11 @@ def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | N
             argv.append(f"... ({int(head['argv_cut'])} more characters)")
         return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
                           float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive,
-                          expected_mb=int(head.get("expected_mb", 0)), memory_level=level, limit_mb=limit,
-                          deadline=deadline, pipeline_deadline=pipeline, slots=max(int(head.get("slots", 1)), 1),
-                          budget_mb=max(int(head.get("budget_mb", 0)), 0))
+                          expected_mb=int(head.get("expected_mb", 0)), expected_from=str(head.get("expected_from", "")),
+                          expected_runs=int(head.get("expected_runs", 0)),
+                          expected_revised=float(head.get("expected_revised", 0.0)), memory_level=level,
+                          limit_mb=limit, deadline=deadline, pipeline_deadline=pipeline,
+                          slots=max(int(head.get("slots", 1)), 1), budget_mb=max(int(head.get("budget_mb", 0)), 0))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError):
         return None
 
@@ -356,16 +367,22 @@ def _next_number(seq: int, qdir: str) -> int:
     return number
 
 
+def expected_fields(expected: Estimate) -> dict[str, object]:
+    """The keys of a ticket's first line that say its unit's expected peak."""
+    return {"expected_mb": expected.mb, "expected_from": expected.basis, "expected_runs": expected.runs,
+            "expected_revised": expected.revised}
+
+
 def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, holds: list[str],
-                expected_mb: int = 0, terms: tuple[int, int] = (1, 0)) -> bytes:
+                expected: Estimate | None = None, terms: tuple[int, int] = (1, 0)) -> bytes:
     """A ticket's first line (argv capped). `terms`: the (slots, memory budget MB) its caller is admitted under,
     written only where they are not the plain lock's (1, 0), so the plain lock's tickets stay as they were."""
     kept, cut = cap_argv(argv)
     head: dict[str, object] = {"pid": pid, "token": token, "argv": kept, "cwd": cwd, "since": since, "holds": holds}
     if cut:
         head["argv_cut"] = cut
-    if expected_mb:
-        head["expected_mb"] = expected_mb
+    if expected is not None:
+        head.update(expected_fields(expected))
     if terms != (1, 0):
         head["slots"], head["budget_mb"] = terms
     return (json.dumps(head) + "\n").encode()
@@ -376,11 +393,11 @@ def encode_granted(when: float) -> bytes:
     return (json.dumps({"granted": when}) + "\n").encode()
 
 
-def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str], expected_mb: int = 0,
+def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str], expected: Estimate | None = None,
          terms: tuple[int, int] = (1, 0)) -> tuple[int, int, float]:
     """Takes the next number under `.seq` and makes our ticket there, flocked: (number, fd, since)."""
     since = time.time()
-    head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected_mb, terms)
+    head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected, terms)
     seq = open_seq(qdir)
     try:
         fcntl.flock(seq, fcntl.LOCK_EX)
@@ -402,6 +419,28 @@ def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str], exp
     finally:
         os.close(seq)
     return number, fd, since
+
+
+def rewrite(ticket: str, fd: int, changes: dict[str, object]) -> int:
+    """Our ticket with `changes` in its first line, as a new file made flocked and renamed over it (a reader sees
+    the old one or the new one, never a torn one; the path is flocked by us throughout). Returns the new file's fd;
+    `fd` (the old file's) is closed. Only for a ticket we own."""
+    data = os.pread(fd, MAX_READ, 0)
+    first, _, rest = data.partition(b"\n")
+    head = json.loads(first)
+    head.update(changes)
+    tmp = os.path.join(os.path.dirname(ticket), f"{NEW_PREFIX}{os.getpid()}-{head['token']}")
+    new = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(new, fcntl.LOCK_EX)
+        os.write(new, (json.dumps(head) + "\n").encode() + rest)
+        os.rename(tmp, ticket)
+    except BaseException:
+        os.close(new)
+        remove(tmp)
+        raise
+    os.close(fd)
+    return new
 
 
 def encode_memory(level: int, limit_mb: int) -> bytes:
