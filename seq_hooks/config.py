@@ -105,11 +105,11 @@ class Settings(NamedTuple):
     test_paths: tuple[str, ...] = _setting(
         _STRLIST, ("tests", "test", "."), "where `atomic-pytest` looks for the tests of a changed module")
     slots: int | str = _setting(
-        _AUTO, 1, 'units holding a lock at once, or `"auto"` (the CPUs this process may use): '
-        "[capacity.md](capacity.md)", "SEQ_HOOKS_SLOTS")
+        _AUTO, "auto", 'units holding a lock at once: `"auto"` is the CPUs this process may use, `1` one at a time '
+        "(the `git` lock always is): [capacity.md](capacity.md#the-defaults)", "SEQ_HOOKS_SLOTS")
     memory_budget_mb: int | str = _setting(
-        _AUTO, 0, 'the expected peaks of a lock\'s holders together; 0 = none, or `"auto"` (half the memory): '
-        "[capacity.md](capacity.md)", "SEQ_HOOKS_MEMORY_BUDGET_MB")
+        _AUTO, "auto", 'the expected peaks of a lock\'s holders together: `"auto"` is half the memory; 0 = none: '
+        "[capacity.md](capacity.md#the-defaults)", "SEQ_HOOKS_MEMORY_BUDGET_MB")
     threads: int = _setting(
         _INT, 0, "cap the tools' own threads and workers in each unit to this many; 0 = leave them "
         "([below](#threads))", "SEQ_HOOKS_THREADS")

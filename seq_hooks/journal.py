@@ -270,6 +270,8 @@ def _tail(state_dir: str, max_bytes: int) -> list[bytes]:
         size = os.fstat(fd).st_size
         start = max(size - max_bytes, 0)
         data = os.pread(fd, size - start, start)
+    except OSError:  # a directory in its place, an I/O error: no history, and the run goes on
+        return []
     finally:
         os.close(fd)
     lines = data.split(b"\n")

@@ -58,6 +58,7 @@ class Room(NamedTuple):
     used_mb: int  # the holders' expected peaks together
     why: str  # "" (nobody waits, or it is about to start), else a capacity verdict word (capacity.SLOTS_FULL...)
     release: str = ""  # while someone waits: what is wrong with the release FIFO (wakeup.problem), "" when nothing
+    defaults: bool = False  # slots and budget are the defaults ("auto" both: capacity.at_defaults)
 
 
 class Snapshot(NamedTuple):
@@ -87,9 +88,11 @@ def _left(deadline: float | None, now: float) -> float | None:
     return None if deadline is None else max(deadline - now, 0.0)
 
 
-def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | None = None) -> QueueView:
+def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | None = None,
+         defaults: bool = False) -> QueueView:
     """A queue as it is: its holders (granted, alive), its waiters in order, its stale tickets; with `cap` (a lock
-    with slots or a budget), how full it is and why its head waits (the admission rule, applied now)."""
+    with slots or a budget), how full it is and why its head waits (the admission rule, applied now), and whether
+    that capacity is the defaults."""
     live = [t for t in tickets if t.alive]
     stale = [t for t in tickets if not t.alive]
     holders = tuple(_holder(t, now) for t in live if t.granted is not None)
@@ -98,7 +101,7 @@ def view(lock_id: str, tickets: list[TicketInfo], now: float, cap: Capacity | No
     room = None
     if cap is not None and not cap.exclusive:
         why = admission.verdict(cap, rest[0].expected_mb, [h.ticket for h in holders]).why if rest else ""
-        room = Room(cap.slots, cap.budget_mb, sum(h.ticket.expected_mb for h in holders), why)
+        room = Room(cap.slots, cap.budget_mb, sum(h.ticket.expected_mb for h in holders), why, defaults=defaults)
     return QueueView(lock_id, parent_of(lock_id), lock_id.count(_NESTED), holders[0] if holders else None, waiting,
                      stale, holders, room)
 
@@ -109,7 +112,8 @@ def snapshot(state_dir: str, settings: Settings | None = None) -> Snapshot:
     by_id: dict[str, QueueView] = {}
     for lock_id, qdir in tickets.all_queues(state_dir):
         cap = capacity.for_lock(settings, lock_id) if settings is not None else None
-        q = view(lock_id, tickets.read_queue(qdir), now, cap)
+        defaults = settings is not None and capacity.at_defaults(settings, lock_id)
+        q = view(lock_id, tickets.read_queue(qdir), now, cap, defaults)
         if q.room is not None and q.waiting and (problem := wakeup.problem(qdir)):
             q = q._replace(room=q.room._replace(release=f"{tickets.RELEASE} {problem}"))
         if q.parent is not None and q.holder is None and not q.waiting and not q.stale:
@@ -162,7 +166,7 @@ def _room_json(room: Room | None) -> dict[str, Any] | None:
     free = max(room.budget_mb - room.used_mb, 0) if room.budget_mb else None
     return {"slots": room.slots, "budget_mb": room.budget_mb or None, "budget_used_mb": room.used_mb,
             "budget_free_mb": free, "head_waits_for": room.why or None,
-            "release_fifo": room.release or None}
+            "release_fifo": room.release or None, "defaults": room.defaults}
 
 
 def as_json(snap: Snapshot) -> dict[str, Any]:

@@ -15,7 +15,7 @@ STATE = Path(".git") / "seq-hooks"
 
 
 @pytest.fixture
-def runs(isolated: Path) -> list[subprocess.CompletedProcess[str]]:
+def runs(isolated: Path, one_at_a_time: None) -> list[subprocess.CompletedProcess[str]]:
     """A unit that waited behind a holder, then one of each way a unit ends."""
     gate = isolated / "gate"
     holder = subprocess.Popen(seq_hooks("run", "--quiet", "--", *fixture("gate.py", isolated / "h.pid", gate,

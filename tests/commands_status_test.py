@@ -19,6 +19,9 @@ from seq_hooks.lock.tickets import encode_memory
 from testing.queue import plant_ticket
 from testing.util import Tmux, alive, fixture, needs, reap, run, seq_hooks, tickets, wait_for_file, wait_until
 
+# status of the plain lock (slots = 1): one holder, then the waiters in order; slots: admission_test.py
+pytestmark = pytest.mark.usefixtures("one_at_a_time")
+
 
 class Queue(NamedTuple):
     holder: subprocess.Popen[bytes]

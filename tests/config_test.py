@@ -90,7 +90,7 @@ def test_slots_and_budget_top_level_per_lock_and_from_the_environment(isolated: 
     assert s.locks == {"heavy": LockSettings(slots=1), "git": LockSettings(memory_budget_mb=0)}
     s = config.load(str(isolated), env={"SEQ_HOOKS_SLOTS": "3", "SEQ_HOOKS_MEMORY_BUDGET_MB": "auto"})
     assert (s.slots, s.memory_budget_mb) == (3, "auto")
-    assert (Settings().slots, Settings().memory_budget_mb) == (1, 0)
+    assert (Settings().slots, Settings().memory_budget_mb) == ("auto", "auto")
     with pytest.raises(UsageError, match='SEQ_HOOKS_SLOTS must be a whole number >= 1 or "auto", got \'0\''):
         config.from_env({"SEQ_HOOKS_SLOTS": "0"})
 

@@ -57,3 +57,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     assert not left, f"the test left processes behind: {left}"
     written = [str(p.relative_to(home)) for p in home.rglob("*")]
     assert not written, f"the test wrote to $HOME: {written}"
+
+
+@pytest.fixture
+def one_at_a_time(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`slots = 1`: the plain lock, one unit at a time, for what every seq-hooks the test starts does. The
+    default is a slot per CPU; a test of waiting behind a holder, of arrival order or of units that never
+    overlap means one at a time, and says so with this fixture."""
+    monkeypatch.setenv("SEQ_HOOKS_SLOTS", "1")

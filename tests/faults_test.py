@@ -156,7 +156,7 @@ def _most_at_once(spans: dict[str, tuple[int, int]]) -> int:
     return most
 
 
-def test_random_sigkills_never_make_units_overlap(isolated: Path) -> None:
+def test_random_sigkills_never_make_units_overlap(isolated: Path, one_at_a_time: None) -> None:
     spans, _runs, _killed = _storm(isolated, ROUNDS)
     assert spans
     ordered = sorted((s, e, n) for n, (s, e) in spans.items())

@@ -350,7 +350,7 @@ def test_progress_lines_on_a_terminal_without_verbose(isolated: Path) -> None:
     assert "All checks passed!" not in text  # a passing unit's output only with --verbose
 
 
-def test_max_wait_gives_up_waiting_for_the_lock(isolated: Path, tmp_path: Path) -> None:
+def test_max_wait_gives_up_waiting_for_the_lock(isolated: Path, tmp_path: Path, one_at_a_time: None) -> None:
     write(isolated, "a.py")
     pidfile, gate = tmp_path / "holder.pid", tmp_path / "gate"
     holder = subprocess.Popen(seq_hooks("run", "--", PY, FIXTURES / "gate.py", pidfile, gate, tmp_path / "order", "h"),

@@ -128,7 +128,7 @@ def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_r
         doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)["locks"][0]
         assert doc["capacity"] == {"slots": 4, "budget_mb": 4000, "budget_used_mb": int(1500 * 1.05) + 16,
                                    "budget_free_mb": 4000 - int(1500 * 1.05) - 16, "head_waits_for": "budget",
-                                   "release_fifo": None}
+                                   "release_fifo": None, "defaults": False}
         assert [h["expected_mb"] for h in doc["holders"]] == [int(1500 * 1.05) + 16]
         (isolated / "gate-h").touch()
         assert holder.wait(30) == 0
@@ -188,7 +188,8 @@ def test_nested_units_run_under_two_holders_at_once(isolated: Path) -> None:
 
 
 def test_a_dead_waiters_gate_is_removed_by_the_next_waiter_and_by_clean(isolated: Path) -> None:
-    env = _env(slots=1, memory_budget_mb=100000)  # a budget: the slotted path, one at a time
+    # the slotted path (slots = 1 is the plain lock): the waiter's expected peak, its memory limit, does not fit
+    env = _env(slots=2, memory_budget_mb=100)
     holder, gate = start_holder(isolated, "h", env=env)
     waiter = start(seq_hooks("run", "--", "true"), env)
     try:

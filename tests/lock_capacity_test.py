@@ -13,9 +13,18 @@ from seq_hooks.process import machine
 from testing.util import run, seq_hooks
 
 
-def test_slots_one_without_a_budget_is_the_plain_lock() -> None:
-    assert capacity.for_lock(Settings(), "default") == Capacity(1, 0, 0)
-    assert capacity.for_lock(Settings(), "default").exclusive
+def test_slots_one_is_the_plain_lock_whatever_the_budget() -> None:
+    assert capacity.for_lock(Settings(slots=1, memory_budget_mb=0), "default") == Capacity(1, 0, 0)
+    assert capacity.for_lock(Settings(slots=1), "default").exclusive  # the default budget: nothing to share
+    assert capacity.for_lock(Settings(slots=1, memory_budget_mb=4000), "default").exclusive
+
+
+def test_by_default_a_lock_has_a_slot_per_cpu_and_half_the_memory_and_git_stays_exclusive() -> None:
+    cap = capacity.for_lock(Settings(), "default")
+    assert cap[:2] == (machine.usable_cpus(), machine.memory_total_mb() // 2)
+    assert cap.exclusive == (machine.usable_cpus() == 1)
+    assert capacity.for_lock(Settings(), "git").exclusive
+    assert capacity.for_lock(Settings(), "default/nested/abc").exclusive
 
 
 def test_auto_means_the_cpus_we_may_use_and_half_the_memory() -> None:
@@ -31,7 +40,7 @@ def test_auto_means_the_cpus_we_may_use_and_half_the_memory() -> None:
 def test_a_named_lock_has_its_own_table_and_git_and_nested_queues_are_exclusive() -> None:
     s = Settings(slots=4, memory_budget_mb=8000, locks={"heavy": LockSettings(slots=1, memory_budget_mb=None)})
     assert capacity.for_lock(s, "default")[:2] == (4, 8000)
-    assert capacity.for_lock(s, "heavy")[:2] == (1, 8000)
+    assert capacity.for_lock(s, "heavy") == Capacity(1, 0, 0)  # one slot: the plain lock, the budget unused
     assert capacity.for_lock(s, "git") == Capacity(1, 0, 0)
     assert capacity.for_lock(s, "default/nested/abc") == Capacity(1, 0, 0)
 

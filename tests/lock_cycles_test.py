@@ -47,7 +47,7 @@ def test_find_follows_waiters_back_to_a_lock_we_hold(isolated: Path) -> None:
     assert cycles.find(state, ["b"], ["a"]) is None  # every ticket released: no live edge
 
 
-def test_cross_lock_cycle_fails_one_side_fast(isolated: Path) -> None:
+def test_cross_lock_cycle_fails_one_side_fast(isolated: Path, one_at_a_time: None) -> None:
     a_ready, b_ready = isolated / "a", isolated / "b"
     inner = " ".join(seq_hooks("run", "--", "true"))
     inner_git = " ".join(seq_hooks("run", "--lock", "git", "--", "true"))

@@ -79,7 +79,7 @@ def test_parallel_nested_siblings_still_go_one_at_a_time(isolated: Path) -> None
     assert len(nested) == 3 and all(n.startswith("default/nested/") for n in nested)
 
 
-def test_forged_marker_does_not_jump_the_queue(isolated: Path) -> None:
+def test_forged_marker_does_not_jump_the_queue(isolated: Path, one_at_a_time: None) -> None:
     holder, gate = start_holder(isolated)
     try:
         wait_until(lambda: len(ticket_files(queue(isolated))) == 1, what="holder queued")

@@ -24,6 +24,9 @@ from testing.util import (
     wait_until,
 )
 
+# the plain lock (lock.py): one unit at a time (slots = 1); admission_test.py tests slots
+pytestmark = pytest.mark.usefixtures("one_at_a_time")
+
 
 def test_twenty_concurrent_runs_never_overlap(isolated: Path) -> None:
     stamps = isolated / "stamps"

@@ -246,8 +246,9 @@ def test_four_worktrees_run_atomic_pytest_at_once_and_units_never_overlap(
     # install the hook environment first, so that the four runs start together
     warm = pre_commit(isolated, tool_env, "install-hooks")
     assert warm.returncode == 0, warm.stdout + warm.stderr
+    one_at_a_time = {**tool_env, "SEQ_HOOKS_SLOTS": "1"}  # the default is a slot per CPU
     procs = [subprocess.Popen([str(BIN / "pre-commit"), "run", "atomic-pytest", "--all-files"], cwd=tree,
-                              env=tool_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              env=one_at_a_time, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for tree in trees]
     try:
         outputs = [proc.communicate(timeout=300)[0] for proc in procs]

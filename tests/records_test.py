@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from seq_hooks import pyproject_cache
+from seq_hooks.process import machine
 from seq_hooks.records import NamedTuple
 from testing.util import PY
 
@@ -85,16 +86,24 @@ def _imported_off_the_path(args: list[str], off: tuple[str, ...]) -> str:
     (["run", "--", "true"], ()),
     (["run", "--no-lock", "--", "true"], ("seq_hooks.lock",)),
 ])
-def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(isolated: Path, args: list[str],
-                                                                         also_off: tuple[str, ...]) -> None:
+def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(args: list[str], also_off: tuple[str, ...],
+                                                                         one_at_a_time: None) -> None:
     # a fresh interpreter: pytest itself imports typing
     assert _imported_off_the_path(args, OFF_THE_PATH + also_off) == "0 []\n"
+
+
+def test_a_run_with_the_default_slots_imports_admission_but_nothing_else_off_the_path() -> None:
+    """The default lock has a slot per CPU (on one CPU it is the plain lock): admission and what it needs, but
+    none of the standard library kept off the plain path."""
+    off = tuple(m for m in OFF_THE_PATH if machine.usable_cpus() == 1 or not m.startswith(("seq_hooks.", "errno")))
+    assert _imported_off_the_path(["run", "--", "true"], off) == "0 []\n"
 
 
 PYPROJECT = '[project]\nname = "example"\n\n[tool.ruff]\nline-length = 100\n'
 
 
-def test_a_project_without_a_seq_hooks_table_pays_nothing_for_its_pyproject(isolated: Path) -> None:
+def test_a_project_without_a_seq_hooks_table_pays_nothing_for_its_pyproject(isolated: Path,
+                                                                             one_at_a_time: None) -> None:
     """A pyproject.toml that cannot hold our table is not parsed; one that names seq-hooks (a dependency) or holds
     the table is parsed once for each version of the file: later runs read the table from the cache."""
     (isolated / "pyproject.toml").write_text(PYPROJECT)

@@ -151,7 +151,7 @@ UNIT = ("import os, sys, time\nif sys.argv[-1] == 'a.py':\n    open(sys.argv[1],
         "        time.sleep(0.01)\nprint('unit', sys.argv[-1])\n")
 
 
-def test_a_hook_runs_log_survives_retention_while_it_waits_between_units(isolated: Path) -> None:
+def test_a_hook_runs_log_survives_retention_while_it_waits_between_units(isolated: Path, one_at_a_time: None) -> None:
     _configure(isolated, keep_logs=1)
     for name in ("a.py", "b.py"):
         (isolated / name).write_text("x = 1\n")

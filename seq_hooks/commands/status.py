@@ -111,11 +111,14 @@ def expected(t: TicketInfo) -> str:
 
 
 def _room(room: queue_view.Room, holding: int) -> str:
-    """`  2/4 slots, budget 3.1 GB of 8.0 GB expected (4.9 GB free)`: how full a lock with slots or a budget is."""
+    """`  2/4 slots, budget 3.1 GB of 8.0 GB expected (4.9 GB free)`: how full a lock with slots or a budget is,
+    and where those are the defaults, what they are."""
     text = f"  {holding}/{room.slots} slots"
     if room.budget_mb:
         text += (f", budget {sizes.megabytes(room.used_mb)} of {sizes.megabytes(room.budget_mb)} expected "
                  f"({sizes.megabytes(max(room.budget_mb - room.used_mb, 0))} free)")
+    if room.defaults:
+        text += " (the defaults: a slot per CPU, half the memory; slots = 1 for one at a time)"
     return text
 
 

@@ -4,12 +4,15 @@ A lock admits its oldest waiting unit while (a) fewer than `slots` units hold it
 holders plus the unit's own fit the memory budget (a unit that alone exceeds it runs when nobody holds), and
 (c) the machine's available memory, less what the holders are still expected to take, less the unit's expected
 peak, stays above a reserve, and (d) where there are more slots than CPUs, the holders leave a CPU free: fewer of
-their processes are running than there are CPUs. `slots = 1` without a budget is the plain exclusive lock.
+their processes are running than there are CPUs. `slots = 1` is the plain exclusive lock, whatever the budget.
 
 - `slots = "auto"`: the CPUs this process may use (affinity, lowered to the cgroup's CPU quota).
 - `memory_budget_mb = "auto"`: half of the memory we may use (MemTotal, lowered to a cgroup limit). The other
   half is for what never goes through the queue (editors, language servers, the agents themselves, the page
   cache that keeps the tools fast); check (c) protects a machine that is busy anyway.
+- Both are "auto" by default (config.Settings): agents committing at once then run side by side, one per CPU,
+  instead of queueing behind each other, and the budget keeps their memory bounded. A lock whose units fan out
+  themselves (`pytest -n auto`, a parallel build) gets `slots = 1` in its own table, or `threads`.
 - (d): slots beyond the CPUs are for units that wait more than they compute (they hold memory, sleep, or wait
   for I/O), so such a slot is given while a CPU is free. Units that arrive together then start staggered, each
   as the one before it stops computing, instead of all computing at once and then all waiting at once (16 units
@@ -47,8 +50,8 @@ class Capacity(NamedTuple):
 
     @property
     def exclusive(self) -> bool:
-        """One unit at a time and nothing to plan: the plain lock."""
-        return self.slots == 1 and self.budget_mb == 0
+        """One unit at a time and nothing to plan: the plain lock (with one slot a budget has nothing to share)."""
+        return self.slots == 1
 
 
 def auto_budget_mb(total_mb: int | None = None) -> int:
@@ -76,23 +79,37 @@ def resolve_budget(value: int | str) -> int:
     return auto_budget_mb() if value == "auto" else max(int(value), 0)
 
 
-def for_lock(settings: Settings, lock_id: str) -> Capacity:
-    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks]; the `git` lock and
-    nested queues (the calls made under one holder) are always one at a time."""
-    name = lock_id.split("/", maxsplit=1)[0]
-    if name == "git" or "/" in lock_id:
-        return Capacity(1, 0, 0)
-    own = settings.locks.get(name)
+def configured(settings: Settings, lock_id: str) -> tuple[int | str, int | str]:
+    """(slots, memory_budget_mb) as set for a lock: its own table's, else [tool.seq-hooks]'s, else the defaults."""
+    own = settings.locks.get(lock_id.split("/", maxsplit=1)[0])
     slots = own.slots if own is not None and own.slots is not None else settings.slots
     budget = own.memory_budget_mb if own is not None and own.memory_budget_mb is not None \
         else settings.memory_budget_mb
-    cap = Capacity(resolve_slots(slots), resolve_budget(budget), 0)
-    if cap.exclusive:
-        return cap
+    return slots, budget
+
+
+def for_lock(settings: Settings, lock_id: str) -> Capacity:
+    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks]; the `git` lock and
+    nested queues (the calls made under one holder) are always one at a time."""
+    if lock_id.split("/", maxsplit=1)[0] == "git" or "/" in lock_id:
+        return Capacity(1, 0, 0)
+    slots, budget = configured(settings, lock_id)
+    n = resolve_slots(slots)
+    if n == 1:
+        return Capacity(1, 0, 0)  # one at a time: a budget has nothing to share (and "auto" is not worked out)
+    cap = Capacity(n, resolve_budget(budget), 0)
     from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
 
     cpus = machine.usable_cpus()
     return cap._replace(reserve_mb=reserve_mb(), cpus=cpus if cap.slots > cpus else 0)
+
+
+def at_defaults(settings: Settings, lock_id: str) -> bool:
+    """Whether a lock's slots and budget are the defaults (set by nobody, or set to what they would be anyway)."""
+    if lock_id.split("/", maxsplit=1)[0] == "git" or "/" in lock_id:
+        return False  # always one at a time: nothing of theirs is set
+    defaults = Settings._field_defaults
+    return configured(settings, lock_id) == (defaults["slots"], defaults["memory_budget_mb"])
 
 
 def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
