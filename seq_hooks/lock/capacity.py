@@ -171,11 +171,18 @@ class Guess:
 
     def __init__(self, state_dir: str, key: str, limit_mb: int, budget_mb: int) -> None:
         self.state_dir, self.key, self.limit_mb, self.budget_mb = state_dir, key, limit_mb, budget_mb
-        self.seen = journal.stamp(state_dir)
-        self.now = estimate(state_dir, key, limit_mb, budget_mb)
+        self.seen = journal.stamp(state_dir) if key else None
+        self.now = estimate(state_dir, key, limit_mb, budget_mb) if key else Estimate(limit_mb, LIMIT_BASIS)
+
+    @staticmethod
+    def fixed(mb: int) -> Guess:
+        """An expected peak given, not learned: never revised (a caller of queue.acquire that knows its own)."""
+        return Guess("", "", mb, 0)
 
     def revise(self) -> bool:
         """Reads the history again if the journal has grown since the last look: True when the peak changed."""
+        if not self.key:
+            return False
         seen = journal.stamp(self.state_dir)
         if seen == self.seen:
             return False

@@ -337,13 +337,15 @@ def acquire(
     """
     qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
     caller = _Caller(state_dir, lock_id, qdir, token, holds, max_wait, on_wait)
-    if cap is None or cap.exclusive or guess is None:
+    if cap is None or cap.exclusive:
         return _take(caller, _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds)),
                      lambda me, waiting: _wait_in_line(qdir, me, takeover_grace, waiting))
     # Several holders at once. Imported here only: with machine, takeover and rungroup it would cost every plain
     # run 5.3M instructions (5% of its 104M; tests/records_test.py keeps them off that path).
-    from seq_hooks.lock import admission
+    from seq_hooks.lock import admission, capacity
 
+    if guess is None:
+        guess = capacity.Guess.fixed(0)  # nothing expected (a caller that gave a capacity and no guess)
     gate = admission.open_gate(qdir, token)  # before our ticket: the waiter behind us blocks on it
     try:
         ticket = _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds, guess.now, (cap.slots, cap.budget_mb)))
