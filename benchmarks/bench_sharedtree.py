@@ -100,6 +100,7 @@ def main() -> None:
                 rows[which].append([label, f"{median(label, 0, which) * 1000:.1f}",
                                     f"{median(label, edited, which) * 1000:.1f}", f"{costs[label] * 1000:+.1f}"])
             extra.append([(costs[label] - costs[LABELS[0]]) * 1000 for label in LABELS[1:]])
+        mechanism = {unstaged: _mechanism(repo, runs * 3, unstaged) for unstaged in (0, edited)}
         checked = _timed([SEQ_HOOKS, "run", "--stash", "--", "true"], runs * 3, repo)
         unchecked = _timed([SEQ_HOOKS, "run", "--", "true"], runs * 3, repo)
     for which, kind in enumerate(("wall", "CPU (user + system)")):
@@ -109,9 +110,65 @@ def main() -> None:
     for i, label in enumerate(LABELS[1:]):
         print(f"\n{label}: its stash costs {extra[0][i]:+.1f} ms wall, {extra[1][i]:+.1f} ms CPU beside "
               "pre-commit's own (target: at most +50 ms)")
+    table(f"the stash alone, in one process ({runs * 3} runs, median ms of wall / CPU)",
+          ["stash", "no unstaged edits", f"{edited} files with unstaged edits"],
+          [[name, *(f"{mechanism[u][name][0]:.1f} / {mechanism[u][name][1]:.1f}" for u in (0, edited))]
+           for name in ("pre-commit", "seq-hooks")])
     table(f"the check in a clean tree of {files} files ({runs * 3} runs, median ms)",
           ["command", "wall", "CPU"], [["seq-hooks run -- true", ms(unchecked[0]), ms(unchecked[1])],
                                        ["seq-hooks run --stash -- true", ms(checked[0]), ms(checked[1])]])
+
+
+MECHANISM = """
+import os, resource, sys, time, statistics
+from pre_commit.staged_files_only import staged_files_only
+from seq_hooks.sharedtree import changes, stash
+
+def cpu():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+def pre_commits():
+    with staged_files_only(sys.argv[2]):
+        pass
+
+def ours():
+    found = changes.to_stash(os.getcwd(), os.environ)
+    if found:
+        held = stash.stash(os.getcwd(), sys.argv[2], "bench", os.environ, found)
+        if held is not None:
+            stash.restore(held)
+
+for name, f in (("pre-commit", pre_commits), ("seq-hooks", ours)):
+    walls, cpus = [], []
+    for i in range(int(sys.argv[1]) + 1):
+        t, c = time.perf_counter(), cpu()
+        f()
+        if i:
+            walls.append(time.perf_counter() - t)
+            cpus.append(cpu() - c)
+    print(name, statistics.median(walls) * 1000, statistics.median(cpus) * 1000)
+"""
+
+
+def _mechanism(repo: Path, runs: int, edited: int) -> dict[str, tuple[float, float]]:
+    """Each stash alone, in one process with everything imported: pre-commit's staged_files_only and the chain's
+    check, stash and restore; (wall, CPU) ms medians."""
+    (repo / "staged.py").write_text("staged = 1\n")
+    _git(repo, "add", "staged.py")
+    for i in range(edited):
+        (repo / f"d{i:03d}" / f"f{i * 100:05d}.py").write_text(f"x = {i * 100}\nunstaged = True\n")
+    scratch = repo.parent / "state"
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", MECHANISM, str(runs), str(scratch)], cwd=repo, check=True,
+                          capture_output=True, text=True)
+    _git(repo, "checkout", "-q", "--", ".")
+    _git(repo, "reset", "-q", "staged.py")
+    out = {}
+    for line in done.stdout.splitlines():
+        name, wall_ms, cpu_ms = line.split()
+        out[name] = (float(wall_ms), float(cpu_ms))
+    return out
 
 
 def _timed(cmd: list[str], n: int, cwd: Path) -> tuple[list[float], list[float]]:

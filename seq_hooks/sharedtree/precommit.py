@@ -1,13 +1,14 @@
 """pre-commit's `hook-impl` with the chain's stash in place of its own: the git hook's chain, when the
 interpreter that installed it has pre-commit.
 
-pre-commit stashes unstaged edits its own way: `git checkout -- .` over the whole tree, and again after the hooks
-when its patch no longer applies, wiping what any other writer saved meanwhile (docs/design.md, "A shared working
-tree"). Here its `_unstaged_changes_cleared` is the chain's stash (sharedtree.stash): at the very moment pre-commit
-would look for unstaged edits, in its own process, so no save can land between a check and pre-commit's look, and
-the look is one `git diff-files` in place of pre-commit's `write-tree` and `diff-index`: a commit without unstaged
-edits pays nothing more. Everything else is pre-commit's own: the checks before its stash (unmerged paths, an
-unstaged configuration), intent-to-add files, the legacy hook, the hooks.
+pre-commit stashes unstaged edits its own way: `git checkout -- .` over the whole tree, and again after the
+hooks when its patch no longer applies, wiping what any other writer saved meanwhile
+(docs/design.md, "A shared working tree"). Here its `_unstaged_changes_cleared` is the chain's stash
+(sharedtree.stash), at the very moment pre-commit would look for unstaged edits, in its own process: no save can
+land between a check and pre-commit's look, and the look is one `git diff-files` in place of pre-commit's
+`write-tree` and `diff-index`, so a commit without unstaged edits pays nothing more. Everything else is
+pre-commit's own: the checks before its stash (unmerged paths, an unstaged configuration), intent-to-add files,
+the legacy hook, the hooks.
 
     PYTHON -m seq_hooks.sharedtree.precommit hook-impl ARGS...   (an interpreter that has seq-hooks and pre-commit)
 """
