@@ -331,3 +331,23 @@ def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(isolated:
     output = commit.communicate(timeout=120)[0]
     assert "Unstaged files detected" not in output  # pre-commit's own stash never ran
     assert_nothing_lost(isolated, output, saves)
+
+
+def test_through_the_hook_a_snapshot_that_cannot_be_kept_stops_the_commit_with_exit_2(isolated: Path) -> None:
+    """The same inside pre-commit (the chain's stash in its place): pre-commit's "unexpected error" is not what the
+    user reads, the commit stops before the tree is touched."""
+    _seeing_config(isolated)
+    assert run(seq_hooks("install-git-hook")).returncode == 0
+    (isolated / "b.txt").write_text("b\nstaged\n")
+    git(isolated, "add", "b.txt")
+    (isolated / "a.txt").write_text("a\nunstaged\n")
+    inode = (isolated / "a.txt").stat().st_ino
+    (isolated / ".git/refs/seq-hooks").write_text("in the way\n")
+    seen = isolated.parent / "seen.txt"
+    c = run(["git", "commit", "-q", "-m", "c"], cwd=isolated, env={**os.environ, "SEEN": str(seen)})
+    assert c.returncode != 0
+    assert "seq-hooks: cannot keep a snapshot" in c.stderr and "before touching the working tree" in c.stderr
+    assert "unexpected error" not in c.stdout + c.stderr
+    assert not seen.exists()
+    assert (isolated / "a.txt").stat().st_ino == inode
+    assert git(isolated, "log", "--format=%s", "-1").stdout.strip() == "base"
