@@ -1,4 +1,5 @@
-"""pre-commit run through seq_hooks.sharedtree.precommit: everything pre-commit's own but its stash."""
+"""pre-commit run through seq_hooks.sharedtree.precommit: everything pre-commit's own but its stash, which is the
+chain's."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,7 @@ def _repo(repo: Path, seen: Path) -> None:
     (repo / "a.txt").write_text("a\nunstaged\n")
 
 
-def test_pre_commit_runs_without_its_own_stash(isolated: Path) -> None:
+def test_pre_commit_runs_with_the_chains_stash_in_place_of_its_own(isolated: Path) -> None:
     seen = isolated.parent / "seen.txt"
     _repo(isolated, seen)
     plain = run([PY, "-m", "pre_commit", "run"], cwd=isolated)
@@ -25,9 +26,11 @@ def test_pre_commit_runs_without_its_own_stash(isolated: Path) -> None:
     assert seen.read_text() == "a\n" and "Stashing unstaged files" in plain.stdout + plain.stderr
     shimmed = run([PY, "-m", "seq_hooks.sharedtree.precommit", "run"], cwd=isolated)
     assert shimmed.returncode == 0, shimmed.stdout + shimmed.stderr
-    assert seen.read_text() == "a\nunstaged\n"  # nothing stashed: the chain has done it before
+    assert seen.read_text() == "a\n"  # the hooks saw the staged content: stashed the chain's way
     assert "Stashing" not in shimmed.stdout + shimmed.stderr
     assert (isolated / "a.txt").read_text() == "a\nunstaged\n"
+    assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
+    assert not list((isolated / ".git/seq-hooks/stashed").glob("*.json"))
 
 
 def test_pre_commits_own_refusals_stay(isolated: Path) -> None:
