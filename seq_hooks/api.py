@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.errors import INTERNAL, FatalError
 from seq_hooks.process.spawn import spawn
 from seq_hooks.runner import Result
@@ -33,7 +34,7 @@ def run(
     max_procs: int | None = None,
     retry: int = 0,
     max_wait: float | None = None,
-    lock: str | None = "default",
+    lock: str | None = DEFAULT_LOCK,
     cwd: str | None = None,
     shell: bool = False,
     threads: int | None = None,

@@ -43,6 +43,8 @@ _BOOL = "boolean"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _DIGITS = frozenset("0123456789")
 _LOCK_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+DEFAULT_LOCK = "default"  # the lock a unit takes unless --lock names another (every hook's units)
+GIT_LOCK = "git"  # git's own: `seq-hooks git`, git-safe and the git hook's chain; always one at a time
 LOCK_NAME_RULE = "letters, digits, '.', '_', '-'; at most 64, not starting with '.' or '-'"
 
 
@@ -327,8 +329,9 @@ def _lock_tables(tables: dict[str, dict[str, Any]], where: str) -> dict[str, Loc
     for name in tables:
         if not valid_lock_name(name):
             raise UsageError(f"{where}: [tool.seq-hooks.locks.{name}]: {name!r} is not a lock name ({LOCK_NAME_RULE})")
-    if tables.get("git", {}).get("slots", 1) != 1:
-        raise UsageError(f"{where}: [tool.seq-hooks.locks.git]: slots must be 1 (the git lock is always exclusive)")
+    if tables.get(GIT_LOCK, {}).get("slots", 1) != 1:
+        raise UsageError(f"{where}: [tool.seq-hooks.locks.{GIT_LOCK}]: slots must be 1 (the {GIT_LOCK} lock is always "
+                         "exclusive)")
     return {name: LockSettings(**fields) for name, fields in tables.items()}
 
 

@@ -121,6 +121,7 @@ def _make_parents(path: str, what: str) -> None:
             raise FatalError(f"cannot create {what} {d}: {e.strerror}") from None
 
 
+STATE_NAME = "seq-hooks"  # the state dir's name in git's common dir and in the user's state dir
 MADE_MODE = 0o700  # the mode of every directory seq-hooks makes
 KEEPS_WHAT_IT_FINDS = "seq-hooks changes no directory it did not make (not even its mode)"
 
@@ -166,12 +167,12 @@ def user_state_base() -> str:
     have queues of its own, and units in two of them would overlap."""
     xdg = os.environ.get("XDG_STATE_HOME")
     if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "seq-hooks")
+        return os.path.join(xdg, STATE_NAME)
     home = os.path.expanduser("~")
     if not os.path.isabs(home):
         raise UsageError(f"HOME must be an absolute path to find the state directory, got {home!r} (or set "
                          f"{envnames.HOME} or XDG_STATE_HOME to an absolute path)")
-    return os.path.join(home, ".local", "state", "seq-hooks")
+    return os.path.join(home, ".local", "state", STATE_NAME)
 
 
 def state_path(project: Project, scope: str = "project") -> str:
@@ -186,7 +187,7 @@ def state_path(project: Project, scope: str = "project") -> str:
     if scope == "machine":
         return os.path.join(user_state_base(), "machine")
     if project.common_dir is not None and not shared(project.common_dir):
-        return os.path.join(project.common_dir, "seq-hooks")
+        return os.path.join(project.common_dir, STATE_NAME)
     import hashlib  # only outside git or in a shared repository: off the hot path
 
     where, kind = (project.common_dir, "repos") if project.common_dir is not None else (project.root, "dirs")

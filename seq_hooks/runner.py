@@ -10,7 +10,7 @@ import sys
 import time
 
 from seq_hooks import envnames, journal, logfile, reasons, retention
-from seq_hooks.config import HookSettings, Settings
+from seq_hooks.config import DEFAULT_LOCK, HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
 from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
@@ -60,7 +60,7 @@ class Unit(NamedTuple):
 class Request(NamedTuple):
     argv: list[str]
     limits: Limits
-    lock: str | None = "default"  # None: supervise only (--no-lock)
+    lock: str | None = DEFAULT_LOCK  # None: supervise only (--no-lock)
     retry: int = 0
     max_wait: float | None = None
     capture: bool = False

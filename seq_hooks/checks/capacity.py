@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from seq_hooks.checks import INFO, WARNING, Finding, Scene
+from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.lock import capacity
 from seq_hooks.process import machine
 
@@ -22,7 +23,7 @@ def capacity_check(scene: Scene) -> list[Finding]:
     s = scene.settings
     cpus, total = machine.usable_cpus(), machine.memory_total_mb()
     out = []
-    names = ["default", *sorted(n for n in s.locks if n != "default")]
+    names = [DEFAULT_LOCK, *sorted(n for n in s.locks if n != DEFAULT_LOCK)]
     for name in names:
         cap = capacity.for_lock(s, name)
         what = f"lock {name!r}: {cap.slots} slot{'s' if cap.slots != 1 else ''}"

@@ -10,13 +10,14 @@ import os
 import sys
 
 from seq_hooks import context, envnames, gitwords, reasons, runner
+from seq_hooks.config import GIT_LOCK
 from seq_hooks.errors import UsageError
 from seq_hooks.lock import markers
 from seq_hooks.options import Option, parse
 from seq_hooks.process import proctree
 from seq_hooks.runner import Request, execute
 
-LOCK = "git"
+LOCK = GIT_LOCK
 OPTIONS = (
     Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the git lock", "S"),
     Option(("--timeout",), "timeout", "float", "kill git and its hooks after S seconds (default: only the "

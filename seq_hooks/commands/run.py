@@ -6,6 +6,7 @@ import signal
 import sys
 
 from seq_hooks import context, reasons, runner
+from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.errors import UsageError
 from seq_hooks.options import Option, Parsed, parse
 from seq_hooks.process.spawn import which
@@ -55,7 +56,7 @@ def parse_signal(raw: str) -> int:
 
 def _lock_name(given: str | None) -> str:
     """--lock NAME, "default" when not given; an empty name is refused (by markers.check_name), not defaulted."""
-    return "default" if given is None else given
+    return DEFAULT_LOCK if given is None else given
 
 
 def main(argv: list[str]) -> int:

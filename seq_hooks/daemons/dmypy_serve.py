@@ -15,7 +15,9 @@ import os
 import sys
 
 
-def _stat(path: str) -> list[int] | None:
+def stamp(path: str) -> list[int] | None:
+    """What tells one version of a file from another in `<status>.seen` (mypyd compares it with this same
+    function); None: there is no such file."""
     try:
         st = os.stat(path)
     except OSError:
@@ -51,7 +53,7 @@ def _seen(status_file: str, flags: list[str]) -> None:
     paths += get_search_dirs(options.python_executable)[1]
     paths += [options.config_file] if options.config_file else []
     paths += _plugin_files(list(options.plugins))
-    seen = {os.path.abspath(p): _stat(p) for p in paths}
+    seen = {os.path.abspath(p): stamp(p) for p in paths}
     tmp = f"{status_file}.seen.tmp"
     with open(tmp, "w") as f:
         json.dump(seen, f)

@@ -23,7 +23,9 @@ import os
 import time
 
 from seq_hooks import envnames, reasons, runner
+from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.daemons import record, tend
+from seq_hooks.daemons.dmypy_serve import stamp
 from seq_hooks.daemons.record import Record
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
@@ -86,14 +88,6 @@ def plan(tool_argv: tuple[str, ...], flags: list[str], idle_s: float) -> Setup |
     return Setup(hashlib.sha256(raw).hexdigest()[:16], python, flags, cwd, idle_s)
 
 
-def _stat(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size, st.st_ino]
-
-
 def config_candidates(cwd: str) -> list[str]:
     """The files mypy looks for its configuration in (from `cwd` up to the repository's top, then the user's)."""
     out: list[str] = []
@@ -111,7 +105,7 @@ def config_candidates(cwd: str) -> list[str]:
 def changed(rec: Record) -> str | None:
     """The first thing the daemon cannot see that changed since it started, or None."""
     for path, then in rec.seen.items():
-        if _stat(path) != then:
+        if stamp(path) != then:
             return f"{path} changed"
     return None
 
@@ -152,7 +146,7 @@ def start(setup: Setup, state_dir: str, wait_s: float = START_S) -> Record | str
     argv = daemon_argv(setup, state_dir)
     status = record.path(state_dir, setup.key, ".status")
     record.forget(state_dir, setup.key)
-    seen = {p: _stat(p) for p in [*config_candidates(setup.cwd), setup.python]}  # before it reads them
+    seen = {p: stamp(p) for p in [*config_candidates(setup.cwd), setup.python]}  # before it reads them
     token = runner.new_token()
     log = open_private(record.path(state_dir, setup.key, ".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -254,7 +248,7 @@ def _make_room(state_dir: str, key: str, settings: Settings, old: Record | None)
     from seq_hooks.lock import capacity
     from seq_hooks.process import machine
 
-    cap = capacity.for_lock(settings, "default")
+    cap = capacity.for_lock(settings, DEFAULT_LOCK)
     if not cap.budget_mb and not cap.reserve_mb:
         return
     need = max(MIN_MB, old.peak_mb if old is not None else 0.0)

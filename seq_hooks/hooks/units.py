@@ -11,6 +11,7 @@ import sys
 import time
 
 from seq_hooks import context, logfile, reasons
+from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.errors import FAILED, OK
 from seq_hooks.process.supervisor import Limits
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -104,7 +105,7 @@ def _present(prog: str, unit: list[str]) -> list[str]:
 def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) -> tuple[Result, Done]:
     before = [_stat(f) for f in files]
     argv = [*plan.head, *(files if plan.dashdash else [safe_name(f) for f in files])]
-    request = Request(argv, plan.limits, lock="default", max_wait=ctx.settings.max_wait, capture=True,
+    request = Request(argv, plan.limits, lock=DEFAULT_LOCK, max_wait=ctx.settings.max_wait, capture=True,
                       log_path=log_path, threads=plan.threads)
     if plan.via is not None:
         result = plan.via(request, files, ctx)

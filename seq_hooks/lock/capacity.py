@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 
 from seq_hooks import journal, reasons
-from seq_hooks.config import Settings
+from seq_hooks.config import GIT_LOCK, Settings
 from seq_hooks.records import NamedTuple
 
 HISTORY = 5  # recent peaks of the same key that count
@@ -88,10 +88,14 @@ def configured(settings: Settings, lock_id: str) -> tuple[int | str, int | str]:
     return slots, budget
 
 
+def always_alone(lock_id: str) -> bool:
+    """The `git` lock and nested queues (the calls made under one holder) are one at a time, whatever is set."""
+    return lock_id.split("/", maxsplit=1)[0] == GIT_LOCK or "/" in lock_id
+
+
 def for_lock(settings: Settings, lock_id: str) -> Capacity:
-    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks]; the `git` lock and
-    nested queues (the calls made under one holder) are always one at a time."""
-    if lock_id.split("/", maxsplit=1)[0] == "git" or "/" in lock_id:
+    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks] (see always_alone)."""
+    if always_alone(lock_id):
         return Capacity(1, 0, 0)
     slots, budget = configured(settings, lock_id)
     n = resolve_slots(slots)
@@ -106,8 +110,8 @@ def for_lock(settings: Settings, lock_id: str) -> Capacity:
 
 def at_defaults(settings: Settings, lock_id: str) -> bool:
     """Whether a lock's slots and budget are the defaults (set by nobody, or set to what they would be anyway)."""
-    if lock_id.split("/", maxsplit=1)[0] == "git" or "/" in lock_id:
-        return False  # always one at a time: nothing of theirs is set
+    if always_alone(lock_id):
+        return False  # nothing of theirs is set
     defaults = Settings._field_defaults
     return configured(settings, lock_id) == (defaults["slots"], defaults["memory_budget_mb"])
 
