@@ -14,7 +14,7 @@ import pytest
 from seq_hooks.process import proctree
 from seq_hooks.sharedtree import record
 from testing.sharedtree import Scene, assert_nothing_lost, status
-from testing.util import run, seq_hooks, wait_until
+from testing.util import git, run, seq_hooks, wait_until
 
 WRITER = "the other writer's save\n"
 
@@ -78,3 +78,27 @@ def test_a_killed_commits_stash_is_put_back_by_the_next_command(isolated: Path, 
     if moment != "restore" and what != "runner":
         assert "died with" in output
     assert not [line for line in status(isolated).stdout.splitlines() if line.startswith("stashed ")]
+
+
+def test_a_ref_lock_left_by_a_killed_settling_does_not_stop_the_next(isolated: Path) -> None:
+    """A commit killed inside its own `git update-ref` leaves `<ref>.lock`: the next command removes ours (never
+    another lock of the repository) and puts the files back."""
+    from seq_hooks.sharedtree import changes, stash
+
+    (isolated / "a.txt").write_text("a\n")
+    git(isolated, "add", ".")
+    git(isolated, "commit", "-q", "-m", "base", "--no-verify")
+    (isolated / "a.txt").write_text("a\nunstaged\n")
+    state = str(isolated / ".git" / "seq-hooks")
+    s = stash.stash(str(isolated), state, "dead-token", os.environ, changes.to_stash(str(isolated), os.environ))
+    assert s is not None and (isolated / "a.txt").read_text() == "a\n"
+    s.held.abandon()  # the commit dies here, with its record and its stash ref
+    refs = isolated / ".git" / "refs" / "seq-hooks"
+    (refs / "kept").mkdir(parents=True, exist_ok=True)
+    for lock in (refs / "stash" / f"{s.name}.lock", refs / "kept" / f"{s.name}.lock"):
+        lock.write_text("left by a killed git update-ref\n")
+    after = status(isolated)
+    assert after.returncode == 0 and "died with" in after.stderr, after.stderr
+    assert (isolated / "a.txt").read_text() == "a\nunstaged\n"
+    assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
+    assert not list(refs.rglob("*.lock"))

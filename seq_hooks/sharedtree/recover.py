@@ -17,7 +17,7 @@ from seq_hooks import envnames
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
 from seq_hooks.records import TYPE_CHECKING
-from seq_hooks.sharedtree import pending, record, snapshot
+from seq_hooks.sharedtree import changes, pending, record, snapshot
 from seq_hooks.sharedtree.files import Content, State
 from seq_hooks.sharedtree.stash import settle
 
@@ -73,7 +73,19 @@ def _settle(data: dict[str, object]) -> list[str]:
         data_bytes = blobs.get(str(e.get("blob") or ""), b"")
         entries.append((os.fsencode(e["path"]), State(*e["wrote"]), Content(kind, bool(executable), data_bytes)))
     name = ref.rsplit("/", 1)[-1]
+    _unlock(top, env, [ref, snapshot.KEPT_REFS + name])
     when = time.strftime("%H:%M:%S", time.localtime(float(str(data.get("since", 0)))))
     sys.stderr.write(f"seq-hooks: a commit (pid {data.get('pid')}, {when}) died with {len(entries)} file(s) of "
                      f"{top} at their index version: putting back what nobody saved since\n")
     return settle(top, env, name, ref, tree, entries, why=f" (from the dead commit {data.get('pid')})")
+
+
+def _unlock(top: str, env: Mapping[str, str], refs: list[str]) -> None:
+    """A `git update-ref` killed with the commit leaves `<ref>.lock` behind, and git then refuses the ref: ours
+    only (their writer is dead and its processes ended), never another lock of the repository."""
+    common = changes.git(["rev-parse", "--git-common-dir"], top, env).decode().strip()
+    for ref in refs:
+        try:
+            os.unlink(os.path.join(top, common, ref + ".lock"))
+        except FileNotFoundError:
+            pass
