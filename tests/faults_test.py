@@ -72,7 +72,8 @@ def _spans(stamps: Path) -> tuple[dict[str, tuple[int, int]], set[int]]:
         else:
             assert name not in spans, f"{name} ended twice"
             spans[name] = (starts[name][0], int(t))
-    assert set(starts) == set(spans), f"units that never ended: {set(starts) - set(spans)}"
+    never = {n: f"pid {starts[n][1]} {'alive' if alive(starts[n][1]) else 'gone'}" for n in set(starts) - set(spans)}
+    assert not never, f"units that never ended (a TERM makes one write its end): {never}"
     return spans, pids
 
 
@@ -97,6 +98,7 @@ def _storm(repo: Path, rounds: int) -> tuple[dict[str, tuple[int, int]], dict[st
     seed = int(os.environ.get("SEQ_HOOKS_FAULT_SEED", time.time_ns()))
     rng = random.Random(seed)
     log: list[str] = [f"seed {seed} (SEQ_HOOKS_FAULT_SEED replays the choices)"]
+    print(log[0])  # shown when the test fails
     stamps = repo / "stamps"
     runs: dict[str, subprocess.Popen[str]] = {}
     killed: set[str] = set()
