@@ -359,3 +359,25 @@ def test_history_says_how_each_unit_was_answered(isolated: Path, daemons: str) -
     same(isolated, "warm")
     out = run(seq_hooks("history"), cwd=isolated).stdout
     assert "(daemon: cold)" in out and "(daemon: warm)" in out
+
+
+CYCLE = {
+    "a.py": "from b import B\n\n\nclass A:\n    def __init__(self) -> None:\n        self.x = B().y\n",
+    "b.py": "from a import A\n\n\nclass B:\n    def __init__(self) -> None:\n        self.y = A().x\n",
+}
+
+
+def test_an_import_cycles_order_error_the_warm_daemon_leaves_out_is_plain_mypys_answer(isolated: Path,
+                                                                                        daemons: str) -> None:
+    """mypy checks an import cycle as one and cannot determine b's x; a warm daemon re-checks b alone after a.py
+    changed and finds no error: that answer is not taken."""
+    for name, text in CYCLE.items():
+        write(isolated, name, text)
+    assert 'Cannot determine type of "x"' in same(isolated, "cold").diagnostics[0]
+    first = only(isolated).pid
+    write(isolated, "a.py", CYCLE["a.py"] + "\n# edited\n")
+    got, err = hook(isolated, files=["a.py"])
+    assert got == plain(isolated, ["a.py"]) and got.code == 1
+    assert "daemon: left out 1 `Cannot determine type` error" in err
+    assert how(isolated) == "fallback"
+    assert not alive(first)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from seq_hooks import envnames
 from seq_hooks.process import proctree
 from testing.util import COMPUTE, PY, SLEEP, alive, family, fixture, reap, wait_for_file, wait_until
 
@@ -65,6 +66,20 @@ def test_descendants_and_the_scanner_find_a_marked_child(isolated: Path, path: s
         reap(proc)
     assert proctree.pids_with_token("tok-proctree") == []
     assert proctree.process(pid).env("OTHER") is None and proctree.cmdline(pid) == ""
+
+
+def test_descendants_leave_out_a_resident_daemon(isolated: Path, path: str) -> None:
+    """atomic-mypy's daemon is nobody's unit: the supervisors' walks (memory, signals) skip it and its children."""
+    plain_proc, plain = _child(isolated, 60)
+    daemon_proc, daemon = _child(isolated, 60, env={**os.environ, envnames.DAEMON: "tok-daemon"})
+    try:
+        assert proctree.is_daemon(daemon) and not proctree.is_daemon(plain)
+        assert {plain, daemon} <= set(proctree.descendants(os.getpid()))
+        kept = proctree.descendants(os.getpid(), skip=proctree.is_daemon)
+        assert plain in kept and daemon not in kept
+    finally:
+        reap(plain_proc)
+        reap(daemon_proc)
 
 
 def test_open_files_shows_what_a_process_holds(isolated: Path, path: str) -> None:

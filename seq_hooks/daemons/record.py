@@ -40,6 +40,7 @@ class Record(NamedTuple):
     idle_s: float  # stopped after this long unused
     peak_mb: float = 0.0  # the most it was seen to hold after a unit
     failed: str = ""  # why it could not start (pid 0): plain mypy until something in `seen` changes
+    order_errors: int = 0  # `Cannot determine type` errors in its last answer (mypyd.order_errors)
 
     def as_dict(self) -> dict[str, object]:
         return self._asdict()
