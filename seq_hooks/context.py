@@ -21,7 +21,7 @@ def load(cwd: str | None = None) -> Context:
         state_dir = project.ensure_private_dir(own)
     else:
         state_dir = project.state_dir(proj, settings.scope)
-    if pending.records(state_dir):  # a commit has (or a dead one had) the tree stashed: one listing to know
+    if pending.orphaned(state_dir):  # a dead commit's stash: one listing (and a flock test per record) to know
         from seq_hooks.sharedtree import recover
 
         recover.recover(state_dir)

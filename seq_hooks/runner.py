@@ -218,7 +218,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         finally:
             if stashed is not None:
                 stash.restore(stashed)
-            if pending.records(state_dir):  # the command held a stash and was killed: it goes back now
+            if pending.orphaned(state_dir):  # the command held a stash and was killed: it goes back now
                 from seq_hooks.sharedtree import recover
 
                 recover.recover(state_dir)

@@ -1,10 +1,11 @@
 """Whether any commit has (or a dead one had) files stashed: one directory listing, for every command.
 
-Kept apart from `record` so that the check costs no import (json, fcntl) on the hot path
-(docs/design.md, "The hot path").
+Kept apart from `record` and `recover` so that the check costs no import (json, the stash's modules) on the hot
+path, nor in every hook a live commit runs (docs/design.md, "The hot path").
 """
 from __future__ import annotations
 
+import fcntl
 import os
 
 DIR = "stashed"  # in the state dir: one record per commit that has files at their index version
@@ -18,3 +19,22 @@ def records(state_dir: str) -> list[str]:
     except OSError:
         return []
     return sorted(os.path.join(state_dir, DIR, n) for n in names if n.endswith(SUFFIX))
+
+
+def orphaned(state_dir: str) -> list[str]:
+    """The records no live process holds (sharedtree.record flocks each while its stash lasts): a dead commit's,
+    to be settled. A commit's own hooks see its record held, and import nothing more."""
+    out = []
+    for path in records(state_dir):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            out.append(path)
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+    return out
