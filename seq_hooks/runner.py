@@ -260,6 +260,12 @@ def _take_lock(request: Request, settings: Settings, state_dir: str,
 
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     cap, guess = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
+    if cap.budget_mb:
+        from seq_hooks.daemons import tend  # only with a budget
+
+        # a resident daemon (atomic-mypy's) is memory the queue must know about, not a slot: the units share
+        # what the daemons leave of the budget
+        cap = cap._replace(budget_mb=tend.budget_left(cap.budget_mb, state_dir))
     held = queue.acquire(
         state_dir, lock_id, token=unit.token, argv=request.argv, cwd=os.getcwd(),
         holds=[m.token for m in unit.held_by], max_wait=request.max_wait,

@@ -281,6 +281,11 @@ def test_two_worktrees_two_daemons_and_the_least_recently_used_makes_room(isolat
     assert older.pid != newer.pid and alive(older.pid) and alive(newer.pid)
     status = json.loads(run(seq_hooks("status", "--json"), cwd=isolated).stdout)
     assert sorted(d["pid"] for d in status["daemons"]) == sorted([older.pid, newer.pid])
+    # the units' budget is what the daemons leave of it
+    held = tend.resident_mb(daemons)
+    assert held >= record.rss_mb(older) + record.rss_mb(newer) - 1 and held > 10
+    assert abs(tend.budget_left(100_000, daemons) - (100_000 - int(held))) <= 2  # idle: its memory holds still
+    assert tend.budget_left(1, daemons) == 1
     # room for one more the size of the newer: the older goes first
     fits = int(record.rss_mb(newer) * 2) + 1
     stopped = tend.make_room(daemons, record.rss_mb(newer), fits, None, 0)

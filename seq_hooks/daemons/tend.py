@@ -4,14 +4,14 @@
   dmypy's own --timeout; this is for one that could not, e.g. a stopped one) and forgets the dead ones.
 - `make_room`: stops the least recently used daemons until `need_mb` more fits the budget and the machine.
 - `stop_all`: `seq-hooks clean` and `uninstall-git-hook` leave nothing running.
-- `resident_mb`: what the live daemons hold now; the lock's admission counts it against the memory budget.
+- `resident_mb`, `budget_left`: what the live daemons hold now; a unit's lock budget is what they leave of it
+  (runner), so a resident daemon is memory the queue knows about, not a slot.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
 import time
 
 from seq_hooks.daemons import record
@@ -48,7 +48,8 @@ def _remove_socket(status_file: str) -> None:
         folder = os.path.dirname(name)
         with contextlib.suppress(OSError):
             if os.listdir(folder) == ["dmypy.sock"]:
-                shutil.rmtree(folder)
+                os.unlink(name)
+                os.rmdir(folder)
 
 
 def expire(state_dir: str, now: float | None = None) -> list[Record]:
@@ -68,6 +69,12 @@ def expire(state_dir: str, now: float | None = None) -> list[Record]:
 def resident_mb(state_dir: str) -> float:
     """The memory the live daemons hold now (MB)."""
     return sum(record.rss_mb(r) for r in record.all_records(state_dir))
+
+
+def budget_left(budget_mb: int, state_dir: str) -> int:
+    """What the live daemons leave of a lock's memory budget for its units (at least 1 MB: a unit alone still
+    runs, and `make_room` stops daemons before a new one would not fit)."""
+    return max(budget_mb - int(resident_mb(state_dir)), 1)
 
 
 def make_room(state_dir: str, need_mb: float, budget_mb: int, available_mb: int | None, reserve_mb: int,
