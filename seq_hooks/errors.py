@@ -15,6 +15,26 @@ INTERRUPTED = 130  # SIGINT (Ctrl-C): SIGNALLED + 2
 BROKEN_PIPE = 141  # our reader went away (SIGPIPE): SIGNALLED + 13
 
 
+class Reason:
+    """How a unit ended: the `reason` of a supervised run, of a `runner.Result` (`run --json`) and of a journal
+    record, each word spelled here only, beside the exit codes they go with (docs/commands.md lists them)."""
+
+    EXIT = "exit"  # the command exited by itself, with its own status
+    SIGNAL = "signal"  # a signal seq-hooks did not send ended it (SIGNALLED + N)
+    TIMEOUT = "timeout"  # seq-hooks ended it at its timeout or the pipeline deadline (TIMEOUT)
+    MEMORY = "memory"  # at its memory limit (KILLED)
+    PROCS = "procs"  # at its process limit (KILLED)
+    INTERRUPTED = "interrupted"  # the user (or a signal to seq-hooks) interrupted it (SIGNALLED + N)
+    NOT_FOUND = "not-found"  # it never started: no such command (NOT_FOUND)
+    NOT_EXECUTABLE = "not-executable"  # it never started: not executable (NOT_EXECUTABLE)
+    DETACHED = "detached"  # why its detached daemons were ended after it exited (the unit keeps its own reason)
+
+    ALL = (EXIT, SIGNAL, TIMEOUT, MEMORY, PROCS, INTERRUPTED, NOT_FOUND, NOT_EXECUTABLE)  # what a unit reports
+    BY_ITSELF = (EXIT, SIGNAL)  # ended without seq-hooks ending it: its peak is what it needed
+    AT_A_LIMIT = (TIMEOUT, MEMORY, PROCS)  # ended by seq-hooks at one of its limits
+    NOT_STARTED = (NOT_FOUND, NOT_EXECUTABLE)
+
+
 def signalled(signum: int) -> int:
     """The exit code of a process ended by signal `signum`, as a shell reports it."""
     return SIGNALLED + signum

@@ -54,7 +54,7 @@ class Record(NamedTuple):
     waited_s: float = 0.0
     duration_s: float = 0.0
     exit: int | None = None  # the exit status seq-hooks gave for it
-    reason: str = ""  # an outcome word (seq_hooks.outcomes)
+    reason: str = ""  # how it ended: a word of errors.Reason
     message: str = ""  # a sentence when seq-hooks ended the command
     peak_rss_mb: float = 0.0
     attempts: int = 1

@@ -9,9 +9,9 @@ import signal
 import sys
 import time
 
-from seq_hooks import envnames, journal, logfile, reasons, retention
+from seq_hooks import envnames, journal, logfile, retention
 from seq_hooks.config import DEFAULT_LOCK, HookSettings, Settings
-from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError
+from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError, Reason
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
 from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 class Result(NamedTuple):
     argv: list[str]
     exit_code: int
-    reason: str  # how it ended: a word of seq_hooks.reasons (reasons.ALL)
+    reason: str  # how it ended: a word of errors.Reason (Reason.ALL)
     message: str
     duration_s: float
     waited_s: float
@@ -153,7 +153,7 @@ def inherited_deadline(state_dir: str, env: dict[str, str]) -> float | None:
 
 
 def _spawn_failure(e: FatalError, start: float) -> Outcome:
-    reason = reasons.NOT_FOUND if e.code == NOT_FOUND else reasons.NOT_EXECUTABLE
+    reason = Reason.NOT_FOUND if e.code == NOT_FOUND else Reason.NOT_EXECUTABLE
     return Outcome(e.code, reason, e.message, time.monotonic() - start, 0, (), b"", b"")
 
 
@@ -312,7 +312,7 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
     for attempt in range(1, request.retry + 2):
         limits = within_deadline(request.limits, unit.deadline)
         if limits is None:
-            outcomes.append(Outcome(TIMEOUT, reasons.TIMEOUT, "the pipeline deadline (pipeline_timeout) has passed: "
+            outcomes.append(Outcome(TIMEOUT, Reason.TIMEOUT, "the pipeline deadline (pipeline_timeout) has passed: "
                                     "not starting", 0.0, 0, (), b"", b""))
             break
         if log_path is None:
@@ -321,7 +321,7 @@ def _attempts(request: Request, env: dict[str, str], unit: Unit, lock_id: str | 
             held.note_deadline(time.time() + limits.timeout if limits.timeout else None, _deadline_in(env))
         last = _attempt(request, env, unit.token, limits, log_path, lock_id, attempt, held)
         outcomes.append(last)
-        if last.exit_code == 0 or last.reason not in (*reasons.BY_ITSELF, reasons.TIMEOUT):
+        if last.exit_code == 0 or last.reason not in (*Reason.BY_ITSELF, Reason.TIMEOUT):
             break
         if attempt <= request.retry and not request.quiet:
             _note(f"exit {last.exit_code} ({last.reason}); retrying ({attempt}/{request.retry})")

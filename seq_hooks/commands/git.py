@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-from seq_hooks import context, envnames, gitwords, reasons, runner
+from seq_hooks import context, envnames, gitwords, runner
 from seq_hooks.config import GIT_LOCK
-from seq_hooks.errors import UsageError
+from seq_hooks.errors import Reason, UsageError
 from seq_hooks.lock import markers
 from seq_hooks.options import Option, parse
 from seq_hooks.process import proctree
@@ -103,6 +103,6 @@ def run_git(args: list[str], *, prog: str, max_wait: float | None = None, timeou
         direct=interactive,  # git's editor and pager need the terminal itself
     )
     result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
-    if result.message and result.reason != reasons.EXIT:
+    if result.message and result.reason != Reason.EXIT:
         sys.stderr.write(f"{prog}: {result.message}\n")
     return result.exit_code

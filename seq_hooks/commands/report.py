@@ -17,9 +17,9 @@ import os
 import sys
 import time
 
-from seq_hooks import context, display, journal, reasons, sizes
+from seq_hooks import context, display, journal, sizes
 from seq_hooks.commands import outfile
-from seq_hooks.errors import OK, UsageError
+from seq_hooks.errors import OK, Reason, UsageError
 from seq_hooks.lock import capacity
 from seq_hooks.options import Option, parse
 from seq_hooks.records import TYPE_CHECKING
@@ -45,11 +45,11 @@ def _asset(name: str) -> str:
 
 
 def outcome(code: object, reason: object) -> str:
-    if reason in reasons.AT_A_LIMIT:
+    if reason in Reason.AT_A_LIMIT:
         return "killed"
-    if reason == reasons.INTERRUPTED:
+    if reason == Reason.INTERRUPTED:
         return "interrupted"
-    if reason in reasons.NOT_STARTED:
+    if reason in Reason.NOT_STARTED:
         return "error"
     return "ok" if code == 0 else "failed"
 

@@ -5,9 +5,9 @@ import os
 import signal
 import sys
 
-from seq_hooks import context, reasons, runner
+from seq_hooks import context, runner
 from seq_hooks.config import DEFAULT_LOCK
-from seq_hooks.errors import UsageError
+from seq_hooks.errors import Reason, UsageError
 from seq_hooks.options import Option, Parsed, parse
 from seq_hooks.process.spawn import which
 from seq_hooks.runner import Request, Result, execute
@@ -133,9 +133,9 @@ def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None
         sys.stdout.write(json.dumps(result.as_dict()) + "\n")
         sys.stdout.flush()
         return
-    if result.message and (not quiet or result.reason != reasons.EXIT):
+    if result.message and (not quiet or result.reason != Reason.EXIT):
         hint = ""
-        if result.reason == reasons.NOT_FOUND:
+        if result.reason == Reason.NOT_FOUND:
             from seq_hooks.commands.command_line import not_found_hint  # only when not found
 
             hint = not_found_hint(result.argv)

@@ -13,8 +13,8 @@ import select
 import sys
 import time
 
-from seq_hooks import context, reasons, runner, sizes
-from seq_hooks.errors import KILLED, OK, TIMEOUT, UsageError
+from seq_hooks import context, runner, sizes
+from seq_hooks.errors import KILLED, OK, TIMEOUT, Reason, UsageError
 from seq_hooks.options import Option, parse
 from seq_hooks.process import proctree
 from seq_hooks.process.treewatch import TreeWatch, Verdict
@@ -83,7 +83,7 @@ def _watch(pid: int, tree: TreeWatch, timeout: float, kill_after: float, quiet: 
             now = time.monotonic()
             verdict = tree.sample(now)
             if verdict is None and ends is not None and now >= ends:
-                verdict = Verdict(reasons.TIMEOUT, f"timeout {timeout:g}s: killed the command and all it started")
+                verdict = Verdict(Reason.TIMEOUT, f"timeout {timeout:g}s: killed the command and all it started")
             if verdict is not None:
                 return _kill(pid, tree, verdict, kill_after)
             gone.wait(min(tree.next_sample, ends or tree.next_sample) - now)
@@ -102,7 +102,7 @@ def _kill(pid: int, tree: TreeWatch, verdict: Verdict, kill_after: float) -> int
          f"{kill_after:g}s later)")
     left = proctree.end(pids, kill_after)
     _say(f"pid {pid}: its tree has ended" if not left else f"still alive after SIGKILL: {', '.join(map(str, left))}")
-    return TIMEOUT if verdict.why == reasons.TIMEOUT else KILLED
+    return TIMEOUT if verdict.why == Reason.TIMEOUT else KILLED
 
 
 class _Exit:

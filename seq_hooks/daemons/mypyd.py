@@ -24,12 +24,12 @@ import json
 import os
 import time
 
-from seq_hooks import envnames, reasons, runner
+from seq_hooks import envnames, runner
 from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.daemons import record, tend
 from seq_hooks.daemons.dmypy_serve import stamp
 from seq_hooks.daemons.record import Record
-from seq_hooks.errors import FatalError
+from seq_hooks.errors import FatalError, Reason
 from seq_hooks.process import proctree
 from seq_hooks.process.spawn import spawn
 from seq_hooks.project import open_private
@@ -228,7 +228,7 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
                 return execute(request._replace(daemon="fallback"))
             rec, how = started, "cold"
         result = execute(request._replace(argv=client_argv(setup, state_dir, files), daemon=how))
-        if result.reason == reasons.INTERRUPTED:
+        if result.reason == Reason.INTERRUPTED:
             tend.stop(state_dir, rec)
             return result
         found = order_errors(result.stdout)
@@ -237,7 +237,7 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
             note(f"daemon: left out {rec.order_errors - found} `Cannot determine type` error(s) that mypy reports from "
                  "the order it checks an import cycle in; stopped it, plain mypy for this unit")
             return execute(request._replace(daemon="fallback"))
-        if result.reason == reasons.EXIT and result.exit_code in (0, 1):
+        if result.reason == Reason.EXIT and result.exit_code in (0, 1):
             record.write(state_dir, rec._replace(last_used=time.time(), peak_mb=max(rec.peak_mb, record.rss_mb(rec)),
                                                  order_errors=found))
             return result
@@ -254,7 +254,7 @@ def order_errors(output: str) -> int:
 
 def runner_why(result: Result) -> str:
     last = (result.stderr.strip().splitlines() or [""])[-1]
-    if result.reason == reasons.EXIT:
+    if result.reason == Reason.EXIT:
         return f"exit {result.exit_code}" + (f" ({last[:120]})" if last else "")
     return f"{result.reason}: {result.message}" if result.message else result.reason
 

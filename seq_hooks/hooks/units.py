@@ -10,9 +10,9 @@ import os
 import sys
 import time
 
-from seq_hooks import context, logfile, reasons
+from seq_hooks import context, logfile
 from seq_hooks.config import DEFAULT_LOCK
-from seq_hooks.errors import FAILED, OK
+from seq_hooks.errors import FAILED, OK, Reason
 from seq_hooks.process.supervisor import Limits
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.runner import Request, Result, execute, new_token
@@ -81,7 +81,7 @@ def _run_all(plan: Plan, ctx: context.Context, show: Show, log_path: str, held: 
         result, unit_done = _run_one(plan, present, ctx, log_path)
         done.append(unit_done)
         _report(plan, show, n, unit_done, result, shown)
-        if result.reason == reasons.INTERRUPTED:
+        if result.reason == Reason.INTERRUPTED:
             _summary(plan, done, start)
             return result.exit_code
         if unit_done.state == "FAIL" and show.fail_fast:
@@ -112,7 +112,7 @@ def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) 
     else:
         result = execute(request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
     changed = any(_stat(f) != b for f, b in zip(files, before, strict=True))
-    if result.exit_code in plan.ok_codes and result.reason == reasons.EXIT:
+    if result.exit_code in plan.ok_codes and result.reason == Reason.EXIT:
         return result, Done(unit_name(files), "MODIFIED" if changed else "ok", "", result.waited_s)
     named = files_named(result.stdout + "\n" + result.stderr, files) if len(files) > 1 else ()
     return result, Done(unit_name(files), "FAIL", why(result), result.waited_s, named)
@@ -199,9 +199,9 @@ def unit_name(files: list[str]) -> str:
 
 
 def why(result: Result) -> str:
-    if result.reason == reasons.EXIT:
+    if result.reason == Reason.EXIT:
         return f"exit {result.exit_code}"
-    if result.reason == reasons.SIGNAL:
+    if result.reason == Reason.SIGNAL:
         return f"killed by signal {result.exit_code - 128} (exit {result.exit_code})"
     return f"{result.reason}: {result.message}" if result.message else f"{result.reason} (exit {result.exit_code})"
 

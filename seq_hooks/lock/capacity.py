@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import time
 
-from seq_hooks import journal, reasons
+from seq_hooks import journal
 from seq_hooks.config import GIT_LOCK, Settings
+from seq_hooks.errors import Reason
 from seq_hooks.records import NamedTuple
 
 HISTORY = 5  # recent peaks of the same key that count
@@ -120,7 +121,7 @@ def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
     """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
     out: list[float] = []
     for record in journal.recent(state_dir, key, TAIL_BYTES):
-        if record.reason in reasons.BY_ITSELF:
+        if record.reason in Reason.BY_ITSELF:
             out.append(record.peak_rss_mb)
             if len(out) >= n:
                 break

@@ -15,8 +15,8 @@ import select
 import signal
 import time
 
-from seq_hooks import envnames, reasons
-from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError, signalled
+from seq_hooks import envnames
+from seq_hooks.errors import KILLED, NOT_EXECUTABLE, TIMEOUT, FatalError, Reason, signalled
 from seq_hooks.process import proctree
 from seq_hooks.process.jobcontrol import FORWARDED, Inbox, Job, signal_name
 from seq_hooks.process.pump import Log, Pump
@@ -50,7 +50,7 @@ class Limits(NamedTuple):
 
 class Outcome(NamedTuple):
     exit_code: int
-    reason: str  # a word of seq_hooks.reasons
+    reason: str  # a word of errors.Reason
     message: str  # a sentence when seq-hooks ended the command, else ""
     duration_s: float
     peak_rss: int  # bytes: the largest whole-tree sum seen
@@ -64,14 +64,14 @@ class Outcome(NamedTuple):
 def exit_code(reason: str, status: int | None, interrupted_by: int) -> tuple[int, str]:
     """(exit code, reason) of a run: ours when we ended it (124 timeout, 137 memory or procs, 128+N when a
     signal N interrupted us), else the command's own (128+N when signal N killed it)."""
-    if reason == reasons.TIMEOUT:
+    if reason == Reason.TIMEOUT:
         return TIMEOUT, reason
-    if reason in (reasons.MEMORY, reasons.PROCS):
+    if reason in (Reason.MEMORY, Reason.PROCS):
         return KILLED, reason
-    if reason == reasons.INTERRUPTED:
+    if reason == Reason.INTERRUPTED:
         return signalled(interrupted_by), reason
     code = os.waitstatus_to_exitcode(status) if status is not None else 0
-    return (128 - code, reasons.SIGNAL) if code < 0 else (code, reasons.EXIT)
+    return (128 - code, Reason.SIGNAL) if code < 0 else (code, Reason.EXIT)
 
 
 def become_subreaper() -> bool:
@@ -236,7 +236,7 @@ class _Run:
             # Ctrl-C went straight to the command's group; end what it left running in other groups
             self.interrupted_by = os.WTERMSIG(st)
             self.group_told = True
-            self.kill.begin(reasons.INTERRUPTED, signal.SIGTERM, "interrupted: stopped what the command left running")
+            self.kill.begin(Reason.INTERRUPTED, signal.SIGTERM, "interrupted: stopped what the command left running")
         for sig in self.inbox.take():
             if sig == signal.SIGTSTP:
                 self.job.suspend(stop_job=True)
@@ -244,7 +244,7 @@ class _Run:
             if self._echo():
                 continue
             self.interrupted_by = self.interrupted_by or sig
-            self.kill.begin(reasons.INTERRUPTED, sig,
+            self.kill.begin(Reason.INTERRUPTED, sig,
                             f"seq-hooks received {signal_name(sig)}: stopped the command and all it started")
 
     def _echo(self) -> bool:
@@ -252,12 +252,12 @@ class _Run:
         another run) gets a signal sent to the whole tree (systemd's stop, a kill of the session)
         and, within moments, the outer runner's forward of it. Not a second request: it escalates
         after kill_after, or on a signal ECHO_WINDOW after the first."""
-        return (self.nested and self.kill.phase == "term" and self.kill.reason == "interrupted"
+        return (self.nested and self.kill.phase == "term" and self.kill.reason == Reason.INTERRUPTED
                 and time.monotonic() < self.kill.kill_at - self.kill.kill_after + ECHO_WINDOW)
 
     def _time_out(self, _now: float) -> None:
         text = f"timed out after {self.limits.timeout:g}s: killed the command and all it started"
-        self.kill.begin(reasons.TIMEOUT, self.limits.kill_signal, text)
+        self.kill.begin(Reason.TIMEOUT, self.limits.kill_signal, text)
 
     def _sample(self, now: float) -> None:
         if (verdict := self.tree.sample(now)) is not None:
@@ -277,7 +277,7 @@ class _Run:
             return
         named = ", ".join(f"pid {p} {_short(p)}" for p in pids[:3])
         more = f" and {len(pids) - 3} more" if len(pids) > 3 else ""
-        self.detached.begin(reasons.DETACHED, self.limits.kill_signal,
+        self.detached.begin(Reason.DETACHED, self.limits.kill_signal,
                             f"ended what the command detached, {DETACHED_GRACE:g}s after it exited "
                             f"({named}{more}: a daemon, in a session of its own)")
 

@@ -13,7 +13,8 @@ import os
 import signal
 import time
 
-from seq_hooks import envnames, reasons
+from seq_hooks import envnames
+from seq_hooks.errors import Reason
 from seq_hooks.process import proctree
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 from seq_hooks.sizes import MB
@@ -166,7 +167,7 @@ class TreeWatch:
 
     def _procs_verdict(self, n: int) -> Verdict | None:
         if self.max_procs and n > self.max_procs:
-            return Verdict(reasons.PROCS, f"process limit {self.max_procs} exceeded ({n} processes): "
+            return Verdict(Reason.PROCS, f"process limit {self.max_procs} exceeded ({n} processes): "
                                     "killed the command and all it started")
         return None
 
@@ -217,7 +218,7 @@ class TreeWatch:
             gap = min(gap, (self.max_procs - s.procs) / FORK_RATE)
         self.next_sample = now + max(MIN_SAMPLE, gap)
         if self.limit and s.memory > self.limit:
-            return Verdict(reasons.MEMORY, f"memory limit {self.limit // MB} MB exceeded (the tree held "
+            return Verdict(Reason.MEMORY, f"memory limit {self.limit // MB} MB exceeded (the tree held "
                                      f"{s.memory / MB:.0f} MB {s.measure}): killed the command and all it "
                                      "started")
         return self._procs_verdict(s.procs)
