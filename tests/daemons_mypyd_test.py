@@ -161,6 +161,16 @@ def test_the_same_answer_as_mypy_across_edits(isolated: Path, daemons: str) -> N
     assert not list(repo.rglob(".dmypy.json"))
 
 
+def test_notes_alone_are_success_as_plain_mypy_says_cold_and_warm(isolated: Path, daemons: str) -> None:
+    """An annotated local in an untyped function: mypy notes that the body is not checked and exits 0; the warm
+    daemon said exit 1 (dmypy counts every message, notes too), failing the commit plain mypy let through."""
+    project(isolated)
+    write(isolated, "untyped.py", "def f():\n    x: int = 1\n    return x\n")
+    assert same(isolated, "cold").code == 0
+    got = same(isolated, "warm")
+    assert got.code == 0 and any("annotation-unchecked" in d for d in got.diagnostics), got
+
+
 def test_a_blocking_error_is_plain_mypys_answer_and_the_next_unit_gets_a_fresh_daemon(isolated: Path,
                                                                                      daemons: str) -> None:
     project(isolated)
