@@ -256,12 +256,13 @@ def _take_lock(request: Request, settings: Settings, state_dir: str,
     """The lock held for the unit (None with --no-lock), and its id (a nested queue's under a held lock)."""
     if request.lock is None:
         return None, None
+    from seq_hooks import daemons  # with the lock's modules: off `run --no-lock`'s path
     from seq_hooks.lock import capacity, markers, queue  # only with a lock: off `run --no-lock`'s path
 
     lock_id, _parent = markers.resolve(markers.check_name(request.lock), unit.held_by)
     cap, guess = capacity.plan(settings, state_dir, lock_id, request.argv, request.limits.memory_limit_mb)
-    if cap.budget_mb:
-        from seq_hooks.daemons import tend  # only with a budget
+    if cap.budget_mb and daemons.any_recorded(state_dir):
+        from seq_hooks.daemons import tend  # only when there are daemons to count
 
         # a resident daemon (atomic-mypy's) is memory the queue must know about, not a slot: the units share
         # what the daemons leave of the budget

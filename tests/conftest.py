@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from seq_hooks import config
-from seq_hooks.daemons import record, tend
+from seq_hooks.daemons import DIR as daemons_dir
+from seq_hooks.daemons import tend
 from seq_hooks.process import proctree
 from testing.util import alive, git_repo
 
@@ -47,7 +48,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     repo = git_repo(tmp_path / "repo")
     monkeypatch.chdir(repo)
     yield repo
-    for daemons in {p.parent for p in tmp_path.rglob(f"{record.DIR}/*.json")}:
+    for daemons in {p.parent for p in tmp_path.rglob(f"{daemons_dir}/*.json")}:
         tend.stop_all(str(daemons.parent))  # atomic-mypy's daemons: by the pid in their records
     deadline = time.monotonic() + 5
     while (left := _ours()) and time.monotonic() < deadline:

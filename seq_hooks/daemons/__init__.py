@@ -5,3 +5,17 @@
 daemons cheaply (stop idle ones, make room, stop them all); `dmypy_serve`: the daemon's own entry point, run by
 the project's interpreter.
 """
+from __future__ import annotations
+
+import os
+
+DIR = "daemons"  # in the state dir: a record, a lock, a status file and a log per daemon
+
+
+def any_recorded(state_dir: str) -> bool:
+    """Whether any daemon has a record: one listing, so that a run with a budget imports the daemons' modules
+    only when there are daemons to count."""
+    try:
+        return any(n.endswith(".json") for n in os.listdir(os.path.join(state_dir, DIR)))
+    except OSError:
+        return False

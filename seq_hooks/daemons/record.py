@@ -14,6 +14,7 @@ import json
 import os
 import time
 
+from seq_hooks.daemons import DIR
 from seq_hooks.process import proctree
 from seq_hooks.project import ensure_private_dir, open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -22,7 +23,6 @@ from seq_hooks.sizes import MB
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-DIR = "daemons"
 KINDS = ("mypy",)
 
 
