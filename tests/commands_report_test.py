@@ -116,8 +116,9 @@ def dump_dom(page: Path, scratch: Path) -> str:
 
 
 @pytest.fixture
-def journal_of_a_live_queue(isolated: Path) -> list[journal.Record]:
+def journal_of_a_live_queue(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> list[journal.Record]:
     """A holder and two waiters on `default`, a failure, a timeout, an evil command line, a unit on `git`."""
+    monkeypatch.setenv("SEQ_HOOKS_SLOTS", "1")  # one unit at a time: the waiters queue behind the holder
     gate, order = isolated / "gate", isolated / "order"
     procs = [subprocess.Popen(seq_hooks("run", "-q", "--", *fixture("gate.py", isolated / "h.pid", gate, order, "h")))]
     try:
