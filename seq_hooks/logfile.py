@@ -199,3 +199,36 @@ def close_log(fd: int, outcome: Ended, epoch: float, attempt: int) -> None:
         pass  # a full disk must not turn the command's own result into an error of ours
     finally:
         os.close(fd)
+
+
+SIZE_CHECK_EVERY = 16  # one run in this many sums the logs' sizes
+BIG_LOG = MB  # a log this big triggers the size check at once
+
+
+def prune_if_due(settings: Settings, state_dir: str, log_dir: str, token: str, log_path: str | None) -> None:
+    """The runner's hook after every run: one listdir says whether retention is due, and only then is it imported
+    (~0.5M instructions a run otherwise, docs/design.md "The hot path"). Never raises: a run's result matters
+    more."""
+    try:
+        keep, keep_mb = settings.keep_logs, settings.keep_logs_mb
+        if keep <= 0 and keep_mb <= 0:
+            return
+        listing = os.listdir(log_dir)
+        # the cheap count first (no regex, no stat); `retention.prune` looks at the names and sizes properly
+        over = keep > 0 and sum(1 for n in listing if n.endswith(".log")) > keep
+        size_check = keep_mb > 0 and (int(token[:4], 16) % SIZE_CHECK_EVERY == 0 or _big(log_path))
+        if over or size_check:
+            from seq_hooks import retention
+
+            retention.prune(log_dir, keep, keep_mb if size_check else 0, retention.live_tokens(state_dir), listing)
+    except (OSError, ValueError):
+        pass
+
+
+def _big(path: str | None) -> bool:
+    if not path:
+        return False
+    try:
+        return os.stat(path).st_size >= BIG_LOG
+    except OSError:
+        return False

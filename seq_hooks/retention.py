@@ -1,8 +1,8 @@
 """Log retention: keep the newest `keep_logs` run logs and at most `keep_logs_mb` of them, oldest removed first.
 
-Called by the runner after every run, so it must be cheap: one listdir of the log dir (0.2 ms for 500 logs,
-docs/commands.md "Logs") decides whether the count is over; the sizes (a stat per log, 1 ms for 500) are summed only on
-one run in 16, or when this run's own log is big, or when the count was over anyway. Only files named the way
+Imported only when pruning is due: `logfile.prune_if_due`, after every run, decides that from one listdir of
+the log dir (0.2 ms for 500 logs, docs/commands.md "Logs"): the count is over, or the sizes (a stat per log, 1 ms for
+500) are to be summed, on one run in 16 or when this run's own log is big. Only files named the way
 seq-hooks names its logs (`logfile.parse` says which: a run's and a hook run's) are ever removed: a configured
 log_dir may hold other files. The logs of live runs (a token in a live ticket, or a log a live process holds:
 `logfile.in_use`, as a hook run's between its units) are kept.
@@ -12,14 +12,7 @@ from __future__ import annotations
 import os
 
 from seq_hooks import logfile
-from seq_hooks.records import TYPE_CHECKING
 from seq_hooks.sizes import MB
-
-if TYPE_CHECKING:
-    from seq_hooks.config import Settings
-
-SIZE_CHECK_EVERY = 16
-BIG_LOG = MB  # a log this big triggers the size check at once
 
 
 def _stat(log_dir: str, name: str) -> tuple[int, int]:
@@ -77,32 +70,7 @@ def prune(log_dir: str, keep: int, keep_mb: int, protect: frozenset[str] = froze
     return removed
 
 
-def _live_tokens(state_dir: str) -> frozenset[str]:
+def live_tokens(state_dir: str) -> frozenset[str]:
     from seq_hooks.lock import tickets  # the lock's files: off `run --no-lock`'s path
 
     return frozenset(tickets.live_tokens(state_dir))
-
-
-def after_run(settings: Settings, state_dir: str, log_dir: str, token: str, log_path: str | None) -> None:
-    """The runner's hook: cheap when nothing is over; never raises (a run's result matters more)."""
-    try:
-        keep, keep_mb = settings.keep_logs, settings.keep_logs_mb
-        if keep <= 0 and keep_mb <= 0:
-            return
-        listing = os.listdir(log_dir)
-        # the cheap count first (no regex, no stat); `prune` looks at the names and sizes properly
-        over = keep > 0 and sum(1 for n in listing if n.endswith(".log")) > keep
-        size_check = keep_mb > 0 and (int(token[:4], 16) % SIZE_CHECK_EVERY == 0 or _big(log_path))
-        if over or size_check:
-            prune(log_dir, keep, keep_mb if size_check else 0, _live_tokens(state_dir), listing)
-    except (OSError, ValueError):
-        pass
-
-
-def _big(path: str | None) -> bool:
-    if not path:
-        return False
-    try:
-        return os.stat(path).st_size >= BIG_LOG
-    except OSError:
-        return False

@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 
-from seq_hooks import envnames, journal, logfile, retention
+from seq_hooks import envnames, journal, logfile
 from seq_hooks.config import DEFAULT_LOCK, HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError, Reason
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
@@ -233,7 +233,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
         released = held.released if held is not None else time.time()
         _journal(state_dir, result, unit, (started, released), held.expected_mb if held is not None else 0,
                  request.daemon)
-    retention.after_run(settings, state_dir, log_dir, unit.token, log_path)
+    logfile.prune_if_due(settings, state_dir, log_dir, unit.token, log_path)
     return result
 
 
