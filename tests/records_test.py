@@ -73,7 +73,8 @@ def test_methods_docstring_constants_and_the_named_tuple_api() -> None:
 
 OFF_THE_PATH = ("typing", "importlib", "psutil", "tomllib", "hashlib", "argparse", "subprocess", "contextlib", "shlex",
                 "collections.abc", "seq_hooks.process.machine", "seq_hooks.lock.admission", "seq_hooks.lock.takeover",
-                "seq_hooks.process.rungroup", "seq_hooks.lock.cycles", "errno", "encodings.ascii")
+                "seq_hooks.process.rungroup", "seq_hooks.lock.cycles", "errno", "encodings.ascii",
+                "seq_hooks.retention")
 
 
 def _imported_off_the_path(args: list[str], off: tuple[str, ...]) -> str:
