@@ -157,7 +157,8 @@ def test_a_group_shared_repository_keeps_our_state_out_of_other_members_reach(
         for d in [repo, *repo.rglob("*")]:
             os.chown(d, -1, gid)
         os.chmod(repo / ".git", 0o2775)
-        env = {**os.environ, "XDG_STATE_HOME": str(base / "state")}
+        # one unit at a time: the second run must queue behind the holder on our own state
+        env = {**os.environ, "XDG_STATE_HOME": str(base / "state"), "SEQ_HOOKS_SLOTS": "1"}
         # the other member gets there first
         made = subprocess.run(["runuser", "-u", name, "--", "mkdir", str(repo / ".git" / "seq-hooks")],
                               check=False, capture_output=True, text=True, timeout=30)
