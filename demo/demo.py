@@ -27,6 +27,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from seq_hooks.process import machine
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEPS = "[ruff, mypy, pytest]"  # the same list on every hook: one hook environment, installed once
@@ -201,12 +203,15 @@ def show_timeline(root: Path, trees: list[Path], since: float) -> None:
     for r in units:
         print(f"   {names.get(r['cwd'], r['cwd']):<12} {Path(r['argv'][-1]).name:<24} {r['enqueued'] - t0:6.2f}s "
               f"{r['started'] - t0:6.2f}s {r['duration_s']:6.2f}s {r['waited_s']:6.2f}s")
-    # a unit's command ran within [started, started + duration]; the next one got the lock after it was released
-    overlaps = sum(1 for a, b in itertools.pairwise(units) if b["started"] < a["started"] + a["duration_s"])
+    # a unit's command ran within [started, started + duration]: how many ran at once, at the most
+    edges = sorted([(r["started"], 1) for r in units] + [(r["started"] + r["duration_s"], -1) for r in units])
+    peak = max(itertools.accumulate(step for _, step in edges))
+    slots = machine.usable_cpus()  # slots = "auto", the default: one unit per CPU this machine lets us use
     interleaved = sum(1 for a, b in itertools.pairwise(units) if a["cwd"] != b["cwd"])
     note(f"{len(units)} units from {len({r['cwd'] for r in units})} worktrees; {interleaved} hand-overs between "
-         f"worktrees; overlapping units: {overlaps}. Each unit started only after the one before it had ended "
-         "(and its whole process tree was gone).")
+         f"worktrees; at most {peak} at once, for {slots} slots (slots = \"auto\": one per CPU); units over the "
+         f"slots: {max(peak - slots, 0)}. A slot went to the next unit only after its unit's whole process tree "
+         "was gone; `slots = 1` runs them one at a time.")
     history = subprocess.run([str(BIN / "seq-hooks"), "history", "-n", "6"], cwd=root, capture_output=True,
                              text=True, check=False)
     if history.returncode == 0:

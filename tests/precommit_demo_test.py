@@ -25,5 +25,5 @@ def test_the_demo_runs_and_cleans_up(tmp_path: Path) -> None:
     assert "FAILED tests/test_broken.py::test_add_is_wrong" in out
     assert out.count("Passed") >= 4  # the four runs at once all passed
     assert "20 units from 4 worktrees" in out
-    assert "overlapping units: 0." in out
+    assert "units over the slots: 0." in out
     assert not list(tmp_path.glob("seq-hooks-demo-*"))  # the temp dir is gone
