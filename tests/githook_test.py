@@ -82,7 +82,10 @@ def test_after_install_commit_runs_pre_commits_hooks_under_the_lock(isolated: Pa
     assert float(deadline.split("=")[1]) > 0
     records = [r for r in journal.read(state(isolated)) if r.lock == "default"]
     assert len(records) == 1
-    assert records[0].argv[0].endswith("pre-commit.seq-hooks-orig") and records[0].exit == 0
+    # pre-commit's kept hook is not executed: what it would run, with the chain's stash in place of pre-commit's
+    argv = records[0].argv
+    assert argv[1:4] == ["-m", "seq_hooks.sharedtree.precommit", "kept-hook"] and records[0].exit == 0
+    assert argv[4].endswith("pre-commit.seq-hooks-orig") and argv[5] == "--"
     assert records[0].token in holder_lines(out)[0]
 
 
@@ -317,3 +320,56 @@ def test_atomic_hooks_inside_the_commit_run_nested_in_the_hooks_lock(isolated: P
     assert len(outer) == 1 and "hook-impl" in outer[0].argv
     assert sorted(r.argv[-1] for r in units) == [".pre-commit-config.yaml", "a.txt", "b.txt"]
     assert {r.lock for r in units} == {f"default/nested/{outer[0].token}"}
+
+
+def test_pre_commits_kept_hook_is_run_with_its_own_arguments(isolated: Path) -> None:
+    """`pre-commit install -c FILE --allow-missing-config -t pre-push`: the chain passes what that hook would
+    (its --config, --hook-type, --skip-on-missing-config, --hook-dir), and the hook's own arguments and stdin."""
+    out = isolated.parent / "env.txt"
+    hooks = isolated / ".git" / "hooks"
+    pre_commit_config(isolated, out)
+    git(isolated, "mv", ".pre-commit-config.yaml", "my config.yaml")
+    with (isolated / "my config.yaml").open("a") as f:
+        f.write("    stages: [pre-push]\n")
+    git(isolated, "add", "my config.yaml")
+    for t in ("pre-commit", "pre-push"):
+        p = run([PY, "-m", "pre_commit", "install", "-c", "my config.yaml", "--allow-missing-config", "-t", t])
+        assert p.returncode == 0, p.stdout + p.stderr
+    assert githook.pre_commit_hook_impl(str(hooks / "pre-push")) == [
+        "hook-impl", "--config=my config.yaml", "--hook-type=pre-push", "--skip-on-missing-config",
+        "--hook-dir", str(hooks)]
+    assert run(seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "pre-push")).returncode == 0
+    assert commit(isolated).returncode == 0
+    bare = isolated.parent / "remote.git"
+    git(isolated.parent, "init", "-q", "--bare", str(bare))
+    p = run(["git", "push", "-q", str(bare), "HEAD:refs/heads/main"], cwd=isolated)
+    assert p.returncode == 0, p.stderr
+    assert holder_lines(out)[0].startswith("holder=default:")  # the pre-push stage's hook, under the lock
+    argvs = [r.argv for r in journal.read(state(isolated)) if r.lock == "default"]
+    assert [a[3] for a in argvs] == ["kept-hook", "kept-hook"]
+    assert argvs[1][4].endswith("pre-push.seq-hooks-orig") and argvs[1][6:] == [str(bare), str(bare)]
+
+
+@pytest.mark.parametrize("kept", ["pre-commit without pre-commit beside seq-hooks", "prek"])
+def test_otherwise_the_kept_hook_runs_after_the_chains_stash(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            kept: str) -> None:
+    """prek's hook, or pre-commit's when the interpreter seq-hooks runs has no pre-commit: the kept script runs
+    as it is, after `--stash`; doctor names the window and the fix."""
+    monkeypatch.setenv("PREK_HOME", str(isolated.parent / "prek-home"))
+    out = isolated.parent / "env.txt"
+    hooks = isolated / ".git" / "hooks"
+    pre_commit_config(isolated, out)
+    tool = [PY, "-m", "pre_commit"] if kept.startswith("pre-commit") else [str(Path(PY).parent / "prek")]
+    assert run([*tool, "install"]).returncode == 0
+    loc = githook.locate(str(isolated))
+    githook.install(loc, "pre-commit", PY, "" if kept.startswith("pre-commit") else PY)
+    c = commit(isolated)
+    assert c.returncode == 0, c.stdout + c.stderr
+    assert holder_lines(out)[0].startswith("holder=default:")
+    argv = next(r.argv for r in journal.read(state(isolated)) if r.lock == "default")
+    assert argv[0] == str(hooks / "pre-commit.seq-hooks-orig")
+    d = run(seq_hooks("doctor"))
+    assert "a save landing while it starts" in d.stdout and "pipx inject seq-hooks pre-commit" in d.stdout, d.stdout
+    githook.install(loc, "pre-commit", PY, PY)
+    d = run(seq_hooks("doctor"))
+    assert ("a save landing while it starts" in d.stdout) == (kept == "prek"), d.stdout

@@ -312,13 +312,19 @@ def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolate
     assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
 
 
-def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(isolated: Path) -> None:
+@pytest.mark.parametrize("setup", ["alone", "after pre-commit install"])
+def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(isolated: Path, setup: str) -> None:
     """Another writer saves a clean file just before pre-commit looks for unstaged edits (here from the legacy
     hook, which pre-commit runs just before): the chain's stash, in pre-commit's place, takes it (pre-commit's own
-    would check out the whole tree and wipe the writer's next save), and the writer's next save stays."""
+    would check out the whole tree and wipe the writer's next save), and the writer's next save stays. The same
+    through the README's steps (`pre-commit install`, then `seq-hooks install-git-hook`: pre-commit's hook kept)."""
     scene = Scene(isolated)
     scene.pre_commit_config()
+    if setup != "alone":
+        installed = run([PY, "-m", "pre_commit", "install"], cwd=isolated)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
     assert run(seq_hooks("install-git-hook")).returncode == 0
+    assert (isolated / ".git/hooks/pre-commit.seq-hooks-orig").exists() == (setup != "alone")
     first = "untouched.txt: base\nthe other writer's save while pre-commit starts\n"
     legacy = isolated / ".git/hooks/pre-commit.legacy"
     legacy.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(first)} > untouched.txt\n")

@@ -129,6 +129,14 @@ def git_hook(scene: Scene) -> list[Finding]:
         elif not os.access(h.path, os.X_OK):
             out.append(Finding(PROBLEM, "git hook", f"{h.path} is ours but not executable: git skips it",
                                f"chmod +x {h.path}"))
+        elif why := githook.stash_window(h, scene.root):
+            out.append(Finding(WARNING, "git hook",
+                               f"{h.hook_type}: {why}: pre-commit runs in a process of its own after the chain's "
+                               "stash, and a save landing while it starts (a few hundred ms) makes it stash and "
+                               "check out the whole tree itself (docs/git.md)",
+                               "pre-commit in seq-hooks' environment (`pipx inject seq-hooks pre-commit`, or both "
+                               "in one venv), then seq-hooks install-git-hook again (for prek's hook: seq-hooks "
+                               "uninstall-git-hook, pre-commit install, seq-hooks install-git-hook)"))
         else:
             out.append(Finding(OK, "git hook", f"{h.hook_type}: ours, in {where}"))
     return out

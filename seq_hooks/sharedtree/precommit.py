@@ -11,6 +11,8 @@ pre-commit's own: the checks before its stash (unmerged paths, an unstaged confi
 the legacy hook, the hooks.
 
     PYTHON -m seq_hooks.sharedtree.precommit hook-impl ARGS...   (an interpreter that has seq-hooks and pre-commit)
+    PYTHON -m seq_hooks.sharedtree.precommit kept-hook KEPT -- ARGS...   (pre-commit's generated hook KEPT, kept by
+        ours: the `hook-impl` arguments it would pass, read from it)
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ import os
 import sys
 from collections.abc import Iterator
 
-from seq_hooks import envnames
-from seq_hooks.errors import FatalError
+from seq_hooks import envnames, githook
+from seq_hooks.errors import FAILED, USAGE, FatalError
 from seq_hooks.sharedtree import changes
 
 
@@ -48,7 +50,23 @@ def _stashed(_patch_dir: str) -> Iterator[None]:
             stash.restore(held)
 
 
+def kept_hook(argv: list[str]) -> list[str]:
+    """`kept-hook KEPT -- ARGS...`: the arguments pre-commit's generated hook KEPT would pass for ARGS."""
+    if len(argv) < 3 or argv[0] != "kept-hook" or argv[2] != "--":
+        raise FatalError("usage: kept-hook KEPT -- ARGS...", USAGE)
+    impl = githook.pre_commit_hook_impl(argv[1])
+    if impl is None:
+        raise FatalError(f"{argv[1]} is no longer pre-commit's generated hook: install-git-hook again", FAILED)
+    return [*impl, "--", *argv[3:]]
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["kept-hook"]:  # pre-commit's hook kept by ours: what it would run
+        try:
+            argv = kept_hook(argv)
+        except FatalError as e:
+            sys.stderr.write(f"seq-hooks: {e.message}\n")
+            return e.code
     # pre-commit is untyped and not our dependency: imported by name, only in an interpreter that has it
     own = importlib.import_module("pre_commit.staged_files_only")
     run = importlib.import_module("pre_commit.main").main
