@@ -1,4 +1,4 @@
-"""Issues 11 and 17: slots and a memory budget, the defaults, the warm mypy. Four parts, each printing a table:
+"""Issues 11 and 17: slots and a memory budget, the defaults. Three parts, each printing a table:
 
 1. memory-bound units (each fills ~2 GB page by page, as a Python tool does, and holds it ~1.5 s; 16 at once;
    budget 8 GB): wall time and the peak memory of all of them together, with `slots = 1`, with the budget, the
@@ -17,10 +17,9 @@
    commit lost. Run it with the Python of a virtualenv where seq-hooks is installed as users get it (not
    editable), with ruff, mypy, pytest and pre-commit beside it.
 
-4. mypy alone (issue 17): a commit's files after the same edit, plain mypy against atomic-mypy without its daemon,
-   with the worktree's daemon warm, and cold (stopped by `seq-hooks clean` first).
+    .venv/bin/python benchmarks/bench_capacity.py [--part memory,cpu,storm] [--rounds N] [--agents 1,4,8]
 
-    .venv/bin/python benchmarks/bench_capacity.py [--part memory,cpu,storm,mypy] [--rounds N] [--agents 1,4,8]
+(mypy alone, plain against the daemon warm and cold: benchmarks/bench_mypy.py.)
 
 Peak memory is the summed resident memory of every process this benchmark started (sampled every 50 ms; the
 benchmark is a child subreaper, so a daemon that detaches from its parent, dmypy's, is still one of them);
@@ -486,65 +485,9 @@ def part_storm(rounds: int, agent_counts: list[int]) -> None:
     print(f"\natomic-mypy's units and the daemon (journal of the seq-hooks repository): {daemons}")
 
 
-# 4: mypy alone, plain against the daemon -------------------------------------------------------------------
-
-MYPY_ARGS = ["--follow-imports=skip", "--ignore-missing-imports"]  # the storm's hooks' own
-
-
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=WAIT_S, check=False)
-    if p.returncode not in (0, 1):
-        sys.stderr.write(f"{' '.join(cmd[:2])} exited {p.returncode}:\n{p.stdout[-1500:]}{p.stderr[-1500:]}\n")
-    return time.perf_counter() - start
-
-
-def part_mypy(rounds: int) -> None:
-    """A commit's files through mypy after the same kind of edit (a new function in a module and its test): plain mypy
-    (its cache warm, as plain pre-commit's hook runs it), atomic-mypy without the daemon, atomic-mypy with the
-    worktree's daemon warm, and cold (`seq-hooks clean` stopped it first: started, then asked). Interleaved."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEQ_HOOKS_", "PRE_COMMIT"))}
-    bin_dir = str(VENV_BIN)
-    _subreaper()
-    times: dict[str, list[float]] = {}
-    with _scratch("seq-hooks-bench-mypy-") as tmp:
-        sdist = _toolz_sdist(Path(tempfile.gettempdir()) / "seq-hooks-bench-cache")
-        repo = _init_repo(tmp / "repo")
-        with tarfile.open(sdist) as tar:
-            tar.extractall(tmp, filter="data")
-        for item in next(tmp.glob("toolz-*")).iterdir():
-            item.rename(repo / item.name)
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "--no-verify", "-m", "baseline")
-        ways = {"plain mypy": [f"{bin_dir}/mypy", *MYPY_ARGS],
-                "atomic-mypy --no-daemon": [f"{bin_dir}/atomic-mypy", "--no-daemon", *MYPY_ARGS],
-                "atomic-mypy, daemon warm": [f"{bin_dir}/atomic-mypy", *MYPY_ARGS],
-                "atomic-mypy, daemon cold": [f"{bin_dir}/atomic-mypy", *MYPY_ARGS]}
-        edits = 0
-        try:
-            for r in range(rounds + 1):  # round 0 warms the caches and starts the daemon: not counted
-                for label, cmd in ways.items():
-                    edits += 1  # each way meets an edit it has not seen (plain mypy's cache is shared)
-                    files = _change(repo, 0, edits)
-                    if label.endswith("cold"):
-                        subprocess.run([SEQ_HOOKS, "clean"], cwd=repo, env=env, capture_output=True, timeout=120,
-                                       check=False)
-                    took = _timed([*cmd, *files], repo, env)
-                    if r:
-                        times.setdefault(label, []).append(took)
-        finally:
-            subprocess.run([SEQ_HOOKS, "clean"], cwd=repo, env=env, capture_output=True, timeout=120, check=False)
-            _end_leftovers()
-    plain = statistics.median(times["plain mypy"])
-    rows = [[label, f"{statistics.median(xs):.2f}", f"{statistics.median(xs) / plain:.2f}x",
-             " / ".join(f"{x:.2f}" for x in xs)] for label, xs in times.items()]
-    table(f"mypy on a commit's files of {TOOLZ} after the same edit, median of {rounds} ({machine()})",
-          ["how", "s", "vs plain mypy", "each round s"], rows)
-
-
 def main() -> None:
     args = sys.argv[1:]
-    parts = args[args.index("--part") + 1].split(",") if "--part" in args else ["memory", "cpu", "storm", "mypy"]
+    parts = args[args.index("--part") + 1].split(",") if "--part" in args else ["memory", "cpu", "storm"]
     rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 1
     agents = [int(a) for a in args[args.index("--agents") + 1].split(",")] if "--agents" in args else [1, 4, 8]
     compile_package()
@@ -559,8 +502,7 @@ def main() -> None:
         part_cpu()
     if "storm" in parts:
         part_storm(rounds, agents)
-    if "mypy" in parts:
-        part_mypy(rounds)
+
 
 
 if __name__ == "__main__":
