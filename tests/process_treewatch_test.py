@@ -123,3 +123,21 @@ def test_the_log_says_how_memory_was_measured(eater: int) -> None:
     near = Watched(limit_mb=90)
     near.watch.sample(time.monotonic())
     assert "PSS: /proc/PID/smaps_rollup" in (near.watch.summary() or "")
+
+
+def test_a_process_seen_before_its_exec_is_asked_again_whether_it_is_a_daemon(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between its fork and its exec a daemon still shows its parent's environment: a no is not kept for good
+    (a hook chain's runner once waited minutes for a daemon it had taken for its command's child)."""
+    from seq_hooks.process import proctree, treewatch
+
+    answers = iter([False, True])
+    monkeypatch.setattr(proctree, "is_daemon", lambda _pid: next(answers))
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    w = Watched().watch
+    assert w.daemon(4242) is False
+    assert w.daemon(4242) is False  # asked again only after DAEMON_RECHECK
+    clock[0] += treewatch.DAEMON_RECHECK
+    assert w.daemon(4242) is True
+    assert w.daemon(4242) is True  # a yes is kept

@@ -32,6 +32,7 @@ FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two sample
 FORK_RATE = 5000.0  # processes per second we assume a tree can start between two samples
 LEVELS = (50, 75)  # percent of the memory limit worth a note in the log
 LEVEL_NOTE = "memory: the tree passed "  # the note's text in the log, before "75% of its limit (...)"
+DAEMON_RECHECK = 1.0  # seconds before a process found not to be a daemon is asked again
 TOKEN_SCAN = 0.5  # seconds between two scans for the run token (no subreaper only: a full pass over /proc)
 
 
@@ -97,12 +98,17 @@ class TreeWatch:
         self._last_scan = 0.0
         self._scanned: list[int] = []
         self._daemons: dict[int, bool] = {}
+        self._asked: dict[int, float] = {}  # when a pid was last asked whether it is a daemon
 
     def daemon(self, pid: int) -> bool:
-        """A resident daemon seq-hooks started (daemons/): not part of any unit's tree (asked once per pid)."""
+        """A resident daemon seq-hooks started (daemons/): not part of any unit's tree. A yes is kept; a no is
+        asked again after DAEMON_RECHECK, since a process seen between its fork and its exec still shows its
+        parent's environment (a daemon taken for a unit's process kept a hook chain waiting for minutes)."""
+        now = time.monotonic()
         known = self._daemons.get(pid)
-        if known is None:
+        if known is None or (known is False and now - self._asked.get(pid, 0.0) >= DAEMON_RECHECK):
             known = self._daemons[pid] = proctree.is_daemon(pid)
+            self._asked[pid] = now
         return known
 
     def pids(self) -> list[int]:
