@@ -7,7 +7,8 @@
 2. Runs `pre-commit run --all-files` with the four hooks and shows what they fixed and reported.
 3. Fixes the rest, adds slow tests, makes three more worktrees and runs pre-commit in all four at once: their
    units queue one at a time in the project-wide queue. The journal shows they never overlapped.
-4. Removes the temp dir (unless --keep).
+4. Stops what the runs left running (`seq-hooks clean`: atomic-mypy's mypy daemon, which
+   otherwise waits 15 minutes for the next commit) and removes the temp dir (unless --keep).
 
 PRE_COMMIT_HOME is a directory inside the temp dir: the demo leaves nothing in your pre-commit cache (a hook
 environment keyed to this checkout's path and commit would only pile up there); the price is that pre-commit
@@ -178,19 +179,49 @@ def step_two(root: Path, env: dict[str, str], tmp: Path) -> None:
     since = time.time()
     procs = [subprocess.Popen([str(BIN / "pre-commit"), "run", "atomic-pytest", "--all-files"], cwd=t, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for t in trees]
-    time.sleep(1.0)  # let the queue fill up, then look at it like a user would
-    note("seq-hooks status, a second into the runs:")
-    status = subprocess.run([str(BIN / "seq-hooks"), "status"], cwd=root, capture_output=True, text=True,
-                            check=False)
+    waited = wait_for_queue(root, env, procs)  # then look at it like a user would
+    note(f"seq-hooks status, {waited:.1f} s into the runs:")
+    status = subprocess.run([str(BIN / "seq-hooks"), "status"], cwd=root, env=env,
+                            capture_output=True, text=True, check=False)
     print(textwrap.indent(status.stdout.rstrip() or status.stderr.rstrip(), "     "), flush=True)
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     for tree, proc, out in zip(trees, procs, outputs, strict=True):
         verdict = out.strip().splitlines()[0] if out.strip() else ""
         print(f"   {tree.name:<12} exit {proc.returncode}  {verdict}")
-    show_timeline(root, trees, since)
+    show_timeline(root, env, trees, since)
 
 
-def show_timeline(root: Path, trees: list[Path], since: float) -> None:
+def wait_for_queue(root: Path, env: dict[str, str], procs: list[subprocess.Popen[str]],
+                   bound: float = 30.0) -> float:
+    """Seconds until the queue has a unit running and another waiting (on a busy machine pre-commit
+    takes seconds to start), or the runs end, or `bound` passes: the status shows a queue, not a
+    free lock."""
+    start = time.monotonic()
+    while time.monotonic() - start < bound and any(p.poll() is None for p in procs):
+        status = subprocess.run([str(BIN / "seq-hooks"), "status", "--json"], cwd=root, env=env,
+                                capture_output=True, text=True, check=False)
+        try:
+            locks = json.loads(status.stdout)["locks"]
+        except (ValueError, KeyError, TypeError):
+            break
+        if any(lock["holders"] and lock["waiting"] for lock in locks):
+            break
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def stop_what_is_left(root: Path, env: dict[str, str]) -> None:
+    """`seq-hooks clean` in the sample project: atomic-mypy's daemon (it would wait 15 minutes for
+    the next commit, its files removed with the temp dir) and anything else the runs left."""
+    say("cleaning up: seq-hooks clean")
+    done = subprocess.run([str(BIN / "seq-hooks"), "clean"], cwd=root, env=env,
+                          capture_output=True, text=True, check=False)
+    print(textwrap.indent((done.stdout + done.stderr).rstrip(), "   "), flush=True)
+    if done.returncode != 0:
+        note(f"seq-hooks clean exited {done.returncode}: `seq-hooks status` shows what still runs.")
+
+
+def show_timeline(root: Path, env: dict[str, str], trees: list[Path], since: float) -> None:
     say("2. the journal: every unit, in the order it ran")
     state = Path(git(root, "rev-parse", "--git-common-dir").strip())
     state = (root / state).resolve() / "seq-hooks" / "journal.jsonl"
@@ -212,8 +243,8 @@ def show_timeline(root: Path, trees: list[Path], since: float) -> None:
          f"worktrees; at most {peak} at once, for {slots} slots (slots = \"auto\": one per CPU); units over the "
          f"slots: {max(peak - slots, 0)}. A slot went to the next unit only after its unit's whole process tree "
          "was gone; `slots = 1` runs them one at a time.")
-    history = subprocess.run([str(BIN / "seq-hooks"), "history", "-n", "6"], cwd=root, capture_output=True,
-                             text=True, check=False)
+    history = subprocess.run([str(BIN / "seq-hooks"), "history", "-n", "6"], cwd=root, env=env,
+                             capture_output=True, text=True, check=False)
     if history.returncode == 0:
         note("The same from `seq-hooks history -n 6`:")
         print(textwrap.indent(history.stdout.rstrip(), "     "))
@@ -231,21 +262,25 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="seq-hooks-demo-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEQ_HOOKS_") and k != "PRE_COMMIT"}
     env["PRE_COMMIT_HOME"] = str(tmp / "pre-commit-home")
+    root = tmp / "project"
     try:
-        root = tmp / "project"
         make_project(root, sha)
         note(f"Sample project: {root}, with this .pre-commit-config.yaml:")
         show_config(root)
         step_one(root, env)
         step_two(root, env, tmp)
-        say("done")
-        note("Use these hooks in your project: copy the config above with `repo:` set to this repository's URL and "
-             "`rev:` to a release tag. `seq-hooks run -- make test` queues any other heavy command the same way.")
     finally:
+        if (root / ".git").is_dir():
+            stop_what_is_left(root, env)
         if args.keep:
             note(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    say("done")
+    note("Use these hooks in your project: copy the config above with `repo:` set to this "
+         "repository's URL and `rev:` to a release tag (or, before there is one, a commit: "
+         "`git rev-parse HEAD` in the clone). `seq-hooks run -- make test` queues any other heavy "
+         "command the same way.")
     return 0
 
 

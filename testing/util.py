@@ -75,6 +75,19 @@ def alive(pid: int) -> bool:
     return proctree.alive(pid)
 
 
+def processes_in(path: Path) -> list[int]:
+    """Live processes whose working directory or command line lies in `path` (a test's temp dir):
+    what a test started, found also where its environment lost the test's mark (the demo, and
+    pre-commit's hooks, run with a cleaned environment)."""
+    where = str(path)
+
+    def inside(text: str) -> bool:
+        return text.removesuffix(" (deleted)") == where or f"{where}/" in text
+
+    return [p.pid for p in proctree.processes()
+            if (inside(p.cwd() or "") or any(map(inside, p.argv() or ()))) and alive(p.pid)]
+
+
 def reap(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 10) -> None:
     """Ends a process we started, by pid, and waits for it."""
     if proc.poll() is None:

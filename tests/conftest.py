@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -12,7 +13,7 @@ from seq_hooks import config
 from seq_hooks.daemons import DIR as daemons_dir
 from seq_hooks.daemons import tend
 from seq_hooks.process import proctree
-from testing.util import alive, git_repo
+from testing.util import alive, git_repo, processes_in
 
 _CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE", "SEQ_HOOKS_TIMEOUT",
             "SEQ_HOOKS_MEMORY_LIMIT_MB", "SEQ_HOOKS_MAX_WAIT", "SEQ_HOOKS_MAX_PROCS", "SEQ_HOOKS_PIPELINE_TIMEOUT",
@@ -23,10 +24,12 @@ _CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DE
             *(name for names in config.ENV_NAMES.values() for name in names))  # every variable settings come from
 
 
-def _ours() -> list[int]:
-    """Live processes that carry this test session's mark: everything the tests started, at any depth."""
+def _ours(tmp_path: Path) -> list[int]:
+    """Live processes that carry this test session's mark, or run in or from the test's temp dir:
+    everything the test started, at any depth, also under an environment cleaned of the mark."""
     mark = str(os.getpid())
-    return [p.pid for p in proctree.processes() if p.env("SEQ_HOOKS_TEST_SESSION") == mark and alive(p.pid)]
+    marked = [p.pid for p in proctree.processes() if p.env("SEQ_HOOKS_TEST_SESSION") == mark and alive(p.pid)]
+    return sorted({*marked, *processes_in(tmp_path)})
 
 
 @pytest.fixture(autouse=True)
@@ -51,11 +54,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for daemons in {p.parent for p in tmp_path.rglob(f"{daemons_dir}/*.json")}:
         tend.stop_all(str(daemons.parent))  # atomic-mypy's daemons: by the pid in their records
     deadline = time.monotonic() + 5
-    while (left := _ours()) and time.monotonic() < deadline:
+    while (left := _ours(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.02)
+    named = [f"{pid} {proctree.cmdline(pid)[:200]}" for pid in left]
     for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, f"the test left processes behind: {left}"
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, "the test left processes behind:\n" + "\n".join(named)
     written = [str(p.relative_to(home)) for p in home.rglob("*")]
     assert not written, f"the test wrote to $HOME: {written}"
 

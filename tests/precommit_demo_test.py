@@ -1,10 +1,13 @@
-"""The demo (demo/run runs demo/demo.py in .venv): it must run start to end and show that no units overlapped."""
+"""The demo (demo/run runs demo/demo.py in .venv): it must run start to end, show that no units overlapped,
+and leave nothing running."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from testing.util import processes_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,4 +29,6 @@ def test_the_demo_runs_and_cleans_up(tmp_path: Path) -> None:
     assert out.count("Passed") >= 4  # the four runs at once all passed
     assert "20 units from 4 worktrees" in out
     assert "units over the slots: 0." in out
+    assert "stopped the mypy daemon of" in out  # atomic-mypy's daemon, by `seq-hooks clean`
+    assert not processes_in(tmp_path), "the demo left processes running"
     assert not list(tmp_path.glob("seq-hooks-demo-*"))  # the temp dir is gone
