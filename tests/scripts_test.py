@@ -126,3 +126,46 @@ def test_scripts_test_hands_the_missing_programs_to_pytest() -> None:
     text = (ROOT / "scripts" / "test").read_text()
     assert f"{WITHOUT}=$(bash scripts/system-packages)" in text and f"export {WITHOUT}" in text
     assert os.access(SCRIPT, os.X_OK)
+
+
+def _ci_checkout(tmp: Path, pytest_exit: int, ruff_exit: int = 0) -> Path:
+    """A copy of .ci/run and scripts/test whose tools are stubs: .venv's python passes pip, the
+    import check and compileall and exits `pytest_exit` for pytest; ruff exits `ruff_exit`."""
+    tree = tmp / "checkout"
+    for name in (".ci/run", "scripts/test"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tree / name)
+    (tree / "scripts" / "system-packages").write_text("#!/bin/sh\n")
+    stubs = {
+        "python": f'#!/bin/sh\n[ "$1 $2" = "-m pytest" ] && exit {pytest_exit}\nexit 0\n',
+        "ruff": f"#!/bin/sh\nexit {ruff_exit}\n",
+        "mypy": "#!/bin/sh\nexit 0\n",
+    }
+    (tree / ".venv" / "bin").mkdir(parents=True)
+    for name, text in stubs.items():
+        (tree / ".venv" / "bin" / name).write_text(text)
+        (tree / ".venv" / "bin" / name).chmod(0o755)
+    return tree
+
+
+@pytest.mark.parametrize(
+    ("pytest_exit", "ruff_exit", "expected"),
+    [(0, 0, 0), (5, 0, 5), (1, 0, 1), (0, 1, 1)],
+    ids=["passed", "no-test-collected", "a-test-failed", "ruff-failed"],
+)
+def test_ci_fails_when_pytest_collects_nothing(
+    tmp_path: Path, pytest_exit: int, ruff_exit: int, expected: int
+) -> None:
+    """.ci/run as CI runs it (CI=true, no standard input): pytest's exit 5 (no test collected)
+    fails the run like a failed test, and so does a linter."""
+    tree = _ci_checkout(tmp_path, pytest_exit, ruff_exit)
+    done = subprocess.run(
+        ["bash", str(tree / ".ci" / "run")],
+        env={**os.environ, "CI": "true"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == expected, done.stdout + done.stderr
