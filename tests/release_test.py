@@ -92,14 +92,20 @@ def _readme_block(after: str, language: str) -> str:
     return part.split(f"```{language}\n", 1)[1].split("```", 1)[0]
 
 
-def _hook_repository(tmp: Path, rev: str) -> Path:
-    """A clone of this repository, as a user makes one; the release tag is created in the clone when
-    this repository does not have it yet (it is made when the release is)."""
+FALLBACK = "`git rev-parse HEAD`"  # the README's rev for a clone without the release tag
+
+
+def _hook_repository(tmp: Path, rev: str) -> tuple[Path, str]:
+    """A clone of this repository, as a user makes one, and the rev the README has them write: the
+    release tag, or in a clone without it (a tag is made when the release is; a clone of main may
+    have none) the commit `git rev-parse HEAD` prints there."""
     clone = tmp / "seq-hooks"
     git(tmp, "clone", "-q", str(ROOT), str(clone))
-    if rev not in git(clone, "tag", "--list").stdout.split():
-        git(clone, "tag", rev)
-    return clone
+    if rev in git(clone, "tag", "--list").stdout.split():
+        return clone, rev
+    step = (ROOT / "README.md").read_text().split("**1. Add the hooks**", 1)[1].split("```yaml", 1)[0]
+    assert FALLBACK in step, f"the clone has no tag {rev} and step 1 says no other rev to write"
+    return clone, git(clone, "rev-parse", "HEAD").stdout.strip()
 
 
 @pytest.mark.usefixtures("caches")
@@ -109,9 +115,10 @@ def test_readme_four_steps_work_as_copied(isolated: Path, tmp_path: Path) -> Non
     sample = _readme_block("**1. Add the hooks**", "yaml")
     rev = re.search(r"rev:\s*(\S+)", sample)
     assert rev is not None and "/path/to/seq-hooks" in sample
-    clone = _hook_repository(tmp_path, rev.group(1))
+    clone, written = _hook_repository(tmp_path, rev.group(1))
     repo = isolated
-    (repo / ".pre-commit-config.yaml").write_text(sample.replace("/path/to/seq-hooks", str(clone)))
+    config = sample.replace("/path/to/seq-hooks", str(clone)).replace(rev.group(0), f"rev: {written}")
+    (repo / ".pre-commit-config.yaml").write_text(config)
     (repo / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     (repo / ".gitignore").write_text(".venv\n")
     (repo / "app.py").write_text("def double(x: int) -> int:\n    return x * 2\n")
