@@ -47,6 +47,13 @@ def test_a_source_file_runs_the_tests_named_after_it(isolated: Path) -> None:
                                                                   "tests/test_mod.py"]
 
 
+def test_a_packages_init_runs_the_tests_named_after_the_package(isolated: Path) -> None:
+    layout(isolated, {**LAYOUT, "src/calc/__init__.py": "", "tests/test_calc.py": "", "__init__.py": ""})
+    assert plan(isolated, ["src/calc/__init__.py"]) == ["tests/test_calc.py"]
+    assert sorted(plan(isolated, ["src/mod/__init__.py"])) == ["tests/mod_test.py", "tests/test_mod.py"]
+    assert plan(isolated, ["__init__.py"]) == []  # the repository's own: no package name
+
+
 def test_a_test_file_runs_itself_and_conftest_runs_its_directory(isolated: Path) -> None:
     layout(isolated, LAYOUT)
     assert plan(isolated, ["scripts/test_mod.py"]) == ["scripts/test_mod.py"]

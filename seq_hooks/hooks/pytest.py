@@ -1,8 +1,9 @@
 """`atomic-pytest`: the tests that match the changed files, 8 test files per unit, through the project lock.
 
 A changed test file (test_*.py, *_test.py) runs itself; a changed source file runs the test files named after
-it (test_<name>.py, <name>_test.py) under the configured test_paths; a changed conftest.py runs the test files
-under its directory; --all runs every test file. pytest's exit 5 (nothing collected) is not a failure.
+it (test_<name>.py, <name>_test.py; a package's __init__.py: the package's name) under the configured
+test_paths; a changed conftest.py runs the test files under its directory; --all runs every test file.
+pytest's exit 5 (nothing collected) is not a failure.
 xdist is kept from starting workers inside a unit: `-n 0` when pytest, asked with the unit's options, its
 configuration and PYTEST_ADDOPTS, has the plugin active (not when the user turned it off with `-p no:xdist`:
 pytest would refuse `-n`).
@@ -59,6 +60,8 @@ def plan(job: Job) -> list[str]:
                     out.setdefault(t, None)
             continue
         stem = base[:-3]
+        if stem == "__init__":  # a package's own code: its tests are named after the package
+            stem = os.path.basename(os.path.dirname(os.path.normpath(f)))
         for t in tests:
             if os.path.basename(t) in (f"test_{stem}.py", f"{stem}_test.py"):
                 out.setdefault(t, None)
