@@ -1,4 +1,5 @@
-"""Shared bits of the benchmarks: a throw-away git repo, the seq-hooks command, timing, a table printer."""
+"""Shared bits of the benchmarks: a throw-away git repo, the seq-hooks command, timing, a table
+printer."""
 from __future__ import annotations
 
 import os
@@ -14,11 +15,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-SEQ_HOOKS = str(VENV_BIN / "seq-hooks") if (VENV_BIN / "seq-hooks").exists() else shutil.which("seq-hooks") or ""
+SEQ_HOOKS = (
+    str(VENV_BIN / "seq-hooks")
+    if (VENV_BIN / "seq-hooks").exists()
+    else shutil.which("seq-hooks") or ""
+)
 
 
 def compile_package() -> None:
-    """Installed packages carry .pyc files; an editable checkout under PYTHONDONTWRITEBYTECODE would not."""
+    """Installed packages carry .pyc files; an editable checkout under PYTHONDONTWRITEBYTECODE would
+    not."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "seq_hooks")], check=True)
 
 
@@ -34,7 +40,9 @@ def scratch_repo(pyproject: str | None = None) -> Iterator[Path]:
         yield repo
 
 
-def wall(cmd: list[str], n: int, cwd: Path | None = None, env: dict[str, str] | None = None) -> list[float]:
+def wall(
+    cmd: list[str], n: int, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> list[float]:
     """Wall seconds of n sequential runs of cmd (the first run, cache warm-up, is not counted)."""
     subprocess.run(cmd, cwd=cwd, env=env, check=False, stdout=subprocess.DEVNULL)
     out = []

@@ -1,7 +1,8 @@
-"""Issue 6: six concurrent `add` + `commit -- FILE` sequences in one repository, with plain git and with
-`seq-hooks git --`, with no hook and with a pre-commit hook that takes 0.2 s (git keeps index.lock while the
-hooks of a `commit -- paths` run). Counts the sequences that failed (and how many of those said index.lock),
-the commits that landed, and the wall time of the whole round. Also the cost of one `seq-hooks git -- status`.
+"""Issue 6: six concurrent `add` + `commit -- FILE` sequences in one repository, with plain git and
+with `seq-hooks git --`, with no hook and with a pre-commit hook that takes 0.2 s (git keeps
+index.lock while the hooks of a `commit -- paths` run). Counts the sequences that failed (and how
+many of those said index.lock), the commits that landed, and the wall time of the whole round. Also
+the cost of one `seq-hooks git -- status`.
 
     .venv/bin/python benchmarks/bench_git.py [--rounds N]
 """
@@ -19,8 +20,12 @@ WORKERS = 6
 
 
 def _prepare(repo: Path, hook_s: float) -> None:
-    for args in (["config", "user.name", "Bench"], ["config", "user.email", "bench@example.invalid"],
-                 ["config", "commit.gpgsign", "false"], ["commit", "-q", "--allow-empty", "-m", "root"]):
+    for args in (
+        ["config", "user.name", "Bench"],
+        ["config", "user.email", "bench@example.invalid"],
+        ["config", "commit.gpgsign", "false"],
+        ["commit", "-q", "--allow-empty", "-m", "root"],
+    ):
         subprocess.run(["git", *args], cwd=repo, check=True)
     if hook_s:
         hook = repo / ".git" / "hooks" / "pre-commit"
@@ -42,7 +47,9 @@ def one_round(git_cmd: str, hook_s: float) -> tuple[int, int, int, float]:
         go.touch()
         results = [(p.wait(300), p.stderr.read() if p.stderr else "") for p in procs]
         elapsed = time.perf_counter() - t
-        log = subprocess.run(["git", "log", "--format=%s"], cwd=repo, capture_output=True, text=True, check=True)
+        log = subprocess.run(
+            ["git", "log", "--format=%s"], cwd=repo, capture_output=True, text=True, check=True
+        )
         commits = len(log.stdout.split()) - 1
     failed = [err for code, err in results if code != 0]
     return len(failed), sum("index.lock" in err for err in failed), commits, elapsed
@@ -71,8 +78,11 @@ def main() -> None:
         _prepare(repo, 0.0)
         plain = wall(["git", "status", "--short"], 20, cwd=repo)
         locked = wall([SEQ_HOOKS, "git", "--", "status", "--short"], 20, cwd=repo)
-    table("cost of the lock for one quick git command (20 runs, median)",
-          ["command", "ms"], [["git status --short", ms(plain)], ["seq-hooks git -- status --short", ms(locked)]])
+    table(
+        "cost of the lock for one quick git command (20 runs, median)",
+        ["command", "ms"],
+        [["git status --short", ms(plain)], ["seq-hooks git -- status --short", ms(locked)]],
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Issue 3: the queue under load. 20 concurrent `seq-hooks run -- true` against 20 sequential ones, the handoff
-latency from one holder's release to the next holder's start (from the journal), and the resident memory of a
-process waiting for the lock.
+"""Issue 3: the queue under load. 20 concurrent `seq-hooks run -- true` against 20 sequential ones,
+the handoff latency from one holder's release to the next holder's start (from the journal), and the
+resident memory of a process waiting for the lock.
 
     .venv/bin/python benchmarks/bench_lock.py [--rounds N]
 """
@@ -34,20 +34,42 @@ def concurrent_vs_sequential(rounds: int, n: int = 20) -> list[float]:
             sequential = time.perf_counter() - t
             before = len(journal(repo))
             t = time.perf_counter()
-            procs = [subprocess.Popen([SEQ_HOOKS, "run", "--quiet", "--", "true"], cwd=repo) for _ in range(n)]
+            procs = [
+                subprocess.Popen([SEQ_HOOKS, "run", "--quiet", "--", "true"], cwd=repo)
+                for _ in range(n)
+            ]
             codes = [p.wait(120) for p in procs]
             concurrent = time.perf_counter() - t
             assert codes == [0] * n, codes
             runs = sorted(journal(repo)[before:], key=lambda rec: rec["started"])
             gaps = [(b["started"] - a["ended"]) * 1000 for a, b in itertools.pairwise(runs)
-                    if b["enqueued"] < a["ended"]]  # only real handoffs: b was already waiting when a released
+                    # only real handoffs: b was already waiting when a released
+                    if b["enqueued"] < a["ended"]]
             handoffs.extend(gaps)
-            rows.append([str(r + 1), f"{sequential * 1000:.0f}", f"{concurrent * 1000:.0f}",
-                         f"{concurrent / sequential:.2f}", str(len(gaps)),
-                         f"{statistics.median(gaps):.2f}" if gaps else "-", f"{max(gaps):.2f}" if gaps else "-"])
-    table(f"{n} x `seq-hooks run -- true`: sequential vs all at once ({machine()})",
-          ["round", "sequential ms", "concurrent ms", "ratio", "handoffs", "median handoff ms", "max handoff ms"],
-          rows)
+            rows.append(
+                [
+                    str(r + 1),
+                    f"{sequential * 1000:.0f}",
+                    f"{concurrent * 1000:.0f}",
+                    f"{concurrent / sequential:.2f}",
+                    str(len(gaps)),
+                    f"{statistics.median(gaps):.2f}" if gaps else "-",
+                    f"{max(gaps):.2f}" if gaps else "-",
+                ]
+            )
+    table(
+        f"{n} x `seq-hooks run -- true`: sequential vs all at once ({machine()})",
+        [
+            "round",
+            "sequential ms",
+            "concurrent ms",
+            "ratio",
+            "handoffs",
+            "median handoff ms",
+            "max handoff ms",
+        ],
+        rows,
+    )
     return handoffs
 
 
@@ -56,12 +78,27 @@ def waiting_rss() -> None:
     rows = []
     with scratch_repo() as repo:
         gate, pidfile = repo / "gate", repo / "holder.pid"
-        holder = subprocess.Popen([SEQ_HOOKS, "run", "--", sys.executable, str(gate_script), str(pidfile), str(gate),
-                                   str(repo / "order"), "holder"], cwd=repo)
+        holder = subprocess.Popen(
+            [
+                SEQ_HOOKS,
+                "run",
+                "--",
+                sys.executable,
+                str(gate_script),
+                str(pidfile),
+                str(gate),
+                str(repo / "order"),
+                "holder",
+            ],
+            cwd=repo,
+        )
         deadline = time.monotonic() + 20
         while not pidfile.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-        waiters = [subprocess.Popen([SEQ_HOOKS, "run", "--quiet", "--", "true"], cwd=repo) for _ in range(5)]
+        waiters = [
+            subprocess.Popen([SEQ_HOOKS, "run", "--quiet", "--", "true"], cwd=repo)
+            for _ in range(5)
+        ]
         queue = repo / ".git" / "seq-hooks" / "locks" / "default"
         while len(list(queue.glob("*.ticket"))) < 6 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -75,7 +112,11 @@ def waiting_rss() -> None:
         holder.wait(30)
         for w in waiters:
             w.wait(30)
-    table("Resident memory of a seq-hooks process waiting for the lock", ["pid", "VmRSS MiB", "state"], rows)
+    table(
+        "Resident memory of a seq-hooks process waiting for the lock",
+        ["pid", "VmRSS MiB", "state"],
+        rows,
+    )
 
 
 def main() -> int:

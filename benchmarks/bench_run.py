@@ -1,13 +1,14 @@
 """The cost of supervising one command, and how far a fast allocation overshoots the memory limit.
 
-Startup is compared with `python3 -I -S -c pass` and with the floor (FLOOR below): the interpreter and the stdlib
-modules any supervised run needs, plus spawning the command. Each seq-hooks command is measured in repositories
-shaped like a user's (REPOS): without a pyproject.toml, with one that has no seq-hooks table, and with a
-[tool.seq-hooks] table. Targets, in each: `run --no-lock -- true` within 1.1x of the floor, `run -- true` within
-1.2x.
+Startup is compared with `python3 -I -S -c pass` and with the floor (FLOOR below): the interpreter
+and the stdlib modules any supervised run needs, plus spawning the command. Each seq-hooks command
+is measured in repositories shaped like a user's (REPOS): without a pyproject.toml, with one that
+has no seq-hooks table, and with a [tool.seq-hooks] table. Targets, in each: `run --no-lock -- true`
+within 1.1x of the floor, `run -- true` within 1.2x.
 
     .venv/bin/python benchmarks/bench_run.py [--runs N]
-    .venv/bin/python benchmarks/bench_run.py --instructions    (needs valgrind; counts instead of timing)
+    .venv/bin/python benchmarks/bench_run.py --instructions    (needs valgrind; counts instead of
+    timing)
 """
 from __future__ import annotations
 
@@ -28,20 +29,20 @@ from _common import ROOT, SEQ_HOOKS, compile_package, machine, ms, scratch_repo,
 from seq_hooks.pyproject_cache import NAME as CACHE_NAME
 from seq_hooks.pyproject_cache import SETTLED_NS
 
-# The floor: what any supervised run of `true` must pay whatever its code. The interpreter with site (the console
-# script's), the stdlib a run needs (json: tickets and journal, which brings re, as the installer's console script
-# does too; signal: forwarding; fcntl: flock; select: waiting; ctypes: prctl for the subreaper), and spawning the
-# command and waiting for it.
+# The floor: what any supervised run of `true` must pay whatever its code. The interpreter with site
+# (the console script's), the stdlib a run needs (json: tickets and journal, which brings re, as the
+# installer's console script does too; signal: forwarding; fcntl: flock; select: waiting; ctypes:
+# prctl for the subreaper), and spawning the command and waiting for it.
 FLOOR = ("import json, signal, fcntl, select, ctypes, os\n"
          "os.waitpid(os.posix_spawnp('true', ['true'], os.environ), 0)")
-# seq-hooks ends with os._exit (entry.exit_now): the same floor without the interpreter's teardown, for a
-# comparison that does not credit seq-hooks with what the floor spends on its own exit
+# seq-hooks ends with os._exit (entry.exit_now): the same floor without the interpreter's teardown,
+# for a comparison that does not credit seq-hooks with what the floor spends on its own exit
 FLOOR_NO_TEARDOWN = FLOOR + "\nos._exit(0)"
 
 
-# Repositories shaped like a user's. A Python project's pyproject.toml, with the usual tables; the second names
-# seq-hooks among its dev dependencies (a search of the text for the name finds it: the cache answers there);
-# the third configures seq-hooks.
+# Repositories shaped like a user's. A Python project's pyproject.toml, with the usual tables; the
+# second names seq-hooks among its dev dependencies (a search of the text for the name finds it: the
+# cache answers there); the third configures seq-hooks.
 _PYPROJECT = """\
 [build-system]
 requires = ["hatchling>=1.18"]
@@ -106,12 +107,23 @@ def cases() -> list[Case]:
         Case("true (bare)", ["true"]),
         Case("timeout 5 true", ["timeout", "5", "true"]),
         Case("venv python -c pass (with site)", [sys.executable, "-c", "pass"]),
-        Case("floor: venv python, the stdlib a run needs, spawn true", [sys.executable, "-c", FLOOR]),
-        Case("the floor ending with os._exit (no teardown)", [sys.executable, "-c", FLOOR_NO_TEARDOWN]),
+        Case(
+            "floor: venv python, the stdlib a run needs, spawn true", [sys.executable, "-c", FLOOR]
+        ),
+        Case(
+            "the floor ending with os._exit (no teardown)",
+            [sys.executable, "-c", FLOOR_NO_TEARDOWN],
+        ),
     ]
     for repo, _text in REPOS:
-        out += [Case(f"seq-hooks run --no-lock -- true, {repo}", [SEQ_HOOKS, "run", "--no-lock", "--", "true"], repo),
-                Case(f"seq-hooks run -- true, {repo}", [SEQ_HOOKS, "run", "--", "true"], repo)]
+        out += [
+            Case(
+                f"seq-hooks run --no-lock -- true, {repo}",
+                [SEQ_HOOKS, "run", "--no-lock", "--", "true"],
+                repo,
+            ),
+            Case(f"seq-hooks run -- true, {repo}", [SEQ_HOOKS, "run", "--", "true"], repo),
+        ]
     return out
 
 
@@ -120,10 +132,13 @@ BASE, FLOOR_CASE, BARE_FLOOR_CASE = 0, 4, 5  # the rows the ratios divide by
 
 @contextmanager
 def repos() -> Iterator[dict[str | None, Path]]:
-    """The repositories of REPOS by name (None: the first), each pyproject.toml settled: the cache keeps a version
-    of the file once it is older than a clock tick (a user's pyproject.toml is older than their run)."""
+    """The repositories of REPOS by name (None: the first), each pyproject.toml settled: the cache
+    keeps a version of the file once it is older than a clock tick (a user's pyproject.toml is older
+    than their run)."""
     with ExitStack() as stack:
-        made: dict[str | None, Path] = {name: stack.enter_context(scratch_repo(text)) for name, text in REPOS}
+        made: dict[str | None, Path] = {
+            name: stack.enter_context(scratch_repo(text)) for name, text in REPOS
+        }
         time.sleep(SETTLED_NS / 1e9)
         made[None] = made[REPOS[0][0]]
         yield made
@@ -135,29 +150,42 @@ def _ratios(value: float, base: float, floor: float, bare_floor: float) -> list[
 
 def startup(n: int, cases: list[Case]) -> None:
     with repos() as where:
-        # interleaved rounds: a load that comes and goes on a shared machine touches every case alike
+        # interleaved rounds: a load that comes and goes on a shared machine touches every case
+        # alike
         times: dict[str, list[float]] = {case.name: [] for case in cases}
         for _ in range(max(n // 10, 1)):
             for case in cases:
                 times[case.name] += wall(case.cmd, 10, where[case.repo])
     medians = {name: _median(ts) for name, ts in times.items()}
     base, floor, bare_floor = (medians[cases[i].name] for i in (BASE, FLOOR_CASE, BARE_FLOOR_CASE))
-    rows = [[case.name, ms(times[case.name]), *_ratios(medians[case.name], base, floor, bare_floor)] for case in cases]
-    table(f"Startup: median wall time of {len(times[cases[0].name])} runs ({machine()})",
-          ["command", "median ms", "vs python3 -I -S", "vs floor", "vs floor without teardown"], rows)
+    rows = [
+        [case.name, ms(times[case.name]), *_ratios(medians[case.name], base, floor, bare_floor)]
+        for case in cases
+    ]
+    table(
+        f"Startup: median wall time of {len(times[cases[0].name])} runs ({machine()})",
+        ["command", "median ms", "vs python3 -I -S", "vs floor", "vs floor without teardown"],
+        rows,
+    )
 
 
 def _count(argv: list[str], repo: Path, out: str) -> int:
-    p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv], cwd=repo,
-                       capture_output=True, text=True, check=False)
+    p = subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     found = re.search(r"Collected : (\d+)", p.stderr)
     return int(found.group(1)) if found else 0
 
 
 def instructions(cases: list[Case]) -> None:
-    """Instructions each command's own process executes (valgrind's callgrind counts them; the command's children
-    run natively and are not counted): unlike wall time, the count does not move with the load of a shared
-    machine. Each seq-hooks command runs once before it is counted, as `wall` does (the pyproject cache fills)."""
+    """Instructions each command's own process executes (valgrind's callgrind counts them; the
+    command's children run natively and are not counted): unlike wall time, the count does not move
+    with the load of a shared machine. Each seq-hooks command runs once before it is counted, as
+    `wall` does (the pyproject cache fills)."""
     counts: dict[str, int] = {}
     with repos() as where, tempfile.TemporaryDirectory() as tmp:
         for case in cases:
@@ -171,12 +199,27 @@ def instructions(cases: list[Case]) -> None:
         cache = where[edited] / ".git" / "seq-hooks" / CACHE_NAME
         cache.unlink(missing_ok=True)
         cold = f"seq-hooks run --no-lock -- true, {edited}, first run after an edit"
-        counts[cold] = _count([sys.executable, SEQ_HOOKS, "run", "--no-lock", "--", "true"], where[edited],
-                              f"{tmp}/out")
+        counts[cold] = _count(
+            [sys.executable, SEQ_HOOKS, "run", "--no-lock", "--", "true"],
+            where[edited],
+            f"{tmp}/out",
+        )
     base, floor, bare_floor = (counts[cases[i].name] for i in (BASE, FLOOR_CASE, BARE_FLOOR_CASE))
-    rows = [[name, f"{count / 1e6:.1f}", *_ratios(count, base, floor, bare_floor)] for name, count in counts.items()]
-    table("Instructions of the command's own process (valgrind --tool=callgrind)",
-          ["command", "million instructions", "vs python3 -I -S", "vs floor", "vs floor without teardown"], rows)
+    rows = [
+        [name, f"{count / 1e6:.1f}", *_ratios(count, base, floor, bare_floor)]
+        for name, count in counts.items()
+    ]
+    table(
+        "Instructions of the command's own process (valgrind --tool=callgrind)",
+        [
+            "command",
+            "million instructions",
+            "vs python3 -I -S",
+            "vs floor",
+            "vs floor without teardown",
+        ],
+        rows,
+    )
 
 
 def overshoot(runs: int, limit_mb: int = 300, rate: int = 1000) -> None:
@@ -190,9 +233,18 @@ def overshoot(runs: int, limit_mb: int = 300, rate: int = 1000) -> None:
                 cwd=repo, capture_output=True, text=True, check=False,
             )
             record = json.loads(p.stdout)
-            held = int(record["stdout"].split()[-1])  # the child prints its RSS after each 1 MB step
-            rows.append([str(i + 1), str(p.returncode), record["reason"], f"{record['peak_rss_mb']:.0f}",
-                         str(held), f"{(held / limit_mb - 1) * 100:+.1f}%"])
+            # the child prints its RSS after each 1 MB step
+            held = int(record["stdout"].split()[-1])
+            rows.append(
+                [
+                    str(i + 1),
+                    str(p.returncode),
+                    record["reason"],
+                    f"{record['peak_rss_mb']:.0f}",
+                    str(held),
+                    f"{(held / limit_mb - 1) * 100:+.1f}%",
+                ]
+            )
     table(f"Memory: a child allocating ~{rate} MB/s under --memory-limit {limit_mb} ({runs} runs)",
           ["run", "exit", "reason", "peak sampled MB", "most held MB", "overshoot"], rows)
 

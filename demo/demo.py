@@ -1,18 +1,20 @@
 """The seq-hooks demo (run it with `demo/run`).
 
-1. Makes a throw-away git repository in a temp dir with sample files: one ruff violation, one format problem, one
-   mypy error, one failing test, and clean files; its .pre-commit-config.yaml points `repo:` at this checkout
-   with `rev:` = this checkout's HEAD (pre-commit clones the hook repository at that commit, so uncommitted
-   changes in the checkout are not part of the demo).
+1. Makes a throw-away git repository in a temp dir with sample files: one ruff violation, one format
+   problem, one mypy error, one failing test, and clean files; its .pre-commit-config.yaml points
+   `repo:` at this checkout with `rev:` = this checkout's HEAD (pre-commit clones the hook
+   repository at that commit, so uncommitted changes in the checkout are not part of the demo).
 2. Runs `pre-commit run --all-files` with the four hooks and shows what they fixed and reported.
-3. Fixes the rest, adds slow tests, makes three more worktrees and runs pre-commit in all four at once: their
-   units queue one at a time in the project-wide queue. The journal shows they never overlapped.
+3. Fixes the rest, adds slow tests, makes three more worktrees and runs pre-commit in all four at
+   once: their units queue one at a time in the project-wide queue. The journal shows they never
+   overlapped.
 4. Stops what the runs left running (`seq-hooks clean`: atomic-mypy's mypy daemon, which
    otherwise waits 15 minutes for the next commit) and removes the temp dir (unless --keep).
 
-PRE_COMMIT_HOME is a directory inside the temp dir: the demo leaves nothing in your pre-commit cache (a hook
-environment keyed to this checkout's path and commit would only pile up there); the price is that pre-commit
-installs the hook environment (seq-hooks, ruff, mypy, pytest from PyPI) on every demo run, ~10-30 s.
+PRE_COMMIT_HOME is a directory inside the temp dir: the demo leaves nothing in your pre-commit cache
+(a hook environment keyed to this checkout's path and commit would only pile up there); the price is
+that pre-commit installs the hook environment (seq-hooks, ruff, mypy, pytest from PyPI) on every
+demo run, ~10-30 s.
 """
 from __future__ import annotations
 
@@ -35,8 +37,9 @@ BIN = Path(sys.executable).parent
 DEPS = "[ruff, mypy, pytest]"  # the same list on every hook: one hook environment, installed once
 
 FILES = {
-    # what Python, pytest, mypy and ruff write while they check: without it `git add -A` commits the byte code of
-    # step 1, pytest rewrites it in step 2, and pre-commit reports "files were modified by this hook"
+    # what Python, pytest, mypy and ruff write while they check: without it `git add -A` commits the
+    # byte code of step 1, pytest rewrites it in step 2, and pre-commit reports "files were modified
+    # by this hook"
     ".gitignore": """\
         __pycache__/
         *.pyc
@@ -89,8 +92,9 @@ FILES = {
         ''',
 }
 FIXED = {
-    "typed_wrong.py": 'count: int = 3\n',
-    "tests/test_broken.py": 'from calc import add\n\n\ndef test_add_is_right() -> None:\n    assert add(2, 2) == 4\n',
+    "typed_wrong.py": "count: int = 3\n",
+    "tests/test_broken.py": "from calc import add\n\n\ndef test_add_is_right() -> None:\n    "
+                            "assert add(2, 2) == 4\n",
 }
 SLOW_TEST = '''import time
 
@@ -109,13 +113,16 @@ def note(text: str) -> None:
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def config(sha: str) -> str:
     hooks = "".join(f"    -   id: {h}\n        additional_dependencies: {DEPS}\n"
                     for h in ("atomic-ruff", "atomic-ruff-format", "atomic-mypy", "atomic-pytest"))
-    hooks += "        args: [--batch, '1']\n"  # atomic-pytest: a unit per test file, to show the hand-overs
+    # atomic-pytest: a unit per test file, to show the hand-overs
+    hooks += "        args: [--batch, '1']\n"
     return f"repos:\n-   repo: {CHECKOUT}\n    rev: {sha}\n    hooks:\n{hooks}"
 
 
@@ -139,13 +146,18 @@ def show_config(root: Path) -> None:
 
 def pre_commit(root: Path, env: dict[str, str], *args: str) -> int:
     """Runs pre-commit with its output going straight to the terminal."""
-    return subprocess.run([str(BIN / "pre-commit"), *args], cwd=root, env=env, check=False).returncode
+    return subprocess.run(
+        [str(BIN / "pre-commit"), *args], cwd=root, env=env, check=False
+    ).returncode
 
 
 def step_one(root: Path, env: dict[str, str]) -> None:
     say("1. pre-commit run --all-files on a project with one problem of each kind")
-    note("Installing the hook environment first (once per PRE_COMMIT_HOME: seq-hooks from this checkout, plus ruff,"
-         " mypy and pytest from PyPI).")
+    note(
+        "Installing the hook environment first (once per PRE_COMMIT_HOME: seq-hooks from this "
+        "checkout, plus ruff,"
+        " mypy and pytest from PyPI)."
+    )
     code = pre_commit(root, env, "install-hooks")
     if code != 0:
         raise SystemExit(f"demo: pre-commit could not install the hook environment (exit {code})")
@@ -153,12 +165,21 @@ def step_one(root: Path, env: dict[str, str]) -> None:
     code = pre_commit(root, env, "run", "--all-files")
     say(f"1. what happened (pre-commit exit {code})")
     changed = git(root, "diff", "--stat").rstrip()
-    note("atomic-ruff fixed lint_me.py (the unused import) and atomic-ruff-format reformatted format_me.py; "
-         "pre-commit reports both hooks as failed because they modified files, as it does for any fixer:")
+    note(
+        "atomic-ruff fixed lint_me.py (the unused import) and atomic-ruff-format reformatted "
+        "format_me.py; "
+        "pre-commit reports both hooks as failed because they modified files, as it does for any "
+        "fixer:"
+    )
     print(textwrap.indent(changed, "    "))
-    note("atomic-mypy reported the error in typed_wrong.py and atomic-pytest the failing test, each naming the "
-         "file that failed and why. Each hook's files went through the project lock in units sized to the tool "
-         "(ruff: up to 200 files, mypy: all in one, pytest here: one test file), each one tool process.")
+    note(
+        "atomic-mypy reported the error in typed_wrong.py and atomic-pytest the failing test, each "
+        "naming the "
+        "file that failed and why. Each hook's files went through the project lock in units sized "
+        "to the tool "
+        "(ruff: up to 200 files, mypy: all in one, pytest here: one test file), each one tool "
+        "process."
+    )
 
 
 def step_two(root: Path, env: dict[str, str], tmp: Path) -> None:
@@ -173,12 +194,25 @@ def step_two(root: Path, env: dict[str, str], tmp: Path) -> None:
     for i in range(1, 4):
         git(root, "worktree", "add", "-q", str(tmp / f"worktree-{i}"))
         trees.append(tmp / f"worktree-{i}")
-    note("Each run executes atomic-pytest --all-files: 5 test files, one unit each (the demo's --batch 1; by "
-         "default 8 test files share a unit), 20 units in all. Without "
-         "seq-hooks they would all run at once; here they wait in one FIFO queue shared by every worktree.")
+    note(
+        "Each run executes atomic-pytest --all-files: 5 test files, one unit each (the demo's "
+        "--batch 1; by "
+        "default 8 test files share a unit), 20 units in all. Without "
+        "seq-hooks they would all run at once; here they wait in one FIFO queue shared by every "
+        "worktree."
+    )
     since = time.time()
-    procs = [subprocess.Popen([str(BIN / "pre-commit"), "run", "atomic-pytest", "--all-files"], cwd=t, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for t in trees]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "pre-commit"), "run", "atomic-pytest", "--all-files"],
+            cwd=t,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for t in trees
+    ]
     waited = wait_for_queue(root, env, procs)  # then look at it like a user would
     note(f"seq-hooks status, {waited:.1f} s into the runs:")
     status = subprocess.run([str(BIN / "seq-hooks"), "status"], cwd=root, env=env,
@@ -230,19 +264,32 @@ def show_timeline(root: Path, env: dict[str, str], trees: list[Path], since: flo
     units.sort(key=lambda r: r["started"])
     t0 = min(r["enqueued"] for r in units)
     names = {str(t): t.name for t in trees}
-    print(f"   {'worktree':<12} {'test file':<24} {'queued':>7} {'start':>7} {'ran':>7} {'waited':>7}")
+    print(
+        f"   {'worktree':<12} {'test file':<24} {'queued':>7} {'start':>7} {'ran':>7} {'waited':>7}"
+    )
     for r in units:
-        print(f"   {names.get(r['cwd'], r['cwd']):<12} {Path(r['argv'][-1]).name:<24} {r['enqueued'] - t0:6.2f}s "
-              f"{r['started'] - t0:6.2f}s {r['duration_s']:6.2f}s {r['waited_s']:6.2f}s")
+        print(
+            f"   {names.get(r['cwd'], r['cwd']):<12} {Path(r['argv'][-1]).name:<24} "
+            f"{r['enqueued'] - t0:6.2f}s "
+            f"{r['started'] - t0:6.2f}s {r['duration_s']:6.2f}s {r['waited_s']:6.2f}s"
+        )
     # a unit's command ran within [started, started + duration]: how many ran at once, at the most
-    edges = sorted([(r["started"], 1) for r in units] + [(r["started"] + r["duration_s"], -1) for r in units])
+    edges = sorted(
+        [(r["started"], 1) for r in units] + [(r["started"] + r["duration_s"], -1) for r in units]
+    )
     peak = max(itertools.accumulate(step for _, step in edges))
-    slots = machine.usable_cpus()  # slots = "auto", the default: one unit per CPU this machine lets us use
+    # slots = "auto", the default: one unit per CPU this machine lets us use
+    slots = machine.usable_cpus()
     interleaved = sum(1 for a, b in itertools.pairwise(units) if a["cwd"] != b["cwd"])
-    note(f"{len(units)} units from {len({r['cwd'] for r in units})} worktrees; {interleaved} hand-overs between "
-         f"worktrees; at most {peak} at once, for {slots} slots (slots = \"auto\": one per CPU); units over the "
-         f"slots: {max(peak - slots, 0)}. A slot went to the next unit only after its unit's whole process tree "
-         "was gone; `slots = 1` runs them one at a time.")
+    note(
+        f"{len(units)} units from {len({r['cwd'] for r in units})} worktrees; {interleaved} "
+        "hand-overs between "
+        f'worktrees; at most {peak} at once, for {slots} slots (slots = "auto": one per CPU); '
+        'units over the '
+        f"slots: {max(peak - slots, 0)}. A slot went to the next unit only after its unit's whole "
+        "process tree "
+        "was gone; `slots = 1` runs them one at a time."
+    )
     history = subprocess.run([str(BIN / "seq-hooks"), "history", "-n", "6"], cwd=root, env=env,
                              capture_output=True, text=True, check=False)
     if history.returncode == 0:
@@ -252,15 +299,25 @@ def show_timeline(root: Path, env: dict[str, str], trees: list[Path], since: flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The seq-hooks demo: see the module docstring.")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (its path is printed)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp dir (its path is printed)"
+    )
     args = parser.parse_args(argv)
     sha = git(CHECKOUT, "rev-parse", "HEAD").strip()
     say("seq-hooks demo")
-    note(f"Hook repository: this checkout, {CHECKOUT}, at HEAD {sha[:12]} (pre-commit clones it at that commit).")
+    note(
+        f"Hook repository: this checkout, {CHECKOUT}, at HEAD {sha[:12]} (pre-commit clones it at "
+        "that commit)."
+    )
     if git(CHECKOUT, "status", "--porcelain", "--untracked-files=no").strip():
-        note("This checkout has uncommitted changes: they are NOT in the demo. Commit them to see them in action.")
+        note(
+            "This checkout has uncommitted changes: they are NOT in the demo. Commit them to see "
+            "them in action."
+        )
     tmp = Path(tempfile.mkdtemp(prefix="seq-hooks-demo-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEQ_HOOKS_") and k != "PRE_COMMIT"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SEQ_HOOKS_") and k != "PRE_COMMIT"
+    }
     env["PRE_COMMIT_HOME"] = str(tmp / "pre-commit-home")
     root = tmp / "project"
     try:

@@ -12,11 +12,12 @@ __all__ = ["RunResult", "__version__", "run"]
 
 
 def __getattr__(name: str) -> str:
-    """`__version__`: the installed package's, whose one owner is pyproject.toml (read only when asked: importlib
-    stays off the run path)."""
+    """`__version__`: the installed package's, whose one owner is pyproject.toml (read only when
+    asked: importlib stays off the run path)."""
     if name != "__version__":
         raise AttributeError(f"module 'seq_hooks' has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version  # importlib: off the run path (~6 ms)
+    # importlib: off the run path (~6 ms)
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("seq-hooks")

@@ -1,7 +1,9 @@
-"""The Python API: `seq_hooks.run(argv, ...)` for test suites and scripts that spawn heavy subprocesses.
+"""The Python API: `seq_hooks.run(argv, ...)` for test suites and scripts that spawn heavy
+subprocesses.
 
-The run happens in a `seq-hooks run --json` child process, so the caller's own children, signal handlers and
-process state are never touched (the supervisor reaps every child of its process and becomes a subreaper).
+The run happens in a `seq-hooks run --json` child process, so the caller's own children, signal
+handlers and process state are never touched (the supervisor reaps every child of its process and
+becomes a subreaper).
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from seq_hooks.process.spawn import spawn
 from seq_hooks.runner import Result
 
 RunResult = Result
-# The child changes to the caller's `cwd` itself: changing ours around the spawn would race with the caller's
-# other threads. `python -c IN_DIR DIR seq-hooks-args...` then runs the CLI as its console script does.
+# The child changes to the caller's `cwd` itself: changing ours around the spawn would race with the
+# caller's other threads. `python -c IN_DIR DIR seq-hooks-args...` then runs the CLI as its console
+# script does.
 IN_DIR = ("import os, sys\n"
           "try:\n    os.chdir(sys.argv[1])\n"
           "except OSError as e:\n"
@@ -39,17 +42,34 @@ def run(
     shell: bool = False,
     threads: int | None = None,
 ) -> Result:
-    """Runs argv through the project's queue and supervisor, like `seq-hooks run --json`; returns the result.
+    """Runs argv through the project's queue and supervisor, like `seq-hooks run --json`; returns
+    the result.
 
-    `shell`: argv is one shell command line (`["make -j4 && make test"]`), run with sh -c as `--shell` does;
-    `threads`: cap the tools' own threads and workers, as `--threads` does. Settings not given come from
-    [tool.seq-hooks] and SEQ_HOOKS_* as for the command. Output is captured into the result. Raises FatalError
-    for a usage or configuration error (exit 2) or a failure of seq-hooks itself. Safe to call from threads.
+    `shell`: argv is one shell command line (`["make -j4 && make test"]`), run with sh -c as
+    `--shell` does; `threads`: cap the tools' own threads and workers, as `--threads` does. Settings
+    not given come from [tool.seq-hooks] and SEQ_HOOKS_* as for the command. Output is captured into
+    the result. Raises FatalError for a usage or configuration error (exit 2) or a failure of
+    seq-hooks itself. Safe to call from threads.
     """
-    cmd = [sys.executable, "-c", IN_DIR, cwd or ".", "run", "--json", "--quiet", *(["--shell"] if shell else [])]
-    for flag, value in (("--timeout", timeout), ("--kill-after", kill_after), ("--memory-limit", memory_limit_mb),
-                        ("--max-procs", max_procs), ("--max-wait", max_wait), ("--retry", retry or None),
-                        ("--threads", threads)):
+    cmd = [
+        sys.executable,
+        "-c",
+        IN_DIR,
+        cwd or ".",
+        "run",
+        "--json",
+        "--quiet",
+        *(["--shell"] if shell else []),
+    ]
+    for flag, value in (
+        ("--timeout", timeout),
+        ("--kill-after", kill_after),
+        ("--memory-limit", memory_limit_mb),
+        ("--max-procs", max_procs),
+        ("--max-wait", max_wait),
+        ("--retry", retry or None),
+        ("--threads", threads),
+    ):
         if value is not None:
             cmd += [flag, str(value)]
     cmd += ["--no-lock"] if lock is None else ["--lock", lock]
@@ -62,7 +82,8 @@ def run(
         os.close(out_w)
         os.close(err_w)
     with os.fdopen(out_r, "rb") as out, os.fdopen(err_r, "rb") as err:
-        data = out.read()  # stderr is small (notes only, the command's own is captured): no deadlock
+        # stderr is small (notes only, the command's own is captured): no deadlock
+        data = out.read()
         notes = err.read()
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)

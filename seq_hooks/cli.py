@@ -21,7 +21,8 @@ COMMANDS = {
     "doctor": "check the setup and the machine",
     "clean": "remove stale queue entries and leftover processes of dead runs",
     "migrate": "rewrite what still calls the guides' scripts (git hooks, pre-commit, Makefiles)",
-    "watch": "enforce a memory limit (and a timeout) on a process that is already running, and its tree",
+    "watch": "enforce a memory limit (and a timeout) on a process that is already running, and its "
+             "tree",
 }
 
 
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"seq-hooks: unknown command {name!r} (commands: {', '.join(COMMANDS)})\n")
         return USAGE
     program = argv is None
-    if program:  # the console script's own run: entry.guard takes the collector back (see its module docstring)
+    # the console script's own run: entry.guard takes the collector back (see its module docstring)
+    if program:
         import gc
 
         gc.disable()

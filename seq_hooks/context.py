@@ -1,4 +1,5 @@
-"""Where a command runs: the project around the working directory, its settings and its state dir."""
+"""Where a command runs: the project around the working directory, its settings and its state
+dir."""
 from __future__ import annotations
 
 from seq_hooks import config, project
@@ -15,13 +16,15 @@ class Context(NamedTuple):
 
 def load(cwd: str | None = None) -> Context:
     proj = project.find(cwd)
-    own = project.state_path(proj)  # the project's own state dir keeps its parsed pyproject.toml, in any scope
+    # the project's own state dir keeps its parsed pyproject.toml, in any scope
+    own = project.state_path(proj)
     settings = config.load(proj.root, cache_dir=own)
     if settings.scope == "project":
         state_dir = project.ensure_private_dir(own)
     else:
         state_dir = project.state_dir(proj, settings.scope)
-    if pending.orphaned(state_dir):  # a dead commit's stash: one listing (and a flock test per record) to know
+    # a dead commit's stash: one listing (and a flock test per record) to know
+    if pending.orphaned(state_dir):
         from seq_hooks.sharedtree import recover
 
         recover.recover(state_dir)

@@ -10,9 +10,11 @@ from seq_hooks.records import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import TextIO
 
-_CONTROL: dict[int, str] = dict.fromkeys([*range(32), 127, *range(128, 160), *range(0xD800, 0xE000)], "?")
-# a byte that was not UTF-8 (a surrogate escape, os.fsdecode's way) is shown as \xNN: never sent raw (0x9b is
-# the C1 control CSI), and the name stays recognisable
+_CONTROL: dict[int, str] = dict.fromkeys(
+    [*range(32), 127, *range(128, 160), *range(0xD800, 0xE000)], "?"
+)
+# a byte that was not UTF-8 (a surrogate escape, os.fsdecode's way) is shown as \xNN: never sent raw
+# (0x9b is the C1 control CSI), and the name stays recognisable
 _CONTROL.update((0xDC00 + b, f"\\x{b:02x}") for b in range(128, 256))
 
 
@@ -29,8 +31,8 @@ def seconds(s: float | None) -> str:
 
 
 def clean(text: str) -> str:
-    """Control characters replaced: a command line may hold escape sequences that would drive the terminal; bytes
-    that were not UTF-8 shown as \\xNN."""
+    """Control characters replaced: a command line may hold escape sequences that would drive the
+    terminal; bytes that were not UTF-8 shown as \\xNN."""
     return text.translate(_CONTROL)
 
 
@@ -70,7 +72,8 @@ def fit_parts(parts: list[tuple[str, str]], width: int, colour: bool) -> str:
 
 
 def use_colour(stream: TextIO) -> bool:
-    """Colour only on a terminal and only without NO_COLOR (https://no-color.org: any non-empty value)."""
+    """Colour only on a terminal and only without NO_COLOR (https://no-color.org: any non-empty
+    value)."""
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("TERM") == "dumb":

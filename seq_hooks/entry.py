@@ -1,14 +1,16 @@
-"""What every console script shares: the platform check and `guard`, the one place errors become exit codes.
+"""What every console script shares: the platform check and `guard`, the one place errors become
+exit codes.
 
 `seq-hooks` (cli) and every hook's console script run their entry through `guard`. Run as a program
-(`program=True`), guard also ends the process itself once the entry has returned: it flushes our output and
-leaves with os._exit, skipping the interpreter's teardown (its last full garbage collection and the clearing of
-every module, a tenth of a plain run's instructions: docs/design.md, "The hot path"). Nothing of ours needs that
-teardown: files are written with os.write or closed by `with`, no thread outlives a command, and nothing is
-registered with atexit. For the same reason the objects made while importing are frozen (gc.freeze) before the
-entry starts: every later collection skips them. And the console script imports its command's modules with the
-collector off (cli.main): what importing makes lives as long as the process, so no collection could free it (a
-hundredth of a plain run's instructions); guard turns the collector back on.
+(`program=True`), guard also ends the process itself once the entry has returned: it flushes our
+output and leaves with os._exit, skipping the interpreter's teardown (its last full garbage
+collection and the clearing of every module, a tenth of a plain run's instructions:
+docs/design.md, "The hot path"). Nothing of ours needs that teardown: files are written with
+os.write or closed by `with`, no thread outlives a command, and nothing is registered with atexit.
+For the same reason the objects made while importing are frozen (gc.freeze) before the entry starts:
+every later collection skips them. And the console script imports its command's modules with the
+collector off (cli.main): what importing makes lives as long as the process, so no collection could
+free it (a hundredth of a plain run's instructions); guard turns the collector back on.
 """
 from __future__ import annotations
 
@@ -28,13 +30,19 @@ if TYPE_CHECKING:
 def unsupported_platform() -> str | None:
     """Why seq-hooks cannot run here, checked before anything POSIX-only is imported."""
     if sys.platform == "win32":
-        return "Windows is not supported: seq-hooks needs POSIX process groups, flock and posix_spawn (use WSL)"
+        return (
+            "Windows is not supported: seq-hooks needs POSIX process groups, flock and posix_spawn "
+            "(use WSL)"
+        )
     return None
 
 
-def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str], *, program: bool = False) -> int:
-    """Runs an entry point; the one place where errors become messages and exit codes. With `program`, the
-    console script's own call, the process ends here with that code (see the module's docstring)."""
+def guard(
+    prog: str, entry: Callable[[list[str]], int], argv: Sequence[str], *, program: bool = False
+) -> int:
+    """Runs an entry point; the one place where errors become messages and exit codes. With
+    `program`, the console script's own call, the process ends here with that code (see the module's
+    docstring)."""
     if program:
         import gc  # only for a console script, at its end
 
@@ -47,7 +55,8 @@ def guard(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str], *, 
 
 
 def exit_now(code: int) -> NoReturn:
-    """Flushes stdout and stderr and ends the process with `code` at once (no interpreter teardown)."""
+    """Flushes stdout and stderr and ends the process with `code` at once (no interpreter
+    teardown)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -81,13 +90,15 @@ def _code(prog: str, entry: Callable[[list[str]], int], argv: Sequence[str]) -> 
             return INTERNAL
         if os.environ.get(envnames.DEBUG):
             raise
-        sys.stderr.write(f"{prog}: internal error: {type(e).__name__}: {e} (SEQ_HOOKS_DEBUG=1 shows more)\n")
+        sys.stderr.write(
+            f"{prog}: internal error: {type(e).__name__}: {e} (SEQ_HOOKS_DEBUG=1 shows more)\n"
+        )
         return INTERNAL
 
 
 def _no_space(e: Exception) -> str | None:
-    """The sentence for a full disk or an exhausted quota: what is full, for which file (seq-hooks' own state, a
-    log); None for any other error."""
+    """The sentence for a full disk or an exhausted quota: what is full, for which file (seq-hooks'
+    own state, a log); None for any other error."""
     import errno  # only after an error: off every run's path (bench_run)
 
     if not isinstance(e, OSError) or e.errno not in (errno.ENOSPC, errno.EDQUOT):

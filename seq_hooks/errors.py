@@ -16,20 +16,24 @@ BROKEN_PIPE = 141  # our reader went away (SIGPIPE): SIGNALLED + 13
 
 
 class Reason:
-    """How a unit ended: the `reason` of a supervised run, of a `runner.Result` (`run --json`) and of a journal
-    record, each word spelled here only, beside the exit codes they go with (docs/commands.md lists them)."""
+    """How a unit ended: the `reason` of a supervised run, of a `runner.Result` (`run --json`) and
+    of a journal record, each word spelled here only, beside the exit codes they go with
+    (docs/commands.md lists them)."""
 
     EXIT = "exit"  # the command exited by itself, with its own status
     SIGNAL = "signal"  # a signal seq-hooks did not send ended it (SIGNALLED + N)
     TIMEOUT = "timeout"  # seq-hooks ended it at its timeout or the pipeline deadline (TIMEOUT)
     MEMORY = "memory"  # at its memory limit (KILLED)
     PROCS = "procs"  # at its process limit (KILLED)
-    INTERRUPTED = "interrupted"  # the user (or a signal to seq-hooks) interrupted it (SIGNALLED + N)
+    # the user (or a signal to seq-hooks) interrupted it (SIGNALLED + N)
+    INTERRUPTED = "interrupted"
     NOT_FOUND = "not-found"  # it never started: no such command (NOT_FOUND)
     NOT_EXECUTABLE = "not-executable"  # it never started: not executable (NOT_EXECUTABLE)
-    DETACHED = "detached"  # why its detached daemons were ended after it exited (the unit keeps its own reason)
+    # why its detached daemons were ended after it exited (the unit keeps its own reason)
+    DETACHED = "detached"
 
-    ALL = (EXIT, SIGNAL, TIMEOUT, MEMORY, PROCS, INTERRUPTED, NOT_FOUND, NOT_EXECUTABLE)  # what a unit reports
+    # what a unit reports
+    ALL = (EXIT, SIGNAL, TIMEOUT, MEMORY, PROCS, INTERRUPTED, NOT_FOUND, NOT_EXECUTABLE)
     BY_ITSELF = (EXIT, SIGNAL)  # ended without seq-hooks ending it: its peak is what it needed
     AT_A_LIMIT = (TIMEOUT, MEMORY, PROCS)  # ended by seq-hooks at one of its limits
     NOT_STARTED = (NOT_FOUND, NOT_EXECUTABLE)
@@ -57,8 +61,8 @@ class UsageError(FatalError):
 
 
 def on_file(error: OSError, path: str) -> OSError:
-    """`error` naming `path` when it names no file (a failed os.write names none), so that the sentence made of it
-    (entry.guard: a full disk) says which file could not be written."""
+    """`error` naming `path` when it names no file (a failed os.write names none), so that the
+    sentence made of it (entry.guard: a full disk) says which file could not be written."""
     if error.filename is None:
         error.filename = path
     return error

@@ -1,17 +1,28 @@
-"""Reading a git command line as git reads it: its global options (some take the next word as their value),
-its subcommand, and the directory it works in."""
+"""Reading a git command line as git reads it: its global options (some take the next word as their
+value), its subcommand, and the directory it works in."""
 from __future__ import annotations
 
 import os
 
-# git's options before the subcommand that take the next word as their value (git.c, handle_options);
-# `--exec-path` and `--list-cmds` take one only after `=`
-VALUED = frozenset(("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--super-prefix", "--config-env",
-                    "--attr-source"))
+# git's options before the subcommand that take the next word as their value (git.c,
+# handle_options); `--exec-path` and `--list-cmds` take one only after `=`
+VALUED = frozenset(
+    (
+        "-C",
+        "-c",
+        "--git-dir",
+        "--work-tree",
+        "--namespace",
+        "--super-prefix",
+        "--config-env",
+        "--attr-source",
+    )
+)
 
 
 def subcommand(args: list[str]) -> str:
-    """`commit` in `-C x -c k=v --no-pager commit -m m` (git's arguments, without `git`); "" when none."""
+    """`commit` in `-C x -c k=v --no-pager commit -m m` (git's arguments, without `git`); "" when
+    none."""
     i = 0
     while i < len(args):
         word = args[i]
@@ -26,8 +37,9 @@ def subcommand(args: list[str]) -> str:
 
 
 def working_dir(args: list[str]) -> str | None:
-    """Where to look for the repository git will work in, from its options before the subcommand: `-C DIR`
-    (each relative to the one before), else the directory of `--git-dir`; None: the working directory."""
+    """Where to look for the repository git will work in, from its options before the subcommand:
+    `-C DIR` (each relative to the one before), else the directory of `--git-dir`; None: the working
+    directory."""
     cwd = None
     git_dir = None
     i = 0

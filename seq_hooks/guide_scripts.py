@@ -1,12 +1,14 @@
-"""What still calls the two bash guides' scripts (scripts/wait_all.sh, sequential-executor.sh, ...) once they are
-deleted, and what each call becomes: for `doctor`, which reports them, and `migrate`, which rewrites them.
+"""What still calls the two bash guides' scripts (scripts/wait_all.sh, sequential-executor.sh, ...)
+once they are deleted, and what each call becomes: for `doctor`, which reports them, and `migrate`,
+which rewrites them.
 
-Three kinds of place: git hooks (the guides' `ensure-sequential.sh` wrote `.git/hooks/pre-commit`, and
-`install-git-hook` keeps a hook it replaces as `<type>.seq-hooks-orig`, `pre-commit install` as `<type>.legacy`:
-a kept guide hook still runs on every commit); pre-commit configurations; Makefiles, the guides'
-`.sequential-aliases` and CI workflows. A guide hook is replaced as a whole (it only ran pre-commit under the
-guides' lock: seq-hooks' own hook does that); in the other files each call of a script is rewritten in place to
-the seq-hooks command that does its job (docs/guides.md, the Scripts table).
+Three kinds of place: git hooks (the guides' `ensure-sequential.sh` wrote `.git/hooks/pre-commit`,
+and `install-git-hook` keeps a hook it replaces as `<type>.seq-hooks-orig`, `pre-commit install` as
+`<type>.legacy`: a kept guide hook still runs on every commit); pre-commit configurations;
+Makefiles, the guides' `.sequential-aliases` and CI workflows. A guide hook is replaced as a whole
+(it only ran pre-commit under the guides' lock: seq-hooks' own hook does that); in the other files
+each call of a script is rewritten in place to the seq-hooks command that does its job
+(docs/guides.md, the Scripts table).
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from seq_hooks import githook
 from seq_hooks.errors import FatalError
 from seq_hooks.records import NamedTuple
 
-# script -> the command line that takes its place, word for word ("" when no line can: said in ADVICE)
+# script -> the command line that takes its place, word for word ("" when no line can: said in
+# ADVICE)
 REPLACEMENT = {
-    "wait_all.sh": "seq-hooks run --no-lock",  # its options are seq-hooks run's (--timeout, --retry, --json, ...)
+    # its options are seq-hooks run's (--timeout, --retry, --json, ...)
+    "wait_all.sh": "seq-hooks run --no-lock",
     "sequential-executor.sh": "seq-hooks run --",
     "safe-run.sh": "seq-hooks run --",
     "seq": "seq-hooks run --",  # scripts/seq only: a bare `seq` is coreutils'
@@ -35,10 +39,12 @@ REPLACEMENT = {
     "example-atomic-pipeline.sh": "",
 }
 ADVICE = {
-    "atomic-hook.sh": "use the `atomic` hook (args: [--, CMD, ARGS...]) or `atomic -- CMD ARGS FILES`",
+    "atomic-hook.sh": "use the `atomic` hook (args: [--, CMD, ARGS...]) or `atomic -- CMD ARGS "
+                      "FILES`",
     "example-atomic-pipeline.sh": "run the pipeline as one unit: seq-hooks run --pipeline -- CMD",
 }
-HOOK_NAMES = ("", githook.BACKUP, githook.LEGACY)  # a hook as git runs it, as we keep it, as pre-commit keeps it
+# a hook as git runs it, as we keep it, as pre-commit keeps it
+HOOK_NAMES = ("", githook.BACKUP, githook.LEGACY)
 MOVED = ".from-the-guides"  # what `migrate` renames a guide hook to: git runs no hook by that name
 _END = r"(?=$|[\s\"';|&)`])"
 _CALL = re.compile(r"(?P<path>(?:[^\s\"'=;|&`@]*/)?)(?P<name>" + "|".join(
@@ -59,13 +65,17 @@ class Call(NamedTuple):
 
 def calls_in(line: str) -> list[str]:
     """The guide scripts `line` calls, in order."""
-    found = [m["name"] for m in _CALL.finditer(line) if m["name"] != "seq" or m["path"].endswith("scripts/")]
+    found = [
+        m["name"]
+        for m in _CALL.finditer(line)
+        if m["name"] != "seq" or m["path"].endswith("scripts/")
+    ]
     return found + (["scripts/*.sh"] if _GLOB.search(line) else [])
 
 
 def rewrite(line: str) -> str | None:
-    """`line` with each call of a guide script replaced by the seq-hooks command that does its job; None when
-    one of them has no such command (it is to be done by hand)."""
+    """`line` with each call of a guide script replaced by the seq-hooks command that does its job;
+    None when one of them has no such command (it is to be done by hand)."""
     if _GLOB.search(line):
         return None
     out: list[str] = []
@@ -78,9 +88,15 @@ def rewrite(line: str) -> str | None:
             return None
         start, end = m.start(), m.end()
         quote = line[start - 1 : start] if start else ""
-        if quote in ("'", '"') and line[end : end + 1] == quote and line[start - 2 : start - 1] != "=":
-            start, end = start - 1, end + 1  # a quoted command word: its replacement is several words
-        if name == "memory_monitor.sh":  # its flags: --limit MB is --memory-limit MB, --interval S has no use
+        if (
+            quote in ("'", '"')
+            and line[end : end + 1] == quote
+            and line[start - 2 : start - 1] != "="
+        ):
+            # a quoted command word: its replacement is several words
+            start, end = start - 1, end + 1
+        # its flags: --limit MB is --memory-limit MB, --interval S has no use
+        if name == "memory_monitor.sh":
             rest = re.sub(r"(?<!\S)--limit(?=[\s=])", "--memory-limit", line[end:], count=1)
             line = line[:end] + re.sub(r"\s+--interval(?:=|\s+)\S+", "", rest, count=1)
         out += [line[at:start], REPLACEMENT[name]]
@@ -98,8 +114,16 @@ def _fix(scripts: list[str], new: str | None) -> str:
 
 def text_files(root: str) -> list[str]:
     """Where the guides had users call their scripts, besides git hooks."""
-    names = [".pre-commit-config.yaml", ".pre-commit-config.yml", "Makefile", "makefile", "GNUmakefile",
-             ".sequential-aliases", ".env.development", "lefthook.yml"]
+    names = [
+        ".pre-commit-config.yaml",
+        ".pre-commit-config.yml",
+        "Makefile",
+        "makefile",
+        "GNUmakefile",
+        ".sequential-aliases",
+        ".env.development",
+        "lefthook.yml",
+    ]
     found = [os.path.join(root, n) for n in names]
     found += sorted(glob.glob(os.path.join(root, "*.mk")))
     found += sorted(glob.glob(os.path.join(root, ".github", "workflows", "*.y*ml")))
@@ -125,12 +149,15 @@ def in_text(path: str) -> list[Call]:
 
 
 def hook_files(root: str) -> list[str]:
-    """Every hook file git runs or we, or pre-commit, keep and run: `<type>`, `.seq-hooks-orig`, `.legacy`."""
+    """Every hook file git runs or we, or pre-commit, keep and run: `<type>`, `.seq-hooks-orig`,
+    `.legacy`."""
     try:
         loc = githook.locate(root)
     except FatalError:
         return []
-    paths = [os.path.join(loc.hooks_dir, t + suffix) for t in githook.HOOK_TYPES for suffix in HOOK_NAMES]
+    paths = [
+        os.path.join(loc.hooks_dir, t + suffix) for t in githook.HOOK_TYPES for suffix in HOOK_NAMES
+    ]
     return [p for p in paths if os.path.isfile(p)]
 
 
@@ -142,13 +169,22 @@ def in_hook(path: str) -> Call | None:
     scripts = tuple(dict.fromkeys(s for line in lines for s in calls_in(line)))
     name = os.path.basename(path)
     if name.endswith(githook.BACKUP):
-        fix = (f"seq-hooks migrate renames it to {name}{MOVED}; seq-hooks' hook then runs pre-commit itself "
-               "(the guides' hook ran pre-commit under their lock)")
+        fix = (
+            f"seq-hooks migrate renames it to {name}{MOVED}; seq-hooks' hook then runs pre-commit "
+            "itself "
+            "(the guides' hook ran pre-commit under their lock)"
+        )
     elif name.endswith(githook.LEGACY):
-        fix = f"seq-hooks migrate renames it to {name}{MOVED} (pre-commit runs a .legacy hook before its own)"
+        fix = (
+            f"seq-hooks migrate renames it to {name}{MOVED} (pre-commit runs a .legacy hook before "
+            "its own)"
+        )
     else:
-        fix = (f"seq-hooks migrate renames it to {name}{MOVED} and installs seq-hooks' hook, which runs pre-commit "
-               "under the project's lock")
+        fix = (
+            f"seq-hooks migrate renames it to {name}{MOVED} and installs seq-hooks' hook, which "
+            "runs pre-commit "
+            "under the project's lock"
+        )
     return Call(path, 0, first.strip(), scripts, "", fix)
 
 

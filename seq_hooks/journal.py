@@ -1,16 +1,17 @@
 """The journal: one JSON line per unit in <state>/journal.jsonl, appended under flock.
 
-It keeps itself bounded: past MAX_BYTES (about 20,000 runs) the newest half is kept, written to a new file that
-replaces the old one under the same flock. A writer that locked the old file meanwhile sees that the path now
-names another file and opens it again, so no line is lost.
+It keeps itself bounded: past MAX_BYTES (about 20,000 runs) the newest half is kept, written to a
+new file that replaces the old one under the same flock. A writer that locked the old file meanwhile
+sees that the path now names another file and opens it again, so no line is lost.
 
-A line left torn by a writer that died mid-write is ended before the next record, so it costs only itself. Names
-that are not UTF-8 (a file `caf\\xe9.txt` in argv, a working directory) arrive as surrogate escapes: such a record
-is written with JSON \\u escapes, which read back to the same str (os.fsencode gives the bytes).
+A line left torn by a writer that died mid-write is ended before the next record, so it costs only
+itself. Names that are not UTF-8 (a file `caf\\xe9.txt` in argv, a working directory) arrive as
+surrogate escapes: such a record is written with JSON \\u escapes, which read back to the same str
+(os.fsencode gives the bytes).
 
-A line is a `Record`: `encode` is its one writer and `decode` its one reader. What decode cannot use is skipped,
-and counted: a torn line, a field of the wrong type, NaN or infinity, a negative amount, a time out of range,
-nesting deeper than a record has.
+A line is a `Record`: `encode` is its one writer and `decode` its one reader. What decode cannot use
+is skipped, and counted: a torn line, a field of the wrong type, NaN or infinity, a negative amount,
+a time out of range, nesting deeper than a record has.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ _INF = float("inf")
 
 
 def unit_key(argv: list[str]) -> str:
-    """The one key under which a unit's history is kept: its command line with the tool's own path reduced to its
-    name (worktrees with their own virtualenv share history), as 16 hex digits."""
+    """The one key under which a unit's history is kept: its command line with the tool's own path
+    reduced to its name (worktrees with their own virtualenv share history), as 16 hex digits."""
     words = [os.path.basename(argv[0]), *argv[1:]] if argv else []
     raw = json.dumps(words, ensure_ascii=False).encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
@@ -43,7 +44,8 @@ def unit_key(argv: list[str]) -> str:
 class Record(NamedTuple):
     """One unit's run: a line of the journal, these keys in this order."""
 
-    lock: str | None = None  # the queue it went through ("default", "git", "default/nested/<token>"); None: --no-lock
+    # the queue it went through ("default", "git", "default/nested/<token>"); None: --no-lock
+    lock: str | None = None
     pid: int = 0  # the runner's
     token: str = ""  # the run token its processes carried
     argv: list[str] = []  # noqa: RUF012 (never mutated: a record is read or replaced whole)
@@ -60,7 +62,8 @@ class Record(NamedTuple):
     attempts: int = 1
     log: str | None = None  # None: no log was kept
     key: str = ""  # unit_key(argv): the history its expected peak is learned from
-    expected_mb: int = 0  # what admission assumed (a lock with slots or a budget); 0: nothing assumed
+    # what admission assumed (a lock with slots or a budget); 0: nothing assumed
+    expected_mb: int = 0
     daemon: str = ""  # the daemon it talked to, when it did
 
 
@@ -102,10 +105,25 @@ def _amount(v: object) -> object:
 
 
 _READERS: dict[str, Callable[[object], object]] = {
-    "lock": _text_or_none, "pid": _whole, "token": _text, "argv": _words, "cwd": _text,
-    "enqueued": _time, "started": _time, "ended": _time, "waited_s": _amount, "duration_s": _amount,
-    "exit": _whole_or_none, "reason": _text, "message": _text, "peak_rss_mb": _amount, "attempts": _whole,
-    "log": _text_or_none, "key": _text, "expected_mb": _size, "daemon": _text,
+    "lock": _text_or_none,
+    "pid": _whole,
+    "token": _text,
+    "argv": _words,
+    "cwd": _text,
+    "enqueued": _time,
+    "started": _time,
+    "ended": _time,
+    "waited_s": _amount,
+    "duration_s": _amount,
+    "exit": _whole_or_none,
+    "reason": _text,
+    "message": _text,
+    "peak_rss_mb": _amount,
+    "attempts": _whole,
+    "log": _text_or_none,
+    "key": _text,
+    "expected_mb": _size,
+    "daemon": _text,
 }
 
 
@@ -115,7 +133,8 @@ class Read(NamedTuple):
 
 
 def _open_locked(path: str) -> int:
-    """The journal opened for appending and flocked; reopened if a trim replaced it while we waited."""
+    """The journal opened for appending and flocked; reopened if a trim replaced it while we
+    waited."""
     for _ in range(100):
         fd = open_private(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -129,8 +148,8 @@ def _open_locked(path: str) -> int:
 
 
 def keep_from(data: bytes) -> int:
-    """Where the newest half of `data` (whole lines) starts. When the second half holds no line end but the
-    last, the last line alone is kept: a trim never drops the record just written."""
+    """Where the newest half of `data` (whole lines) starts. When the second half holds no line end
+    but the last, the last line alone is kept: a trim never drops the record just written."""
     size = len(data)
     cut = data.find(b"\n", size // 2, max(size - 1, 0))
     if cut >= 0:
@@ -139,7 +158,8 @@ def keep_from(data: bytes) -> int:
 
 
 def _trim(fd: int, path: str) -> None:
-    """Keeps the newest half of the journal: a new file, renamed over the old one (readers see one or the other)."""
+    """Keeps the newest half of the journal: a new file, renamed over the old one (readers see one
+    or the other)."""
     size = os.fstat(fd).st_size
     data = os.pread(fd, size, 0)
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -152,7 +172,8 @@ def _trim(fd: int, path: str) -> None:
 
 
 def _dumps(doc: dict[str, object]) -> bytes:
-    """One line; \\u escapes only where a str holds a surrogate escape (a name that was not UTF-8)."""
+    """One line; \\u escapes only where a str holds a surrogate escape (a name that was not
+    UTF-8)."""
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     try:
         return (text + "\n").encode()
@@ -166,16 +187,18 @@ def encode(record: Record) -> bytes:
 
 
 def _refuse(constant: str) -> float:
-    raise ValueError(constant)  # NaN and Infinity are not JSON: refused like any other unparsable text
+    # NaN and Infinity are not JSON: refused like any other unparsable text
+    raise ValueError(constant)
 
 
 def decode(line: bytes) -> Record | None:
-    """The record a line holds, or None when it holds none the readers can use (see the module's docstring).
-    Keys a record does not have are ignored, and a missing one takes its default: lines written by another
-    version of seq-hooks still read."""
+    """The record a line holds, or None when it holds none the readers can use (see the module's
+    docstring). Keys a record does not have are ignored, and a missing one takes its default: lines
+    written by another version of seq-hooks still read."""
     try:
         doc = json.loads(line, parse_constant=_refuse)
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the interpreter's stack
+    # RecursionError: nesting deeper than the interpreter's stack
+    except (ValueError, RecursionError):
         return None
     if type(doc) is not dict or "argv" not in doc:
         return None
@@ -189,8 +212,8 @@ def decode(line: bytes) -> Record | None:
 
 
 def key_needle(key: str) -> bytes:
-    """Bytes that every line of a record with this key contains, as encode writes them: a cheap filter before
-    decode for a reader that looks for one unit's records."""
+    """Bytes that every line of a record with this key contains, as encode writes them: a cheap
+    filter before decode for a reader that looks for one unit's records."""
     return _dumps({"key": key})[1:-2]
 
 
@@ -201,7 +224,8 @@ def append(state_dir: str, record: Record) -> None:
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # a writer died mid-line: end its torn line, or it swallows this record
+            # a writer died mid-line: end its torn line, or it swallows this record
+            line = b"\n" + line
         os.write(fd, line)
         if size + len(line) > MAX_BYTES:
             _trim(fd, path)
@@ -224,7 +248,8 @@ def parse(data: bytes) -> Read:
 
 
 def read_all(state_dir: str) -> Read:
-    """Every usable record, oldest first, and how many lines were skipped (torn, foreign, out of range)."""
+    """Every usable record, oldest first, and how many lines were skipped (torn, foreign, out of
+    range)."""
     path = os.path.join(state_dir, NAME)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -243,13 +268,16 @@ def read(state_dir: str) -> list[Record]:
 
 def skipped_note(prog: str, skipped: int) -> str:
     """What a reader says on stderr when it skipped lines."""
-    return (f"{prog}: skipped {skipped} line{'s' if skipped != 1 else ''} of the journal that could not be read "
-            "(torn, not JSON, or a value out of range)\n")
+    return (
+        f"{prog}: skipped {skipped} line{'s' if skipped != 1 else ''} of the journal that could "
+        "not be read "
+        "(torn, not JSON, or a value out of range)\n"
+    )
 
 
 def stamp(state_dir: str) -> tuple[int, int] | None:
-    """(inode, size) of the journal, None when there is none: it changes whenever a record is added (a trim
-    replaces the file), so a reader knows when to read again without reading."""
+    """(inode, size) of the journal, None when there is none: it changes whenever a record is added
+    (a trim replaces the file), so a reader knows when to read again without reading."""
     try:
         st = os.stat(os.path.join(state_dir, NAME), follow_symlinks=False)
     except OSError:
@@ -258,8 +286,8 @@ def stamp(state_dir: str) -> tuple[int, int] | None:
 
 
 def _tail(state_dir: str, max_bytes: int) -> list[bytes]:
-    """The raw lines of the last `max_bytes` of the journal, oldest first, without the first (maybe cut) line
-    when the journal is longer."""
+    """The raw lines of the last `max_bytes` of the journal, oldest first, without the first (maybe
+    cut) line when the journal is longer."""
     path = os.path.join(state_dir, NAME)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -279,8 +307,8 @@ def _tail(state_dir: str, max_bytes: int) -> list[bytes]:
 
 
 def recent(state_dir: str, key: str, max_bytes: int) -> Iterator[Record]:
-    """The records with `key` in the last `max_bytes` of the journal, newest first: for a reader that wants a
-    unit's few recent runs without decoding every line."""
+    """The records with `key` in the last `max_bytes` of the journal, newest first: for a reader
+    that wants a unit's few recent runs without decoding every line."""
     needle = key_needle(key)
     for raw in reversed(_tail(state_dir, max_bytes)):
         if needle in raw and (record := decode(raw)) is not None and record.key == key:

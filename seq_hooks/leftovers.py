@@ -1,12 +1,14 @@
-"""What dead runs of this project left behind: stale queue tickets and processes still carrying a dead run's token.
+"""What dead runs of this project left behind: stale queue tickets and processes still carrying a
+dead run's token.
 
-Used by `doctor` (to report) and `clean` (to remove and end). Processes are found by their SEQ_HOOKS_RUN token
-only, never by name, and only tokens this project's state dir knows count; the machine may run other projects'
-seq-hooks, whose live runs' tickets are in their own state dirs. A token is of a dead run of ours when a stale
-ticket carries it (its runner died queued or holding) or the journal has its record (the run ended: the
-supervisor should have left nothing). A token known only from its log file name has no ticket (a `--no-lock`
-run) and no record (not ended, or its runner was killed): its processes count as leftovers only when none of
-them hangs under a live process outside the run, i.e. its runner is gone and they were handed to init.
+Used by `doctor` (to report) and `clean` (to remove and end). Processes are found by their
+SEQ_HOOKS_RUN token only, never by name, and only tokens this project's state dir knows count; the
+machine may run other projects' seq-hooks, whose live runs' tickets are in their own state dirs. A
+token is of a dead run of ours when a stale ticket carries it (its runner died queued or holding) or
+the journal has its record (the run ended: the supervisor should have left nothing). A token known
+only from its log file name has no ticket (a `--no-lock` run) and no record (not ended, or its
+runner was killed): its processes count as leftovers only when none of them hangs under a live
+process outside the run, i.e. its runner is gone and they were handed to init.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree, rungroup
 from seq_hooks.records import NamedTuple
 
-SEQ_WAIT = 5.0  # seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
+# seconds to wait for a queue's `.seq` (held for microseconds by each caller that enqueues)
+SEQ_WAIT = 5.0
 
 
 class Proc(NamedTuple):
@@ -31,14 +34,16 @@ class Proc(NamedTuple):
 class StaleTicket(NamedTuple):
     lock_id: str
     path: str
-    ticket: TicketInfo | None  # None when the file cannot be parsed (torn or foreign), or a half-made one
+    # None when the file cannot be parsed (torn or foreign), or a half-made one
+    ticket: TicketInfo | None
 
 
 class Leftover(NamedTuple):
     token: str
     pids: list[int]
     why: str
-    starts: tuple[tuple[int, int], ...] = ()  # (pid, start time) of processes known by their record, not a token
+    # (pid, start time) of processes known by their record, not a token
+    starts: tuple[tuple[int, int], ...] = ()
 
 
 class Untouched(NamedTuple):
@@ -50,7 +55,8 @@ class Untouched(NamedTuple):
 
 
 def scan() -> list[Proc]:
-    """Every live process carrying a run token (ourselves and our ancestors never count: not ours to end)."""
+    """Every live process carrying a run token (ourselves and our ancestors never count: not ours to
+    end)."""
     out: list[Proc] = []
     for p in proctree.processes(skip=set(proctree.ancestors())):
         token = p.env(envnames.RUN)
@@ -75,7 +81,8 @@ def _parsed(info: TicketInfo | None) -> TicketInfo | None:
 
 
 def stale_tickets(state_dir: str) -> list[StaleTicket]:
-    """Tickets whose flock nobody holds: their owner is dead. Read only (a test flock, released at once)."""
+    """Tickets whose flock nobody holds: their owner is dead. Read only (a test flock, released at
+    once)."""
     out = []
     for lock_id, qdir in tickets.all_queues(state_dir):
         for _number, path in tickets.listing(qdir):
@@ -84,8 +91,13 @@ def stale_tickets(state_dir: str) -> list[StaleTicket]:
     return out
 
 
-def classify(procs: list[Proc], live: set[str], stale: dict[str, str], ended: set[str], logged: set[str],
-             ) -> tuple[list[Leftover], list[Untouched]]:
+def classify(
+    procs: list[Proc],
+    live: set[str],
+    stale: dict[str, str],
+    ended: set[str],
+    logged: set[str],
+) -> tuple[list[Leftover], list[Untouched]]:
     by_token: dict[str, list[Proc]] = {}
     for p in procs:
         by_token.setdefault(p.token, []).append(p)
@@ -100,14 +112,25 @@ def classify(procs: list[Proc], live: set[str], stale: dict[str, str], ended: se
         elif token in ended:
             leftovers.append(Leftover(token, pids, "its run has ended (it is in the journal)"))
         elif token in logged:
-            # a live run's first process hangs under its runner, which does not carry the token itself
+            # a live run's first process hangs under its runner, which does not carry the token
+            # itself
             members = set(pids)
-            outside = [p.ppid for p in group if p.ppid not in members and p.ppid > 1 and proctree.alive(p.ppid)]
+            outside = [
+                p.ppid
+                for p in group
+                if p.ppid not in members and p.ppid > 1 and proctree.alive(p.ppid)
+            ]
             if outside:
                 untouched.append(Untouched(token, pids, outside[0]))
             else:
-                leftovers.append(Leftover(token, pids, "its runner is gone (it has a log but no ticket and no "
-                                                       "journal record; its processes were handed to init)"))
+                leftovers.append(
+                    Leftover(
+                        token,
+                        pids,
+                        "its runner is gone (it has a log but no ticket and no "
+                        "journal record; its processes were handed to init)",
+                    )
+                )
         # any other token is another project's (or a hand-made environment): never ours to judge
     return leftovers, untouched
 
@@ -116,13 +139,17 @@ def logged_tokens(log_dir: str | None) -> set[str]:
     return {p.token for n in logfile.logs(log_dir) if (p := logfile.parse(n))} if log_dir else set()
 
 
-def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket], list[Leftover], list[Untouched]]:
+def find(
+    state_dir: str, log_dir: str | None = None
+) -> tuple[list[StaleTicket], list[Leftover], list[Untouched]]:
     stale = stale_tickets(state_dir)
     procs = scan()
     leftovers: list[Leftover] = []
     untouched: list[Untouched] = []
     if procs:
-        stale_tokens = {s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket}
+        stale_tokens = {
+            s.ticket.token: f"ticket {s.lock_id}/{s.ticket.number}" for s in stale if s.ticket
+        }
         ended = {r.token for r in journal.read(state_dir)}
         leftovers, untouched = classify(procs, tickets.live_tokens(state_dir), stale_tokens, ended,
                                         logged_tokens(log_dir))
@@ -130,16 +157,22 @@ def find(state_dir: str, log_dir: str | None = None) -> tuple[list[StaleTicket],
 
 
 def recorded(stale: list[StaleTicket], found: list[Leftover]) -> list[Leftover]:
-    """Processes a dead holder's supervisor recorded (`<ticket>.procs`) that its run token no longer finds: they
-    cleared their environment (`env -i`, sudo)."""
+    """Processes a dead holder's supervisor recorded (`<ticket>.procs`) that its run token no longer
+    finds: they cleared their environment (`env -i`, sudo)."""
     known = {p for lo in found for p in lo.pids} | {os.getpid(), *proctree.ancestors()}
     out = []
     for s in stale:
         pairs = tuple(p for p in takeover.recorded(s.path) if p[0] not in known)
         if pairs:
             where = f"ticket {s.lock_id}/{os.path.basename(s.path)}"
-            out.append(Leftover(s.ticket.token if s.ticket else "", sorted(p for p, _ in pairs),
-                                f"its runner died ({where} is stale; recorded by its supervisor)", pairs))
+            out.append(
+                Leftover(
+                    s.ticket.token if s.ticket else "",
+                    sorted(p for p, _ in pairs),
+                    f"its runner died ({where} is stale; recorded by its supervisor)",
+                    pairs,
+                )
+            )
     return out
 
 
@@ -174,11 +207,15 @@ def groups(state_dir: str, stale: list[StaleTicket], log_dir: str | None = None)
 
 
 def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
-    """Ends a leftover's processes that are still what they were found as (its token, or its recorded start
-    time): (ended, survivors)."""
+    """Ends a leftover's processes that are still what they were found as (its token, or its
+    recorded start time): (ended, survivors)."""
     starts = dict(leftover.starts)
-    pids = [p for p in leftover.pids
-            if (p in starts and takeover.same(p, starts[p])) or (p not in starts and still_carries(p, leftover.token))]
+    pids = [
+        p
+        for p in leftover.pids
+        if (p in starts and takeover.same(p, starts[p]))
+        or (p not in starts and still_carries(p, leftover.token))
+    ]
     survivors = proctree.end(pids, grace)
     return [p for p in pids if p not in survivors], survivors
 
@@ -186,9 +223,10 @@ def end(leftover: Leftover, grace: float) -> tuple[list[int], list[int]]:
 def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
     """Removes the queue's dead tickets (and dead half-made ones), holding the queue's `.seq` flock.
 
-    `.seq` is what a caller holds while it numbers, creates and renames its ticket (tickets.make), so under
-    it no ticket is half made by a live process; each ticket is then taken with a non-blocking exclusive
-    flock, which only succeeds when its owner is dead, and kept until the file is gone.
+    `.seq` is what a caller holds while it numbers, creates and renames its ticket (tickets.make),
+    so under it no ticket is half made by a live process; each ticket is then taken with a
+    non-blocking exclusive flock, which only succeeds when its owner is dead, and kept until the
+    file is gone.
     """
     try:
         seq = tickets.open_seq(qdir)
@@ -224,12 +262,16 @@ def remove_stale(qdir: str, lock_id: str) -> list[StaleTicket]:
 
 
 def empty_nested(state_dir: str, live: set[str], gone: frozenset[str] = frozenset()) -> list[str]:
-    """Nested queue dirs, deepest first, that hold no ticket (besides those in `gone`, about to be removed)
-    and whose holder's run is not live: a live holder's next nested call may queue there."""
+    """Nested queue dirs, deepest first, that hold no ticket (besides those in `gone`, about to be
+    removed) and whose holder's run is not live: a live holder's next nested call may queue
+    there."""
     root = tickets.locks_root(state_dir)
     out: list[str] = []
     for dirpath, _dirnames, _filenames in os.walk(root, topdown=False):
-        if os.path.basename(os.path.dirname(dirpath)) != tickets.NESTED or os.path.basename(dirpath) in live:
+        if (
+            os.path.basename(os.path.dirname(dirpath)) != tickets.NESTED
+            or os.path.basename(dirpath) in live
+        ):
             continue
         if any(p not in gone for p in _files(dirpath)):
             continue
@@ -244,8 +286,8 @@ def empty_nested(state_dir: str, live: set[str], gone: frozenset[str] = frozense
 
 
 def remove_nested(dirpath: str) -> bool:
-    """Removes an empty nested queue dir (its `.seq` counter, stray `.procs` records and an empty `nested/`);
-    False when it is in use."""
+    """Removes an empty nested queue dir (its `.seq` counter, stray `.procs` records and an empty
+    `nested/`); False when it is in use."""
     try:
         for name in os.listdir(dirpath):
             full = os.path.join(dirpath, name)

@@ -1,8 +1,9 @@
-"""The per-run log file: its name, a header, the command's output as it streams, and a footer with the outcome.
+"""The per-run log file: its name, a header, the command's output as it streams, and a footer with
+the outcome.
 
 This module alone builds and parses log file names: `YYYYmmdd-HHMMSS-<token>.log` for a run, and
-`YYYYmmdd-HHMMSS-<label>-<token>.log` for a hook run (one log for all its units, the label its hook id).
-Retention, doctor and clean ask `parse`/`logs` which files are ours.
+`YYYYmmdd-HHMMSS-<label>-<token>.log` for a hook run (one log for all its units, the label its hook
+id). Retention, doctor and clean ask `parse`/`logs` which files are ours.
 """
 from __future__ import annotations
 
@@ -63,13 +64,15 @@ class LogName(NamedTuple):
 
 
 def log_dir(settings: Settings, state_dir: str, root: str) -> str:
-    """Where run logs go: `log_dir` from the configuration (relative to the project root), else <state>/logs."""
+    """Where run logs go: `log_dir` from the configuration (relative to the project root), else
+    <state>/logs."""
     where = settings.log_dir or os.path.join(state_dir, "logs")
     return where if os.path.isabs(where) else os.path.join(root, where)
 
 
 def name(token: str, epoch: float, label: str = "") -> str:
-    """The file name of a log started at `epoch`; `label` (a hook id) goes between the time and the token."""
+    """The file name of a log started at `epoch`; `label` (a hook id) goes between the time and the
+    token."""
     if len(token) != _TOKEN or not _HEX.issuperset(token) or not _LABEL.issuperset(label):
         raise ValueError(f"not a log name part: {token!r} {label!r}")
     middle = f"{label}-" if label else ""
@@ -77,7 +80,8 @@ def name(token: str, epoch: float, label: str = "") -> str:
 
 
 def parse(filename: str) -> LogName | None:
-    """The parts of one of our log names, None for any other file (a configured log_dir may hold others)."""
+    """The parts of one of our log names, None for any other file (a configured log_dir may hold
+    others)."""
     if not filename.endswith(".log") or len(filename) < _STAMP + _TOKEN + 5:
         return None
     stem = filename[:-4]
@@ -87,13 +91,16 @@ def parse(filename: str) -> LogName | None:
     if stem[-_TOKEN - 1] != "-" or not _HEX.issuperset(token):
         return None
     label = stem[_STAMP + 1 : -_TOKEN - 1]
-    if len(stem) > _STAMP + _TOKEN + 1 and (stem[_STAMP] != "-" or not label or not _LABEL.issuperset(label)):
+    if len(stem) > _STAMP + _TOKEN + 1 and (
+        stem[_STAMP] != "-" or not label or not _LABEL.issuperset(label)
+    ):
         return None
     return LogName(stamp, label, token)
 
 
 def logs(log_dir: str, names: list[str] | None = None) -> list[str]:
-    """Our log files in `log_dir` (or among `names`, its listing), oldest first: the name starts with the time."""
+    """Our log files in `log_dir` (or among `names`, its listing), oldest first: the name starts
+    with the time."""
     if names is None:
         try:
             names = os.listdir(log_dir)
@@ -103,19 +110,24 @@ def logs(log_dir: str, names: list[str] | None = None) -> list[str]:
 
 
 def stamp(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(epoch)) + f".{int(epoch % 1 * 1000):03d}"
+    )
 
 
 def ready(settings: Settings, state_dir: str, root: str) -> str:
-    """The log directory (see `log_dir`), created mode 0700 or checked. One that `log_dir` configures and that
-    cannot be (a file such as /dev/null, another user's directory) is a configuration error naming the key."""
+    """The log directory (see `log_dir`), created mode 0700 or checked. One that `log_dir`
+    configures and that cannot be (a file such as /dev/null, another user's directory) is a
+    configuration error naming the key."""
     where = log_dir(settings, state_dir, root)
     try:
         return ensure_private_dir(where, "the log directory")
     except FatalError as e:
         if settings.log_dir is None:
             raise
-        raise UsageError(f"{settings.source}: log_dir = {settings.log_dir!r}: {e.message}") from None
+        raise UsageError(
+            f"{settings.source}: log_dir = {settings.log_dir!r}: {e.message}"
+        ) from None
 
 
 def default_path(log_dir: str, token: str, epoch: float, label: str = "") -> str:
@@ -127,19 +139,24 @@ _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 
 
 def shell_words(argv: Sequence[str]) -> str:
-    """The command line as a shell would take it back: shlex.join's quoting, without importing shlex on every
-    run (its import alone costs a plain run ~0.9M instructions)."""
-    return " ".join(w if w and all(c in _SAFE for c in w) else "'" + w.replace("'", "'\"'\"'") + "'" for w in argv)
+    """The command line as a shell would take it back: shlex.join's quoting, without importing shlex
+    on every run (its import alone costs a plain run ~0.9M instructions)."""
+    return " ".join(
+        w if w and all(c in _SAFE for c in w) else "'" + w.replace("'", "'\"'\"'") + "'"
+        for w in argv
+    )
 
 
 def hold(path: str) -> int:
-    """Opens (creating) the log at `path` with a shared flock held while the fd stays open: retention never
-    removes a log someone holds (see `in_use`). A hook run holds its one log from its first unit to its end,
-    across the waits for the lock between units, when no unit has it open."""
+    """Opens (creating) the log at `path` with a shared flock held while the fd stays open:
+    retention never removes a log someone holds (see `in_use`). A hook run holds its one log from
+    its first unit to its end, across the waits for the lock between units, when no unit has it
+    open."""
     fd = open_private(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)  # read: pump.Log cuts its middle
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:  # taken exclusively: retention is removing it this instant; ours is a new file from here on
+    # taken exclusively: retention is removing it this instant; ours is a new file from here on
+    except OSError:
         pass
     return fd
 
@@ -164,12 +181,15 @@ def in_use(path: str) -> bool:
 def open_log(path: str, argv: list[str], cwd: str, epoch: float, lock: str | None) -> int:
     fd = hold(path)
     header = (
-        f"# seq-hooks run\n# command: {shell_words(argv)}\n# cwd: {cwd}\n# lock: {lock or '(none)'}\n"
+        f"# seq-hooks run\n# command: {shell_words(argv)}\n# cwd: {cwd}\n# lock: "
+        f"{lock or '(none)'}\n"
         f"# pid: {os.getpid()}\n# started: {stamp(epoch)}\n"
     )
     try:
-        os.write(fd, header.encode(errors="surrogateescape"))  # a name that was not UTF-8 keeps its bytes
-    except OSError as e:  # a full disk: no empty log stays (a hook run's earlier units' does), the sentence names it
+        # a name that was not UTF-8 keeps its bytes
+        os.write(fd, header.encode(errors="surrogateescape"))
+    # a full disk: no empty log stays (a hook run's earlier units' does), the sentence names it
+    except OSError as e:
         if os.fstat(fd).st_size == 0:
             os.unlink(path)
         os.close(fd)
@@ -186,9 +206,11 @@ def _system(used_total: tuple[int, int]) -> str:
 def close_log(fd: int, outcome: Ended, epoch: float, attempt: int) -> None:
     lines = [
         f"\n# ended: {stamp(epoch)} (attempt {attempt})",
-        f"# exit: {outcome.exit_code} ({outcome.reason}){' ' + outcome.message if outcome.message else ''}",
+        f"# exit: {outcome.exit_code} "
+        f"({outcome.reason}){' ' + outcome.message if outcome.message else ''}",
         f"# duration: {outcome.duration_s:.3f}s",
-        f"# peak tree memory: {outcome.peak_rss / MB:.1f} MB (system: {_system(outcome.peak_system)})",
+        f"# peak tree memory: {outcome.peak_rss / MB:.1f} MB (system: "
+        f"{_system(outcome.peak_system)})",
         "# processes (pid, peak MB, system used/total MB at that peak, command):",
     ]
     lines += [f"#   {p.pid:>7} {p.peak_rss / MB:8.1f} {_system(p.system):>18}  {p.command[:200]}"
@@ -205,22 +227,31 @@ SIZE_CHECK_EVERY = 16  # one run in this many sums the logs' sizes
 BIG_LOG = MB  # a log this big triggers the size check at once
 
 
-def prune_if_due(settings: Settings, state_dir: str, log_dir: str, token: str, log_path: str | None) -> None:
-    """The runner's hook after every run: one listdir says whether retention is due, and only then is it imported
-    (~0.5M instructions a run otherwise, docs/design.md "The hot path"). Never raises: a run's result matters
-    more."""
+def prune_if_due(
+    settings: Settings, state_dir: str, log_dir: str, token: str, log_path: str | None
+) -> None:
+    """The runner's hook after every run: one listdir says whether retention is due, and only then
+    is it imported (~0.5M instructions a run otherwise, docs/design.md "The hot path"). Never
+    raises: a run's result matters more."""
     try:
         keep, keep_mb = settings.keep_logs, settings.keep_logs_mb
         if keep <= 0 and keep_mb <= 0:
             return
         listing = os.listdir(log_dir)
-        # the cheap count first (no regex, no stat); `retention.prune` looks at the names and sizes properly
+        # the cheap count first (no regex, no stat); `retention.prune` looks at the names and sizes
+        # properly
         over = keep > 0 and sum(1 for n in listing if n.endswith(".log")) > keep
         size_check = keep_mb > 0 and (int(token[:4], 16) % SIZE_CHECK_EVERY == 0 or _big(log_path))
         if over or size_check:
             from seq_hooks import retention
 
-            retention.prune(log_dir, keep, keep_mb if size_check else 0, retention.live_tokens(state_dir), listing)
+            retention.prune(
+                log_dir,
+                keep,
+                keep_mb if size_check else 0,
+                retention.live_tokens(state_dir),
+                listing,
+            )
     except (OSError, ValueError):
         pass
 

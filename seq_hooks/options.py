@@ -1,7 +1,8 @@
-"""A small command-line parser: the `run` hot path cannot afford argparse's import (docs/performance.md).
+"""A small command-line parser: the `run` hot path cannot afford argparse's import
+(docs/performance.md).
 
-Every command and hook declares its options as a tuple of `Option`; `parse` returns the values by name,
-the positional words, and whatever follows `--`.
+Every command and hook declares its options as a tuple of `Option`; `parse` returns the values by
+name, the positional words, and whatever follows `--`.
 """
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ MOST_WHOLE = 2**31 - 1
 
 
 def number_problem(value: float, whole: bool) -> str | None:
-    """What a number setting must be, when `value` is not that: every one is finite, zero or more, and within a
-    bound (seconds, or a count of megabytes, processes, files); None when `value` may be one."""
+    """What a number setting must be, when `value` is not that: every one is finite, zero or more,
+    and within a bound (seconds, or a count of megabytes, processes, files); None when `value` may
+    be one."""
     if value - value != 0:  # nan and +-inf, without importing math on the hot path
         return "a finite number"
     if value < 0:
@@ -69,7 +71,8 @@ def number_problem(value: float, whole: bool) -> str | None:
 
 
 def convert(opt: Option, name: str, raw: str) -> Value:
-    """The value of option `opt` (given as `name`) from its word `raw`; UsageError naming the flag if it is bad."""
+    """The value of option `opt` (given as `name`) from its word `raw`; UsageError naming the flag
+    if it is bad."""
     if opt.kind in ("str", "append"):
         return raw
     try:
@@ -102,9 +105,9 @@ def parse(
     positional_ok: bool = False,
     command: bool = False,
 ) -> Parsed:
-    """Our options, positional words and the words after `--`. With `command`, the first word that is not one
-    of our options starts a command: it and every word after it are `rest`, whatever they look like
-    (`seq-hooks run pytest -q --timeout 5`: `-q` and `--timeout` are pytest's)."""
+    """Our options, positional words and the words after `--`. With `command`, the first word that
+    is not one of our options starts a command: it and every word after it are `rest`, whatever they
+    look like (`seq-hooks run pytest -q --timeout 5`: `-q` and `--timeout` are pytest's)."""
     by_name = {name: opt for opt in options for name in opt.names}
     values: dict[str, Value] = {opt.dest: _initial(opt) for opt in options}
     positional: list[str] = []

@@ -1,12 +1,13 @@
 """The [tool.seq-hooks] table of a pyproject.toml, parsed once for each version of the file.
 
-Parsing costs a run more than all of seq-hooks' own modules: the TOML parser imports typing, datetime and string
-(docs/performance.md). So the table read from a file is kept in the project's state dir, keyed by what tells one
-version of the file from another: its device, inode, size, mtime and ctime. The kernel sets ctime at each change
-and nothing sets it back, so a changed file never matches an old entry, except for a second change within the
-same tick of the file system's clock (up to 2 s on some): a version is kept only once it has left its tick, as git
-does with a "racily clean" index entry. The cache is only a shortcut: when it cannot be read or written, the file
-is parsed as if there were none.
+Parsing costs a run more than all of seq-hooks' own modules: the TOML parser imports typing,
+datetime and string (docs/performance.md). So the table read from a file is kept in the project's
+state dir, keyed by what tells one version of the file from another: its device, inode, size, mtime
+and ctime. The kernel sets ctime at each change and nothing sets it back, so a changed file never
+matches an old entry, except for a second change within the same tick of the file system's clock (up
+to 2 s on some): a version is kept only once it has left its tick, as git does with a "racily clean"
+index entry. The cache is only a shortcut: when it cannot be read or written, the file is parsed as
+if there were none.
 """
 from __future__ import annotations
 
@@ -24,17 +25,26 @@ if TYPE_CHECKING:
     from typing import Any
 
 NAME = "pyproject-cache.json"
-SETTLED_NS = 2_000_000_000  # a version this old has left its clock tick (FAT's is 2 s, most are finer)
+# a version this old has left its clock tick (FAT's is 2 s, most are finer)
+SETTLED_NS = 2_000_000_000
 MOST_ENTRIES = 32  # one for each worktree sharing the state dir; the longest unwritten go first
 _MOST_BYTES = 1 << 20
 
 
-def table(path: str, st: os.stat_result, cache_dir: str, parse: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The table `parse` reads from `path` (whose fstat is `st`): from the cache when this version is there."""
+def table(
+    path: str, st: os.stat_result, cache_dir: str, parse: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The table `parse` reads from `path` (whose fstat is `st`): from the cache when this version
+    is there."""
     key = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     entries = _entries(os.path.join(cache_dir, NAME))
     entry = entries.get(path)
-    if isinstance(entry, list) and len(entry) == 2 and entry[0] == key and isinstance(entry[1], dict):
+    if (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and entry[0] == key
+        and isinstance(entry[1], dict)
+    ):
         return entry[1]
     found = parse()
     if time.time_ns() - st.st_ctime_ns >= SETTLED_NS:
@@ -45,7 +55,8 @@ def table(path: str, st: os.stat_result, cache_dir: str, parse: Callable[[], dic
 
 
 def _entries(path: str) -> dict[str, Any]:
-    """The cache's entries by pyproject path; {} when there is no cache, or it is not ours or not one."""
+    """The cache's entries by pyproject path; {} when there is no cache, or it is not ours or not
+    one."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -74,7 +85,9 @@ def _store(cache_dir: str, entries: dict[str, Any]) -> None:
     tmp = os.path.join(cache_dir, f".{NAME}.{os.getpid()}")
     try:
         ensure_private_dir(cache_dir)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
         try:
             view = memoryview(data)
             while view:
@@ -82,7 +95,8 @@ def _store(cache_dir: str, entries: dict[str, Any]) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, os.path.join(cache_dir, NAME))
-    except (OSError, FatalError):  # a full disk, a read-only or refused state dir: no shortcut this time
+    # a full disk, a read-only or refused state dir: no shortcut this time
+    except (OSError, FatalError):
         try:
             os.unlink(tmp)
         except OSError:

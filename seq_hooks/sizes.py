@@ -1,7 +1,9 @@
-"""Memory sizes: the one megabyte and the one way to write a size for people. No imports: the run path uses it."""
+"""Memory sizes: the one megabyte and the one way to write a size for people. No imports: the run
+path uses it."""
 from __future__ import annotations
 
-MB = 1 << 20  # bytes in a megabyte as the kernel, psutil and every MB setting of seq-hooks count it (MiB)
+# bytes in a megabyte as the kernel, psutil and every MB setting of seq-hooks count it (MiB)
+MB = 1 << 20
 
 
 def megabytes(mb: float | None) -> str:

@@ -1,4 +1,5 @@
-"""Planting queue state for tests: a dead ticket, a process carrying a run token, a finished run's record."""
+"""Planting queue state for tests: a dead ticket, a process carrying a run token, a finished run's
+record."""
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def plant_ticket(qdir: Path, number: int, argv: list[str], token: str, granted: 
 
 def start_with_token(repo: Path, name: str, token: str) -> subprocess.Popen[bytes]:
     """A process carrying SEQ_HOOKS_RUN=<token>, as one left behind by a run would."""
-    proc = subprocess.Popen(fixture("pidfile.py", repo / f"{name}.pid", 60), env={**os.environ, "SEQ_HOOKS_RUN": token})
+    proc = subprocess.Popen(
+        fixture("pidfile.py", repo / f"{name}.pid", 60), env={**os.environ, "SEQ_HOOKS_RUN": token}
+    )
     wait_for_file(repo / f"{name}.pid")
     return proc
 
@@ -35,10 +38,21 @@ def start_with_token(repo: Path, name: str, token: str) -> subprocess.Popen[byte
 def finished_run(repo: Path, token: str) -> None:
     """The journal record of a run that has ended."""
     (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), journal.Record(lock="default", pid=1, token=token, argv=["old"], enqueued=1.0,
-                                                     started=2.0, ended=3.0, exit=0, reason="exit", peak_rss_mb=1))
-
-
+    journal.append(
+        str(repo / STATE),
+        journal.Record(
+            lock="default",
+            pid=1,
+            token=token,
+            argv=["old"],
+            enqueued=1.0,
+            started=2.0,
+            ended=3.0,
+            exit=0,
+            reason="exit",
+            peak_rss_mb=1,
+        ),
+    )
 
 
 def queue(repo: Path, name: str = "default") -> Path:
@@ -51,11 +65,19 @@ def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen
 
 def start_holder(repo: Path, name: str = "holder", lock_name: str = "default",
                  env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], Path]:
-    """A `seq-hooks run` holding the lock until the returned gate file is touched (it appends `name` to
-    repo/order when it starts). Returns once its command runs."""
+    """A `seq-hooks run` holding the lock until the returned gate file is touched (it appends `name`
+    to repo/order when it starts). Returns once its command runs."""
     gate = repo / f"gate-{name}"
     pidfile = repo / f"{name}.pid"
-    proc = start(seq_hooks("run", "--lock", lock_name, "--", *fixture("gate.py", pidfile, gate, repo / "order", name)),
-                 env)
+    proc = start(
+        seq_hooks(
+            "run",
+            "--lock",
+            lock_name,
+            "--",
+            *fixture("gate.py", pidfile, gate, repo / "order", name),
+        ),
+        env,
+    )
     wait_for_file(pidfile)
     return proc, gate

@@ -1,5 +1,6 @@
-"""A working tree shared by a committer and another writer: the scene, the hook that holds the commit at a
-controlled instant, and the check that nobody's save was lost (docs/design.md, "A shared working tree")."""
+"""A working tree shared by a committer and another writer: the scene, the hook that holds the
+commit at a controlled instant, and the check that nobody's save was lost
+(docs/design.md, "A shared working tree")."""
 from __future__ import annotations
 
 import re
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from testing.util import PY, git, run, seq_hooks, wait_for_file
 
-# the hook holds the commit until the test says go (bounded), can fix a file, and says when it is done
+# the hook holds the commit until the test says go (bounded), can fix a file, and says when it is
+# done
 HOOK = r"""#!/bin/sh
 C="$SHAREDTREE_CONTROL"
 echo $$ > "$C/ready.tmp" && mv "$C/ready.tmp" "$C/ready"
@@ -24,8 +26,8 @@ _KEPT = re.compile(r"git show (\S+?):(\S+) > |git restore --source=(\S+) -- (\S+
 
 
 class Scene:
-    """A repository with a staged change and unstaged edits in `stashed.txt`, a clean `untouched.txt`, and the
-    control directory the hook reads."""
+    """A repository with a staged change and unstaged edits in `stashed.txt`, a clean
+    `untouched.txt`, and the control directory the hook reads."""
 
     def __init__(self, repo: Path, build: bool = True) -> None:
         self.repo = repo
@@ -36,7 +38,8 @@ class Scene:
             self._build(repo)
 
     def copy(self, base: Path) -> Scene:
-        """The same scene in `base` (copied, not rebuilt: no git process), with a fresh control directory."""
+        """The same scene in `base` (copied, not rebuilt: no git process), with a fresh control
+        directory."""
         base.mkdir(parents=True)
         shutil.copytree(self.repo, base / self.repo.name, symlinks=True)
         shutil.copy2(self.hook, base / self.hook.name)
@@ -62,8 +65,10 @@ class Scene:
     def pre_commit_config(self) -> None:
         (self.repo / ".pre-commit-config.yaml").write_text(
             "repos:\n- repo: local\n  hooks:\n  - id: hold\n    name: hold\n"
-            f"    entry: {shlex.quote(str(self.hook))}\n    language: system\n    pass_filenames: false\n"
-            "    always_run: true\n")
+            f"    entry: {shlex.quote(str(self.hook))}\n    language: system\n    pass_filenames: "
+            "false\n"
+            "    always_run: true\n"
+        )
         git(self.repo, "add", ".pre-commit-config.yaml")
 
     def env(self, base: dict[str, str], fix: str | None = None) -> dict[str, str]:
@@ -73,13 +78,26 @@ class Scene:
         return env
 
     def commit(self, env: dict[str, str]) -> subprocess.Popen[str]:
-        return subprocess.Popen(["git", "commit", "-m", "commit"], cwd=self.repo, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            ["git", "commit", "-m", "commit"],
+            cwd=self.repo,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
 
     def run_stash(self, env: dict[str, str]) -> subprocess.Popen[str]:
-        """The chain without pre-commit: `seq-hooks run --stash` around the holding hook (cheap trials)."""
-        return subprocess.Popen([*seq_hooks("run", "--stash", "--"), str(self.hook)], cwd=self.repo, env=env,
-                                text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        """The chain without pre-commit: `seq-hooks run --stash` around the holding hook (cheap
+        trials)."""
+        return subprocess.Popen(
+            [*seq_hooks("run", "--stash", "--"), str(self.hook)],
+            cwd=self.repo,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
 
     def ready(self) -> None:
         wait_for_file(self.control / "ready")
@@ -92,7 +110,8 @@ class Scene:
 
 
 def kept(repo: Path, output: str) -> dict[str, str]:
-    """{path: content} of every file a kept line in `output` names, read back with the command it gives."""
+    """{path: content} of every file a kept line in `output` names, read back with the command it
+    gives."""
     out = {}
     for m in _KEPT.finditer(output):
         ref, path = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
@@ -104,9 +123,9 @@ def kept(repo: Path, output: str) -> dict[str, str]:
 
 
 def assert_nothing_lost(repo: Path, output: str, saves: list[tuple[str, str]]) -> None:
-    """Every save (the other writer's, the committer's unstaged edits) is in the tree, or kept under a ref that a
-    line of the output names with the command that gets it back, or carried by a later save made on top of it
-    (a writer that read it and added to it); no stash is left behind."""
+    """Every save (the other writer's, the committer's unstaged edits) is in the tree, or kept under
+    a ref that a line of the output names with the command that gets it back, or carried by a later
+    save made on top of it (a writer that read it and added to it); no stash is left behind."""
     found = kept(repo, output)
 
     def here(path: str) -> str | None:
@@ -118,8 +137,12 @@ def assert_nothing_lost(repo: Path, output: str, saves: list[tuple[str, str]]) -
 
     for path, text in saves:
         assert safe(path, text), (
-            f"lost: {path} should hold {text!r}; the tree has {here(path)!r}, kept: {found.get(path)!r}\n{output}")
-    assert not git(repo, "for-each-ref", "refs/seq-hooks/stash/").stdout, "a stash ref was left behind"
+            f"lost: {path} should hold {text!r}; the tree has {here(path)!r}, kept: "
+            f"{found.get(path)!r}\n{output}"
+        )
+    assert not git(repo, "for-each-ref", "refs/seq-hooks/stash/").stdout, (
+        "a stash ref was left behind"
+    )
     records = list((repo / ".git" / "seq-hooks" / "stashed").glob("*.json"))
     assert not records, f"a stash record was left behind: {records}"
 

@@ -29,7 +29,9 @@ def seq_hooks(*args: object) -> list[str]:
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=check, capture_output=True, text=True, timeout=60
+    )
 
 
 def git_repo(path: Path) -> Path:
@@ -43,7 +45,9 @@ def git_repo(path: Path) -> Path:
 
 def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def wait_for_file(path: Path, timeout: float = 20.0) -> str:
@@ -96,8 +100,8 @@ def reap(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float =
 
 
 def end_orphan(pid: int, timeout: float = 20.0) -> None:
-    """Ends, by pid, a process a test made that is not its child (an orphan left by a killed runner), and waits
-    (bounded) until it is gone."""
+    """Ends, by pid, a process a test made that is not its child (an orphan left by a killed
+    runner), and waits (bounded) until it is gone."""
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -136,14 +140,35 @@ class Tmux:
     def __init__(self, tmp: Path, command: str, width: int = 120) -> None:
         self.socket = str(tmp / "tmux.sock")
         self.base = ["tmux", "-S", self.socket]
-        subprocess.run([*self.base, "-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", "30",
-                        command], check=True, timeout=20, env=os.environ)
+        subprocess.run(
+            [
+                *self.base,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                str(width),
+                "-y",
+                "30",
+                command,
+            ],
+            check=True,
+            timeout=20,
+            env=os.environ,
+        )
 
     def send(self, *keys: str) -> None:
         subprocess.run([*self.base, "send-keys", *keys], check=True, timeout=20)
 
     def screen(self) -> str:
-        p = subprocess.run([*self.base, "capture-pane", "-p"], capture_output=True, text=True, timeout=20, check=False)
+        p = subprocess.run(
+            [*self.base, "capture-pane", "-p"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
         return p.stdout
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
@@ -156,9 +181,15 @@ class Tmux:
         raise AssertionError(f"{text!r} not on the screen within {timeout}s:\n{self.screen()}")
 
     def close(self) -> None:
-        """Ends the server (it ends its window's processes) and waits until its socket is gone (bounded)."""
-        p = subprocess.run([*self.base, "display-message", "-p", "#{pid}"], capture_output=True, text=True,
-                           timeout=20, check=False)
+        """Ends the server (it ends its window's processes) and waits until its socket is gone
+        (bounded)."""
+        p = subprocess.run(
+            [*self.base, "display-message", "-p", "#{pid}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
         subprocess.run([*self.base, "kill-server"], capture_output=True, timeout=20, check=False)
         if p.stdout.strip().isdigit():
             pid = int(p.stdout.strip())
@@ -171,8 +202,9 @@ WITHOUT = "SEQ_HOOKS_TEST_WITHOUT"  # the programs scripts/test could not instal
 
 
 def needs(program: str, path: str | None = None) -> pytest.MarkDecorator:
-    """Skip where `program` is missing, except on CI (CI=true) unless scripts/test said it could not install it
-    there (SEQ_HOOKS_TEST_WITHOUT): a tool missing by accident must fail the run, not pass it quietly."""
+    """Skip where `program` is missing, except on CI (CI=true) unless scripts/test said it could not
+    install it there (SEQ_HOOKS_TEST_WITHOUT): a tool missing by accident must fail the run, not
+    pass it quietly."""
     missing = shutil.which(program) is None and not (path and os.path.exists(path))
     declared = program in os.environ.get(WITHOUT, "").split()
     reason = (f"{program} is not installed and scripts/test could not install it" if declared
@@ -181,8 +213,9 @@ def needs(program: str, path: str | None = None) -> pytest.MarkDecorator:
 
 
 def planted_symlink(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    """A symlink `name` to a file "victim" holding "precious", owned by another uid, as if another user planted it
-    in a shared directory: (link, victim). Skips where we are not root (making one needs it)."""
+    """A symlink `name` to a file "victim" holding "precious", owned by another uid, as if another
+    user planted it in a shared directory: (link, victim). Skips where we are not root (making one
+    needs it)."""
     if os.geteuid() != 0:
         pytest.skip("making a symlink owned by another uid needs root")
     victim = tmp_path / "victim"
@@ -199,13 +232,21 @@ SLEEP = "import time; time.sleep(60)"
 
 @contextmanager
 def family(tmp: Path, *codes: str) -> Iterator[tuple[subprocess.Popen[bytes], list[int]]]:
-    """A sleeping parent whose children each run one of `codes` (python -c); yields (parent, children's pids) once
-    all have started, and ends them all, by pid, afterwards."""
+    """A sleeping parent whose children each run one of `codes` (python -c); yields (parent,
+    children's pids) once all have started, and ends them all, by pid, afterwards."""
     kids = tmp / f"kids-{len(list(tmp.glob('kids-*')))}"
-    body = "".join(f"k.append(subprocess.Popen([sys.executable, '-c', {c!r}]).pid)\n" for c in codes)
-    parent = subprocess.Popen([PY, "-c", f"import subprocess, sys, time\nk = []\n{body}"
-                                         f"open({str(kids)!r}, 'w').write(' '.join(map(str, k)) or '-')\n"
-                                         "time.sleep(60)\n"])
+    body = "".join(
+        f"k.append(subprocess.Popen([sys.executable, '-c', {c!r}]).pid)\n" for c in codes
+    )
+    parent = subprocess.Popen(
+        [
+            PY,
+            "-c",
+            f"import subprocess, sys, time\nk = []\n{body}"
+            f"open({str(kids)!r}, 'w').write(' '.join(map(str, k)) or '-')\n"
+            "time.sleep(60)\n",
+        ]
+    )
     pids: list[int] = []
     try:
         pids = [int(x) for x in wait_for_file(kids).split() if x != "-"]

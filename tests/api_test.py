@@ -13,8 +13,18 @@ from seq_hooks.errors import FatalError
 
 def test_run_captures_output_and_the_result(isolated: Path) -> None:
     result = seq_hooks.run(["sh", "-c", "echo out; echo err >&2; exit 3"])
-    assert (result.exit_code, result.reason, result.stdout, result.stderr) == (3, "exit", "out\n", "err\n")
-    assert result.lock == "default" and result.attempts == 1 and result.log and os.path.exists(result.log)
+    assert (result.exit_code, result.reason, result.stdout, result.stderr) == (
+        3,
+        "exit",
+        "out\n",
+        "err\n",
+    )
+    assert (
+        result.lock == "default"
+        and result.attempts == 1
+        and result.log
+        and os.path.exists(result.log)
+    )
 
 
 def test_limits_and_no_lock(isolated: Path) -> None:
@@ -45,7 +55,9 @@ def test_shell_and_threads_as_the_command_has_them(isolated: Path) -> None:
 def test_a_missing_cwd_is_one_clear_error(isolated: Path) -> None:
     with pytest.raises(FatalError) as e:
         api.run(["true"], cwd=str(isolated / "nowhere"))
-    assert e.value.code == 2 and "cannot change to" in e.value.message and "nowhere" in e.value.message
+    assert (
+        e.value.code == 2 and "cannot change to" in e.value.message and "nowhere" in e.value.message
+    )
 
 
 def test_threads_with_their_own_directories_do_not_disturb_each_other(isolated: Path) -> None:

@@ -1,4 +1,5 @@
-"""docs/architecture.md is the package's map: every module is on it, and the imports keep to its rules."""
+"""docs/architecture.md is the package's map: every module is on it, and the imports keep to its
+rules."""
 from __future__ import annotations
 
 import ast
@@ -33,7 +34,11 @@ def _imports(path: Path) -> set[str]:
     names = set(_modules())
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "seq_hooks":
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] == "seq_hooks"
+        ):
             base = node.module.removeprefix("seq_hooks").removeprefix(".")
             for alias in node.names:
                 joined = f"{base}.{alias.name}" if base else alias.name
@@ -43,7 +48,9 @@ def _imports(path: Path) -> set[str]:
 
 def test_every_module_is_on_the_map() -> None:
     block = MAP.split("```")[1]
-    missing = [name for name in _modules() if name.split(".")[-1] not in re.findall(r"[a-z_]+", block)]
+    missing = [
+        name for name in _modules() if name.split(".")[-1] not in re.findall(r"[a-z_]+", block)
+    ]
     assert not missing, f"docs/architecture.md does not list: {', '.join(sorted(missing))}"
 
 
@@ -60,19 +67,31 @@ def _family(name: str) -> str:
     ("lock", {"base", "process", "settings", "journal", "lock"}),
 ])
 def test_the_engines_import_only_what_the_map_allows(family: str, allowed: set[str]) -> None:
-    wrong = [f"{name} imports {target}" for name, path in _modules().items() if _family(name) == family
-             for target in _imports(path) if _family(target) not in allowed]
+    wrong = [
+        f"{name} imports {target}"
+        for name, path in _modules().items()
+        if _family(name) == family
+        for target in _imports(path)
+        if _family(target) not in allowed
+    ]
     assert not wrong, "; ".join(wrong)
 
 
 def test_nothing_below_the_front_imports_it() -> None:
     front = {"cli", "api", *TOP_FAMILIES}
-    wrong = [f"{name} imports {target}" for name, path in _modules().items() if _family(name) not in front
-             for target in _imports(path) if _family(target) in front]
+    wrong = [
+        f"{name} imports {target}"
+        for name, path in _modules().items()
+        if _family(name) not in front
+        for target in _imports(path)
+        if _family(target) in front
+    ]
     assert not wrong, "; ".join(wrong)
 
 
 def test_the_engine_packages_import_nothing_of_their_own() -> None:
     for package in ("lock", "process"):
         tree = ast.parse((PACKAGE / package / "__init__.py").read_text())
-        assert all(isinstance(n, ast.Expr) for n in tree.body), f"seq_hooks/{package}/__init__.py imports"
+        assert all(isinstance(n, ast.Expr) for n in tree.body), (
+            f"seq_hooks/{package}/__init__.py imports"
+        )

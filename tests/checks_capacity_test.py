@@ -22,14 +22,22 @@ def test_doctor_reports_each_lock_and_what_fits_this_machine(isolated: Path) -> 
     )
     found = lines(doctor_run().stdout, "capacity")
     cpus = machine.usable_cpus()
-    assert any("lock 'default': 64 slots, no memory budget: more slots than the" in x for x in found), found
-    assert any("lock 'heavy': 1 slot (one unit at a time)" in x and x.split()[0] == "info" for x in found), found
+    assert any(
+        "lock 'default': 64 slots, no memory budget: more slots than the" in x for x in found
+    ), found
+    assert any(
+        "lock 'heavy': 1 slot (one unit at a time)" in x and x.split()[0] == "info" for x in found
+    ), found
     assert any("lock 'wide'" in x and "over the" in x for x in found), found
     assert any(f"this machine: {cpus} CPU" in x and "recommended" in x for x in found), found
-    (isolated / "pyproject.toml").write_text('[tool.seq-hooks]\nslots = "auto"\nmemory_budget_mb = 0\n')
+    (isolated / "pyproject.toml").write_text(
+        '[tool.seq-hooks]\nslots = "auto"\nmemory_budget_mb = 0\n'
+    )
     out = doctor_run().stdout
     if cpus > 1:
-        assert any("units run side by side without a memory budget" in x for x in lines(out, "capacity")), out
+        assert any(
+            "units run side by side without a memory budget" in x for x in lines(out, "capacity")
+        ), out
         assert f'memory_budget_mb = "auto" ({capacity.auto_budget_mb()} MB here)' in out
 
 
@@ -38,7 +46,12 @@ def test_doctor_says_a_lock_is_at_the_defaults_and_why(isolated: Path) -> None:
     default = next(x for x in found if "lock 'default'" in x)
     assert default.split()[0] == "info", found
     cpus = machine.usable_cpus()
-    assert f"lock 'default': {cpus} slot" in default and "the defaults: slots = \"auto\", a slot per CPU" in default
+    assert (
+        f"lock 'default': {cpus} slot" in default
+        and 'the defaults: slots = "auto", a slot per CPU' in default
+    )
     (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\nslots = 1\n")
     default = next(x for x in lines(doctor_run().stdout, "capacity") if "lock 'default'" in x)
-    assert "lock 'default': 1 slot (one unit at a time)" in default and "the defaults" not in default
+    assert (
+        "lock 'default': 1 slot (one unit at a time)" in default and "the defaults" not in default
+    )

@@ -7,10 +7,19 @@ import pytest
 from seq_hooks.checks.memory import enforcement
 from testing.doctor import doctor_run, lines
 
-V2_MOUNT = "29 23 0:26 / {root} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
-V1_MOUNT = "35 25 0:30 / {root} rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,memory\n"
-CPU_MOUNT = "36 25 0:31 / {root} rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,cpu,cpuacct\n"
-OTHER = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n24 22 0:5 / /dev rw - devtmpfs udev rw\n"
+V2_MOUNT = (
+    "29 23 0:26 / {root} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n"
+)
+V1_MOUNT = (
+    "35 25 0:30 / {root} rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,memory\n"
+)
+CPU_MOUNT = (
+    "36 25 0:31 / {root} rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,cpu,cpuacct\n"
+)
+OTHER = (
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n24 22 0:5 / /dev rw - devtmpfs udev "
+    "rw\n"
+)
 
 
 def group(base: Path, path: str, controllers: str | None = None) -> Path:
@@ -24,7 +33,9 @@ def group(base: Path, path: str, controllers: str | None = None) -> Path:
 def test_v2_with_the_memory_controller(tmp_path: Path) -> None:
     d = group(tmp_path, "/user.slice/session-1.scope", "cpuset cpu io memory pids")
     offers = enforcement(OTHER + V2_MOUNT.format(root=tmp_path), "0::/user.slice/session-1.scope\n")
-    assert offers == [f"cgroup v2 at {d}: memory controller delegated to you (kernel limit possible)"]
+    assert offers == [
+        f"cgroup v2 at {d}: memory controller delegated to you (kernel limit possible)"
+    ]
 
 
 def test_v2_without_the_memory_controller(tmp_path: Path) -> None:
@@ -38,7 +49,9 @@ def test_v1_memory_hierarchy(tmp_path: Path) -> None:
     d = group(mem, "/docker/abc")
     group(cpu, "/docker/abc")
     mountinfo = OTHER + V1_MOUNT.format(root=mem) + CPU_MOUNT.format(root=cpu)
-    offers = enforcement(mountinfo, "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/\n")
+    offers = enforcement(
+        mountinfo, "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n1:name=systemd:/\n"
+    )
     assert offers == [f"cgroup v1 memory at {d}: writable (kernel limit possible)"]
 
 

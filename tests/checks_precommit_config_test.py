@@ -11,12 +11,21 @@ from seq_hooks.checks.precommit_config import Repo, parse_manifest, read_config
 
 def test_config_repos_hooks_and_flow_style(isolated: Path) -> None:
     path = isolated / ".pre-commit-config.yaml"
-    path.write_text("repos:\n- repo: local\n  hooks:\n  - {id: t, entry: pytest, args: [-q, '-x'], language: system}\n"
-                    "- repo: meta\n  hooks: [{id: check-hooks-apply}]\n")
+    path.write_text(
+        "repos:\n- repo: local\n  hooks:\n  - "
+        "{id: t, entry: pytest, args: [-q, '-x'], language: system}\n"
+        "- repo: meta\n  hooks: [{id: check-hooks-apply}]\n"
+    )
     repos = read_config(str(path))
-    assert repos == [Repo("local", "", [{"id": "t", "entry": "pytest", "args": ["-q", "-x"], "language": "system"}],
-                          None),
-                     Repo("meta", "", [{"id": "check-hooks-apply"}], None)]
+    assert repos == [
+        Repo(
+            "local",
+            "",
+            [{"id": "t", "entry": "pytest", "args": ["-q", "-x"], "language": "system"}],
+            None,
+        ),
+        Repo("meta", "", [{"id": "check-hooks-apply"}], None),
+    ]
 
 
 def test_no_file_is_none(isolated: Path) -> None:
@@ -44,7 +53,12 @@ def test_manifest_by_id() -> None:
 
 
 def test_yaml_stays_off_the_run_path(isolated: Path) -> None:
-    code = ("import sys; from seq_hooks.cli import main; rc = main(['run', '--no-lock', '--', 'true']); "
-            "sys.exit(rc or ('yaml' in sys.modules and 3))")
-    p = subprocess.run([sys.executable, "-c", code], cwd=isolated, check=False, capture_output=True, text=True)
+    code = (
+        "import sys; from seq_hooks.cli import main; rc = main(['run', '--no-lock', '--', "
+        "'true']); "
+        "sys.exit(rc or ('yaml' in sys.modules and 3))"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=isolated, check=False, capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stderr

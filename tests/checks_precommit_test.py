@@ -33,10 +33,15 @@ def test_pre_commit_hooks_that_fan_out(isolated: Path) -> None:
     assert p.returncode == 1
     found = lines(p.stdout, "pre-commit")
     assert "local hook 'tests' fans out" in found[0] and "`uv`" in found[0]
-    assert "fix: add `require_serial: true` to it in .pre-commit-config.yaml, or use seq-hooks' atomic-pytest" \
-           in p.stdout
+    assert (
+        "fix: add `require_serial: true` to it in .pre-commit-config.yaml, or use seq-hooks' "
+        "atomic-pytest"
+        in p.stdout
+    )
     assert not [f for f in found if "'types'" in f or "'wrapped'" in f]
-    (isolated / ".pre-commit-config.yaml").write_text(CONFIG.replace("types: [python]", "require_serial: true"))
+    (isolated / ".pre-commit-config.yaml").write_text(
+        CONFIG.replace("types: [python]", "require_serial: true")
+    )
     p = doctor_run()
     assert p.returncode == 0
     assert "no heavy hook fans out (3 run serially)" in lines(p.stdout, "pre-commit")[0]
@@ -49,13 +54,27 @@ def test_remote_hook_manifest_from_pre_commit_cache(isolated: Path, tmp_path: Pa
     (hooks / ".pre-commit-hooks.yaml").write_text(
         "- id: slow-types\n  name: slow types\n  entry: mypy\n  language: system\n"
         "- id: tidy\n  name: tidy\n  entry: echo\n  language: system\n"
-        "- id: careful\n  name: careful\n  entry: pytest\n  language: system\n  require_serial: true\n")
+        "- id: careful\n  name: careful\n  entry: pytest\n  language: system\n  require_serial: "
+        "true\n"
+    )
     git(hooks, "add", ".")
-    git(hooks, "-c", "user.name=T", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "hooks")
+    git(
+        hooks,
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "hooks",
+    )
     rev = git(hooks, "rev-parse", "HEAD").stdout.strip()
     (isolated / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: slow-types\n      - id: tidy\n"
-        "      - id: careful\n")
+        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: slow-types\n      - "
+        "id: tidy\n"
+        "      - id: careful\n"
+    )
     p = doctor_run()
     assert "not checked (hook repo not in pre-commit's cache" in p.stdout
     installed = run([sys.executable, "-m", "pre_commit", "install-hooks"], cwd=isolated)

@@ -7,13 +7,32 @@ from pathlib import Path
 
 from testing.doctor import doctor_run, lines
 from testing.queue import STATE, finished_run, plant_ticket, start_with_token
-from testing.util import alive, end_orphan, fixture, git, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import (
+    alive,
+    end_orphan,
+    fixture,
+    git,
+    reap,
+    run,
+    seq_hooks,
+    tickets,
+    wait_for_file,
+    wait_until,
+)
 
 
-def test_finds_stale_ticket_and_leftover_process_but_spares_the_live_and_the_foreign(isolated: Path) -> None:
+def test_finds_stale_ticket_and_leftover_process_but_spares_the_live_and_the_foreign(
+    isolated: Path,
+) -> None:
     gate = isolated / "gate"
-    holder = subprocess.Popen(seq_hooks("run", "-q", "--", *fixture("gate.py", isolated / "h.pid", gate,
-                                                                    isolated / "order", "holder")))
+    holder = subprocess.Popen(
+        seq_hooks(
+            "run",
+            "-q",
+            "--",
+            *fixture("gate.py", isolated / "h.pid", gate, isolated / "order", "holder"),
+        )
+    )
     planted: list[subprocess.Popen[bytes]] = []
     try:
         wait_for_file(isolated / "h.pid")
@@ -22,13 +41,22 @@ def test_finds_stale_ticket_and_leftover_process_but_spares_the_live_and_the_for
         ended = os.urandom(8).hex()
         finished_run(isolated, ended)
         planted.append(start_with_token(isolated, "leftover", ended))
-        planted.append(start_with_token(isolated, "foreign", os.urandom(8).hex()))  # another project's run
+        # another project's run
+        planted.append(start_with_token(isolated, "foreign", os.urandom(8).hex()))
         p = doctor_run()
         assert p.returncode == 1, p.stdout
         [ticket] = lines(p.stdout, "stale ticket")
-        assert f"lock default: {stale.name}" in ticket and "crashed.py" in ticket and "PROBLEM" in ticket
+        assert (
+            f"lock default: {stale.name}" in ticket
+            and "crashed.py" in ticket
+            and "PROBLEM" in ticket
+        )
         [left] = lines(p.stdout, "leftover processes")
-        assert f"run {ended[:12]}" in left and f"pid {planted[0].pid} " in left and "in the journal" in left
+        assert (
+            f"run {ended[:12]}" in left
+            and f"pid {planted[0].pid} " in left
+            and "in the journal" in left
+        )
         assert str(planted[1].pid) not in p.stdout and str(holder.pid) not in p.stdout
         assert p.stdout.count("fix: seq-hooks clean") == 2
         assert p.stdout.endswith("2 problems found\n")
@@ -43,7 +71,9 @@ def test_finds_stale_ticket_and_leftover_process_but_spares_the_live_and_the_for
 
 
 def test_finds_what_a_killed_runner_left(isolated: Path) -> None:
-    runner = subprocess.Popen(seq_hooks("run", "-q", "--", *fixture("pidfile.py", isolated / "child.pid", 60)))
+    runner = subprocess.Popen(
+        seq_hooks("run", "-q", "--", *fixture("pidfile.py", isolated / "child.pid", 60))
+    )
     child = int(wait_for_file(isolated / "child.pid"))
     try:
         runner.send_signal(signal.SIGKILL)  # the runner dies holding the lock; its command runs on
@@ -61,7 +91,9 @@ def test_finds_what_a_killed_runner_left(isolated: Path) -> None:
 
 
 def test_a_live_no_lock_run_is_left_alone(isolated: Path) -> None:
-    runner = subprocess.Popen(seq_hooks("run", "-q", "--no-lock", "--", *fixture("pidfile.py", isolated / "c.pid", 60)))
+    runner = subprocess.Popen(
+        seq_hooks("run", "-q", "--no-lock", "--", *fixture("pidfile.py", isolated / "c.pid", 60))
+    )
     try:
         child = int(wait_for_file(isolated / "c.pid"))
         p = doctor_run()
@@ -88,6 +120,6 @@ def test_git_hook_installed_or_not(isolated: Path) -> None:
     elsewhere = isolated / "my-hooks"
     git(isolated, "config", "core.hooksPath", "my-hooks")
     p = doctor_run()
-    assert f"not installed in {elsewhere} (core.hooksPath my-hooks)" in lines(p.stdout, "git hook")[0]
-
-
+    assert (
+        f"not installed in {elsewhere} (core.hooksPath my-hooks)" in lines(p.stdout, "git hook")[0]
+    )

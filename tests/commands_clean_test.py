@@ -6,7 +6,17 @@ import subprocess
 from pathlib import Path
 
 from testing.queue import STATE, finished_run, plant_ticket, start_with_token
-from testing.util import alive, end_orphan, fixture, reap, run, seq_hooks, tickets, wait_for_file, wait_until
+from testing.util import (
+    alive,
+    end_orphan,
+    fixture,
+    reap,
+    run,
+    seq_hooks,
+    tickets,
+    wait_for_file,
+    wait_until,
+)
 
 
 def _tree(root: Path) -> list[str]:
@@ -16,8 +26,14 @@ def _tree(root: Path) -> list[str]:
 def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Path) -> None:
     gate = isolated / "gate"
     qdir = isolated / STATE / "locks" / "default"
-    holder = subprocess.Popen(seq_hooks("run", "-q", "--", *fixture("gate.py", isolated / "h.pid", gate,
-                                                                    isolated / "order", "holder")))
+    holder = subprocess.Popen(
+        seq_hooks(
+            "run",
+            "-q",
+            "--",
+            *fixture("gate.py", isolated / "h.pid", gate, isolated / "order", "holder"),
+        )
+    )
     others: list[subprocess.Popen[bytes]] = []
     killed_child = 0
     try:
@@ -36,8 +52,8 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
         finished_run(isolated, ended)
         leftover = start_with_token(isolated, "leftover", ended)
         others.append(leftover)
-        # never ours: a process with a token this project does not know (another project's run), and a
-        # live --no-lock run (it has a log, no ticket, no journal record, and its runner is alive)
+        # never ours: a process with a token this project does not know (another project's run), and
+        # a live --no-lock run (it has a log, no ticket, no journal record, and its runner is alive)
         foreign = start_with_token(isolated, "foreign", os.urandom(8).hex())
         others.append(foreign)
         no_lock = subprocess.Popen(seq_hooks("run", "-q", "--no-lock", "--",
@@ -59,7 +75,10 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
         assert dry.returncode == 0, dry.stderr
         assert _tree(isolated / STATE) == before  # a dry run changes nothing
         assert alive(killed_child) and alive(leftover.pid)
-        assert f"would end pid {killed_child} " in dry.stdout and f"would end pid {leftover.pid} " in dry.stdout
+        assert (
+            f"would end pid {killed_child} " in dry.stdout
+            and f"would end pid {leftover.pid} " in dry.stdout
+        )
         assert f"would remove stale ticket default/{stale.name}" in dry.stdout
         assert f"would remove stale ticket other/{orphan_ticket.name}" in dry.stdout
         assert f"would remove empty nested queue default/nested/{dead_nested.name}" in dry.stdout
@@ -80,11 +99,21 @@ def test_clean_removes_what_dead_runs_left_and_touches_nothing_else(isolated: Pa
         assert alive(holder.pid) and tickets(qdir) == [live_ticket] and live_nested.is_dir()
         assert alive(foreign.pid) and alive(no_lock.pid) and alive(no_lock_child)
         assert "foreign" not in out and str(foreign.pid) not in out
-        gone = (stale, orphan_ticket, orphan_ticket.with_suffix(".procs"), dead_nested, dead_nested / ".seq")
-        assert set(_tree(isolated / STATE)) == set(before) - {str(p.relative_to(isolated / STATE)) for p in gone}
+        gone = (
+            stale,
+            orphan_ticket,
+            orphan_ticket.with_suffix(".procs"),
+            dead_nested,
+            dead_nested / ".seq",
+        )
+        assert set(_tree(isolated / STATE)) == set(before) - {
+            str(p.relative_to(isolated / STATE)) for p in gone
+        }
 
         again = run(seq_hooks("clean"))
-        assert again.stdout.startswith("left alone: ") and again.stdout.endswith("nothing to clean\n")
+        assert again.stdout.startswith("left alone: ") and again.stdout.endswith(
+            "nothing to clean\n"
+        )
         gate.touch()
         assert holder.wait(30) == 0
     finally:
@@ -114,9 +143,12 @@ def test_clean_with_nothing_to_do(isolated: Path) -> None:
     assert run(seq_hooks("clean", "--dry-run")).stdout == "nothing to clean\n"
 
 
-def test_clean_judges_tickets_only_under_the_queue_counter_lock(isolated: Path, monkeypatch: object) -> None:
-    """tickets.make holds `.seq` while it numbers, creates and renames a ticket: clean takes it first, and
-    gives up on that queue (bounded) rather than judge a ticket while a caller may be making one."""
+def test_clean_judges_tickets_only_under_the_queue_counter_lock(
+    isolated: Path, monkeypatch: object
+) -> None:
+    """tickets.make holds `.seq` while it numbers, creates and renames a ticket: clean takes it
+    first, and gives up on that queue (bounded) rather than judge a ticket while a caller may be
+    making one."""
     import fcntl
 
     import pytest
@@ -127,7 +159,8 @@ def test_clean_judges_tickets_only_under_the_queue_counter_lock(isolated: Path, 
     monkeypatch.setattr(leftovers, "SEQ_WAIT", 0.2)
     qdir = isolated / STATE / "locks" / "default"
     stale = plant_ticket(qdir, 5, ["x"], os.urandom(8).hex(), granted=False)
-    half_made = qdir / f".new-{os.getpid() + 1}-{os.urandom(8).hex()}"  # its maker died before the rename
+    # its maker died before the rename
+    half_made = qdir / f".new-{os.getpid() + 1}-{os.urandom(8).hex()}"
     half_made.write_text("")
     fd = os.open(qdir / ".seq", os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -1,4 +1,5 @@
-"""`seq-hooks watch --pid P`: a process the test started itself (not through seq-hooks), watched and ended."""
+"""`seq-hooks watch --pid P`: a process the test started itself (not through seq-hooks), watched and
+ended."""
 from __future__ import annotations
 
 import os
@@ -19,7 +20,8 @@ def start(cmd: list[str], user: int | None = None) -> subprocess.Popen[bytes]:
 
 
 def test_a_tree_past_its_memory_limit_is_killed_137(isolated: Path) -> None:
-    """The guides' memory_monitor.sh --pid P --limit MB: the memory is in P's child, the whole tree is ended."""
+    """The guides' memory_monitor.sh --pid P --limit MB: the memory is in P's child, the whole tree
+    is ended."""
     pidfile = isolated / "eater.pid"
     eater = shlex.join(fixture("eat_memory.py", 400, 300, 60, pidfile))
     parent = start(["sh", "-c", f"{eater} & wait"])
@@ -47,7 +49,13 @@ def test_a_process_that_ends_by_itself_exits_0(isolated: Path) -> None:
 
 def test_the_timeout_kills_the_tree_124(isolated: Path) -> None:
     pids = isolated / "sleepers"
-    proc = start(["sh", "-c", f"sleep 30 & a=$!; sleep 30 & echo $a $! > {pids}.tmp; mv {pids}.tmp {pids}; wait"])
+    proc = start(
+        [
+            "sh",
+            "-c",
+            f"sleep 30 & a=$!; sleep 30 & echo $a $! > {pids}.tmp; mv {pids}.tmp {pids}; wait",
+        ]
+    )
     try:
         sleepers = [int(x) for x in wait_for_file(pids).split()]
         begun = time.monotonic()
@@ -63,7 +71,8 @@ def test_the_timeout_kills_the_tree_124(isolated: Path) -> None:
 
 
 def test_watching_the_shell_that_started_it_never_kills_itself(isolated: Path) -> None:
-    """`memory_monitor.sh --pid $$ &` as the pipeline guide used it: the watcher is inside the tree it watches."""
+    """`memory_monitor.sh --pid $$ &` as the pipeline guide used it: the watcher is inside the tree
+    it watches."""
     pidfile, out, watcher = isolated / "eater.pid", isolated / "watch.out", isolated / "watcher.pid"
     eater = shlex.join(fixture("eat_memory.py", 400, 300, 60, pidfile))
     script = (f"{SEQ} watch --pid $$ --memory-limit 100 > {out} 2>&1 & echo $! > {watcher}; "
@@ -76,7 +85,8 @@ def test_watching_the_shell_that_started_it_never_kills_itself(isolated: Path) -
             time.sleep(0.02)
         text = out.read_text()
         assert "memory limit 100 MB exceeded" in text, text
-        assert f"pid {proc.pid}: its tree has ended" in text  # said after the kill: the watcher outlived it
+        # said after the kill: the watcher outlived it
+        assert f"pid {proc.pid}: its tree has ended" in text
     finally:
         reap(proc)
 
@@ -98,7 +108,8 @@ def test_no_pid_is_a_usage_error(isolated: Path) -> None:
 
 
 def test_itself_is_refused(isolated: Path) -> None:
-    p = run(["sh", "-c", f"exec {SEQ} watch --pid $$"])  # exec: the shell's pid becomes the watcher's
+    # exec: the shell's pid becomes the watcher's
+    p = run(["sh", "-c", f"exec {SEQ} watch --pid $$"])
     assert p.returncode == 2 and "that is this seq-hooks watch itself" in p.stderr
 
 

@@ -1,5 +1,5 @@
-"""The keys of `status --watch`: the pure state machine, and ending a unit by its run token with real processes
-(the terminal itself is driven in tmux by tests/commands_status_test.py)."""
+"""The keys of `status --watch`: the pure state machine, and ending a unit by its run token with
+real processes (the terminal itself is driven in tmux by tests/commands_status_test.py)."""
 from __future__ import annotations
 
 import subprocess
@@ -21,7 +21,9 @@ def _holder(pid: int, token: str, argv: list[str]) -> Holder:
 
 
 def _snap(*holders: Holder) -> Snapshot:
-    queues = [queue_view.QueueView(f"l{i}", None, 0, h, [], [], (h,)) for i, h in enumerate(holders)]
+    queues = [
+        queue_view.QueueView(f"l{i}", None, 0, h, [], [], (h,)) for i, h in enumerate(holders)
+    ]
     return Snapshot(0.0, "/s", queues)
 
 
@@ -32,7 +34,10 @@ B = _holder(22, "b" * 16, ["pytest", "\x1b[2J"])
 def test_k_asks_for_the_one_running_unit_and_y_confirms() -> None:
     act = watchkeys.press(watchkeys.Mode(), "k", _snap(A))
     assert act.mode.target == A and act.end is None
-    assert watchkeys.prompt(act.mode) == "end unit pid 11 (make test) and its whole tree: TERM, then KILL? y/N"
+    assert (
+        watchkeys.prompt(act.mode)
+        == "end unit pid 11 (make test) and its whole tree: TERM, then KILL? y/N"
+    )
     done = watchkeys.press(act.mode, "y", _snap(A))
     assert done.end == A and done.mode == watchkeys.Mode()
 
@@ -48,7 +53,8 @@ def test_several_units_are_chosen_by_number() -> None:
     act = watchkeys.press(watchkeys.Mode(), "k", _snap(A, B))
     assert act.mode.choices == (A, B)
     text = watchkeys.prompt(act.mode)
-    assert "1: pid 11 (make test)" in text and "2: pid 22 (pytest '?[2J')" in text  # the command made safe
+    # the command made safe
+    assert "1: pid 11 (make test)" in text and "2: pid 22 (pytest '?[2J')" in text
     assert watchkeys.press(act.mode, "2", _snap(A, B)).mode.target == B
     assert watchkeys.press(act.mode, "3", _snap(A, B)).mode.note == "cancelled"
 
@@ -66,7 +72,9 @@ def test_still_running_compares_run_tokens() -> None:
 
 def test_end_unit_ends_the_units_tree_by_token_and_spares_its_namesake(isolated: Path) -> None:
     pidfile, decoy_file = isolated / "unit.pid", isolated / "decoy.pid"
-    unit = subprocess.Popen(seq_hooks("run", "--quiet", "--", *fixture("ignore_term.py", pidfile, 120)))
+    unit = subprocess.Popen(
+        seq_hooks("run", "--quiet", "--", *fixture("ignore_term.py", pidfile, 120))
+    )
     decoy = subprocess.Popen(fixture("ignore_term.py", decoy_file, 120))
     try:
         child = int(wait_for_file(pidfile))

@@ -15,27 +15,53 @@ from seq_hooks.daemons import tend
 from seq_hooks.process import proctree
 from testing.util import alive, git_repo, processes_in
 
-_CLEARED = ("SEQ_HOOKS_HOME", "SEQ_HOOKS_HOLDER", "SEQ_HOOKS_RUN", "SEQ_HOOKS_DEADLINE", "SEQ_HOOKS_TIMEOUT",
-            "SEQ_HOOKS_MEMORY_LIMIT_MB", "SEQ_HOOKS_MAX_WAIT", "SEQ_HOOKS_MAX_PROCS", "SEQ_HOOKS_PIPELINE_TIMEOUT",
-            "SEQ_HOOKS_KILL_AFTER", "SEQ_HOOKS_PYTHON", "TIMEOUT", "MEMORY_LIMIT_MB", "PIPELINE_TIMEOUT",
-            "CHECK_INTERVAL", "XDG_STATE_HOME", "GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_COMMON_DIR",
-            "PRE_COMMIT", "SEQ_HOOKS_PORTABLE", "SEQ_HOOKS_NO_SUBREAPER",
-            "SEQ_HOOKS_SLOTS", "SEQ_HOOKS_MEMORY_BUDGET_MB",
-            *(name for names in config.ENV_NAMES.values() for name in names))  # every variable settings come from
+_CLEARED = (
+    "SEQ_HOOKS_HOME",
+    "SEQ_HOOKS_HOLDER",
+    "SEQ_HOOKS_RUN",
+    "SEQ_HOOKS_DEADLINE",
+    "SEQ_HOOKS_TIMEOUT",
+    "SEQ_HOOKS_MEMORY_LIMIT_MB",
+    "SEQ_HOOKS_MAX_WAIT",
+    "SEQ_HOOKS_MAX_PROCS",
+    "SEQ_HOOKS_PIPELINE_TIMEOUT",
+    "SEQ_HOOKS_KILL_AFTER",
+    "SEQ_HOOKS_PYTHON",
+    "TIMEOUT",
+    "MEMORY_LIMIT_MB",
+    "PIPELINE_TIMEOUT",
+    "CHECK_INTERVAL",
+    "XDG_STATE_HOME",
+    "GIT_DIR",
+    "GIT_INDEX_FILE",
+    "GIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "PRE_COMMIT",
+    "SEQ_HOOKS_PORTABLE",
+    "SEQ_HOOKS_NO_SUBREAPER",
+    "SEQ_HOOKS_SLOTS",
+    "SEQ_HOOKS_MEMORY_BUDGET_MB",
+    # every variable settings come from
+    *(name for names in config.ENV_NAMES.values() for name in names),
+)
 
 
 def _ours(tmp_path: Path) -> list[int]:
     """Live processes that carry this test session's mark, or run in or from the test's temp dir:
     everything the test started, at any depth, also under an environment cleaned of the mark."""
     mark = str(os.getpid())
-    marked = [p.pid for p in proctree.processes() if p.env("SEQ_HOOKS_TEST_SESSION") == mark and alive(p.pid)]
+    marked = [
+        p.pid
+        for p in proctree.processes()
+        if p.env("SEQ_HOOKS_TEST_SESSION") == mark and alive(p.pid)
+    ]
     return sorted({*marked, *processes_in(tmp_path)})
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Each test runs in a fresh git repository, with a private HOME that must stay empty, no inherited
-    seq-hooks settings, and no process left behind."""
+    """Each test runs in a fresh git repository, with a private HOME that must stay empty, no
+    inherited seq-hooks settings, and no process left behind."""
     home = tmp_path / "home"
     home.mkdir()
     for name in _CLEARED:
@@ -67,7 +93,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 @pytest.fixture
 def one_at_a_time(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`slots = 1`: the plain lock, one unit at a time, for what every seq-hooks the test starts does. The
-    default is a slot per CPU; a test of waiting behind a holder, of arrival order or of units that never
-    overlap means one at a time, and says so with this fixture."""
+    """`slots = 1`: the plain lock, one unit at a time, for what every seq-hooks the test starts
+    does. The default is a slot per CPU; a test of waiting behind a holder, of arrival order or of
+    units that never overlap means one at a time, and says so with this fixture."""
     monkeypatch.setenv("SEQ_HOOKS_SLOTS", "1")

@@ -1,4 +1,5 @@
-"""atomic-mypy's warm mypy: real mypy daemons in temp projects, each answer compared with plain mypy's.
+"""atomic-mypy's warm mypy: real mypy daemons in temp projects, each answer compared with plain
+mypy's.
 
 Every test stops the daemons it started by the pids in their records and asserts that none is left
 (the `daemons` fixture); the session's own check (conftest) then finds no process either.
@@ -29,13 +30,16 @@ SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
 
 def state(repo: Path) -> str:
     """The state dir: the repository's, for each of its worktrees."""
-    common = run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=repo).stdout.strip()
+    common = run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=repo
+    ).stdout.strip()
     return os.path.join(common, "seq-hooks")
 
 
 @pytest.fixture
 def daemons(isolated: Path) -> Iterator[str]:
-    """The repository's state dir; afterwards every daemon recorded there is stopped and none may be left."""
+    """The repository's state dir; afterwards every daemon recorded there is stopped and none may be
+    left."""
     where = state(isolated)
     yield where
     pids = [r.pid for r in record.all_records(where) if r.pid]
@@ -76,10 +80,20 @@ def answer(code: int, lines: list[str]) -> Answer:
                   [line for line in lines if line.startswith(("Found ", "Success:"))])
 
 
-def hook(repo: Path, *args: str, files: list[str] | None = None, **extra: str) -> tuple[Answer, str]:
+def hook(
+    repo: Path, *args: str, files: list[str] | None = None, **extra: str
+) -> tuple[Answer, str]:
     """atomic-mypy on the project's files (all of them by default): its answer, and its stderr."""
-    p = run([str(BIN / "atomic-mypy"), "--verbose", *args, *(sources(repo) if files is None else files)], cwd=repo,
-            env=env(**extra))
+    p = run(
+        [
+            str(BIN / "atomic-mypy"),
+            "--verbose",
+            *args,
+            *(sources(repo) if files is None else files),
+        ],
+        cwd=repo,
+        env=env(**extra),
+    )
     lines = [line for line in p.stdout.splitlines() if not line.startswith("atomic-mypy:")]
     assert p.returncode == (journal.read_all(state(repo)).records[-1].exit != 0), p.stderr
     # the hook says 0 or 1; the unit's own exit (mypy's: 2 for a blocking error) is in the journal
@@ -87,10 +101,15 @@ def hook(repo: Path, *args: str, files: list[str] | None = None, **extra: str) -
 
 
 def plain(repo: Path, files: list[str] | None = None) -> Answer:
-    """mypy itself, as the hook would run it (pointed at the project's interpreter when it has one)."""
+    """mypy itself, as the hook would run it (pointed at the project's interpreter when it has
+    one)."""
     python = repo / ".venv" / "bin" / "python"
     point = [f"--python-executable={python}"] if python.exists() else []
-    p = run([str(BIN / "mypy"), *point, "--", *(sources(repo) if files is None else files)], cwd=repo, env=env())
+    p = run(
+        [str(BIN / "mypy"), *point, "--", *(sources(repo) if files is None else files)],
+        cwd=repo,
+        env=env(),
+    )
     return answer(p.returncode, p.stdout.splitlines())
 
 
@@ -115,7 +134,8 @@ def same(repo: Path, answered: str, *args: str) -> Answer:
 
 
 def fake_package(repo: Path, version: str, signature: str) -> None:
-    """An installed package in the project's virtualenv, as pip leaves it (its dist-info names the version)."""
+    """An installed package in the project's virtualenv, as pip leaves it (its dist-info names the
+    version)."""
     site = repo / ".venv" / SITE
     for old in [*site.glob("fakepkg*")]:
         shutil.rmtree(old)
@@ -161,9 +181,12 @@ def test_the_same_answer_as_mypy_across_edits(isolated: Path, daemons: str) -> N
     assert not list(repo.rglob(".dmypy.json"))
 
 
-def test_notes_alone_are_success_as_plain_mypy_says_cold_and_warm(isolated: Path, daemons: str) -> None:
-    """An annotated local in an untyped function: mypy notes that the body is not checked and exits 0; the warm
-    daemon said exit 1 (dmypy counts every message, notes too), failing the commit plain mypy let through."""
+def test_notes_alone_are_success_as_plain_mypy_says_cold_and_warm(
+    isolated: Path, daemons: str
+) -> None:
+    """An annotated local in an untyped function: mypy notes that the body is not checked and exits
+    0; the warm daemon said exit 1 (dmypy counts every message, notes too), failing the commit plain
+    mypy let through."""
     project(isolated)
     write(isolated, "untyped.py", "def f():\n    x: int = 1\n    return x\n")
     assert same(isolated, "cold").code == 0
@@ -171,8 +194,9 @@ def test_notes_alone_are_success_as_plain_mypy_says_cold_and_warm(isolated: Path
     assert got.code == 0 and any("annotation-unchecked" in d for d in got.diagnostics), got
 
 
-def test_a_blocking_error_is_plain_mypys_answer_and_the_next_unit_gets_a_fresh_daemon(isolated: Path,
-                                                                                     daemons: str) -> None:
+def test_a_blocking_error_is_plain_mypys_answer_and_the_next_unit_gets_a_fresh_daemon(
+    isolated: Path, daemons: str
+) -> None:
     project(isolated)
     same(isolated, "cold")
     first = only(isolated).pid
@@ -243,8 +267,9 @@ def test_a_daemon_that_hangs_past_the_timeout_is_ended_and_plain_mypy_answers(is
     assert how(isolated) == "cold"
 
 
-def test_a_damaged_status_file_falls_back_and_the_next_unit_gets_a_fresh_daemon(isolated: Path,
-                                                                               daemons: str) -> None:
+def test_a_damaged_status_file_falls_back_and_the_next_unit_gets_a_fresh_daemon(
+    isolated: Path, daemons: str
+) -> None:
     project(isolated)
     same(isolated, "cold")
     first = only(isolated)
@@ -278,7 +303,9 @@ def test_expire_stops_a_daemon_past_its_idle_time(isolated: Path, daemons: str) 
     assert not alive(rec.pid)
 
 
-def test_two_worktrees_two_daemons_and_the_least_recently_used_makes_room(isolated: Path, daemons: str) -> None:
+def test_two_worktrees_two_daemons_and_the_least_recently_used_makes_room(
+    isolated: Path, daemons: str
+) -> None:
     project(isolated)
     git(isolated, "add", ".")
     git(isolated, "commit", "-qm", "project")
@@ -294,7 +321,8 @@ def test_two_worktrees_two_daemons_and_the_least_recently_used_makes_room(isolat
     # the units' budget is what the daemons leave of it
     held = tend.resident_mb(daemons)
     assert held >= record.rss_mb(older) + record.rss_mb(newer) - 1 and held > 10
-    assert abs(tend.budget_left(100_000, daemons) - (100_000 - int(held))) <= 2  # idle: its memory holds still
+    # idle: its memory holds still
+    assert abs(tend.budget_left(100_000, daemons) - (100_000 - int(held))) <= 2
     assert tend.budget_left(1, daemons) == 1
     # room for one more the size of the newer: the older goes first
     fits = int(record.rss_mb(newer) * 2) + 1
@@ -304,7 +332,9 @@ def test_two_worktrees_two_daemons_and_the_least_recently_used_makes_room(isolat
 
 
 @pytest.mark.parametrize("command", [["clean"], ["uninstall-git-hook"]])
-def test_clean_and_uninstall_leave_no_daemon(isolated: Path, daemons: str, command: list[str]) -> None:
+def test_clean_and_uninstall_leave_no_daemon(
+    isolated: Path, daemons: str, command: list[str]
+) -> None:
     project(isolated)
     same(isolated, "cold")
     pid = only(isolated).pid
@@ -320,8 +350,9 @@ def test_clean_and_uninstall_leave_no_daemon(isolated: Path, daemons: str, comma
     ("", ("--no-daemon",), ""),
     ("", ("--junit-xml=out.xml",), "daemon: off (--junit-xml is honoured by plain mypy only)"),
 ])
-def test_the_daemon_can_be_turned_off(isolated: Path, daemons: str, config: str, args: tuple[str, ...],
-                                      why: str) -> None:
+def test_the_daemon_can_be_turned_off(
+    isolated: Path, daemons: str, config: str, args: tuple[str, ...], why: str
+) -> None:
     project(isolated)
     write(isolated, "pyproject.toml", config)
     got, err = hook(isolated, *args)
@@ -331,7 +362,9 @@ def test_the_daemon_can_be_turned_off(isolated: Path, daemons: str, config: str,
     assert journal.read_all(daemons).records[-1].daemon == ""
 
 
-def test_a_configuration_the_daemon_refuses_runs_plain_mypy_and_says_so_once(isolated: Path, daemons: str) -> None:
+def test_a_configuration_the_daemon_refuses_runs_plain_mypy_and_says_so_once(
+    isolated: Path, daemons: str
+) -> None:
     project(isolated)
     write(isolated, "mypy.ini", "[mypy]\nfollow_imports = silent\n")
     got, err = hook(isolated)
@@ -357,11 +390,15 @@ def test_a_daemon_in_use_is_not_shared(isolated: Path, daemons: str) -> None:
 
 
 def test_an_outer_run_does_not_wait_for_the_daemon(isolated: Path, daemons: str) -> None:
-    """The daemon outlives the hook: the supervisor of `seq-hooks run` (a subreaper) it is handed to lets it be."""
+    """The daemon outlives the hook: the supervisor of `seq-hooks run` (a subreaper) it is handed to
+    lets it be."""
     project(isolated)
     started = time.monotonic()
-    p = run(seq_hooks("run", "--timeout", "120", "--", str(BIN / "atomic-mypy"), *sources(isolated)), cwd=isolated,
-            env=env())
+    p = run(
+        seq_hooks("run", "--timeout", "120", "--", str(BIN / "atomic-mypy"), *sources(isolated)),
+        cwd=isolated,
+        env=env(),
+    )
     assert p.returncode == 0, p.stderr
     assert time.monotonic() - started < 60
     assert alive(only(isolated).pid)
@@ -377,15 +414,18 @@ def test_history_says_how_each_unit_was_answered(isolated: Path, daemons: str) -
 
 
 CYCLE = {
-    "a.py": "from b import B\n\n\nclass A:\n    def __init__(self) -> None:\n        self.x = B().y\n",
-    "b.py": "from a import A\n\n\nclass B:\n    def __init__(self) -> None:\n        self.y = A().x\n",
+    "a.py": "from b import B\n\n\nclass A:\n    def __init__(self) -> None:\n        self.x = "
+            "B().y\n",
+    "b.py": "from a import A\n\n\nclass B:\n    def __init__(self) -> None:\n        self.y = "
+            "A().x\n",
 }
 
 
-def test_an_import_cycles_order_error_the_warm_daemon_leaves_out_is_plain_mypys_answer(isolated: Path,
-                                                                                        daemons: str) -> None:
-    """mypy checks an import cycle as one and cannot determine b's x; a warm daemon re-checks b alone after a.py
-    changed and finds no error: that answer is not taken."""
+def test_an_import_cycles_order_error_the_warm_daemon_leaves_out_is_plain_mypys_answer(
+    isolated: Path, daemons: str
+) -> None:
+    """mypy checks an import cycle as one and cannot determine b's x; a warm daemon re-checks b
+    alone after a.py changed and finds no error: that answer is not taken."""
     for name, text in CYCLE.items():
         write(isolated, name, text)
     assert 'Cannot determine type of "x"' in same(isolated, "cold").diagnostics[0]

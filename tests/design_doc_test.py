@@ -1,4 +1,5 @@
-"""docs/design.md is the one place the design's facts live: the code points at its sections, and they exist."""
+"""docs/design.md is the one place the design's facts live: the code points at its sections, and
+they exist."""
 from __future__ import annotations
 
 import re
@@ -14,15 +15,31 @@ def _sections() -> set[str]:
 
 
 def test_design_page_has_the_named_sections_and_the_readme_links_it() -> None:
-    assert {"Locks", "Processes", "Memory", "pre-commit", "Commit storms", "Capacity"} <= _sections()
+    assert {
+        "Locks",
+        "Processes",
+        "Memory",
+        "pre-commit",
+        "Commit storms",
+        "Capacity",
+    } <= _sections()
     assert "(docs/design.md)" in (ROOT / "README.md").read_text()
     assert "(design.md#the-guides)" in (ROOT / "docs" / "guides.md").read_text()
 
 
 def _repository_files() -> list[Path]:
     """The files git would commit (tracked, and untracked ones not ignored), text only."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True, timeout=60).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     paths = [ROOT / name for name in listed if name]
     return [p for p in paths if p.is_file() and b"\0" not in p.read_bytes()[:8192]]
 
@@ -32,7 +49,9 @@ def test_every_pointer_names_an_existing_section() -> None:
     for path in _repository_files():
         for m in re.finditer(r'docs/design\.md, "?([^\n"]+)', path.read_text(errors="replace")):
             named = [s for s in sections if m.group(1).startswith(s)]
-            assert named, f"{path.relative_to(ROOT)}: {m.group(0)!r} names no section of docs/design.md"
+            assert named, (
+                f"{path.relative_to(ROOT)}: {m.group(0)!r} names no section of docs/design.md"
+            )
 
 
 def test_nothing_cites_files_outside_the_repository() -> None:
@@ -42,4 +61,6 @@ def test_nothing_cites_files_outside_the_repository() -> None:
             continue
         text = path.read_text(errors="replace")
         for outside in ("FINDINGS.md", "DESIGN.md", "STYLE.md", "shared/reference"):
-            assert outside not in text, f"{path.relative_to(ROOT)} cites {outside}: point to docs/design.md"
+            assert outside not in text, (
+                f"{path.relative_to(ROOT)} cites {outside}: point to docs/design.md"
+            )

@@ -15,9 +15,17 @@ from testing.queue import STATE, plant_ticket, queue, start_with_token
 from testing.util import reap, run, seq_hooks, wait_until
 
 
-@pytest.mark.parametrize(("s", "text"), [
-    (None, "-"), (0.123, "0.12s"), (9.999, "10.00s"), (12.34, "12.3s"), (61, "1m01s"), (3725, "1h02m"),
-])
+@pytest.mark.parametrize(
+    ("s", "text"),
+    [
+        (None, "-"),
+        (0.123, "0.12s"),
+        (9.999, "10.00s"),
+        (12.34, "12.3s"),
+        (61, "1m01s"),
+        (3725, "1h02m"),
+    ],
+)
 def test_seconds(s: float | None, text: str) -> None:
     assert display.seconds(s) == text
 
@@ -68,11 +76,19 @@ class _Tty(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize(("env", "tty", "colour"), [
-    ({}, True, True), ({}, False, False), ({"NO_COLOR": "1"}, True, False), ({"NO_COLOR": ""}, True, True),
-    ({"TERM": "dumb"}, True, False),
-])
-def test_use_colour(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: bool, colour: bool) -> None:
+@pytest.mark.parametrize(
+    ("env", "tty", "colour"),
+    [
+        ({}, True, True),
+        ({}, False, False),
+        ({"NO_COLOR": "1"}, True, False),
+        ({"NO_COLOR": ""}, True, True),
+        ({"TERM": "dumb"}, True, False),
+    ],
+)
+def test_use_colour(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: bool, colour: bool
+) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm")
     for k, v in env.items():
@@ -81,19 +97,34 @@ def test_use_colour(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tty: b
     assert display.paint("x", "1", colour) == ("\x1b[1mx\x1b[0m" if colour else "x")
 
 
-HOSTILE = "evil\x1b[31mRED\x1b]0;title\x07\x9b2J"  # SGR, an OSC that retitles the terminal, the C1 CSI
+# SGR, an OSC that retitles the terminal, the C1 CSI
+HOSTILE = "evil\x1b[31mRED\x1b]0;title\x07\x9b2J"
 
 
 @pytest.fixture
 def hostile_state(isolated: Path) -> Iterator[str]:
-    """A queue directory named with escape sequences holding a dead run's ticket, a process of that run still
-    going, and a journal record whose reason is escape sequences (issue 20, item 13)."""
+    """A queue directory named with escape sequences holding a dead run's ticket, a process of that
+    run still going, and a journal record whose reason is escape sequences (issue 20, item 13)."""
     token = os.urandom(8).hex()
     plant_ticket(queue(isolated, HOSTILE), 1, ["sleep", "30"], token, granted=True)
     left = start_with_token(isolated, "left", token)
     state = str(isolated / STATE)
-    journal.append(state, journal.Record(lock="default", pid=1, token="t", argv=["x"], enqueued=1.0, started=2.0,
-                                         ended=3.0, exit=1, reason=HOSTILE, peak_rss_mb=1, attempts=2))
+    journal.append(
+        state,
+        journal.Record(
+            lock="default",
+            pid=1,
+            token="t",
+            argv=["x"],
+            enqueued=1.0,
+            started=2.0,
+            ended=3.0,
+            exit=1,
+            reason=HOSTILE,
+            peak_rss_mb=1,
+            attempts=2,
+        ),
+    )
     try:
         yield state
     finally:
@@ -101,12 +132,15 @@ def hostile_state(isolated: Path) -> Iterator[str]:
 
 
 def _watched(isolated: Path) -> str:
-    """One frame of `status --watch` (not a terminal: frames are printed one after another), then Ctrl-C."""
+    """One frame of `status --watch` (not a terminal: frames are printed one after another), then
+    Ctrl-C."""
     out = isolated / "watch.out"
     with out.open("w") as f:
         proc = subprocess.Popen(seq_hooks("status", "--watch"), stdout=f, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: "machine:" in out.read_text(errors="replace"), what="a frame of status --watch")
+        wait_until(
+            lambda: "machine:" in out.read_text(errors="replace"), what="a frame of status --watch"
+        )
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
     finally:
@@ -114,15 +148,23 @@ def _watched(isolated: Path) -> str:
     return out.read_text(errors="replace")
 
 
-@pytest.mark.parametrize(("args", "shown"), [
-    (["status"], "lock evil?[31mRED?]0;title??2J"),
-    (["status", "--watch"], "lock evil?[31mRED?]0;title??2J"),
-    (["doctor"], "lock evil?[31mRED?]0;title??2J: 000000000001.ticket"),
-    (["clean", "--dry-run"], "would remove stale ticket evil?[31mRED?]0;title??2J/000000000001.ticket"),
-    (["history"], "1  evil?[31mRED?]0;title??2J (attempt 2)"),  # exit and attempts are numbers (journal.decode)
-])
-def test_what_comes_from_the_state_dir_never_drives_the_terminal(isolated: Path, hostile_state: str,
-                                                                 args: list[str], shown: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["status"], "lock evil?[31mRED?]0;title??2J"),
+        (["status", "--watch"], "lock evil?[31mRED?]0;title??2J"),
+        (["doctor"], "lock evil?[31mRED?]0;title??2J: 000000000001.ticket"),
+        (
+            ["clean", "--dry-run"],
+            "would remove stale ticket evil?[31mRED?]0;title??2J/000000000001.ticket",
+        ),
+        # exit and attempts are numbers (journal.decode)
+        (["history"], "1  evil?[31mRED?]0;title??2J (attempt 2)"),
+    ],
+)
+def test_what_comes_from_the_state_dir_never_drives_the_terminal(
+    isolated: Path, hostile_state: str, args: list[str], shown: str
+) -> None:
     text = _watched(isolated) if args == ["status", "--watch"] else run(seq_hooks(*args)).stdout
     assert shown in text
     assert not set(text) & {"\x1b", "\x07", "\x9b"}

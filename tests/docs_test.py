@@ -137,31 +137,45 @@ def _stated_default(cell: str) -> Any:
 
 def test_every_declared_setting_is_a_field_of_settings_with_its_default() -> None:
     keys = [k for k in config.Settings._fields if k not in NOT_SETTINGS]
-    assert list(config.SETTINGS) == keys, "the declared fields must come first in Settings, in order"
+    assert list(config.SETTINGS) == keys, (
+        "the declared fields must come first in Settings, in order"
+    )
     for key, declared in config.SETTINGS.items():
         assert config.Settings._field_defaults[key] is declared.default
 
 
 def test_the_settings_table_is_the_declarations() -> None:
-    """Each row of docs/configuration.md's table: the key, its default, its environment variables in order and
-    its meaning, as config.SETTINGS declares them (doctor says the same meaning)."""
+    """Each row of docs/configuration.md's table: the key, its default, its environment variables in
+    order and its meaning, as config.SETTINGS declares them (doctor says the same meaning)."""
     rows = _settings_rows()
-    assert list(rows) == list(config.SETTINGS), "the page's rows and the declarations differ (or their order)"
+    assert list(rows) == list(config.SETTINGS), (
+        "the page's rows and the declarations differ (or their order)"
+    )
     for key, declared in config.SETTINGS.items():
         cells = rows[key]
         stated = _stated_default(cells[1])
-        assert stated == declared.default and isinstance(stated, bool) == isinstance(declared.default, bool), (
-            f"docs/configuration.md says {key} defaults to {cells[1]}; the code says {declared.default!r}"
+        assert stated == declared.default and isinstance(stated, bool) == isinstance(
+            declared.default, bool
+        ), (
+            f"docs/configuration.md says {key} defaults to {cells[1]}; the code says "
+            f"{declared.default!r}"
         )
         names = tuple(re.findall(r"`([A-Z][A-Z_]+)`", cells[2]))
-        assert names == declared.env, f"{key}: the page names {names}, the code reads {declared.env}"
-        assert cells[3] == declared.meaning, f"{key}: the page's meaning differs from its declaration"
+        assert names == declared.env, (
+            f"{key}: the page names {names}, the code reads {declared.env}"
+        )
+        assert cells[3] == declared.meaning, (
+            f"{key}: the page's meaning differs from its declaration"
+        )
 
 
 def test_the_sampling_gap_the_check_interval_names_is_the_codes() -> None:
     from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 
-    assert f"never further apart than {MAX_SAMPLE_GAP:g} s" in config.SETTINGS["check_interval"].meaning
+    assert (
+        f"never further apart than {MAX_SAMPLE_GAP:g} s"
+        in config.SETTINGS["check_interval"].meaning
+    )
 
 
 def test_hook_and_lock_tables_name_every_key() -> None:

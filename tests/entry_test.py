@@ -23,13 +23,20 @@ def raising(error: BaseException):
     return go
 
 
-@pytest.mark.parametrize(("error", "code", "err"), [
-    (UsageError("--x takes a number"), 2, "prog: --x takes a number\n"),
-    (FatalError("the lock is gone", 75), 75, "prog: the lock is gone\n"),
-    (KeyboardInterrupt(), 130, "prog: interrupted\n"),
-    (BrokenPipeError(), 141, ""),
-    (RuntimeError("boom"), 125, "prog: internal error: RuntimeError: boom (SEQ_HOOKS_DEBUG=1 shows more)\n"),
-])
+@pytest.mark.parametrize(
+    ("error", "code", "err"),
+    [
+        (UsageError("--x takes a number"), 2, "prog: --x takes a number\n"),
+        (FatalError("the lock is gone", 75), 75, "prog: the lock is gone\n"),
+        (KeyboardInterrupt(), 130, "prog: interrupted\n"),
+        (BrokenPipeError(), 141, ""),
+        (
+            RuntimeError("boom"),
+            125,
+            "prog: internal error: RuntimeError: boom (SEQ_HOOKS_DEBUG=1 shows more)\n",
+        ),
+    ],
+)
 def test_errors_become_one_line_and_an_exit_code(error: BaseException, code: int, err: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert entry.guard("prog", raising(error), []) == code
@@ -64,14 +71,19 @@ def _program(go: str, stdout: int = subprocess.PIPE) -> subprocess.CompletedProc
     code = ("import atexit, gc, sys\nfrom seq_hooks import entry\n"
             "atexit.register(lambda: sys.stderr.write('teardown ran'))\n" + go +
             "\nentry.guard('prog', go, ['a'], program=True)\nsys.stderr.write('guard returned')\n")
-    return subprocess.run([sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False
+    )
 
 
 def test_as_a_program_guard_flushes_and_ends_the_process_with_the_code() -> None:
-    # output without a newline to a pipe sits in the buffer until the flush; the imports' objects are frozen
-    # before the entry runs; the interpreter's teardown (atexit, module clearing) is skipped
-    p = _program("def go(argv):\n    sys.stdout.write(f'frozen={gc.get_freeze_count() > 0} {argv}')\n    return 3")
+    # output without a newline to a pipe sits in the buffer until the flush; the imports' objects
+    # are frozen before the entry runs; the interpreter's teardown (atexit, module clearing) is
+    # skipped
+    p = _program(
+        "def go(argv):\n    sys.stdout.write(f'frozen={gc.get_freeze_count() > 0} {argv}')\n    "
+        "return 3"
+    )
     assert (p.returncode, p.stdout, p.stderr) == (3, b"frozen=True ['a']", b"")
 
 
@@ -102,18 +114,34 @@ def _write_dev_full(argv: list[str]) -> int:
     return 0
 
 
-@pytest.mark.parametrize(("go", "err"), [
-    (_write_dev_full, "prog: no space left on devtmpfs (mounted at /dev) for /dev/full: free some space there\n"),
-    (raising(OSError(errno.EDQUOT, "Disk quota exceeded", "/dev/null")),
-     "prog: disk quota exceeded on devtmpfs (mounted at /dev) for /dev/null: free some space there\n"),
-    (raising(OSError(errno.ENOSPC, "No space left on device")),
-     "prog: no space left on a device: free some space there\n"),
-])
-def test_a_full_disk_is_a_sentence_not_an_internal_error(go: Callable[[list[str]], int], err: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 20, item 16: ENOSPC was 'internal error' (125); 125 stays (seq-hooks itself failed), the sentence
-    says what is full and for which file."""
-    if not os.path.exists("/dev/full") or "devtmpfs" not in Path("/proc/self/mountinfo").read_text():
+@pytest.mark.parametrize(
+    ("go", "err"),
+    [
+        (
+            _write_dev_full,
+            "prog: no space left on devtmpfs (mounted at /dev) for /dev/full: free some space "
+            "there\n",
+        ),
+        (
+            raising(OSError(errno.EDQUOT, "Disk quota exceeded", "/dev/null")),
+            "prog: disk quota exceeded on devtmpfs (mounted at /dev) for /dev/null: free some "
+            "space there\n",
+        ),
+        (
+            raising(OSError(errno.ENOSPC, "No space left on device")),
+            "prog: no space left on a device: free some space there\n",
+        ),
+    ],
+)
+def test_a_full_disk_is_a_sentence_not_an_internal_error(
+    go: Callable[[list[str]], int], err: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20, item 16: ENOSPC was 'internal error' (125); 125 stays (seq-hooks itself failed),
+    the sentence says what is full and for which file."""
+    if (
+        not os.path.exists("/dev/full")
+        or "devtmpfs" not in Path("/proc/self/mountinfo").read_text()
+    ):
         pytest.skip("needs /dev/full on a devtmpfs /dev")
     assert entry.guard("prog", go, []) == 125
     assert capsys.readouterr().err == err
@@ -124,8 +152,15 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs, filled: a real full disk (mounting one needs root)."""
     mnt = tmp_path / "full"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                                           capture_output=True, check=False).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ):
         pytest.skip("mounting a small tmpfs needs root")
     try:
         (mnt / "state").mkdir(mode=0o700)
@@ -143,10 +178,20 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_run_on_a_full_disk_says_which_file_and_leaves_none(isolated: Path, full_disk: Path,
                                                                lock: list[str]) -> None:
     state = full_disk / "state"
-    p = subprocess.run(seq_hooks("run", *lock, "--", "true"), capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "SEQ_HOOKS_HOME": str(state)}, check=False)
+    p = subprocess.run(
+        seq_hooks("run", *lock, "--", "true"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SEQ_HOOKS_HOME": str(state)},
+        check=False,
+    )
     assert p.returncode == 125 and "internal error" not in p.stderr
-    assert p.stderr.startswith(f"seq-hooks run: no space left on tmpfs (mounted at {full_disk}) for {state}/")
+    assert p.stderr.startswith(
+        f"seq-hooks run: no space left on tmpfs (mounted at {full_disk}) for {state}/"
+    )
     assert p.stderr.endswith(": free some space there\n")
-    left = [str(f.relative_to(state)) for f in state.rglob("*") if f.is_file() and f.stat().st_size == 0]
+    left = [
+        str(f.relative_to(state)) for f in state.rglob("*") if f.is_file() and f.stat().st_size == 0
+    ]
     assert [f for f in left if not f.endswith(".seq")] == []  # no empty log or ticket

@@ -22,9 +22,13 @@ def write_exe(path: Path, text: str, mode: int = 0o755) -> Path:
 
 
 def env_dump(out: Path) -> str:
-    """A hook body that records the lock marker, the pipeline deadline, its arguments and its stdin."""
-    return (f'printf "holder=%s\\ndeadline=%s\\nargs=%s\\n" "$SEQ_HOOKS_HOLDER" "$SEQ_HOOKS_DEADLINE" "$*" >> {out}\n'
-            f"echo hook-ran >&2\n")
+    """A hook body that records the lock marker, the pipeline deadline, its arguments and its
+    stdin."""
+    return (
+        'printf "holder=%s\\ndeadline=%s\\nargs=%s\\n" "$SEQ_HOOKS_HOLDER" "$SEQ_HOOKS_DEADLINE" '
+        f'"$*" >> {out}\n'
+        f"echo hook-ran >&2\n"
+    )
 
 
 def pre_commit_config(repo: Path, out: Path) -> None:
@@ -32,7 +36,8 @@ def pre_commit_config(repo: Path, out: Path) -> None:
     script = write_exe(repo.parent / "show_env.sh", "#!/bin/sh\n" + env_dump(out))
     (repo / ".pre-commit-config.yaml").write_text(
         "repos:\n- repo: local\n  hooks:\n  - id: show-env\n    name: show-env\n"
-        f"    entry: {script}\n    language: system\n    pass_filenames: false\n    always_run: true\n"
+        f"    entry: {script}\n    language: system\n    pass_filenames: false\n    always_run: "
+        "true\n"
     )
     git(repo, "add", ".pre-commit-config.yaml")
 
@@ -82,9 +87,12 @@ def test_after_install_commit_runs_pre_commits_hooks_under_the_lock(isolated: Pa
     assert float(deadline.split("=")[1]) > 0
     records = [r for r in journal.read(state(isolated)) if r.lock == "default"]
     assert len(records) == 1
-    # pre-commit's kept hook is not executed: what it would run, with the chain's stash in place of pre-commit's
+    # pre-commit's kept hook is not executed: what it would run, with the chain's stash in place of
+    # pre-commit's
     argv = records[0].argv
-    assert argv[1:4] == ["-m", "seq_hooks.sharedtree.precommit", "kept-hook"] and records[0].exit == 0
+    assert (
+        argv[1:4] == ["-m", "seq_hooks.sharedtree.precommit", "kept-hook"] and records[0].exit == 0
+    )
     assert argv[4].endswith("pre-commit.seq-hooks-orig") and argv[5] == "--"
     assert records[0].token in holder_lines(out)[0]
 
@@ -98,7 +106,10 @@ def test_without_a_hook_before_the_hook_runs_pre_commit_for_its_stage(isolated: 
     assert c.returncode == 0, c.stderr
     assert holder_lines(out) and "default:" in holder_lines(out)[0]
     argv = next(r.argv for r in journal.read(state(isolated)) if r.lock == "default")
-    assert argv[1:4] == ["-m", "seq_hooks.sharedtree.precommit", "hook-impl"] and "--hook-type=pre-commit" in argv
+    assert (
+        argv[1:4] == ["-m", "seq_hooks.sharedtree.precommit", "hook-impl"]
+        and "--hook-type=pre-commit" in argv
+    )
 
 
 def test_nothing_to_run_means_no_lock_and_success(isolated: Path) -> None:
@@ -108,10 +119,13 @@ def test_nothing_to_run_means_no_lock_and_success(isolated: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["file", "symlink"])
-def test_existing_hook_is_kept_runs_and_uninstall_restores_it_byte_for_byte(isolated: Path, kind: str) -> None:
+def test_existing_hook_is_kept_runs_and_uninstall_restores_it_byte_for_byte(
+    isolated: Path, kind: str
+) -> None:
     out = isolated.parent / "env.txt"
     hooks = isolated / ".git" / "hooks"
-    body = "#!/bin/sh\n# a user's own hook, odd bytes kept: \xe9 \r\n" + env_dump(out) + "exit 0"  # no final newline
+    # no final newline
+    body = "#!/bin/sh\n# a user's own hook, odd bytes kept: \xe9 \r\n" + env_dump(out) + "exit 0"
     if kind == "file":
         write_exe(hooks / "pre-commit", body, 0o750)
     else:
@@ -133,13 +147,20 @@ def test_existing_hook_is_kept_runs_and_uninstall_restores_it_byte_for_byte(isol
     assert u.returncode == 0, u.stderr
     assert "restored" in u.stdout
     assert snapshot(hooks) == before  # same names, bytes, modes, symlink
-    assert run(seq_hooks("uninstall-git-hook")).stdout.startswith("seq-hooks: no seq-hooks git hook")
+    assert run(seq_hooks("uninstall-git-hook")).stdout.startswith(
+        "seq-hooks: no seq-hooks git hook"
+    )
 
 
 def test_uninstall_without_a_hook_before_removes_ours(isolated: Path) -> None:
     hooks = isolated / ".git" / "hooks"
     before = snapshot(hooks)
-    assert run(seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "commit-msg")).returncode == 0
+    assert (
+        run(
+            seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "commit-msg")
+        ).returncode
+        == 0
+    )
     assert (hooks / "commit-msg").exists()
     assert run(seq_hooks("uninstall-git-hook")).returncode == 0
     assert snapshot(hooks) == before
@@ -171,7 +192,10 @@ def test_a_foreign_hook_is_never_overwritten(isolated: Path) -> None:
 
 def test_hook_types_are_checked_and_deduplicated() -> None:
     assert githook.hook_types([], ("pre-commit",)) == ["pre-commit"]
-    assert githook.hook_types(["pre-push", "commit-msg", "pre-push"], ()) == ["pre-push", "commit-msg"]
+    assert githook.hook_types(["pre-push", "commit-msg", "pre-push"], ()) == [
+        "pre-push",
+        "commit-msg",
+    ]
     with pytest.raises(UsageError, match="unknown or unsupported hook type 'pre-coomit'"):
         githook.hook_types(["pre-coomit"], ())
 
@@ -182,7 +206,8 @@ def test_core_hooks_path_is_respected(isolated: Path) -> None:
     write_exe(isolated / ".githooks" / "pre-commit", "#!/bin/sh\n" + env_dump(out))
     sub = isolated / "sub"
     sub.mkdir()
-    p = run(seq_hooks("install-git-hook"), cwd=sub)  # relative hooksPath: from the worktree top, not the cwd
+    # relative hooksPath: from the worktree top, not the cwd
+    p = run(seq_hooks("install-git-hook"), cwd=sub)
     assert p.returncode == 0, p.stderr
     assert "core.hooksPath is set" in p.stdout
     assert MARKER in (isolated / ".githooks" / "pre-commit").read_text()
@@ -211,7 +236,9 @@ def test_a_commit_in_a_linked_worktree_goes_through_the_same_hook(isolated: Path
 def test_commit_msg_and_pre_push_get_their_arguments_and_stdin(isolated: Path) -> None:
     out = isolated.parent / "env.txt"
     hooks = isolated / ".git" / "hooks"
-    write_exe(hooks / "commit-msg", f'#!/bin/sh\n{env_dump(out)}grep -q "add f.txt" "$1" || exit 9\n')
+    write_exe(
+        hooks / "commit-msg", f'#!/bin/sh\n{env_dump(out)}grep -q "add f.txt" "$1" || exit 9\n'
+    )
     write_exe(hooks / "pre-push", f"#!/bin/sh\n{env_dump(out)}cat >> {out}\n")
     assert run(seq_hooks("install-git-hook", "-t", "commit-msg", "-t", "pre-push")).returncode == 0
     assert commit(isolated).returncode == 0
@@ -239,7 +266,8 @@ def test_pre_commit_install_after_ours_is_coped_with(isolated: Path) -> None:
     loc = githook.locate(str(isolated))
     assert githook.inspect(loc, "pre-commit").state == "moved"
     c = commit(isolated, "a.txt")
-    assert c.returncode == 0, c.stderr  # no "migration mode" bug: ours does not call pre-commit again
+    # no "migration mode" bug: ours does not call pre-commit again
+    assert c.returncode == 0, c.stderr
     assert "pre-commit install moved the seq-hooks pre-commit hook" in c.stderr
     assert holder_lines(out) == ["holder="]  # the hooks ran, outside the lock (the warning says so)
 
@@ -265,7 +293,8 @@ def test_uninstall_after_pre_commit_install_leaves_pre_commits_hook(isolated: Pa
     u = run(seq_hooks("uninstall-git-hook"))
     assert u.returncode == 0
     assert githook.is_pre_commit_script(str(hooks / "pre-commit"))
-    assert (hooks / "pre-commit.legacy").read_bytes() == foreign_bytes  # pre-commit's migration mode runs it
+    # pre-commit's migration mode runs it
+    assert (hooks / "pre-commit.legacy").read_bytes() == foreign_bytes
     assert not (hooks / "pre-commit.seq-hooks-orig").exists()
     c = commit(isolated)
     assert c.returncode == 0 and "foreign" in c.stderr
@@ -275,7 +304,9 @@ def test_hook_finds_seq_hooks_on_path_when_the_installing_python_is_gone(isolate
     loc = githook.locate(str(isolated))
     githook.install(loc, "pre-commit", "/nonexistent/python", "")
     out = isolated.parent / "env.txt"
-    write_exe(isolated / ".git" / "hooks" / "pre-commit.seq-hooks-orig", "#!/bin/sh\n" + env_dump(out))
+    write_exe(
+        isolated / ".git" / "hooks" / "pre-commit.seq-hooks-orig", "#!/bin/sh\n" + env_dump(out)
+    )
     bin_dir = Path(PY).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     assert (bin_dir / "seq-hooks").exists()
@@ -294,19 +325,24 @@ def test_commit_under_a_held_default_lock_runs_the_hook_nested(isolated: Path) -
     assert run(seq_hooks("install-git-hook")).returncode == 0
     (isolated / "f.txt").write_text("f")
     git(isolated, "add", "f.txt")
-    p = run(seq_hooks("run", "--max-wait", "5", "--", "git", "commit", "-q", "-m", "nested"), timeout=60)
+    p = run(
+        seq_hooks("run", "--max-wait", "5", "--", "git", "commit", "-q", "-m", "nested"), timeout=60
+    )
     assert p.returncode == 0, p.stderr
     locks = [str(r.lock) for r in journal.read(state(isolated))]
     assert locks[0].startswith("default/nested/") and locks[1] == "default"
-    assert holder_lines(out)[0].count("default") == 2  # the outer holder's marker and the nested one's
+    # the outer holder's marker and the nested one's
+    assert holder_lines(out)[0].count("default") == 2
 
 
 def test_atomic_hooks_inside_the_commit_run_nested_in_the_hooks_lock(isolated: Path) -> None:
-    """Real pre-commit running the generic `atomic` hook, through the installed hook: each file is a unit on the
-    child queue of the hook's holder (no deadlock on the lock the hook already holds), within its deadline."""
+    """Real pre-commit running the generic `atomic` hook, through the installed hook: each file is a
+    unit on the child queue of the hook's holder (no deadlock on the lock the hook already holds),
+    within its deadline."""
     (isolated / ".pre-commit-config.yaml").write_text(
         "repos:\n- repo: local\n  hooks:\n  - id: atomic-true\n    name: atomic-true\n"
-        f"    entry: {PY} -m seq_hooks.hooks.generic -- true\n    language: system\n    require_serial: true\n"
+        f"    entry: {PY} -m seq_hooks.hooks.generic -- true\n    language: system\n    "
+        "require_serial: true\n"
     )
     for name in ("a.txt", "b.txt"):
         (isolated / name).write_text(name)
@@ -323,8 +359,9 @@ def test_atomic_hooks_inside_the_commit_run_nested_in_the_hooks_lock(isolated: P
 
 
 def test_pre_commits_kept_hook_is_run_with_its_own_arguments(isolated: Path) -> None:
-    """`pre-commit install -c FILE --allow-missing-config -t pre-push`: the chain passes what that hook would
-    (its --config, --hook-type, --skip-on-missing-config, --hook-dir), and the hook's own arguments and stdin."""
+    """`pre-commit install -c FILE --allow-missing-config -t pre-push`: the chain passes what that
+    hook would (its --config, --hook-type, --skip-on-missing-config, --hook-dir), and the hook's own
+    arguments and stdin."""
     out = isolated.parent / "env.txt"
     hooks = isolated / ".git" / "hooks"
     pre_commit_config(isolated, out)
@@ -333,33 +370,59 @@ def test_pre_commits_kept_hook_is_run_with_its_own_arguments(isolated: Path) -> 
         f.write("    stages: [pre-push]\n")
     git(isolated, "add", "my config.yaml")
     for t in ("pre-commit", "pre-push"):
-        p = run([PY, "-m", "pre_commit", "install", "-c", "my config.yaml", "--allow-missing-config", "-t", t])
+        p = run(
+            [
+                PY,
+                "-m",
+                "pre_commit",
+                "install",
+                "-c",
+                "my config.yaml",
+                "--allow-missing-config",
+                "-t",
+                t,
+            ]
+        )
         assert p.returncode == 0, p.stdout + p.stderr
     assert githook.pre_commit_hook_impl(str(hooks / "pre-push")) == [
         "hook-impl", "--config=my config.yaml", "--hook-type=pre-push", "--skip-on-missing-config",
         "--hook-dir", str(hooks)]
-    assert run(seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "pre-push")).returncode == 0
+    assert (
+        run(
+            seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "pre-push")
+        ).returncode
+        == 0
+    )
     assert commit(isolated).returncode == 0
     bare = isolated.parent / "remote.git"
     git(isolated.parent, "init", "-q", "--bare", str(bare))
     p = run(["git", "push", "-q", str(bare), "HEAD:refs/heads/main"], cwd=isolated)
     assert p.returncode == 0, p.stderr
-    assert holder_lines(out)[0].startswith("holder=default:")  # the pre-push stage's hook, under the lock
+    # the pre-push stage's hook, under the lock
+    assert holder_lines(out)[0].startswith("holder=default:")
     argvs = [r.argv for r in journal.read(state(isolated)) if r.lock == "default"]
     assert [a[3] for a in argvs] == ["kept-hook", "kept-hook"]
-    assert argvs[1][4].endswith("pre-push.seq-hooks-orig") and argvs[1][6:] == [str(bare), str(bare)]
+    assert argvs[1][4].endswith("pre-push.seq-hooks-orig") and argvs[1][6:] == [
+        str(bare),
+        str(bare),
+    ]
 
 
 @pytest.mark.parametrize("kept", ["pre-commit without pre-commit beside seq-hooks", "prek"])
-def test_otherwise_the_kept_hook_runs_after_the_chains_stash(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                            kept: str) -> None:
-    """prek's hook, or pre-commit's when the interpreter seq-hooks runs has no pre-commit: the kept script runs
-    as it is, after `--stash`; doctor names the window and the fix."""
+def test_otherwise_the_kept_hook_runs_after_the_chains_stash(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, kept: str
+) -> None:
+    """prek's hook, or pre-commit's when the interpreter seq-hooks runs has no pre-commit: the kept
+    script runs as it is, after `--stash`; doctor names the window and the fix."""
     monkeypatch.setenv("PREK_HOME", str(isolated.parent / "prek-home"))
     out = isolated.parent / "env.txt"
     hooks = isolated / ".git" / "hooks"
     pre_commit_config(isolated, out)
-    tool = [PY, "-m", "pre_commit"] if kept.startswith("pre-commit") else [str(Path(PY).parent / "prek")]
+    tool = (
+        [PY, "-m", "pre_commit"]
+        if kept.startswith("pre-commit")
+        else [str(Path(PY).parent / "prek")]
+    )
     assert run([*tool, "install"]).returncode == 0
     loc = githook.locate(str(isolated))
     githook.install(loc, "pre-commit", PY, "" if kept.startswith("pre-commit") else PY)
@@ -369,7 +432,10 @@ def test_otherwise_the_kept_hook_runs_after_the_chains_stash(isolated: Path, mon
     argv = next(r.argv for r in journal.read(state(isolated)) if r.lock == "default")
     assert argv[0] == str(hooks / "pre-commit.seq-hooks-orig")
     d = run(seq_hooks("doctor"))
-    assert "a save landing while it starts" in d.stdout and "pipx inject seq-hooks pre-commit" in d.stdout, d.stdout
+    assert (
+        "a save landing while it starts" in d.stdout
+        and "pipx inject seq-hooks pre-commit" in d.stdout
+    ), d.stdout
     githook.install(loc, "pre-commit", PY, PY)
     d = run(seq_hooks("doctor"))
     assert ("a save landing while it starts" in d.stdout) == (kept == "prek"), d.stdout

@@ -29,7 +29,8 @@ def test_subcommand_skips_global_options(args: list[str], sub: str) -> None:
     (["-c", "-C", "status"], None),  # -C here is the value of -c
     (["--git-dir=/r/.git", "status"], "/r/.git"),
     (["-C", "/w", "--git-dir", "r/.git", "--work-tree=/w", "status"], "/w/r/.git"),
-    (["--no-pager", "-C", "/x", "log", "-C", "/y"], "/x"),  # after the subcommand, -C is the subcommand's
+    # after the subcommand, -C is the subcommand's
+    (["--no-pager", "-C", "/x", "log", "-C", "/y"], "/x"),
     (["--attr-source", "-C", "status"], None),  # -C here is the value of --attr-source
 ])
 def test_working_dir_reads_gits_global_options(args: list[str], where: str | None) -> None:

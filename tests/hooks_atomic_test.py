@@ -45,9 +45,12 @@ def write(repo: Path, name: str, text: str = "x = 1\n") -> Path:
     return path
 
 
-# -- units ------------------------------------------------------------------------------------------------------
+# -- units -----------------------------------------------------------------------------------------
 
-def test_one_unit_per_file_and_a_failure_does_not_stop_the_others(isolated: Path, tmp_path: Path) -> None:
+
+def test_one_unit_per_file_and_a_failure_does_not_stop_the_others(
+    isolated: Path, tmp_path: Path
+) -> None:
     for name in ("a.py", "b.py", "c.py"):
         write(isolated, name)
     out = tmp_path / "argv.jsonl"
@@ -79,16 +82,25 @@ def test_batch_from_the_flag_and_from_config(isolated: Path, tmp_path: Path) -> 
     for name in names:
         write(isolated, name)
     out = tmp_path / "argv.jsonl"
-    p = run(hook("atomic", "--batch", "2", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out)))
+    p = run(
+        hook("atomic", "--batch", "2", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out))
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert records(out) == [names[0:2], names[2:4], names[4:]]
     out.unlink()
-    write(isolated, "pyproject.toml", "[tool.seq-hooks.hooks.atomic]\nbatch = 3\nargs = ['--from-config']\n")
+    write(
+        isolated,
+        "pyproject.toml",
+        "[tool.seq-hooks.hooks.atomic]\nbatch = 3\nargs = ['--from-config']\n",
+    )
     p = run(hook("atomic", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out)))
     assert p.returncode == 0, p.stdout + p.stderr
-    assert records(out) == [["--from-config", *names[0:3]], ["--from-config", *names[3:]]]  # after ARGS
+    # after ARGS
+    assert records(out) == [["--from-config", *names[0:3]], ["--from-config", *names[3:]]]
     out.unlink()
-    p = run(hook("atomic", "--batch", "0", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out)))
+    p = run(
+        hook("atomic", "--batch", "0", "--", PY, RECORD, "--", *names), env=env(RECORD_TO=str(out))
+    )
     assert records(out) == [["--from-config", *names]]
 
 
@@ -106,7 +118,10 @@ def test_timeout_from_hook_config_names_the_unit_and_why(isolated: Path) -> None
 def test_environment_overrides_the_hook_table(isolated: Path) -> None:
     write(isolated, "slow.py")
     write(isolated, "pyproject.toml", "[tool.seq-hooks.hooks.atomic]\ntimeout = 60\n")
-    p = run(hook("atomic", "--", "sh", "-c", "sleep 30", "sh", "--", "slow.py"), env=env(SEQ_HOOKS_TIMEOUT="0.3"))
+    p = run(
+        hook("atomic", "--", "sh", "-c", "sleep 30", "sh", "--", "slow.py"),
+        env=env(SEQ_HOOKS_TIMEOUT="0.3"),
+    )
     assert p.returncode == 1
     assert "timed out after 0.3s" in p.stdout
 
@@ -144,9 +159,12 @@ def test_odd_names_reach_ruff_intact(isolated: Path, name: str) -> None:
 def test_files_named_like_hook_options_are_files(isolated: Path, pre_commit: str) -> None:
     names = ["--help", "-h", "--fail-fast", "--type=x.py", "--batch=2", "--verbose", "--all"]
     for name in names:
-        # python by its shebang (identify reads it from executable files), by hand as under pre-commit
+        # python by its shebang (identify reads it from executable files), by hand as under
+        # pre-commit
         write(isolated, name, "#!/usr/bin/env python3\nimport os\n").chmod(0o755)
-    p = run(hook("atomic-ruff", "--no-fix", "--select", "F401", *names), env=env(PRE_COMMIT=pre_commit))
+    p = run(
+        hook("atomic-ruff", "--no-fix", "--select", "F401", *names), env=env(PRE_COMMIT=pre_commit)
+    )
     assert p.returncode == 1, p.stdout + p.stderr
     assert "usage:" not in p.stdout
     for name in names:
@@ -156,20 +174,40 @@ def test_files_named_like_hook_options_are_files(isolated: Path, pre_commit: str
 def test_ruff_by_default_batches_files_and_names_each_failing_one(isolated: Path) -> None:
     for name in ("a.py", "b.py", "c.py", "d.py"):
         write(isolated, name, "import os\n" if name in ("b.py", "d.py") else "x = 1\n")
-    p = run(hook("atomic-ruff", "--no-fix", "a.py", "b.py", "c.py", "d.py"), env=env(PRE_COMMIT="1"))
+    p = run(
+        hook("atomic-ruff", "--no-fix", "a.py", "b.py", "c.py", "d.py"), env=env(PRE_COMMIT="1")
+    )
     assert p.returncode == 1, p.stdout + p.stderr
     assert "1 unit (4 files): 0 passed, 1 failed" in p.stdout
     # the tool named b.py and d.py: those are the failures reported, not the whole unit
     assert [line for line in p.stdout.splitlines() if ": failed: " in line] == [
         "atomic-ruff: failed: b.py: exit 1", "atomic-ruff: failed: d.py: exit 1"]
-    assert [r.argv[-4:] for r in journal.read(state(isolated))] == [["a.py", "b.py", "c.py", "d.py"]]
+    assert [r.argv[-4:] for r in journal.read(state(isolated))] == [
+        ["a.py", "b.py", "c.py", "d.py"]
+    ]
 
 
-def test_a_failed_unit_whose_files_the_tool_does_not_name_is_reported_as_the_unit(isolated: Path) -> None:
+def test_a_failed_unit_whose_files_the_tool_does_not_name_is_reported_as_the_unit(
+    isolated: Path,
+) -> None:
     for name in ("a.py", "b.py"):
         write(isolated, name)
-    p = run(hook("atomic", "--batch", "0", "--", "sh", "-c", "echo something broke; exit 4", "sh", "--", "a.py",
-                 "b.py"), env=env())
+    p = run(
+        hook(
+            "atomic",
+            "--batch",
+            "0",
+            "--",
+            "sh",
+            "-c",
+            "echo something broke; exit 4",
+            "sh",
+            "--",
+            "a.py",
+            "b.py",
+        ),
+        env=env(),
+    )
     assert p.returncode == 1
     assert "atomic: failed: a.py (+1 more): exit 4" in p.stdout
 
@@ -177,7 +215,9 @@ def test_a_failed_unit_whose_files_the_tool_does_not_name_is_reported_as_the_uni
 def test_a_vanished_file_is_skipped_with_a_note(isolated: Path, tmp_path: Path) -> None:
     write(isolated, "here.py")
     out = tmp_path / "argv.jsonl"
-    p = run(hook("atomic", "--", PY, RECORD, "--", "gone.py", "here.py"), env=env(RECORD_TO=str(out)))
+    p = run(
+        hook("atomic", "--", PY, RECORD, "--", "gone.py", "here.py"), env=env(RECORD_TO=str(out))
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert "atomic: gone.py: skipped (the file no longer exists)" in p.stderr
     assert records(out) == [["here.py"]]
@@ -196,21 +236,31 @@ def test_a_missing_tool_is_one_clear_error(isolated: Path) -> None:
     assert not (isolated / ".git" / "seq-hooks" / "journal.jsonl").exists()  # no unit ran
 
 
-# -- output -----------------------------------------------------------------------------------------------------
+# -- output ----------------------------------------------------------------------------------------
+
 
 def test_verbose_progress_line_per_unit_and_summary(isolated: Path) -> None:
     write(isolated, "a.py")
     write(isolated, "b.py", "import os\n")
-    p = run(hook("atomic-ruff", "--verbose", "--no-fix", "--batch", "1", "a.py", "b.py"), env=env(PRE_COMMIT="1"))
+    p = run(
+        hook("atomic-ruff", "--verbose", "--no-fix", "--batch", "1", "a.py", "b.py"),
+        env=env(PRE_COMMIT="1"),
+    )
     assert p.returncode == 1
     lines = p.stdout.splitlines()
     assert lines[0].startswith("atomic-ruff: ruff from ")
     progress = [line for line in lines if line.startswith("atomic-ruff: [")]
     assert len(progress) == 2
-    assert progress[0].startswith("atomic-ruff: [1/2] ok       a.py  ") and progress[0].endswith(" MB")
-    assert progress[1].startswith("atomic-ruff: [2/2] FAIL     b.py  ") and progress[1].endswith(" MB  (exit 1)")
+    assert progress[0].startswith("atomic-ruff: [1/2] ok       a.py  ") and progress[0].endswith(
+        " MB"
+    )
+    assert progress[1].startswith("atomic-ruff: [2/2] FAIL     b.py  ") and progress[1].endswith(
+        " MB  (exit 1)"
+    )
     assert "All checks passed!" in p.stdout  # every unit's output with --verbose
-    assert any(line.startswith("atomic-ruff: 2 units (2 files): 1 passed, 1 failed in ") for line in lines)
+    assert any(
+        line.startswith("atomic-ruff: 2 units (2 files): 1 passed, 1 failed in ") for line in lines
+    )
 
 
 def test_quiet_under_pre_commit_when_all_pass(isolated: Path) -> None:
@@ -219,7 +269,8 @@ def test_quiet_under_pre_commit_when_all_pass(isolated: Path) -> None:
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     by_hand = run(hook("atomic-ruff", "a.py"), env=env())
     assert by_hand.returncode == 0
-    assert by_hand.stdout.startswith("atomic-ruff: 1 unit (1 file): 1 passed in ")  # not a terminal: no progress
+    # not a terminal: no progress
+    assert by_hand.stdout.startswith("atomic-ruff: 1 unit (1 file): 1 passed in ")
 
 
 def test_a_fixed_file_is_reported(isolated: Path) -> None:
@@ -231,7 +282,8 @@ def test_a_fixed_file_is_reported(isolated: Path) -> None:
     assert "1 passed after modifying files in " in p.stdout
 
 
-# -- which files ------------------------------------------------------------------------------------------------
+# -- which files
+# ------------------------------------------------------------------------------------------------
 
 def test_by_hand_files_come_from_git_filtered_by_type(isolated: Path, tmp_path: Path) -> None:
     write(isolated, "a.py")
@@ -240,7 +292,8 @@ def test_by_hand_files_come_from_git_filtered_by_type(isolated: Path, tmp_path: 
     write(isolated, "sub/b.py")
     write(isolated, "ignored.py")
     write(isolated, ".gitignore", "ignored.py\n")
-    git(isolated, "add", "a.py", "notes.txt")  # tracked and untracked (not ignored) files both count
+    # tracked and untracked (not ignored) files both count
+    git(isolated, "add", "a.py", "notes.txt")
     p = run(hook("atomic-ruff", "--verbose", "--batch", "1"), env=env())
     assert p.returncode == 0, p.stdout + p.stderr
     ran = sorted(r.argv[-1] for r in journal.read(state(isolated)))
@@ -261,7 +314,8 @@ def test_files_from_pre_commit_are_taken_as_given(isolated: Path, tmp_path: Path
     assert records(out) == [["notes.txt"]]  # pre-commit already chose (the user's types/files win)
 
 
-# -- the queue --------------------------------------------------------------------------------------------------
+# -- the queue
+# --------------------------------------------------------------------------------------------------
 
 def test_nested_under_a_held_lock_units_use_the_child_queue(isolated: Path, tmp_path: Path) -> None:
     write(isolated, "a.py")
@@ -296,11 +350,13 @@ def test_help_lists_the_hook_options(isolated: Path) -> None:
 
 
 def test_generic_hook_by_hand_keeps_the_tools_subcommand_and_options(isolated: Path) -> None:
-    """`atomic -- ruff check --fix FILE`: `check` and `--fix` are ruff's, FILE the one file (`check` was taken for
-    a file to check, and ruff got `--fix check FILE`)."""
+    """`atomic -- ruff check --fix FILE`: `check` and `--fix` are ruff's, FILE the one file (`check`
+    was taken for a file to check, and ruff got `--fix check FILE`)."""
     write(isolated, "a.py", "import os\n")
     write(isolated, "b.py", "x  =  1\n")
-    path = f"{os.environ['PATH']}:{BIN}" if str(BIN) not in os.environ["PATH"] else os.environ["PATH"]
+    path = (
+        f"{os.environ['PATH']}:{BIN}" if str(BIN) not in os.environ["PATH"] else os.environ["PATH"]
+    )
     p = run(hook("atomic", "--", "ruff", "check", "--fix", "a.py"), env=env(PATH=path))
     assert p.returncode == 0, p.stdout + p.stderr
     assert (isolated / "a.py").read_text() == ""  # the unused import fixed
@@ -313,7 +369,10 @@ def test_generic_hook_by_hand_keeps_the_tools_subcommand_and_options(isolated: P
 def test_generic_help_says_the_rule_with_an_example(isolated: Path) -> None:
     p = run(hook("atomic", "--help"), env=env())
     assert p.returncode == 0
-    assert "atomic -- ruff check --fix a.py b.py" in p.stdout and "args: [--, ruff, format]" in p.stdout
+    assert (
+        "atomic -- ruff check --fix a.py b.py" in p.stdout
+        and "args: [--, ruff, format]" in p.stdout
+    )
 
 
 def test_outside_git_without_files_is_a_usage_error(tmp_path: Path) -> None:
@@ -329,8 +388,12 @@ def test_progress_lines_on_a_terminal_without_verbose(isolated: Path) -> None:
     write(isolated, "b.py")
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.Popen(hook("atomic-ruff", "--batch", "1", "a.py", "b.py"), stdout=follower, stderr=follower,
-                                env=env(PRE_COMMIT="1"))
+        proc = subprocess.Popen(
+            hook("atomic-ruff", "--batch", "1", "a.py", "b.py"),
+            stdout=follower,
+            stderr=follower,
+            env=env(PRE_COMMIT="1"),
+        )
         os.close(follower)
         chunks = []
         while True:
@@ -350,11 +413,16 @@ def test_progress_lines_on_a_terminal_without_verbose(isolated: Path) -> None:
     assert "All checks passed!" not in text  # a passing unit's output only with --verbose
 
 
-def test_max_wait_gives_up_waiting_for_the_lock(isolated: Path, tmp_path: Path, one_at_a_time: None) -> None:
+def test_max_wait_gives_up_waiting_for_the_lock(
+    isolated: Path, tmp_path: Path, one_at_a_time: None
+) -> None:
     write(isolated, "a.py")
     pidfile, gate = tmp_path / "holder.pid", tmp_path / "gate"
-    holder = subprocess.Popen(seq_hooks("run", "--", PY, FIXTURES / "gate.py", pidfile, gate, tmp_path / "order", "h"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        seq_hooks("run", "--", PY, FIXTURES / "gate.py", pidfile, gate, tmp_path / "order", "h"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_file(pidfile)
         p = run(hook("atomic", "--", PY, RECORD, "--", "a.py"),
@@ -386,7 +454,9 @@ def test_batches_cut_the_files_in_order() -> None:
 
 @pytest.mark.parametrize(("given", "kept"), [([], ["--fix"]), (["--fix"], []), (["--no-fix"], []),
                                             (["--select", "E"], ["--fix"])])
-def test_a_default_option_is_dropped_when_the_user_gives_it_either_way(given: list[str], kept: list[str]) -> None:
+def test_a_default_option_is_dropped_when_the_user_gives_it_either_way(
+    given: list[str], kept: list[str]
+) -> None:
     assert atomic._defaults_not_given(("--fix",), given) == kept
 
 

@@ -1,4 +1,5 @@
-"""Which files a hook run checks: pre-commit's as given; by hand, named or listed by git, by identify type."""
+"""Which files a hook run checks: pre-commit's as given; by hand, named or listed by git, by
+identify type."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,12 @@ def test_listed_files_are_tracked_and_untracked_but_not_ignored(isolated: Path) 
         write(isolated, name)
     write(isolated, ".gitignore", "ignored.py\n")
     git(isolated, "add", "a.py")
-    assert sorted(files.listed_files(str(isolated))) == [".gitignore", "a.py", "notes.txt", "sub/b.py"]
+    assert sorted(files.listed_files(str(isolated))) == [
+        ".gitignore",
+        "a.py",
+        "notes.txt",
+        "sub/b.py",
+    ]
     assert files.listed_files(str(isolated), "sub") == ["sub/b.py"]
 
 
@@ -38,7 +44,10 @@ def test_select_by_hand_expands_directories_and_filters_by_type(isolated: Path) 
     for name in ("a.py", "sub/b.py", "sub/c.txt", "d.txt"):
         write(isolated, name)
     root = str(isolated)
-    assert sorted(files.select([], ["python"], root, under_pre_commit=False)) == ["a.py", "sub/b.py"]
+    assert sorted(files.select([], ["python"], root, under_pre_commit=False)) == [
+        "a.py",
+        "sub/b.py",
+    ]
     assert files.select(["sub", "d.txt", "gone.py"], ["python"], root, under_pre_commit=False) == \
         ["sub/b.py", "gone.py"]  # a named file that is gone stays: its unit says it was skipped
 
@@ -48,7 +57,9 @@ def test_select_under_pre_commit_takes_the_files_as_given(isolated: Path) -> Non
     assert files.select(["d.txt"], ["python"], str(isolated), under_pre_commit=True) == ["d.txt"]
 
 
-def test_outside_git_without_files_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_git_without_files_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     monkeypatch.chdir(plain)

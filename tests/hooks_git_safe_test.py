@@ -28,8 +28,12 @@ while not os.path.exists(sys.argv[3]) and time.monotonic() < deadline:
 
 @contextmanager
 def held_open(lock: Path) -> Iterator[int]:
-    """A process that has `lock` open until the block ends; yields its pid (handshake through a pid file)."""
-    pidfile, gate = lock.parent.parent / f"{lock.name}.{os.getpid()}.pid", lock.parent.parent / "gate"
+    """A process that has `lock` open until the block ends; yields its pid (handshake through a pid
+    file)."""
+    pidfile, gate = (
+        lock.parent.parent / f"{lock.name}.{os.getpid()}.pid",
+        lock.parent.parent / "gate",
+    )
     proc = subprocess.Popen([PY, "-c", _HOLD, str(lock), str(pidfile), str(gate)])
     try:
         yield int(wait_for_file(pidfile))
@@ -50,7 +54,9 @@ def test_a_quiet_repository_passes(isolated: Path, capsys: pytest.CaptureFixture
     assert run(GIT_SAFE).returncode == 0
 
 
-def test_a_live_index_lock_fails_naming_the_pid(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_live_index_lock_fails_naming_the_pid(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lock = isolated / ".git" / "index.lock"
     with held_open(lock) as pid:
         code, out = safe(capsys)
@@ -63,13 +69,18 @@ def test_a_live_index_lock_fails_naming_the_pid(isolated: Path, capsys: pytest.C
     lock.unlink()
 
 
-def test_a_stale_index_lock_is_reported_and_removed_with_fix_stale(isolated: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stale_index_lock_is_reported_and_removed_with_fix_stale(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lock = isolated / ".git" / "index.lock"
     lock.touch()
     code, out = safe(capsys)
     assert code == 1
-    assert "stale (no process has it open" in out and f"rm -f {lock}" in out and "git-safe --fix-stale" in out
+    assert (
+        "stale (no process has it open" in out
+        and f"rm -f {lock}" in out
+        and "git-safe --fix-stale" in out
+    )
     assert lock.exists()
     code, out = safe(capsys, "--fix-stale")
     assert code == 0 and "removed (stale" in out
@@ -77,7 +88,9 @@ def test_a_stale_index_lock_is_reported_and_removed_with_fix_stale(isolated: Pat
     assert safe(capsys) == (0, "")
 
 
-def test_a_stale_shared_lock_is_reported_too(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stale_shared_lock_is_reported_too(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (isolated / ".git" / "packed-refs.lock").touch()
     code, out = safe(capsys)
     assert code == 1 and ".git/packed-refs.lock: stale" in out
@@ -88,8 +101,13 @@ def git_waiting_in_editor(repo: Path, *commit_args: str) -> Iterator[int]:
     """A real `git commit` that stays live (its editor waits); yields the git process's pid."""
     pidfile = repo.parent / f"editor-{repo.name}.pid"
     env = {**os.environ, "GIT_EDITOR": " ".join(fixture("pidfile.py", pidfile, 60))}
-    proc = subprocess.Popen(["git", "commit", *commit_args], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["git", "commit", *commit_args],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     editor = int(wait_for_file(pidfile))
     try:
         yield proc.pid
@@ -106,7 +124,8 @@ def test_a_running_commit_in_this_worktree_fails_and_one_in_another_repository_d
     git(other, "add", "x")
     other_lock = other / ".git" / "HEAD.lock"
     with git_waiting_in_editor(other), held_open(other_lock):
-        assert safe(capsys) == (0, "")  # git processes and held locks of other repositories never count
+        # git processes and held locks of other repositories never count
+        assert safe(capsys) == (0, "")
     (isolated / "y").write_text("y")
     git(isolated, "add", "y")
     with git_waiting_in_editor(isolated) as pid:
@@ -115,13 +134,16 @@ def test_a_running_commit_in_this_worktree_fails_and_one_in_another_repository_d
         assert f"pid {pid} (git commit) is running in this worktree" in out
 
 
-def test_an_index_lock_kept_by_a_running_commit_a_is_live(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_index_lock_kept_by_a_running_commit_a_is_live(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (isolated / "y").write_text("y")
     git(isolated, "add", "y")
     git(isolated, "commit", "-q", "-m", "y")
     (isolated / "y").write_text("changed")
     with git_waiting_in_editor(isolated, "-a") as pid:
-        assert (isolated / ".git" / "index.lock").exists()  # git keeps it, closed, until the commit ends
+        # git keeps it, closed, until the commit ends
+        assert (isolated / ".git" / "index.lock").exists()
         code, out = safe(capsys)
         assert code == 1
         assert f".git/index.lock: exists while pid {pid} (git commit -a) is running" in out
@@ -131,9 +153,12 @@ def test_an_index_lock_kept_by_a_running_commit_a_is_live(isolated: Path, capsys
 
 @pytest.mark.parametrize("args", [[], ["-a"], ["--", "f.txt"]])
 def test_as_a_hook_of_the_commit_itself_it_passes(isolated: Path, args: list[str]) -> None:
-    """During `git commit -a` (or with paths) git holds index.lock while its hooks run: that is ours."""
+    """During `git commit -a` (or with paths) git holds index.lock while its hooks run: that is
+    ours."""
     hook = isolated / ".git" / "hooks" / "pre-commit"
-    hook.write_text(f"#!/bin/sh\n{' '.join(GIT_SAFE)} || exit 1\nls .git >> {isolated.parent / 'seen'}\n")
+    hook.write_text(
+        f"#!/bin/sh\n{' '.join(GIT_SAFE)} || exit 1\nls .git >> {isolated.parent / 'seen'}\n"
+    )
     hook.chmod(0o755)
     (isolated / "f.txt").write_text("1")
     git(isolated, "add", "f.txt")
@@ -144,18 +169,24 @@ def test_as_a_hook_of_the_commit_itself_it_passes(isolated: Path, args: list[str
     c = run(["git", "commit", "-m", "second", *args])
     assert c.returncode == 0, c.stdout + c.stderr
     if args:
-        assert "index.lock" in (isolated.parent / "seen").read_text()  # the case is real: the lock was there
-        assert "belongs to the git command that runs this hook" in c.stderr  # git sends hooks' stdout there
+        # the case is real: the lock was there
+        assert "index.lock" in (isolated.parent / "seen").read_text()
+        # git sends hooks' stdout there
+        assert "belongs to the git command that runs this hook" in c.stderr
 
 
-def test_real_pre_commit_runs_git_safe_and_seq_hooks_git_add_inside_a_commit(isolated: Path) -> None:
-    """git-safe and a hook that calls `seq-hooks git -- add`, under real pre-commit and the installed hook,
-    inside `seq-hooks git -- commit -a`: everything completes."""
+def test_real_pre_commit_runs_git_safe_and_seq_hooks_git_add_inside_a_commit(
+    isolated: Path,
+) -> None:
+    """git-safe and a hook that calls `seq-hooks git -- add`, under real pre-commit and the
+    installed hook, inside `seq-hooks git -- commit -a`: everything completes."""
     (isolated / ".pre-commit-config.yaml").write_text(
         "repos:\n- repo: local\n  hooks:\n"
-        f"  - id: git-safe\n    name: git-safe\n    entry: {' '.join(GIT_SAFE)}\n    language: system\n"
+        f"  - id: git-safe\n    name: git-safe\n    entry: {' '.join(GIT_SAFE)}\n    language: "
+        "system\n"
         "    pass_filenames: false\n    always_run: true\n"
-        f"  - id: add-stamp\n    name: add-stamp\n    entry: sh -c 'date > stamp.txt && {SEQ} git -- add stamp.txt'\n"
+        f"  - id: add-stamp\n    name: add-stamp\n    entry: sh -c 'date > stamp.txt && {SEQ} git "
+        "-- add stamp.txt'\n"
         "    language: system\n    pass_filenames: false\n    always_run: true\n"
     )
     (isolated / "f.txt").write_text("1")
@@ -167,10 +198,15 @@ def test_real_pre_commit_runs_git_safe_and_seq_hooks_git_add_inside_a_commit(iso
     c = run(seq_hooks("git", "--", "commit", "-a", "-m", "second"), timeout=120)
     assert c.returncode == 0, c.stdout + c.stderr
     assert "git-safe....." in c.stderr and "Passed" in c.stderr
-    assert git(isolated, "show", "--name-only", "--format=", "HEAD").stdout.split() == ["f.txt", "stamp.txt"]
+    assert git(isolated, "show", "--name-only", "--format=", "HEAD").stdout.split() == [
+        "f.txt",
+        "stamp.txt",
+    ]
 
 
-def test_a_merge_in_progress_is_a_note_unless_strict(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_merge_in_progress_is_a_note_unless_strict(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (isolated / "f").write_text("base\n")
     git(isolated, "add", "f")
     git(isolated, "commit", "-q", "-m", "base")
@@ -180,14 +216,17 @@ def test_a_merge_in_progress_is_a_note_unless_strict(isolated: Path, capsys: pyt
     git(isolated, "checkout", "-q", "main")
     (isolated / "f").write_text("main\n")
     git(isolated, "commit", "-q", "-am", "main")
-    assert git(isolated, "merge", "side", check=False).returncode != 0  # a conflict: the merge waits for us
+    # a conflict: the merge waits for us
+    assert git(isolated, "merge", "side", check=False).returncode != 0
     code, out = safe(capsys)
     assert code == 0 and ".git/MERGE_HEAD: a merge is in progress" in out
     code, out = safe(capsys, "--strict")
     assert code == 1 and "finish or abort it first" in out
 
 
-def test_another_worktrees_index_lock_is_only_a_note(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_another_worktrees_index_lock_is_only_a_note(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     git(isolated, "commit", "-q", "--allow-empty", "-m", "root")
     wt = isolated.parent / "wt"
     git(isolated, "worktree", "add", "-q", "-b", "side", str(wt))
@@ -213,13 +252,16 @@ def test_portable_fallback_finds_the_holder_with_psutil(isolated: Path) -> None:
 def test_outside_git_it_says_so(isolated: Path) -> None:
     outside = isolated.parent / "plain"
     outside.mkdir()
-    p = run(GIT_SAFE, cwd=outside, env={**os.environ, "GIT_CEILING_DIRECTORIES": str(isolated.parent)})
+    p = run(
+        GIT_SAFE, cwd=outside, env={**os.environ, "GIT_CEILING_DIRECTORIES": str(isolated.parent)}
+    )
     assert p.returncode == 1
     assert p.stderr.startswith("git-safe: not in a git repository") and "Traceback" not in p.stderr
 
 
-def test_another_users_lock_file_is_never_removed(isolated: Path, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_users_lock_file_is_never_removed(
+    isolated: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     lock = isolated / ".git" / "index.lock"
     lock.touch()
     owner = lock.stat().st_uid
@@ -236,8 +278,9 @@ def _journal(repo: Path) -> list[tuple[str | None, list[str]]]:
 
 
 def test_a_git_command_runs_under_the_git_lock(isolated: Path, tmp_path: Path) -> None:
-    """The guides' `git-safe.sh add .` ran git: `git-safe add .`, `git-safe -- commit -m x` and `git-safe push
-    origin main` run git under the project's git lock (they exited 0 and ran nothing)."""
+    """The guides' `git-safe.sh add .` ran git: `git-safe add .`, `git-safe -- commit -m x` and
+    `git-safe push origin main` run git under the project's git lock (they exited 0 and ran
+    nothing)."""
     script = str(Path(PY).parent / "git-safe")
     (isolated / "new.txt").write_text("x\n")
     p = run([script, "add", "."])
@@ -252,8 +295,11 @@ def test_a_git_command_runs_under_the_git_lock(isolated: Path, tmp_path: Path) -
     p = run([script, "push", "-q", "origin", "main"])
     assert p.returncode == 0, p.stderr
     assert git(remote, "log", "-1", "--format=%s", "main").stdout == "from git-safe\n"
-    assert _journal(isolated) == [("git", ["git", "add", "."]), ("git", ["git", "commit", "-q", "-m", "from git-safe"]),
-                                  ("git", ["git", "push", "-q", "origin", "main"])]
+    assert _journal(isolated) == [
+        ("git", ["git", "add", "."]),
+        ("git", ["git", "commit", "-q", "-m", "from git-safe"]),
+        ("git", ["git", "push", "-q", "origin", "main"]),
+    ]
     bad = run([script, "no-such-subcommand"])  # git's own status and message
     assert bad.returncode == 1 and "'no-such-subcommand' is not a git command" in bad.stderr
 

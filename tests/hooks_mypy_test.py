@@ -1,4 +1,5 @@
-"""atomic-mypy: mypy pointed at the project's interpreter, and an imported module's errors printed once."""
+"""atomic-mypy: mypy pointed at the project's interpreter, and an imported module's errors printed
+once."""
 from __future__ import annotations
 
 import os
@@ -29,7 +30,9 @@ def write(repo: Path, name: str, text: str = "x = 1\n") -> Path:
     return path
 
 
-def test_mypy_from_elsewhere_is_pointed_at_the_projects_interpreter(isolated: Path, bare_hook_env: Path) -> None:
+def test_mypy_from_elsewhere_is_pointed_at_the_projects_interpreter(
+    isolated: Path, bare_hook_env: Path
+) -> None:
     venv(isolated, ".venv")
     exe(bare_hook_env / "mypy")
     tool = find("mypy", isolated)
@@ -48,7 +51,10 @@ def test_mypy_shows_an_imported_modules_error_once(isolated: Path) -> None:
     write(isolated, "base.py", 'value: int = "one"\n')
     for name in ("a.py", "b.py", "c.py"):
         write(isolated, name, "import base\n\nx: int = base.value\n")
-    p = run(hook("atomic-mypy", "--batch", "1", "base.py", "a.py", "b.py", "c.py"), env=env(PRE_COMMIT="1"))
+    p = run(
+        hook("atomic-mypy", "--batch", "1", "base.py", "a.py", "b.py", "c.py"),
+        env=env(PRE_COMMIT="1"),
+    )
     assert p.returncode == 1
     assert p.stdout.count('base.py:1: error: Incompatible types in assignment') == 1
     assert p.stdout.count("(1 line shown above by an earlier unit)") == 3
@@ -63,4 +69,6 @@ def test_by_default_one_unit_names_the_file_that_failed(isolated: Path) -> None:
     p = run(hook("atomic-mypy", "a.py", "b.py", "base.py", "c.py"), env=env(PRE_COMMIT="1"))
     assert p.returncode == 1
     assert "1 unit (4 files): 0 passed, 1 failed" in p.stdout
-    assert [line for line in p.stdout.splitlines() if ": failed: " in line] == ["atomic-mypy: failed: base.py: exit 1"]
+    assert [line for line in p.stdout.splitlines() if ": failed: " in line] == [
+        "atomic-mypy: failed: base.py: exit 1"
+    ]

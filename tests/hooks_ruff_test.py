@@ -1,4 +1,5 @@
-"""atomic-ruff and atomic-ruff-format: one shape; atomic-ruff fixes by default, by hand as under pre-commit."""
+"""atomic-ruff and atomic-ruff-format: one shape; atomic-ruff fixes by default, by hand as under
+pre-commit."""
 from __future__ import annotations
 
 import os

@@ -1,5 +1,5 @@
-"""How units are run and reported: the pure parts (counts, names, reasons, dedupe) directly; running them
-through the lock is in hooks_atomic_test.py."""
+"""How units are run and reported: the pure parts (counts, names, reasons, dedupe) directly; running
+them through the lock is in hooks_atomic_test.py."""
 from __future__ import annotations
 
 from seq_hooks.hooks import units

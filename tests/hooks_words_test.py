@@ -1,4 +1,5 @@
-"""How a hook's words split into our options, the tool's options and file names (pure: no process runs)."""
+"""How a hook's words split into our options, the tool's options and file names (pure: no process
+runs)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,20 @@ def write(repo: Path, name: str, text: str = "x = 1\n") -> Path:
 def test_words_tool_options_values_and_files(isolated: Path) -> None:
     write(isolated, "a.py")
     write(isolated, "-dash.py")
-    words = split_words(syntax(ruff.SPEC), ["--batch", "3", "--fix", "--select", "E501", "--line-length=90", "a.py",
-                                    "-dash.py", "gone.py"])
+    words = split_words(
+        syntax(ruff.SPEC),
+        [
+            "--batch",
+            "3",
+            "--fix",
+            "--select",
+            "E501",
+            "--line-length=90",
+            "a.py",
+            "-dash.py",
+            "gone.py",
+        ],
+    )
     assert words.values["batch"] == 3
     assert words.tool_args == ["--fix", "--select", "E501", "--line-length=90"]
     assert words.files == ["a.py", "-dash.py", "gone.py"]
@@ -51,7 +64,8 @@ def test_words_generic_tool_and_terminator(isolated: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "tool_args", "files"),
     [
-        (["--", "ruff", "format", "a.py", "b.py"], ["format"], ["a.py", "b.py"]),  # args: [--, ruff, format]
+        # args: [--, ruff, format]
+        (["--", "ruff", "format", "a.py", "b.py"], ["format"], ["a.py", "b.py"]),
         (["--", "ruff", "check", "--fix", "a.py"], ["check", "--fix"], ["a.py"]),
         (["--", "uv", "run", "ruff", "check", "--select", "E501", "a.py", "gone.py"],
          ["run", "ruff", "check", "--select", "E501"], ["a.py", "gone.py"]),
@@ -82,8 +96,10 @@ def test_help_names_the_hook_its_options_and_the_tools_options() -> None:
 
 def test_our_options_anywhere_before_the_terminator(isolated: Path) -> None:
     write(isolated, "a.py")
-    words = split_words(syntax(pytest_hook.SPEC), ["-x", "--type", "python", "a.py", "--all", "--type=pyi",
-                                                  "--fail-fast"])
+    words = split_words(
+        syntax(pytest_hook.SPEC),
+        ["-x", "--type", "python", "a.py", "--all", "--type=pyi", "--fail-fast"],
+    )
     assert texts(words, "types") == ["python", "pyi"]
     assert words.values["all"] is True and words.values["fail_fast"] is True
     assert (words.tool_args, words.files) == (["-x"], ["a.py"])
@@ -104,13 +120,20 @@ def test_our_options_bad_values_name_the_flag(argv: list[str], message: str) -> 
 def test_a_plain_word_after_files_is_a_file_not_a_value(isolated: Path) -> None:
     write(isolated, "a.py")
     words = split_words(syntax(ruff.SPEC), ["a.py", "--select", "gone.py"])
-    # after the first file, `--select`'s next word is taken for a (vanished) file, as pre-commit appends files last
+    # after the first file, `--select`'s next word is taken for a (vanished) file, as pre-commit
+    # appends files last
     assert (words.tool_args, words.files) == (["--select"], ["a.py", "gone.py"])
 
 
-@pytest.mark.parametrize("name", ["--help", "-h", "--fail-fast", "--type=x.py", "--batch=0", "--verbose", "--all"])
+@pytest.mark.parametrize(
+    "name", ["--help", "-h", "--fail-fast", "--type=x.py", "--batch=0", "--verbose", "--all"]
+)
 def test_an_existing_file_named_like_our_option_is_a_file(isolated: Path, name: str) -> None:
     write(isolated, name)
     words = split_words(syntax(pytest_hook.SPEC), ["-q", name])
     assert (words.tool_args, words.files) == (["-q"], [name])
-    assert words.values["fail_fast"] is None and words.values["batch"] is None and words.values["all"] is None
+    assert (
+        words.values["fail_fast"] is None
+        and words.values["batch"] is None
+        and words.values["all"] is None
+    )

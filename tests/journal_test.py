@@ -1,4 +1,5 @@
-"""The journal: appends under flock, bounded by trimming, readers that skip (and count) what they cannot use."""
+"""The journal: appends under flock, bounded by trimming, readers that skip (and count) what they
+cannot use."""
 from __future__ import annotations
 
 import json
@@ -45,7 +46,8 @@ def test_trim_keeps_the_newest_record_when_the_second_half_is_one_unterminated_l
     monkeypatch.setattr(journal, "MAX_BYTES", 20_000)
     for i in range(10):
         journal.append(state, _unit(i))
-    _raw(state, b"x" * 25_000)  # garbage without a line end: the second half is one unterminated line
+    # garbage without a line end: the second half is one unterminated line
+    _raw(state, b"x" * 25_000)
     journal.append(state, _unit("last"))
     assert [r.argv for r in journal.read(state)] == [["last"]]
     assert os.path.getsize(os.path.join(state, journal.NAME)) < 20_000
@@ -53,14 +55,17 @@ def test_trim_keeps_the_newest_record_when_the_second_half_is_one_unterminated_l
 
 @pytest.mark.parametrize(("data", "kept"), [
     (b"a\nb\nc\nd\n", b"d\n"),  # from the first line end in the second half
-    (b"a\n" + b"B" * 100 + b"\n", b"B" * 100 + b"\n"),  # one record bigger than half: it alone stays
+    # one record bigger than half: it alone stays
+    (b"a\n" + b"B" * 100 + b"\n", b"B" * 100 + b"\n"),
     (b"C" * 100 + b"\n", b"C" * 100 + b"\n"),
 ])
 def test_keep_from_cuts_at_whole_lines(data: bytes, kept: bytes) -> None:
     assert data[journal.keep_from(data) :] == kept
 
 
-def test_the_journal_stays_bounded_without_losing_appends(state: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_journal_stays_bounded_without_losing_appends(
+    state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(journal, "MAX_BYTES", 60_000)
     for i in range(400):
         journal.append(state, _unit(i, message="x" * 40))
@@ -72,25 +77,48 @@ def test_the_journal_stays_bounded_without_losing_appends(state: str, monkeypatc
 
 
 def test_concurrent_writers_lose_nothing(state: str) -> None:
-    code = ("import sys; from seq_hooks import journal\n"
-            "for i in range(150): journal.append(sys.argv[1], journal.Record(argv=[sys.argv[2], str(i)], "
-            "message='y' * 200))")
+    code = (
+        "import sys; from seq_hooks import journal\n"
+        "for i in range(150): journal.append(sys.argv[1], journal.Record(argv=[sys.argv[2], "
+        "str(i)], "
+        "message='y' * 200))"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, state, str(w)]) for w in range(4)]
     assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
     records = journal.read(state)
-    assert sorted((r.argv[0], int(r.argv[1])) for r in records) == [(str(w), i) for w in range(4) for i in range(150)]
+    assert sorted((r.argv[0], int(r.argv[1])) for r in records) == [
+        (str(w), i) for w in range(4) for i in range(150)
+    ]
 
 
 DEEP = b'{"argv": ["x"], "key": "k", "n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 
 
-@pytest.mark.parametrize("line", [
-    b'{"argv": [], "started": NaN}', b'{"argv": [], "ended": 1e300}', b'{"argv": [], "duration_s": 1e400}',
-    b'{"argv": [], "enqueued": -5}', b'{"argv": [], "started": "yesterday"}', b"[1, 2]", b"\xff\xfe", b"[" * 100000,
-    DEEP, b'{"argv": [], "peak_rss_mb": -1}', b'{"argv": [], "peak_rss_mb": Infinity}', b'{"argv": [], "exit": "0"}',
-    b'{"argv": [], "exit": true}', b'{"argv": [1]}', b'{"argv": "x"}', b'{"lock": "default"}', b"{}", b'"argv"',
-    b'{"argv": [], "attempts": "\\u001b[2J"}', b'{"argv": [], "expected_mb": -3}',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"argv": [], "started": NaN}',
+        b'{"argv": [], "ended": 1e300}',
+        b'{"argv": [], "duration_s": 1e400}',
+        b'{"argv": [], "enqueued": -5}',
+        b'{"argv": [], "started": "yesterday"}',
+        b"[1, 2]",
+        b"\xff\xfe",
+        b"[" * 100000,
+        DEEP,
+        b'{"argv": [], "peak_rss_mb": -1}',
+        b'{"argv": [], "peak_rss_mb": Infinity}',
+        b'{"argv": [], "exit": "0"}',
+        b'{"argv": [], "exit": true}',
+        b'{"argv": [1]}',
+        b'{"argv": "x"}',
+        b'{"lock": "default"}',
+        b"{}",
+        b'"argv"',
+        b'{"argv": [], "attempts": "\\u001b[2J"}',
+        b'{"argv": [], "expected_mb": -3}',
+    ],
+)
 def test_readers_skip_what_they_cannot_use_and_count_it(state: str, line: bytes) -> None:
     journal.append(state, _unit(1))
     _raw(state, line + b"\n")
@@ -104,10 +132,27 @@ def test_a_line_from_another_version_reads_with_defaults_and_its_unknown_keys_ig
 
 
 def test_encode_and_decode_are_inverse() -> None:
-    record = journal.Record(lock="default", pid=7, token="t" * 32, argv=["mypy", os.fsdecode(b"\xff")], cwd="/w",
-                            enqueued=1.5, started=2.0, ended=3.25, waited_s=0.5, duration_s=1.25, exit=1,
-                            reason="exit", message="", peak_rss_mb=12.5, attempts=2, log=None, key="k" * 16,
-                            expected_mb=300, daemon="mypy")
+    record = journal.Record(
+        lock="default",
+        pid=7,
+        token="t" * 32,
+        argv=["mypy", os.fsdecode(b"\xff")],
+        cwd="/w",
+        enqueued=1.5,
+        started=2.0,
+        ended=3.25,
+        waited_s=0.5,
+        duration_s=1.25,
+        exit=1,
+        reason="exit",
+        message="",
+        peak_rss_mb=12.5,
+        attempts=2,
+        log=None,
+        key="k" * 16,
+        expected_mb=300,
+        daemon="mypy",
+    )
     assert journal.decode(journal.encode(record)) == record
     assert journal.key_needle("k" * 16) in journal.encode(record)
 
@@ -125,8 +170,13 @@ def test_names_that_are_not_utf8_are_kept_recoverably(state: str) -> None:
 def test_a_run_with_non_utf8_names_in_argv_and_cwd(isolated: Path) -> None:
     odd = isolated / os.fsdecode(b"d\xe9")
     odd.mkdir()
-    p = subprocess.run([*seq_hooks("run", "--"), "echo", b"caf\xe9.txt"], cwd=odd, capture_output=True,
-                       timeout=60, check=False)
+    p = subprocess.run(
+        [*seq_hooks("run", "--"), "echo", b"caf\xe9.txt"],
+        cwd=odd,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"caf\xe9.txt\n"
     (record,) = journal.read(str(isolated / STATE))

@@ -18,7 +18,11 @@ def test_classify_judges_only_tokens_this_project_knows() -> None:
              Proc(40, 1, "logged"), Proc(50, me, "busy"), Proc(60, 1, "foreign")]
     found, untouched = leftovers.classify(procs, live={"live"}, stale={"stale": "ticket default/3"},
                                           ended={"ended"}, logged={"logged", "busy"})
-    assert [(lo.token, lo.pids) for lo in found] == [("ended", [20]), ("logged", [40]), ("stale", [10, 11])]
+    assert [(lo.token, lo.pids) for lo in found] == [
+        ("ended", [20]),
+        ("logged", [40]),
+        ("stale", [10, 11]),
+    ]
     assert "ticket default/3 is stale" in found[2].why
     assert untouched == [Untouched("busy", [50], me)]  # hangs under a live process outside the run
 
@@ -27,7 +31,8 @@ def test_find_reports_a_stale_ticket_and_the_processes_of_its_run(isolated: Path
     state = str(isolated / STATE)
     stale_token, ended_token = os.urandom(8).hex(), os.urandom(8).hex()
     ticket = plant_ticket(queue(isolated), 4, ["old", "cmd"], stale_token, granted=True)
-    (queue(isolated) / "9.ticket").write_text("garbage")  # unreadable: reported, with no run to judge
+    # unreadable: reported, with no run to judge
+    (queue(isolated) / "9.ticket").write_text("garbage")
     finished_run(isolated, ended_token)
     a = start_with_token(isolated, "a", stale_token)
     b = start_with_token(isolated, "b", ended_token)
@@ -35,7 +40,10 @@ def test_find_reports_a_stale_ticket_and_the_processes_of_its_run(isolated: Path
         stale, found, untouched = leftovers.find(state)
         assert sorted((os.path.basename(s.path), s.ticket is not None) for s in stale) == [
             ("000000000004.ticket", True), ("9.ticket", False)]
-        assert {(lo.token, tuple(lo.pids)) for lo in found} == {(stale_token, (a.pid,)), (ended_token, (b.pid,))}
+        assert {(lo.token, tuple(lo.pids)) for lo in found} == {
+            (stale_token, (a.pid,)),
+            (ended_token, (b.pid,)),
+        }
         assert untouched == []
         ended, survivors = leftovers.end(Leftover(stale_token, [a.pid], "x"), grace=2.0)
         assert ended == [a.pid] and survivors == [] and a.wait(10) != 0
@@ -84,7 +92,8 @@ def test_scan_finds_every_process_carrying_a_run_token(isolated: Path) -> None:
 
 
 def test_a_dead_holders_recorded_processes_are_found_without_their_token(isolated: Path) -> None:
-    """Issue 10 item 4: `doctor` and `clean` see what a dead holder's supervisor recorded, even after `env -i`."""
+    """Issue 10 item 4: `doctor` and `clean` see what a dead holder's supervisor recorded, even
+    after `env -i`."""
     pidfile = isolated / "bare.pid"
     bare = subprocess.Popen(["env", "-i", *fixture("pidfile.py", pidfile, 60)])
     try:
@@ -92,7 +101,9 @@ def test_a_dead_holders_recorded_processes_are_found_without_their_token(isolate
         info = proctree.info(bare.pid)
         assert info is not None
         ticket = plant_ticket(queue(isolated), 2, ["gone"], "deadtoken", granted=True)
-        Path(tickets.procs_path(str(ticket))).write_text(f"{bare.pid} {info.start}\n{bare.pid + 1} 1\n")
+        Path(tickets.procs_path(str(ticket))).write_text(
+            f"{bare.pid} {info.start}\n{bare.pid + 1} 1\n"
+        )
         _stale, found, _untouched = leftovers.find(str(isolated / STATE))
         assert [(lo.token, lo.pids) for lo in found] == [("deadtoken", [bare.pid])]
         assert "recorded by its supervisor" in found[0].why

@@ -45,7 +45,10 @@ def _live(repo: Path) -> list[tickets.TicketInfo]:
 def test_with_two_slots_never_more_than_two_units_at_once(isolated: Path) -> None:
     stamps = isolated / "stamps"
     env = _env(slots=2)
-    procs = [start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"u{i}", 0.2)), env) for i in range(20)]
+    procs = [
+        start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"u{i}", 0.2)), env)
+        for i in range(20)
+    ]
     try:
         assert [p.wait(120) for p in procs] == [0] * 20
     finally:
@@ -103,12 +106,20 @@ def test_admission_keeps_arrival_order(isolated: Path) -> None:
 
 def _history(repo: Path, argv: list[str], peak_mb: float) -> None:
     (repo / STATE).mkdir(mode=0o700, exist_ok=True)
-    journal.append(str(repo / STATE), journal.Record(argv=argv, key=journal.unit_key(argv), reason="exit",
-                                                     peak_rss_mb=peak_mb, exit=0))
+    journal.append(
+        str(repo / STATE),
+        journal.Record(
+            argv=argv, key=journal.unit_key(argv), reason="exit", peak_rss_mb=peak_mb, exit=0
+        ),
+    )
 
 
-def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_release(isolated: Path) -> None:
-    holder_argv = fixture("gate.py", isolated / "h.pid", isolated / "gate-h", isolated / "order", "h")
+def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_release(
+    isolated: Path,
+) -> None:
+    holder_argv = fixture(
+        "gate.py", isolated / "h.pid", isolated / "gate-h", isolated / "order", "h"
+    )
     big_argv = fixture("stamp.py", isolated / "stamps", "big", 0.01)
     _history(isolated, holder_argv, 1500)
     _history(isolated, big_argv, 3000)
@@ -123,12 +134,20 @@ def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_r
         assert [t.expected_mb for t in live] == [int(1500 * 1.05) + 16, int(3000 * 1.05) + 16]
         assert live[1].granted is None  # a free slot, but not the memory: it waits
         status = run(seq_hooks("status"), env=env)
-        assert "1/4 slots, budget 1591.0 MB of 4000.0 MB expected (2409.0 MB free)" in status.stdout, status.stdout
+        assert (
+            "1/4 slots, budget 1591.0 MB of 4000.0 MB expected (2409.0 MB free)" in status.stdout
+        ), status.stdout
         assert "waiting 1  " in status.stdout and "(budget)" in status.stdout, status.stdout
         doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)["locks"][0]
-        assert doc["capacity"] == {"slots": 4, "budget_mb": 4000, "budget_used_mb": int(1500 * 1.05) + 16,
-                                   "budget_free_mb": 4000 - int(1500 * 1.05) - 16, "head_waits_for": "budget",
-                                   "release_fifo": None, "defaults": False}
+        assert doc["capacity"] == {
+            "slots": 4,
+            "budget_mb": 4000,
+            "budget_used_mb": int(1500 * 1.05) + 16,
+            "budget_free_mb": 4000 - int(1500 * 1.05) - 16,
+            "head_waits_for": "budget",
+            "release_fifo": None,
+            "defaults": False,
+        }
         assert [h["expected_mb"] for h in doc["holders"]] == [int(1500 * 1.05) + 16]
         (isolated / "gate-h").touch()
         assert holder.wait(30) == 0
@@ -137,11 +156,16 @@ def test_a_unit_whose_history_says_3_gb_waits_for_the_budget_and_starts_at_the_r
         for p in (holder, big):
             if p is not None:
                 reap(p)
-    runs = {r.argv[-2] if r.argv[-1] == "0.01" else "h": r for r in journal.read(str(isolated / STATE))
-            if r.started}
+    runs = {
+        r.argv[-2] if r.argv[-1] == "0.01" else "h": r
+        for r in journal.read(str(isolated / STATE))
+        if r.started
+    }
     assert runs["big"].waited_s > 0
     assert runs["big"].expected_mb == int(3000 * 1.05) + 16
-    assert runs["big"].started - runs["h"].ended < 0.05, "the head did not start within 50 ms of the release"
+    assert runs["big"].started - runs["h"].ended < 0.05, (
+        "the head did not start within 50 ms of the release"
+    )
 
 
 def test_a_unit_that_alone_exceeds_the_budget_runs_when_nothing_else_holds(isolated: Path) -> None:
@@ -161,7 +185,8 @@ def test_a_killed_holders_slot_is_reused_only_after_its_leftovers_are_dead(isola
     waiter = start(seq_hooks("run", "--", *fixture("gone.py", orphan)), env)
     try:
         wait_until(lambda: len(_live(isolated)) == 3, what="the waiter queued behind two holders")
-        killed.send_signal(signal.SIGKILL)  # the runner dies; its command ignores TERM and keeps running
+        # the runner dies; its command ignores TERM and keeps running
+        killed.send_signal(signal.SIGKILL)
         killed.wait(10)
         assert waiter.wait(30) == 0
         assert not alive(orphan)
@@ -174,8 +199,15 @@ def test_a_killed_holders_slot_is_reused_only_after_its_leftovers_are_dead(isola
 def test_nested_units_run_under_two_holders_at_once(isolated: Path) -> None:
     stamps = isolated / "stamps"
     env = _env(slots=2)
-    procs = [start(seq_hooks("run", "--", *seq_hooks("run", "--", *fixture("stamp.py", stamps, f"n{i}", 0.5))), env)
-             for i in range(2)]
+    procs = [
+        start(
+            seq_hooks(
+                "run", "--", *seq_hooks("run", "--", *fixture("stamp.py", stamps, f"n{i}", 0.5))
+            ),
+            env,
+        )
+        for i in range(2)
+    ]
     try:
         assert [p.wait(60) for p in procs] == [0, 0]
     finally:
@@ -188,7 +220,8 @@ def test_nested_units_run_under_two_holders_at_once(isolated: Path) -> None:
 
 
 def test_a_dead_waiters_gate_is_removed_by_the_next_waiter_and_by_clean(isolated: Path) -> None:
-    # the slotted path (slots = 1 is the plain lock): the waiter's expected peak, its memory limit, does not fit
+    # the slotted path (slots = 1 is the plain lock): the waiter's expected peak, its memory limit,
+    # does not fit
     env = _env(slots=2, memory_budget_mb=100)
     holder, gate = start_holder(isolated, "h", env=env)
     waiter = start(seq_hooks("run", "--", "true"), env)
@@ -223,24 +256,48 @@ def test_max_wait_gives_up_while_every_slot_is_taken(isolated: Path) -> None:
             reap(p2)
 
 
-# one CPU for the process and everything it starts (the affinity is inherited): then 3 slots are more than the CPUs
-PIN = [sys.executable, "-c", "import os, sys\nos.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-                             "os.execvp(sys.argv[1], sys.argv[1:])"]
+# one CPU for the process and everything it starts (the affinity is inherited): then 3 slots are
+# more than the CPUs
+PIN = [
+    sys.executable,
+    "-c",
+    "import os, sys\nos.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]
 # computes until CALM exists, then sleeps until GATE exists: `SPIN PIDFILE CALM GATE`
 SPIN = ("import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\n"
         "while not os.path.exists(sys.argv[2]): pass\n"
         "while not os.path.exists(sys.argv[3]): time.sleep(0.01)\n")
 
 
-def test_with_more_slots_than_cpus_a_unit_waits_while_the_holders_keep_the_cpus_busy(isolated: Path) -> None:
+def test_with_more_slots_than_cpus_a_unit_waits_while_the_holders_keep_the_cpus_busy(
+    isolated: Path,
+) -> None:
     env = _env(slots=3)
     calm, gate = isolated / "calm", isolated / "gate"
-    holder = start([*PIN, *seq_hooks("run", "--", sys.executable, "-c", SPIN, str(isolated / "h.pid"), str(calm),
-                                     str(gate))], env)
+    holder = start(
+        [
+            *PIN,
+            *seq_hooks(
+                "run",
+                "--",
+                sys.executable,
+                "-c",
+                SPIN,
+                str(isolated / "h.pid"),
+                str(calm),
+                str(gate),
+            ),
+        ],
+        env,
+    )
     waiter = None
     try:
         wait_for_file(isolated / "h.pid")
-        waiter = start([*PIN, *seq_hooks("run", "--", *fixture("stamp.py", isolated / "stamps", "w", 0.01))], env)
+        waiter = start(
+            [*PIN, *seq_hooks("run", "--", *fixture("stamp.py", isolated / "stamps", "w", 0.01))],
+            env,
+        )
         wait_until(lambda: len(_live(isolated)) == 2, what="the waiter queued")
         doc = json.loads(run([*PIN, *seq_hooks("status", "--json")], env=env).stdout)["locks"][0]
         assert doc["capacity"]["head_waits_for"] == "CPUs busy"  # a free slot, but no free CPU
@@ -255,12 +312,22 @@ def test_with_more_slots_than_cpus_a_unit_waits_while_the_holders_keep_the_cpus_
                 reap(p)
 
 
-def test_the_holders_running_processes_are_counted_and_a_holder_not_started_yet_counts_as_one(tmp_path: Path) -> None:
-    # holder A's tree: a child that computes and one that sleeps; holder B: no child yet (its command is starting)
+def test_the_holders_running_processes_are_counted_and_a_holder_not_started_yet_counts_as_one(
+    tmp_path: Path,
+) -> None:
+    # holder A's tree: a child that computes and one that sleeps; holder B: no child yet (its
+    # command is starting)
     with family(tmp_path, COMPUTE, SLEEP) as (a, _), family(tmp_path) as (b, _):
-        holders = [tickets.TicketInfo(i, f"t{i}", p.pid, f"k{i}", [], "/", 0.0, 1.0, [], True, expected_mb=100)
-                   for i, p in enumerate((a, b))]
-        wait_until(lambda: admission.holders_now(holders)[1] == 2, what="one computing child and one not started")
+        holders = [
+            tickets.TicketInfo(
+                i, f"t{i}", p.pid, f"k{i}", [], "/", 0.0, 1.0, [], True, expected_mb=100
+            )
+            for i, p in enumerate((a, b))
+        ]
+        wait_until(
+            lambda: admission.holders_now(holders)[1] == 2,
+            what="one computing child and one not started",
+        )
         now, running = admission.holders_now(holders)
         assert running == 2 and [e for e, _ in now] == [100, 100]
         assert now[0][1] > now[1][1] == 0  # A's tree holds memory; B has no tree yet
@@ -288,7 +355,8 @@ def test_a_holder_whose_tree_has_ended_does_not_keep_the_cpus_busy(isolated: Pat
                 reap(p)
 
 
-# the same command line for every unit (one key, one history); each runs until the file gates/<its pid> exists
+# the same command line for every unit (one key, one history); each runs until the file gates/<its
+# pid> exists
 _GATED = ["sh", "-c", 'echo $$ >> started; while [ ! -e "gates/$$" ]; do sleep 0.01; done']
 
 
@@ -297,10 +365,13 @@ def _started(repo: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def test_a_guess_made_without_history_is_revised_from_the_history_written_while_waiting(isolated: Path) -> None:
-    """A fresh repository: the first unit of a key runs alone (no history, no limit: the whole budget); the two
-    that queued behind it meanwhile read its peak from the journal when their turn comes, and then share the
-    slots. Before revision they ran one at a time (each still expecting the whole budget)."""
+def test_a_guess_made_without_history_is_revised_from_the_history_written_while_waiting(
+    isolated: Path,
+) -> None:
+    """A fresh repository: the first unit of a key runs alone (no history, no limit: the whole
+    budget); the two that queued behind it meanwhile read its peak from the journal when their turn
+    comes, and then share the slots. Before revision they ran one at a time (each still expecting
+    the whole budget)."""
     (isolated / "gates").mkdir()
     env = _env(slots=2, memory_budget_mb=1000)
     cmd = seq_hooks("run", "--memory-limit", "0", "--", *_GATED)
@@ -311,11 +382,15 @@ def test_a_guess_made_without_history_is_revised_from_the_history_written_while_
         procs += [start(cmd, env), start(cmd, env)]
         wait_until(lambda: len(_live(isolated)) == 3, what="two units queued behind the first")
         waiting = _live(isolated)[1:]
-        assert [(t.expected_mb, t.expected_from, t.granted) for t in waiting] == [(1000, "budget", None)] * 2
+        assert [(t.expected_mb, t.expected_from, t.granted) for t in waiting] == [
+            (1000, "budget", None)
+        ] * 2
         assert "(no history: the whole budget)" in run(seq_hooks("status"), env=env).stdout
         (isolated / "gates" / _started(isolated)[0]).touch()
         assert first.wait(30) == 0
-        wait_until(lambda: len(_started(isolated)) == 3, what="the two waiters running side by side")
+        wait_until(
+            lambda: len(_started(isolated)) == 3, what="the two waiters running side by side"
+        )
         live = _live(isolated)
         assert [t.granted is not None for t in live] == [True, True]
         peak = journal.read(str(isolated / STATE))[0].peak_rss_mb
@@ -325,7 +400,9 @@ def test_a_guess_made_without_history_is_revised_from_the_history_written_while_
         status = run(seq_hooks("status"), env=env).stdout
         assert status.count("(history of 1 run, revised at ") == 2, status
         doc = json.loads(run(seq_hooks("status", "--json"), env=env).stdout)["locks"][0]
-        assert [(h["expected_from"], h["expected_runs"]) for h in doc["holders"]] == [("history", 1)] * 2
+        assert [(h["expected_from"], h["expected_runs"]) for h in doc["holders"]] == [
+            ("history", 1)
+        ] * 2
         assert all(h["expected_revised"] for h in doc["holders"])
         for pid in _started(isolated):
             (isolated / "gates" / pid).touch()

@@ -15,7 +15,8 @@ from testing.util import run, seq_hooks
 
 def test_slots_one_is_the_plain_lock_whatever_the_budget() -> None:
     assert capacity.for_lock(Settings(slots=1, memory_budget_mb=0), "default") == Capacity(1, 0, 0)
-    assert capacity.for_lock(Settings(slots=1), "default").exclusive  # the default budget: nothing to share
+    # the default budget: nothing to share
+    assert capacity.for_lock(Settings(slots=1), "default").exclusive
     assert capacity.for_lock(Settings(slots=1, memory_budget_mb=4000), "default").exclusive
 
 
@@ -38,32 +39,47 @@ def test_auto_means_the_cpus_we_may_use_and_half_the_memory() -> None:
 
 
 def test_a_named_lock_has_its_own_table_and_git_and_nested_queues_are_exclusive() -> None:
-    s = Settings(slots=4, memory_budget_mb=8000, locks={"heavy": LockSettings(slots=1, memory_budget_mb=None)})
+    s = Settings(
+        slots=4,
+        memory_budget_mb=8000,
+        locks={"heavy": LockSettings(slots=1, memory_budget_mb=None)},
+    )
     assert capacity.for_lock(s, "default")[:2] == (4, 8000)
-    assert capacity.for_lock(s, "heavy") == Capacity(1, 0, 0)  # one slot: the plain lock, the budget unused
+    # one slot: the plain lock, the budget unused
+    assert capacity.for_lock(s, "heavy") == Capacity(1, 0, 0)
     assert capacity.for_lock(s, "git") == Capacity(1, 0, 0)
     assert capacity.for_lock(s, "default/nested/abc") == Capacity(1, 0, 0)
 
 
 def _record(state: Path, argv: list[str], peak: float, reason: str = "exit") -> None:
-    journal.append(str(state), journal.Record(argv=argv, key=journal.unit_key(argv), reason=reason, peak_rss_mb=peak))
+    journal.append(
+        str(state),
+        journal.Record(argv=argv, key=journal.unit_key(argv), reason=reason, peak_rss_mb=peak),
+    )
 
 
-def test_expected_peak_comes_from_recent_peaks_of_the_same_key_with_a_margin(tmp_path: Path) -> None:
+def test_expected_peak_comes_from_recent_peaks_of_the_same_key_with_a_margin(
+    tmp_path: Path,
+) -> None:
     argv = ["mypy", "a.py"]
     key = journal.unit_key(argv)
-    assert capacity.expected_peak_mb(str(tmp_path), key, 2048, 8000) == 2048  # no history: the limit
-    assert capacity.expected_peak_mb(str(tmp_path), key, 0, 8000) == 8000  # no limit: the whole budget
+    # no history: the limit
+    assert capacity.expected_peak_mb(str(tmp_path), key, 2048, 8000) == 2048
+    # no limit: the whole budget
+    assert capacity.expected_peak_mb(str(tmp_path), key, 0, 8000) == 8000
     assert capacity.expected_peak_mb(str(tmp_path), key, 0, 0) == capacity.UNKNOWN_MB
     for peak in (900, 100, 200, 300, 400, 500):
         _record(tmp_path, argv, peak)
     _record(tmp_path, argv, 5000, reason="memory")  # killed at its limit: not what it needs
     _record(tmp_path, ["mypy", "b.py"], 7000)
-    assert capacity.recent_peaks(str(tmp_path), key) == [500, 400, 300, 200, 100]  # 900 is older than 5 runs
+    # 900 is older than 5 runs
+    assert capacity.recent_peaks(str(tmp_path), key) == [500, 400, 300, 200, 100]
     assert capacity.expected_peak_mb(str(tmp_path), key, 2048, 8000) == int(500 * 1.05) + 16
 
 
-def test_history_is_searched_in_the_journals_tail_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_history_is_searched_in_the_journals_tail_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     argv = ["pytest", "t.py"]
     _record(tmp_path, argv, 700)
     monkeypatch.setattr(capacity, "TAIL_BYTES", 4096)
@@ -79,23 +95,53 @@ def test_history_is_searched_in_the_journals_tail_only(tmp_path: Path, monkeypat
     [
         (Capacity(2, 0, 0), 100, [], None, None, Verdict(True, "")),
         (Capacity(2, 0, 0), 100, [(100, 50), (100, 50)], None, None, Verdict(False, "slots full")),
-        (Capacity(4, 8000, 500), 3000, [(3000, 2900), (2500, 2000)], 20000, None, Verdict(False, "budget")),
-        (Capacity(4, 8000, 500), 2500, [(3000, 2900), (2500, 2000)], 20000, None, Verdict(True, "")),
+        (
+            Capacity(4, 8000, 500),
+            3000,
+            [(3000, 2900), (2500, 2000)],
+            20000,
+            None,
+            Verdict(False, "budget"),
+        ),
+        (
+            Capacity(4, 8000, 500),
+            2500,
+            [(3000, 2900), (2500, 2000)],
+            20000,
+            None,
+            Verdict(True, ""),
+        ),
         # alone it runs whatever its size: nothing else holds the lock
         (Capacity(4, 8000, 500), 30000, [], 1000, None, Verdict(True, "")),
         # the holders will still take 100 + 500 MB of the 2000 available: 1000 more leaves 400 < 500
-        (Capacity(4, 8000, 500), 1000, [(3000, 2900), (2500, 2000)], 2000, None, Verdict(False, "machine memory")),
+        (
+            Capacity(4, 8000, 500),
+            1000,
+            [(3000, 2900), (2500, 2000)],
+            2000,
+            None,
+            Verdict(False, "machine memory"),
+        ),
         (Capacity(4, 8000, 500), 800, [(3000, 2900), (2500, 2000)], 2000, None, Verdict(True, "")),
         (Capacity(4, 0, 500), 100000, [(1, 1)], None, None, Verdict(True, "")),
-        # more slots than CPUs: a unit is admitted while the holders' running processes leave a CPU free
+        # more slots than CPUs: a unit is admitted while the holders' running processes leave a CPU
+        # free
         (Capacity(4, 0, 500, cpus=2), 100, [(1, 1), (1, 1)], 20000, 2, Verdict(False, "CPUs busy")),
         (Capacity(4, 0, 500, cpus=2), 100, [(1, 1), (1, 1)], 20000, 1, Verdict(True, "")),
-        (Capacity(4, 0, 500, cpus=2), 100, [], None, None, Verdict(True, "")),  # the first always runs
-        (Capacity(4, 0, 500), 100, [(1, 1), (1, 1)], 20000, 9, Verdict(True, "")),  # no more slots than CPUs
+        # the first always runs
+        (Capacity(4, 0, 500, cpus=2), 100, [], None, None, Verdict(True, "")),
+        # no more slots than CPUs
+        (Capacity(4, 0, 500), 100, [(1, 1), (1, 1)], 20000, 9, Verdict(True, "")),
     ],
 )
-def test_admission(cap: Capacity, mine: int, holders: list[tuple[int, float]], available: int | None,
-                   running: int | None, verdict: Verdict) -> None:
+def test_admission(
+    cap: Capacity,
+    mine: int,
+    holders: list[tuple[int, float]],
+    available: int | None,
+    running: int | None,
+    verdict: Verdict,
+) -> None:
     assert capacity.admit(cap, mine, holders, available, running) == verdict
 
 
@@ -105,11 +151,13 @@ def test_admission(cap: Capacity, mine: int, holders: list[tuple[int, float]], a
     ([(2, 0), (3, 8000)], 2, 4000),  # the fewest slots, the smallest budget
     ([(3, 1000)], 3, 1000),  # a holder admitted under a smaller budget
 ])
-def test_admission_honours_the_strictest_terms_any_holder_was_admitted_under(terms: list[tuple[int, int]],
-                                                                            slots: int, budget: int) -> None:
+def test_admission_honours_the_strictest_terms_any_holder_was_admitted_under(
+    terms: list[tuple[int, int]], slots: int, budget: int
+) -> None:
     narrowed = capacity.strictest(Capacity(3, 4000, 256), terms)
     assert (narrowed.slots, narrowed.budget_mb, narrowed.reserve_mb) == (slots, budget, 256)
-    assert capacity.strictest(Capacity(3, 0, 0), [(3, 500)]).budget_mb == 500  # no budget of ours: theirs holds
+    # no budget of ours: theirs holds
+    assert capacity.strictest(Capacity(3, 0, 0), [(3, 500)]).budget_mb == 500
 
 
 def test_the_cpu_rule_applies_only_with_more_slots_than_cpus() -> None:
@@ -120,7 +168,9 @@ def test_the_cpu_rule_applies_only_with_more_slots_than_cpus() -> None:
 
 
 def test_a_run_leaves_its_peak_under_its_key_in_the_journal(isolated: Path) -> None:
-    hold = "import time; b = bytearray(80 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.5)"
+    hold = (
+        "import time; b = bytearray(80 << 20); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.5)"
+    )
     argv = [sys.executable, "-c", hold]
     done = run(seq_hooks("run", "--", *argv), cwd=isolated)
     assert done.returncode == 0, done.stderr
@@ -148,5 +198,6 @@ def test_a_guess_is_read_again_only_when_the_journal_has_grown(tmp_path: Path) -
     assert guess.revise()
     assert guess.now[:3] == (int(120 * 1.05) + 16, "history", 1) and guess.now.revised > 0
     assert not guess.revise()  # nothing new
-    _record(tmp_path, argv, 100)  # a smaller peak: the largest recent one still counts, from 2 runs now
+    # a smaller peak: the largest recent one still counts, from 2 runs now
+    _record(tmp_path, argv, 100)
     assert guess.revise() and guess.now[:3] == (int(120 * 1.05) + 16, "history", 2)

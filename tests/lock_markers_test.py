@@ -25,8 +25,14 @@ def test_lock_names() -> None:
 
 def test_parse_keeps_well_formed_markers_only() -> None:
     value = "default:12:abc, git/nested/abc:13:def,bad,:1:x,default:x:y,default:\u0661:z"
-    assert markers.parse(value) == [Marker("default", 12, "abc"), Marker("git/nested/abc", 13, "def")]
-    assert markers.value([Marker("default", 12, "abc"), Marker("git", 3, "d")]) == "default:12:abc,git:3:d"
+    assert markers.parse(value) == [
+        Marker("default", 12, "abc"),
+        Marker("git/nested/abc", 13, "def"),
+    ]
+    assert (
+        markers.value([Marker("default", 12, "abc"), Marker("git", 3, "d")])
+        == "default:12:abc,git:3:d"
+    )
 
 
 def test_resolve_joins_the_innermost_holder_of_the_same_lock() -> None:
@@ -52,10 +58,15 @@ def test_verified_keeps_only_a_live_ancestor_that_holds_the_lock_now(isolated: P
         # a true marker given to a process that is not the holder's descendant
         code = ("import sys; from seq_hooks.lock import markers; "
                 "sys.exit(len(markers.verified(sys.argv[1], {'SEQ_HOOKS_HOLDER': sys.argv[2]})))")
-        child = subprocess.run([PY, "-c", code, state, f"default:{me}:tok"], check=False, timeout=30)
+        child = subprocess.run(
+            [PY, "-c", code, state, f"default:{me}:tok"], check=False, timeout=30
+        )
         assert child.returncode == 1  # our child: we are its ancestor
-        sibling = subprocess.run(["sh", "-c", f'{PY} -c "$0" "$1" "$2"; exit $?', code, state, f"default:{me}:tok"],
-                                 check=False, timeout=30)
+        sibling = subprocess.run(
+            ["sh", "-c", f'{PY} -c "$0" "$1" "$2"; exit $?', code, state, f"default:{me}:tok"],
+            check=False,
+            timeout=30,
+        )
         assert sibling.returncode == 1  # a grandchild too
     finally:
         os.close(fd)
@@ -75,7 +86,9 @@ def test_parallel_nested_siblings_still_go_one_at_a_time(isolated: Path) -> None
     p = run(seq_hooks("run", "--", "sh", "-c", script), timeout=60)
     assert p.returncode == 0, p.stderr
     assert_no_overlap(stamps, 3)
-    nested = [str(r.lock) for r in journal.read(str(isolated / ".git" / "seq-hooks")) if r.argv[0] != "sh"]
+    nested = [
+        str(r.lock) for r in journal.read(str(isolated / ".git" / "seq-hooks")) if r.argv[0] != "sh"
+    ]
     assert len(nested) == 3 and all(n.startswith("default/nested/") for n in nested)
 
 
@@ -84,7 +97,8 @@ def test_forged_marker_does_not_jump_the_queue(isolated: Path, one_at_a_time: No
     try:
         wait_until(lambda: len(ticket_files(queue(isolated))) == 1, what="holder queued")
         info = tickets.read_queue(str(queue(isolated)))[0]
-        marker = f"default:{info.pid}:{info.token}"  # a true marker, but we are not the holder's descendant
+        # a true marker, but we are not the holder's descendant
+        marker = f"default:{info.pid}:{info.token}"
         env = {**os.environ, "SEQ_HOOKS_HOLDER": marker}
         p = run(seq_hooks("run", "--max-wait", "0.5", "--", "true"), env=env)
         assert p.returncode == 75

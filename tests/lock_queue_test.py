@@ -30,7 +30,10 @@ pytestmark = pytest.mark.usefixtures("one_at_a_time")
 
 def test_twenty_concurrent_runs_never_overlap(isolated: Path) -> None:
     stamps = isolated / "stamps"
-    procs = [start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"u{i}", 0.01))) for i in range(20)]
+    procs = [
+        start(seq_hooks("run", "--", *fixture("stamp.py", stamps, f"u{i}", 0.01)))
+        for i in range(20)
+    ]
     try:
         assert [p.wait(60) for p in procs] == [0] * 20
     finally:
@@ -51,8 +54,12 @@ def test_waiters_are_served_in_arrival_order(isolated: Path) -> None:
     waiters = []
     try:
         for i in range(5):
-            waiters.append(start(seq_hooks("run", "--", "sh", "-c", f"echo w{i} >> {isolated / 'order'}")))
-            wait_until(lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued")
+            waiters.append(
+                start(seq_hooks("run", "--", "sh", "-c", f"echo w{i} >> {isolated / 'order'}"))
+            )
+            wait_until(
+                lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued"
+            )
         gate.touch()
         assert holder.wait(30) == 0
         assert [w.wait(30) for w in waiters] == [0] * 5
@@ -63,12 +70,16 @@ def test_waiters_are_served_in_arrival_order(isolated: Path) -> None:
 
 
 @pytest.mark.parametrize("portable", [False, True])
-def test_killed_holder_command_is_ended_before_the_next_unit_starts(isolated: Path, portable: bool) -> None:
-    env = {**os.environ, "SEQ_HOOKS_PORTABLE": "1"} if portable else None  # psutil finds the run token too
+def test_killed_holder_command_is_ended_before_the_next_unit_starts(
+    isolated: Path, portable: bool
+) -> None:
+    # psutil finds the run token too
+    env = {**os.environ, "SEQ_HOOKS_PORTABLE": "1"} if portable else None
     pidfile = isolated / "orphan.pid"
     holder = start(seq_hooks("run", "--", *fixture("ignore_term.py", pidfile, 60)))
     orphan = int(wait_for_file(pidfile))
-    holder.send_signal(signal.SIGKILL)  # the runner dies; its command keeps running, the lock is released
+    # the runner dies; its command keeps running, the lock is released
+    holder.send_signal(signal.SIGKILL)
     holder.wait(10)
     assert alive(orphan)
     # the next unit finds the dead holder's ticket, ends its leftovers by run token, then runs
@@ -84,7 +95,8 @@ def test_max_wait_exits_75_naming_thestart_holder(isolated: Path) -> None:
         p = run(seq_hooks("run", "--max-wait", "1", "--", "true"))
         assert p.returncode == 75
         assert 0.9 < time.monotonic() - start_t < 5
-        assert f"held by pid {holder.pid} (" in p.stderr  # its command line follows, cut to 80 characters
+        # its command line follows, cut to 80 characters
+        assert f"held by pid {holder.pid} (" in p.stderr
         env = {**os.environ, "SEQ_HOOKS_MAX_WAIT": "0.3"}
         assert run(seq_hooks("run", "--", "true"), env=env).returncode == 75
     finally:
@@ -99,7 +111,9 @@ def test_waiters_interrupted_leave_the_queue_and_others_keep_order(isolated: Pat
     try:
         for i in range(3):
             procs.append(start(seq_hooks("run", "--", "sh", "-c", f"echo w{i} >> {order}")))
-            wait_until(lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued")
+            wait_until(
+                lambda n=i: len(tickets(queue(isolated))) == n + 2, what=f"waiter {i} queued"
+            )
         procs[1].send_signal(signal.SIGINT)
         assert procs[1].wait(10) == 130
         procs[2].send_signal(signal.SIGTERM)
@@ -151,7 +165,10 @@ def test_named_locks_are_separate_queues(isolated: Path) -> None:
     holder, gate = start_holder(isolated, lock_name="mine")
     try:
         assert run(seq_hooks("run", "--max-wait", "2", "--", "true")).returncode == 0
-        assert run(seq_hooks("run", "--lock", "mine", "--max-wait", "0.2", "--", "true")).returncode == 75
+        assert (
+            run(seq_hooks("run", "--lock", "mine", "--max-wait", "0.2", "--", "true")).returncode
+            == 75
+        )
         for name in ("../x", ""):  # an empty name is an error, not the default lock
             bad = run(seq_hooks("run", "--lock", name, "--", "touch", "ran"))
             assert bad.returncode == 2 and "invalid lock name" in bad.stderr
@@ -179,8 +196,13 @@ def test_machine_scope_puts_projects_on_one_queue(isolated: Path) -> None:
         (repo / "pyproject.toml").write_text('[tool.seq-hooks]\nscope = "machine"\n')
     env = {**os.environ, "XDG_STATE_HOME": str(isolated.parent / "state")}
     gate, pidfile = isolated / "gate", isolated / "holder.pid"
-    holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, isolated / "order", "h")),
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, isolated / "order", "h")),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for_file(pidfile)
         p = run(seq_hooks("run", "--max-wait", "0.3", "--", "true"), cwd=other, env=env)
@@ -196,17 +218,33 @@ _UNPARSABLE = {
     "unpadded": ("1.ticket", b"garbage"),
     "torn": ("000000000001.ticket", b'{"pid": 12, "token": "ab'),
     "binary": ("000000000001.ticket", b"\x00\xff\xfe garbage"),
-    "over-1MiB": ("000000000001.ticket", json.dumps({"pid": 12, "token": "t", "argv": ["x" * (1 << 20)], "cwd": "/",
-                                                     "since": 1.0, "granted": 2.0, "holds": []}).encode() + b"\n"),
+    "over-1MiB": (
+        "000000000001.ticket",
+        json.dumps(
+            {
+                "pid": 12,
+                "token": "t",
+                "argv": ["x" * (1 << 20)],
+                "cwd": "/",
+                "since": 1.0,
+                "granted": 2.0,
+                "holds": [],
+            }
+        ).encode()
+        + b"\n",
+    ),
     "a FIFO": ("000000000001.ticket", None),
     "a directory": ("000000000001.ticket", b""),
 }
 
 
 @pytest.mark.parametrize("kind", sorted(_UNPARSABLE))
-def test_a_dead_ticket_that_cannot_be_parsed_never_blocks_the_queue(isolated: Path, kind: str) -> None:
-    """Issue 10 item 1: whatever a dead owner's ticket holds, the next caller takes it over at once (before, it
-    spun at 100% CPU until --max-wait), and status does not call the lock free meanwhile."""
+def test_a_dead_ticket_that_cannot_be_parsed_never_blocks_the_queue(
+    isolated: Path, kind: str
+) -> None:
+    """Issue 10 item 1: whatever a dead owner's ticket holds, the next caller takes it over at once
+    (before, it spun at 100% CPU until --max-wait), and status does not call the lock free
+    meanwhile."""
     name, content = _UNPARSABLE[kind]
     q = queue(isolated)
     q.mkdir(parents=True, mode=0o700)
@@ -218,7 +256,9 @@ def test_a_dead_ticket_that_cannot_be_parsed_never_blocks_the_queue(isolated: Pa
         assert content is not None
         (q / name).write_bytes(content)
     status = run(seq_hooks("status"), timeout=20)
-    assert status.returncode == 0 and ": free" not in status.stdout and "stale" in status.stdout, status.stdout
+    assert status.returncode == 0 and ": free" not in status.stdout and "stale" in status.stdout, (
+        status.stdout
+    )
     t0 = time.monotonic()
     p = run(seq_hooks("run", "--max-wait", "10", "--", "true"), timeout=30)
     assert p.returncode == 0, p.stderr
@@ -229,13 +269,17 @@ def test_a_dead_ticket_that_cannot_be_parsed_never_blocks_the_queue(isolated: Pa
 def _big_argv(kind: str) -> list[str]:
     if kind == "ascii":
         return [f"{i:06d}-" + "x" * 100 for i in range(11_000)]  # ~1.2 MB
-    return [f"测试用的很长的中文文件名称{i:05d}.py" for i in range(20_000)]  # ~820 KB of argv, ~2 MB as JSON
+    # ~820 KB of argv, ~2 MB as JSON
+    return [f"测试用的很长的中文文件名称{i:05d}.py" for i in range(20_000)]
 
 
 @pytest.mark.parametrize("kind", ["ascii", "cjk"])
-def test_a_holder_with_a_huge_command_line_is_seen_and_verified_by_its_nested_runs(isolated: Path, kind: str) -> None:
-    """Issue 10 item 2: the ticket stays readable whatever the command line: status shows the holder, and a
-    nested run inside it verifies its holder instead of queueing behind its own parent."""
+def test_a_holder_with_a_huge_command_line_is_seen_and_verified_by_its_nested_runs(
+    isolated: Path, kind: str
+) -> None:
+    """Issue 10 item 2: the ticket stays readable whatever the command line: status shows the
+    holder, and a nested run inside it verifies its holder instead of queueing behind its own
+    parent."""
     ready, gate = isolated / "ready", isolated / "gate"
     nested = " ".join(seq_hooks("run", "--max-wait", "5", "--", "echo", "nested-ok"))
     script = f"touch {ready}; while [ ! -e {gate} ]; do sleep 0.01; done; {nested}"
@@ -265,8 +309,18 @@ def test_a_killed_holder_with_a_huge_command_line_is_taken_over(isolated: Path) 
     holder.send_signal(signal.SIGKILL)
     holder.wait(10)
     try:
-        p = run(seq_hooks("run", "--max-wait", "20", "--", "sh", "-c", f"! test -e /proc/{left}/cmdline || "
-                          f"test -z \"$(cat /proc/{left}/cmdline)\""), timeout=40)
+        p = run(
+            seq_hooks(
+                "run",
+                "--max-wait",
+                "20",
+                "--",
+                "sh",
+                "-c",
+                f'! test -e /proc/{left}/cmdline || test -z "$(cat /proc/{left}/cmdline)"',
+            ),
+            timeout=40,
+        )
         assert p.returncode == 0, p.stderr
         assert not alive(left)
     finally:
@@ -278,10 +332,18 @@ _TITLE, _CLEAR = "\x1b]0;pwned\x07", "\x1b[2J\x1b[H"
 
 
 def test_another_process_command_line_cannot_drive_the_waiters_terminal(isolated: Path) -> None:
-    """Issue 10 item 13: the waiting note and the --max-wait message print the holder's argv cleaned."""
+    """Issue 10 item 13: the waiting note and the --max-wait message print the holder's argv
+    cleaned."""
     pidfile, gate = isolated / "h.pid", isolated / "gate"
-    holder = start(seq_hooks("run", "--", "env", f"X={_TITLE}{_CLEAR}", *fixture("gate.py", pidfile, gate,
-                                                                                  isolated / "order", "h")))
+    holder = start(
+        seq_hooks(
+            "run",
+            "--",
+            "env",
+            f"X={_TITLE}{_CLEAR}",
+            *fixture("gate.py", pidfile, gate, isolated / "order", "h"),
+        )
+    )
     try:
         wait_for_file(pidfile)
         p = run(seq_hooks("run", "--max-wait", "1", "--", "true"))
@@ -300,8 +362,8 @@ def _states(pid: int) -> str:
 
 
 def test_a_stopped_waiter_and_holder_are_shown_stopped(isolated: Path) -> None:
-    """Issue 10 item 12: a stopped waiter (Ctrl-Z) freezes the queue when its turn comes; status and the next
-    waiter's note say which pid is stopped."""
+    """Issue 10 item 12: a stopped waiter (Ctrl-Z) freezes the queue when its turn comes; status and
+    the next waiter's note say which pid is stopped."""
     holder, gate = start_holder(isolated)
     w1 = start(seq_hooks("run", "--", "true"))
     w2: subprocess.Popen[str] | None = None
@@ -322,7 +384,10 @@ def test_a_stopped_waiter_and_holder_are_shown_stopped(isolated: Path) -> None:
         w2 = start(seq_hooks("run", "--", "true"))
         assert w2.stderr is not None
         note = w2.stderr.readline()
-        assert f"pid {holder.pid} ahead is stopped" in note and f"pid {w1.pid} ahead is stopped" in note
+        assert (
+            f"pid {holder.pid} ahead is stopped" in note
+            and f"pid {w1.pid} ahead is stopped" in note
+        )
     finally:
         for p in (holder, w1):
             os.kill(p.pid, signal.SIGCONT)

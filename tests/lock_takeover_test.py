@@ -10,7 +10,17 @@ import pytest
 from seq_hooks.lock import takeover
 from seq_hooks.process import proctree
 from testing.queue import plant_ticket, queue, start, start_with_token
-from testing.util import PY, alive, end_orphan, fixture, reap, run, seq_hooks, wait_for_file, wait_until
+from testing.util import (
+    PY,
+    alive,
+    end_orphan,
+    fixture,
+    reap,
+    run,
+    seq_hooks,
+    wait_for_file,
+    wait_until,
+)
 
 
 def test_a_dead_holders_ticket_is_removed_after_its_processes_end(isolated: Path) -> None:
@@ -28,7 +38,8 @@ def test_a_dead_holders_ticket_is_removed_after_its_processes_end(isolated: Path
 def test_a_dead_waiters_ticket_is_removed_and_nothing_is_ended(isolated: Path) -> None:
     token = os.urandom(8).hex()
     ticket = plant_ticket(queue(isolated), 3, ["old"], token, granted=False)
-    other = start_with_token(isolated, "other", token)  # a waiter never ran anything: not its process
+    # a waiter never ran anything: not its process
+    other = start_with_token(isolated, "other", token)
     try:
         takeover.take_over(str(ticket), grace=1.0)
         assert not ticket.exists() and alive(other.pid)
@@ -47,11 +58,14 @@ def test_a_ticket_that_cannot_be_parsed_is_removed_whatever_it_holds(isolated: P
 
 
 @pytest.mark.parametrize("nested", [False, True], ids=["holder", "nested-holder"])
-def test_a_killed_holders_processes_are_ended_even_without_the_run_token(isolated: Path, nested: bool) -> None:
-    """Issue 10 item 4: a command that clears its environment (`env -i`, sudo) keeps no SEQ_HOOKS_RUN; the next
-    unit finds it by the pids and start times the supervisor recorded next to the ticket, and does not start
-    while it lives. Nested: the outer runner is killed, the inner one lives on; its tree is part of the outer
-    run (its command carries only the inner run's token, or none)."""
+def test_a_killed_holders_processes_are_ended_even_without_the_run_token(
+    isolated: Path, nested: bool
+) -> None:
+    """Issue 10 item 4: a command that clears its environment (`env -i`, sudo) keeps no
+    SEQ_HOOKS_RUN; the next unit finds it by the pids and start times the supervisor recorded next
+    to the ticket, and does not start while it lives. Nested: the outer runner is killed, the inner
+    one lives on; its tree is part of the outer run (its command carries only the inner run's token,
+    or none)."""
     pidfile = isolated / "left.pid"
     cmd = ["env", "-i", f"PATH={os.environ['PATH']}", *fixture("ignore_term.py", pidfile, 60)]
     env = {**os.environ, "SEQ_HOOKS_KILL_AFTER": "1"}
@@ -61,10 +75,16 @@ def test_a_killed_holders_processes_are_ended_even_without_the_run_token(isolate
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
         assert alive(left)
-        p = run(seq_hooks("run", "--max-wait", "30", "--", *fixture("gone.py", left)), env=env, timeout=60)
+        p = run(
+            seq_hooks("run", "--max-wait", "30", "--", *fixture("gone.py", left)),
+            env=env,
+            timeout=60,
+        )
         assert p.returncode == 0, p.stderr
         assert not alive(left)
-        assert not list(queue(isolated).rglob("*.ticket")) and not list(queue(isolated).rglob("*.procs"))
+        assert not list(queue(isolated).rglob("*.ticket")) and not list(
+            queue(isolated).rglob("*.procs")
+        )
     finally:
         if alive(left):
             end_orphan(left)
@@ -72,9 +92,9 @@ def test_a_killed_holders_processes_are_ended_even_without_the_run_token(isolate
 
 
 def test_a_nested_runs_command_is_ended_with_its_killed_outer_run(isolated: Path) -> None:
-    """The command under a nested runner carries only the inner run's token; killing the outer runner must end it
-    too, not leave it to the inner runner's own kill-after (here longer than the take-over's grace, so the inner
-    runner is killed first)."""
+    """The command under a nested runner carries only the inner run's token; killing the outer
+    runner must end it too, not leave it to the inner runner's own kill-after (here longer than the
+    take-over's grace, so the inner runner is killed first)."""
     pidfile = isolated / "inner.pid"
     env = {**os.environ, "SEQ_HOOKS_KILL_AFTER": "1"}
     inner = seq_hooks("run", "--kill-after", "30", "--", *fixture("ignore_term.py", pidfile, 60))
@@ -94,8 +114,8 @@ def test_a_nested_runs_command_is_ended_with_its_killed_outer_run(isolated: Path
 
 
 def test_leftovers_never_include_the_caller_or_its_ancestors(isolated: Path) -> None:
-    """A process of the dead run may itself be the next caller (a descendant that lost its marker): it never ends
-    itself or the processes it runs under."""
+    """A process of the dead run may itself be the next caller (a descendant that lost its marker):
+    it never ends itself or the processes it runs under."""
     ticket = plant_ticket(queue(isolated), 1, ["old"], "tok", granted=True)
     lines = []
     for pid in (os.getpid(), os.getppid()):
@@ -104,18 +124,24 @@ def test_leftovers_never_include_the_caller_or_its_ancestors(isolated: Path) -> 
         lines.append(f"{pid} {i.start}\n")
     Path(str(ticket)[: -len(".ticket")] + ".procs").write_text("".join(lines))
     left = takeover.leftovers(str(ticket), None)
-    # neither we nor what we run under; the parent's other children (a `| tail` beside pytest) are its leftovers
+    # neither we nor what we run under; the parent's other children (a `| tail` beside pytest) are
+    # its leftovers
     assert not {os.getpid(), *proctree.ancestors()} & set(left), left
 
 
 def test_a_process_no_sample_saw_is_found_by_the_record_it_inherited(isolated: Path) -> None:
-    """The holder's command inherits the open `.procs` record: if the runner dies before it recorded anything (right
-    after starting the command), the command is still found, without a token and without a line in the file."""
+    """The holder's command inherits the open `.procs` record: if the runner dies before it recorded
+    anything (right after starting the command), the command is still found, without a token and
+    without a line in the file."""
     ticket = plant_ticket(queue(isolated), 1, ["old"], "tok", granted=True)
-    record = os.open(str(ticket)[: -len(".ticket")] + ".procs", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    record = os.open(
+        str(ticket)[: -len(".ticket")] + ".procs", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+    )
     pidfile = isolated / "bare.pid"
     try:
-        bare = subprocess.Popen(["env", "-i", *fixture("pidfile.py", pidfile, 60)], pass_fds=(record,))
+        bare = subprocess.Popen(
+            ["env", "-i", *fixture("pidfile.py", pidfile, 60)], pass_fds=(record,)
+        )
     finally:
         os.close(record)
     try:
@@ -144,7 +170,11 @@ def test_a_reader_of_a_dead_holders_record_is_no_part_of_its_run(isolated: Path,
                                for p in (tail, reader)), what="the bystanders to open the record")
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
-        then = seq_hooks("clean") if who == "clean" else seq_hooks("run", "--max-wait", "30", "--", "true")
+        then = (
+            seq_hooks("clean")
+            if who == "clean"
+            else seq_hooks("run", "--max-wait", "30", "--", "true")
+        )
         p = run(then, env=env, timeout=60)
         assert p.returncode == 0, p.stderr
         assert not alive(command)  # the holder's heir is ended

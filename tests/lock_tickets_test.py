@@ -22,8 +22,13 @@ def test_a_made_ticket_reads_back_alive_while_its_maker_holds_it(isolated: Path)
         assert number == 1 and os.path.basename(tickets.path(qdir, 1)) == "000000000001.ticket"
         t = tickets.read(tickets.path(qdir, 1))
         assert t is not None and t.readable and t.alive
-        assert (t.pid, t.token, t.argv, t.cwd, t.holds) == (os.getpid(), "tok1", ["echo", "hi"], "/somewhere",
-                                                            ["outer"])
+        assert (t.pid, t.token, t.argv, t.cwd, t.holds) == (
+            os.getpid(),
+            "tok1",
+            ["echo", "hi"],
+            "/somewhere",
+            ["outer"],
+        )
         assert t.since == since and t.granted is None
         tickets.mark_granted(fd)
         granted = tickets.read(tickets.path(qdir, 1))
@@ -31,7 +36,8 @@ def test_a_made_ticket_reads_back_alive_while_its_maker_holds_it(isolated: Path)
         assert tickets.half_made(qdir) == []  # made under a temporary name and renamed
     finally:
         os.close(fd)
-    assert tickets.is_free(tickets.path(qdir, 1))  # its owner let go without removing it: the file is dead
+    # its owner let go without removing it: the file is dead
+    assert tickets.is_free(tickets.path(qdir, 1))
 
 
 def test_numbers_follow_the_counter_and_never_reuse_a_listed_number(isolated: Path) -> None:
@@ -44,29 +50,42 @@ def test_numbers_follow_the_counter_and_never_reuse_a_listed_number(isolated: Pa
     assert [n for n, _p in tickets.listing(qdir)] == [7, 8]
 
 
-def test_any_digits_ticket_is_listed_and_an_unparsable_one_still_has_its_place(isolated: Path) -> None:
+def test_any_digits_ticket_is_listed_and_an_unparsable_one_still_has_its_place(
+    isolated: Path,
+) -> None:
     qdir = Path(_qdir(isolated))
     (qdir / "1.ticket").write_text("garbage")
     (qdir / "000000000002.ticket").write_bytes(b'{"pid": 1, "tok')  # torn
     (qdir / "x.ticket").write_text("{}")  # not a number: not a ticket
     (qdir / ".new-1-abc").write_text("")
     listed = tickets.listing(str(qdir))
-    assert [(n, os.path.basename(p)) for n, p in listed] == [(1, "1.ticket"), (2, "000000000002.ticket")]
+    assert [(n, os.path.basename(p)) for n, p in listed] == [
+        (1, "1.ticket"),
+        (2, "000000000002.ticket"),
+    ]
     queue = tickets.read_queue(str(qdir))
-    assert [(t.number, t.readable, t.alive) for t in queue] == [(1, False, False), (2, False, False)]
+    assert [(t.number, t.readable, t.alive) for t in queue] == [
+        (1, False, False),
+        (2, False, False),
+    ]
     assert tickets.half_made(str(qdir)) == [str(qdir / ".new-1-abc")]
 
 
 def test_a_huge_command_line_is_capped_and_the_ticket_stays_readable(isolated: Path) -> None:
     qdir = _qdir(isolated)
-    argv = ["tool", *(f"文件{i:05d}.py" for i in range(20_000))]  # ~240 K characters, far more as JSON
+    # ~240 K characters, far more as JSON
+    argv = ["tool", *(f"文件{i:05d}.py" for i in range(20_000))]
     _n, fd, _since = tickets.make(qdir, "big", argv, "/", [])
     try:
         path = tickets.path(qdir, 1)
         assert os.path.getsize(path) < tickets.MAX_READ
         t = tickets.read(path)
         assert t is not None and t.readable and t.token == "big" and t.alive
-        assert t.argv[:2] == argv[:2] and t.argv[-1].startswith("... (") and "more characters" in t.argv[-1]
+        assert (
+            t.argv[:2] == argv[:2]
+            and t.argv[-1].startswith("... (")
+            and "more characters" in t.argv[-1]
+        )
         head = json.loads(Path(path).read_text().splitlines()[0])
         assert sum(len(a) for a in head["argv"]) == tickets.ARGV_CAP
         assert head["argv_cut"] == sum(map(len, argv)) - tickets.ARGV_CAP
@@ -76,7 +95,14 @@ def test_a_huge_command_line_is_capped_and_the_ticket_stays_readable(isolated: P
 
 def test_a_ticket_bigger_than_the_reader_reads_is_unreadable_not_gone(isolated: Path) -> None:
     qdir = Path(_qdir(isolated))
-    head = {"pid": 1, "token": "t", "argv": ["x" * (tickets.MAX_READ + 10)], "cwd": "/", "since": 1.0, "holds": []}
+    head = {
+        "pid": 1,
+        "token": "t",
+        "argv": ["x" * (tickets.MAX_READ + 10)],
+        "cwd": "/",
+        "since": 1.0,
+        "holds": [],
+    }
     (qdir / "000000000001.ticket").write_text(json.dumps(head) + "\n")
     t = tickets.read(str(qdir / "000000000001.ticket"))
     assert t is not None and not t.readable and t.number == 1
@@ -119,7 +145,8 @@ def test_take_within_gives_up_in_time_and_takes_a_free_lock(isolated: Path) -> N
 
 
 def test_a_holder_notes_the_memory_levels_its_tree_passed(isolated: Path) -> None:
-    """Held.note_memory appends a line after `granted`; the reader keeps the highest level (status shows it)."""
+    """Held.note_memory appends a line after `granted`; the reader keeps the highest level (status
+    shows it)."""
     from seq_hooks.lock import queue
 
     state = isolated / ".git" / "seq-hooks"
@@ -139,7 +166,9 @@ def test_a_holder_notes_the_memory_levels_its_tree_passed(isolated: Path) -> Non
     held.note_memory(50, 2048)  # after release: nothing to write to, and no error
 
 
-def test_a_revised_expected_peak_rewrites_the_ticket_by_rename_and_it_stays_flocked(isolated: Path) -> None:
+def test_a_revised_expected_peak_rewrites_the_ticket_by_rename_and_it_stays_flocked(
+    isolated: Path,
+) -> None:
     from seq_hooks.lock.capacity import Estimate
 
     qdir = _qdir(isolated)
@@ -148,14 +177,26 @@ def test_a_revised_expected_peak_rewrites_the_ticket_by_rename_and_it_stays_floc
     old = os.open(path, tickets.OPEN_FLAGS)  # a waiter behind us that opened the old file
     try:
         t = tickets.read(path)
-        assert t is not None and (t.expected_mb, t.expected_from, t.expected_runs, t.expected_revised) == (
-            8000, "budget", 0, 0.0)
-        fd = tickets.rewrite(path, fd, tickets.expected_fields(Estimate(150, "history", 2, since + 1)))
+        assert t is not None and (
+            t.expected_mb,
+            t.expected_from,
+            t.expected_runs,
+            t.expected_revised,
+        ) == (8000, "budget", 0, 0.0)
+        fd = tickets.rewrite(
+            path, fd, tickets.expected_fields(Estimate(150, "history", 2, since + 1))
+        )
         t = tickets.read(path)
         assert t is not None and t.alive and t.since == since and t.granted is None
-        assert (t.expected_mb, t.expected_from, t.expected_runs, t.expected_revised) == (150, "history", 2, since + 1)
+        assert (t.expected_mb, t.expected_from, t.expected_runs, t.expected_revised) == (
+            150,
+            "history",
+            2,
+            since + 1,
+        )
         assert tickets.half_made(qdir) == [] and not tickets.is_free(path)
-        assert os.fstat(old).st_nlink == 0  # the old file's flock is free now: its owner lives on in the new one
+        # the old file's flock is free now: its owner lives on in the new one
+        assert os.fstat(old).st_nlink == 0
         tickets.mark_granted(fd)
         granted = tickets.read(path)
         assert granted is not None and granted.granted is not None and granted.expected_mb == 150

@@ -14,20 +14,41 @@ OPTS = (
 
 
 def go(*argv: str, positional_ok: bool = False) -> Parsed:
-    return parse(list(argv), OPTS, prog="p", usage="[OPTIONS]", summary="s", positional_ok=positional_ok)
+    return parse(
+        list(argv), OPTS, prog="p", usage="[OPTIONS]", summary="s", positional_ok=positional_ok
+    )
 
 
 def test_values_rest_and_positionals() -> None:
-    p = go("--timeout=1.5", "-n", "3", "-v", "--arg", "a", "--arg", "b", "x", "--", "cmd", "--timeout",
-           positional_ok=True)
+    p = go(
+        "--timeout=1.5",
+        "-n",
+        "3",
+        "-v",
+        "--arg",
+        "a",
+        "--arg",
+        "b",
+        "x",
+        "--",
+        "cmd",
+        "--timeout",
+        positional_ok=True,
+    )
     assert p.number("timeout") == 1.5 and p.integer("count") == 3 and p.flag("verbose")
     assert p.texts("args") == ["a", "b"]
     assert p.positional == ["x"] and p.rest == ["cmd", "--timeout"]
 
 
 def test_command_starts_at_the_first_word_that_is_not_ours() -> None:
-    p = parse(["-v", "--timeout", "2", "cmd", "-q", "--timeout", "5", "--", "x"], OPTS, prog="p", usage="",
-              summary="s", command=True)
+    p = parse(
+        ["-v", "--timeout", "2", "cmd", "-q", "--timeout", "5", "--", "x"],
+        OPTS,
+        prog="p",
+        usage="",
+        summary="s",
+        command=True,
+    )
     assert p.flag("verbose") and p.number("timeout") == 2
     assert p.positional == [] and p.rest == ["cmd", "-q", "--timeout", "5", "--", "x"]
 

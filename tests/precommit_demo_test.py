@@ -1,5 +1,5 @@
-"""The demo (demo/run runs demo/demo.py in .venv): it must run start to end, show that no units overlapped,
-and leave nothing running."""
+"""The demo (demo/run runs demo/demo.py in .venv): it must run start to end, show that no units
+overlapped, and leave nothing running."""
 from __future__ import annotations
 
 import os
@@ -14,10 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_demo_runs_and_cleans_up(tmp_path: Path) -> None:
     caches = tmp_path / "caches"
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PIP_CACHE_DIR": str(caches / "pip"),
-           "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / "virtualenv"), "RUSTUP_HOME": str(caches / "rustup"),
-           "CARGO_HOME": str(caches / "cargo")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as in a user's shell: Python writes __pycache__ in the project
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp_path),
+        "PIP_CACHE_DIR": str(caches / "pip"),
+        "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / "virtualenv"),
+        "RUSTUP_HOME": str(caches / "rustup"),
+        "CARGO_HOME": str(caches / "cargo"),
+    }
+    # as in a user's shell: Python writes __pycache__ in the project
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     p = subprocess.run([sys.executable, str(ROOT / "demo" / "demo.py")], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=900, check=False)
     assert p.returncode == 0, p.stdout + p.stderr

@@ -1,4 +1,5 @@
-"""jobcontrol: signal names, the signal inbox, and job control on a real terminal (tmux): Ctrl-Z and `fg`."""
+"""jobcontrol: signal names, the signal inbox, and job control on a real terminal (tmux): Ctrl-Z and
+`fg`."""
 from __future__ import annotations
 
 import os
@@ -54,7 +55,10 @@ def test_ctrl_z_stops_the_command_and_us_and_fg_resumes_both(isolated: Path) -> 
     pidfile = isolated / "child.pid"
     marker = isolated / "resumed"
     script = f"echo $$ > {pidfile}; echo ready; read x; echo resumed > {marker}; echo got:$x"
-    cmd = f"cd {shlex.quote(str(isolated))} && {shlex.join(seq_hooks('run', '--', 'sh', '-c', script))}"
+    cmd = (
+        f"cd {shlex.quote(str(isolated))} && "
+        f"{shlex.join(seq_hooks('run', '--', 'sh', '-c', script))}"
+    )
     tmux = Tmux(isolated.parent, "HISTFILE= bash --norc --noprofile -i")
     try:
         tmux.send(cmd, "Enter")

@@ -21,14 +21,24 @@ UNIFIED_MOUNTS = "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsd
 
 def test_mounts_and_cgroup_paths_parse_the_kernel_formats() -> None:
     assert machine.mounts(HYBRID_MOUNTS)[2] == ("/sys/fs/cgroup/unified", "cgroup2", "rw")
-    assert machine.cgroup_paths(HYBRID_CGROUP) == {"memory": "/process_api/abc", "cpu": "/", "cpuacct": "/",
-                                                   "": "/user.slice"}
+    assert machine.cgroup_paths(HYBRID_CGROUP) == {
+        "memory": "/process_api/abc",
+        "cpu": "/",
+        "cpuacct": "/",
+        "": "/user.slice",
+    }
 
 
 def test_cgroup_dirs_prefer_a_v1_hierarchy_and_list_the_parents() -> None:
     mounts, paths = machine.mounts(HYBRID_MOUNTS), machine.cgroup_paths(HYBRID_CGROUP)
     assert machine.cgroup_dirs("memory", mounts, paths) == (
-        "v1", ["/sys/fs/cgroup/memory/process_api/abc", "/sys/fs/cgroup/memory/process_api", "/sys/fs/cgroup/memory"])
+        "v1",
+        [
+            "/sys/fs/cgroup/memory/process_api/abc",
+            "/sys/fs/cgroup/memory/process_api",
+            "/sys/fs/cgroup/memory",
+        ],
+    )
     assert machine.cgroup_dirs("cpu", mounts, paths) == ("v1", ["/sys/fs/cgroup/cpu"])
     # a controller only the unified hierarchy has
     assert machine.cgroup_dirs("io", mounts, paths) == ("v2", ["/sys/fs/cgroup/unified/user.slice",
@@ -56,8 +66,11 @@ def test_cpu_quota_is_the_tightest_of_the_group_and_its_parents(tmp_path: Path) 
 
 
 def _in_child(code: str, pre: str = "") -> str:
-    """What `code` prints in a new interpreter, after `pre` ran there first (before seq_hooks is imported)."""
-    done = run([sys.executable, "-c", f"{pre}\nfrom seq_hooks.process import machine\nprint({code})"])
+    """What `code` prints in a new interpreter, after `pre` ran there first (before seq_hooks is
+    imported)."""
+    done = run(
+        [sys.executable, "-c", f"{pre}\nfrom seq_hooks.process import machine\nprint({code})"]
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -65,12 +78,18 @@ def _in_child(code: str, pre: str = "") -> str:
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
 def test_usable_cpus_follow_the_affinity_mask() -> None:
     assert machine.usable_cpus() >= 1
-    assert _in_child("machine.usable_cpus()", "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})") \
+    assert (
+        _in_child(
+            "machine.usable_cpus()",
+            "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})",
+        )
         == "1"
+    )
 
 
 def _v1_group(controller: str) -> Iterator[Path]:
-    """A fresh cgroup v1 group of `controller` next to ours, removed afterwards; skips where we cannot make one."""
+    """A fresh cgroup v1 group of `controller` next to ours, removed afterwards; skips where we
+    cannot make one."""
     version, dirs = machine.cgroup_dirs(controller)
     if version != "v1" or not os.access(dirs[-1], os.W_OK):
         pytest.skip(f"no writable cgroup v1 {controller} hierarchy here")
@@ -101,10 +120,15 @@ def test_usable_cpus_follow_a_real_cgroup_cpu_quota(cpu_group: Path) -> None:
 
 def test_memory_follows_a_real_cgroup_memory_limit(memory_group: Path) -> None:
     (memory_group / "memory.limit_in_bytes").write_text(str(512 << 20))
-    # joined, the child touches 16 MB: the group's usage must not hang on what importing seq_hooks happens to cost
-    join = (f"open({str(memory_group / 'cgroup.procs')!r}, 'w').write(str(__import__('os').getpid()))\n"
-            "ballast = b'x' * (16 << 20)")
-    total, available = _in_child("machine.memory_total_mb(), machine.memory_available_mb()", join).split()
+    # joined, the child touches 16 MB: the group's usage must not hang on what importing seq_hooks
+    # happens to cost
+    join = (
+        f"open({str(memory_group / 'cgroup.procs')!r}, 'w').write(str(__import__('os').getpid()))\n"
+        "ballast = b'x' * (16 << 20)"
+    )
+    total, available = _in_child(
+        "machine.memory_total_mb(), machine.memory_available_mb()", join
+    ).split()
     assert int(total) == 512
     assert 0 < int(available) < 512
 

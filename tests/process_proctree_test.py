@@ -1,4 +1,5 @@
-"""proctree: one scanner over every process (/proc, psutil elsewhere), one walk up the parents, trees, ending."""
+"""proctree: one scanner over every process (/proc, psutil elsewhere), one walk up the parents,
+trees, ending."""
 from __future__ import annotations
 
 import os
@@ -22,7 +23,9 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     yield str(request.param)
 
 
-def _child(isolated: Path, *args: object, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+def _child(
+    isolated: Path, *args: object, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
     pidfile = isolated / f"child-{len(list(isolated.glob('child-*')))}.pid"
     proc = subprocess.Popen(fixture("pidfile.py", pidfile, *args), env=env, text=True, cwd=isolated)
     return proc, int(wait_for_file(pidfile))
@@ -33,7 +36,8 @@ def test_info_names_parent_state_memory_and_start(path: str) -> None:
     assert me is not None
     assert me.ppid == os.getppid() and me.state != "Z" and me.rss > 1 << 20 and me.start > 0
     again = proctree.info(os.getpid())
-    assert again is not None and again.start == me.start  # stable: it identifies the process with its pid
+    # stable: it identifies the process with its pid
+    assert again is not None and again.start == me.start
     assert proctree.info(2**22 + 7) is None
 
 
@@ -69,7 +73,8 @@ def test_descendants_and_the_scanner_find_a_marked_child(isolated: Path, path: s
 
 
 def test_descendants_leave_out_a_resident_daemon(isolated: Path, path: str) -> None:
-    """atomic-mypy's daemon is nobody's unit: the supervisors' walks (memory, signals) skip it and its children."""
+    """atomic-mypy's daemon is nobody's unit: the supervisors' walks (memory, signals) skip it and
+    its children."""
     plain_proc, plain = _child(isolated, 60)
     daemon_proc, daemon = _child(isolated, 60, env={**os.environ, envnames.DAEMON: "tok-daemon"})
     try:
@@ -86,7 +91,10 @@ def test_open_files_shows_what_a_process_holds(isolated: Path, path: str) -> Non
     held = isolated / "held.txt"
     held.write_text("x")
     ready = isolated / "ready"
-    code = f"f = open({str(held)!r}); open({str(ready)!r}, 'w').write('1'); import time; time.sleep(60)"
+    code = (
+        f"f = open({str(held)!r}); open({str(ready)!r}, 'w').write('1'); import time; "
+        "time.sleep(60)"
+    )
     proc = subprocess.Popen([PY, "-c", code])
     try:
         wait_for_file(ready)
@@ -107,7 +115,8 @@ def test_end_sends_term_then_kill(isolated: Path, path: str) -> None:
     proc = subprocess.Popen(fixture("ignore_term.py", pidfile))
     try:
         pid = int(wait_for_file(pidfile))
-        # not our child's child here, but end() only needs it to die: a thread reaps the zombie it becomes
+        # not our child's child here, but end() only needs it to die: a thread reaps the zombie it
+        # becomes
         import threading
 
         threading.Thread(target=proc.wait, daemon=True).start()
@@ -121,15 +130,20 @@ def test_send_reaches_a_stopped_process(isolated: Path) -> None:
     proc, pid = _child(isolated, 60)
     try:
         os.kill(pid, signal.SIGSTOP)
-        proctree.send([pid], signal.SIGTERM)  # SIGCONT first: a stopped process would never act on TERM
+        # SIGCONT first: a stopped process would never act on TERM
+        proctree.send([pid], signal.SIGTERM)
         assert proc.wait(10) == -signal.SIGTERM
     finally:
         reap(proc)
 
 
 def test_tree_sums_the_live_descendants_and_counts_their_states(tmp_path: Path) -> None:
-    with family(tmp_path, COMPUTE, SLEEP, SLEEP) as (parent, pids):  # one to compute, one to sleep, one to stop
+    # one to compute, one to sleep, one to stop
+    with family(tmp_path, COMPUTE, SLEEP, SLEEP) as (parent, pids):
         os.kill(pids[2], signal.SIGSTOP)
-        wait_until(lambda: proctree.tree(parent.pid)[1:] == (3, 1, 1), what="one running and one stopped child")
+        wait_until(
+            lambda: proctree.tree(parent.pid)[1:] == (3, 1, 1),
+            what="one running and one stopped child",
+        )
         assert proctree.tree(parent.pid).rss > 0
         assert proctree.tree(pids[1]) == proctree.Tree(0, 0, 0, 0)  # no children: nothing to sum

@@ -30,7 +30,9 @@ def test_head_tail_memory_is_bounded() -> None:
         assert len(kept.head) + len(kept.tail) <= 10 + 2 * 100
 
 
-def test_log_keeps_head_and_tail_and_says_what_was_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_keeps_head_and_tail_and_says_what_was_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pump, "LOG_HEAD", 1000)
     monkeypatch.setattr(pump, "LOG_TAIL", 100)
     path = tmp_path / "run.log"
@@ -82,7 +84,9 @@ def test_echo_to_a_pipe_nobody_reads_never_blocks() -> None:
         os.close(w)
 
 
-def test_pump_closes_the_commands_pipe_when_our_reader_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pump_closes_the_commands_pipe_when_our_reader_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     src_r, src_w = os.pipe()  # the command's stdout
     out_r, out_w = os.pipe()  # our stdout
     saved = os.dup(1)

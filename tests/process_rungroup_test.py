@@ -1,4 +1,5 @@
-"""rungroup: a cgroup of the run's own counts the tree in one read (where the machine lets us make one)."""
+"""rungroup: a cgroup of the run's own counts the tree in one read (where the machine lets us make
+one)."""
 from __future__ import annotations
 
 import os
@@ -24,8 +25,12 @@ def _group() -> RunGroup:
 
 def test_a_process_and_its_children_are_counted(isolated: Path) -> None:
     group = _group()
-    proc = subprocess.Popen(["sh", "-c", "read x; sleep 30 & sleep 30 & wait"], stdin=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["sh", "-c", "read x; sleep 30 & sleep 30 & wait"],
+        stdin=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert group.add(proc.pid)
         assert proc.stdin is not None
@@ -65,8 +70,13 @@ def test_the_backstop_stops_forks_past_what_it_allows(isolated: Path) -> None:
     group = _group()
     err = isolated / "err"
     with err.open("w") as f:
-        proc = subprocess.Popen(["sh", "-c", "read x; for i in 1 2 3 4 5; do sleep 30 & done; wait"],
-                                stdin=subprocess.PIPE, stderr=f, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            ["sh", "-c", "read x; for i in 1 2 3 4 5; do sleep 30 & done; wait"],
+            stdin=subprocess.PIPE,
+            stderr=f,
+            text=True,
+            start_new_session=True,
+        )
     try:
         assert group.add(proc.pid)
         assert group.tasks() == 1
@@ -86,14 +96,18 @@ def test_the_backstop_stops_forks_past_what_it_allows(isolated: Path) -> None:
 
 
 def test_empty_groups_of_dead_runners_are_swept(isolated: Path) -> None:
-    """A runner killed with SIGKILL cannot remove its group: the next one removes it once it is empty and old."""
+    """A runner killed with SIGKILL cannot remove its group: the next one removes it once it is
+    empty and old."""
     from seq_hooks.process import rungroup
 
     probe = _group()
     parent = os.path.dirname(probe.path)
     probe.remove()
     tag = f"{os.getpid()}-{os.urandom(3).hex()}"
-    stale, fresh, busy = (os.path.join(parent, f"{rungroup.PREFIX}{kind}-{tag}") for kind in ("stale", "fresh", "busy"))
+    stale, fresh, busy = (
+        os.path.join(parent, f"{rungroup.PREFIX}{kind}-{tag}")
+        for kind in ("stale", "fresh", "busy")
+    )
     for path in (stale, fresh, busy):
         os.mkdir(path)
     old = time.time() - 2 * rungroup.STALE

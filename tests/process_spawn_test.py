@@ -28,8 +28,11 @@ def test_spawn_looks_up_path_and_starts_a_new_group(isolated: Path) -> None:
     out = isolated / "out"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        pid = spawn(["python3", "-c", "import os; print(os.getpid(), os.getpgrp())"],
-                    env={**os.environ, "PATH": os.path.dirname(PY) + os.pathsep + os.environ["PATH"]}, stdout=fd)
+        pid = spawn(
+            ["python3", "-c", "import os; print(os.getpid(), os.getpgrp())"],
+            env={**os.environ, "PATH": os.path.dirname(PY) + os.pathsep + os.environ["PATH"]},
+            stdout=fd,
+        )
     finally:
         os.close(fd)
     assert _wait(pid) == 0
@@ -39,7 +42,10 @@ def test_spawn_looks_up_path_and_starts_a_new_group(isolated: Path) -> None:
 def test_missing_and_not_executable_commands_are_sentences(isolated: Path) -> None:
     with pytest.raises(FatalError) as missing:
         spawn(["no-such-command-xyz"], env=os.environ)
-    assert missing.value.code == NOT_FOUND and missing.value.message == "no-such-command-xyz: command not found"
+    assert (
+        missing.value.code == NOT_FOUND
+        and missing.value.message == "no-such-command-xyz: command not found"
+    )
     script = isolated / "script.sh"
     script.write_text("#!/bin/sh\necho hi\n")
     with pytest.raises(FatalError) as denied:
@@ -48,8 +54,8 @@ def test_missing_and_not_executable_commands_are_sentences(isolated: Path) -> No
 
 
 def test_a_job_gets_the_default_job_control_signals(isolated: Path) -> None:
-    """Where we ignore SIGTTIN (a non-interactive parent), a command we hand our terminal to must not: it would
-    get EIO instead of waiting for the terminal."""
+    """Where we ignore SIGTTIN (a non-interactive parent), a command we hand our terminal to must
+    not: it would get EIO instead of waiting for the terminal."""
     old = signal.signal(signal.SIGTTIN, signal.SIG_IGN)
     try:
         plain = spawn(["sleep", "30"], env=os.environ)
@@ -132,7 +138,10 @@ def test_a_missing_interpreter_is_named(isolated: Path) -> None:
     with pytest.raises(FatalError) as e:
         spawn([str(script)], env=os.environ)
     assert e.value.code == NOT_FOUND
-    assert e.value.message == f"{script}: bad interpreter: /nonexistent/python3 was not found (named on its #! line)"
+    assert (
+        e.value.message
+        == f"{script}: bad interpreter: /nonexistent/python3 was not found (named on its #! line)"
+    )
     on_path = {**os.environ, "PATH": f"{isolated}{os.pathsep}{os.environ['PATH']}"}
     with pytest.raises(FatalError) as e:
         spawn(["tool"], env=on_path)
@@ -145,14 +154,17 @@ def test_a_directory_is_a_sentence(isolated: Path) -> None:
     assert e.value.code == NOT_EXECUTABLE and e.value.message.startswith(f"{isolated}: ")
 
 
-def test_which_reads_path_as_posix_spawnp_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_which_reads_path_as_posix_spawnp_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from seq_hooks.process.spawn import which
 
     tool = tmp_path / "tool"
     tool.write_text("#!/bin/sh\n")
     tool.chmod(0o755)
     monkeypatch.chdir(tmp_path)
-    assert which("tool", "/nonexistent::/bin") == "./tool"  # an empty entry is the working directory
+    # an empty entry is the working directory
+    assert which("tool", "/nonexistent::/bin") == "./tool"
     assert which("tool", "/nonexistent:/bin") is None
     assert which("tool", ":", skip=(str(tmp_path),)) is None
     assert which(str(tool), "") == str(tool)

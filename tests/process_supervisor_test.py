@@ -1,4 +1,5 @@
-"""The supervisor: the exit-code rule (pure), and real commands under `seq-hooks run` for what it guarantees."""
+"""The supervisor: the exit-code rule (pure), and real commands under `seq-hooks run` for what it
+guarantees."""
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def _status(code: int = 0, sig: int = 0) -> int:
         ("interrupted", _status(0), signal.SIGHUP, (129, "interrupted")),
     ],
 )
-def test_exit_code_rule(reason: str, status: int | None, interrupted_by: int, expected: tuple[int, str]) -> None:
+def test_exit_code_rule(
+    reason: str, status: int | None, interrupted_by: int, expected: tuple[int, str]
+) -> None:
     assert exit_code(reason, status, interrupted_by) == expected
 
 
@@ -49,18 +52,30 @@ def _last_log() -> str:
     return Path(record["log"]).read_text()
 
 
-@pytest.mark.parametrize(("flag", "sig"), [("INT", signal.SIGINT), ("SIGUSR2", signal.SIGUSR2), ("1", 1)])
+@pytest.mark.parametrize(
+    ("flag", "sig"), [("INT", signal.SIGINT), ("SIGUSR2", signal.SIGUSR2), ("1", 1)]
+)
 def test_kill_signal_is_the_one_the_command_gets(isolated: Path, flag: str, sig: int) -> None:
     pidfile = isolated / "child.pid"
-    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-signal", flag, "--", *fixture("record_signal.py", pidfile)))
+    p = run(
+        seq_hooks(
+            "run",
+            "--timeout",
+            "0.5",
+            "--kill-signal",
+            flag,
+            "--",
+            *fixture("record_signal.py", pidfile),
+        )
+    )
     assert p.returncode == 124
     assert Path(f"{pidfile}.sig").read_text() == str(sig)
     assert f"timeout: {signal.Signals(sig).name} (and SIGCONT)" in _last_log()
 
 
 def test_a_daemon_is_gone_when_run_returns_on_the_portable_path(isolated: Path) -> None:
-    """Without /proc sampling and without a subreaper, the run token finds the setsid daemon: it is dead (not
-    just signalled) by the time `run` returns."""
+    """Without /proc sampling and without a subreaper, the run token finds the setsid daemon: it is
+    dead (not just signalled) by the time `run` returns."""
     pidfile = isolated / "daemon.pid"
     env = {**os.environ, "SEQ_HOOKS_PORTABLE": "1", "SEQ_HOOKS_NO_SUBREAPER": "1"}
     p = run(seq_hooks("run", "--timeout", "1", "--kill-after", "1", "--", "sh", "-c",
@@ -125,7 +140,8 @@ def test_a_nested_runner_gets_one_signal_and_its_command_its_grace(isolated: Pat
 
 
 def test_limits_hold_while_nobody_reads_our_stdout(isolated: Path) -> None:
-    """A reader that never reads (a pager nobody scrolls) must not suspend the timeout or the memory checks."""
+    """A reader that never reads (a pager nobody scrolls) must not suspend the timeout or the memory
+    checks."""
     import subprocess
 
     from testing.util import reap
@@ -136,7 +152,9 @@ def test_limits_hold_while_nobody_reads_our_stdout(isolated: Path) -> None:
           f"yes & {' '.join(fixture('eat_memory.py', 400, 500, 30))} >/dev/null"], 137),
     ):
         start = time.monotonic()
-        proc = subprocess.Popen(seq_hooks("run", *args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            seq_hooks("run", *args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         try:
             assert proc.wait(20) == code  # never read: our pipe is full after 64 KiB
             assert time.monotonic() - start < 15
@@ -147,7 +165,17 @@ def test_limits_hold_while_nobody_reads_our_stdout(isolated: Path) -> None:
 def test_a_real_time_kill_signal_works(isolated: Path) -> None:
     pidfile = isolated / "child.pid"
     rt = signal.SIGRTMIN + 6
-    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-signal", str(rt), "--", *fixture("record_signal.py", pidfile)))
+    p = run(
+        seq_hooks(
+            "run",
+            "--timeout",
+            "0.5",
+            "--kill-signal",
+            str(rt),
+            "--",
+            *fixture("record_signal.py", pidfile),
+        )
+    )
     assert p.returncode == 124 and "Traceback" not in p.stderr
     assert Path(f"{pidfile}.sig").read_text() == str(rt)
     assert "timeout: SIGRTMIN+6 (and SIGCONT)" in _last_log()
@@ -155,9 +183,14 @@ def test_a_real_time_kill_signal_works(isolated: Path) -> None:
 
 @pytest.mark.parametrize("number", ["0", "32", "33", "65"])
 def test_a_signal_the_flag_cannot_deliver_is_refused(number: str) -> None:
-    """glibc keeps 32 and 33 for itself (a C program never dies of them): refused, not a silent 5 s grace."""
+    """glibc keeps 32 and 33 for itself (a C program never dies of them): refused, not a silent 5 s
+    grace."""
     p = run(seq_hooks("run", "--kill-signal", number, "--", "true"))
-    assert p.returncode == 2 and f"unknown signal '{number}'" in p.stderr and "Traceback" not in p.stderr
+    assert (
+        p.returncode == 2
+        and f"unknown signal '{number}'" in p.stderr
+        and "Traceback" not in p.stderr
+    )
 
 
 def test_the_command_gets_the_broken_pipe_when_our_reader_goes(isolated: Path) -> None:
@@ -174,8 +207,16 @@ def test_the_log_keeps_head_and_tail_of_a_flood(isolated: Path) -> None:
     from seq_hooks.process import pump
 
     size = pump.LOG_HEAD + pump.LOG_TAIL + (20 << 20)
-    p = run(seq_hooks("run", "--", "sh", "-c", f"echo FIRST; head -c {size} /dev/zero | tr '\\0' a; echo; echo LAST"),
-            timeout=120)
+    p = run(
+        seq_hooks(
+            "run",
+            "--",
+            "sh",
+            "-c",
+            f"echo FIRST; head -c {size} /dev/zero | tr '\\0' a; echo; echo LAST",
+        ),
+        timeout=120,
+    )
     assert p.returncode == 0 and len(p.stdout) > size  # the reader got everything
     log = Path(json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]["log"])
     assert log.stat().st_size < pump.LOG_HEAD + pump.LOG_TAIL + 4096
@@ -201,20 +242,31 @@ def test_json_output_is_bounded_and_keeps_bytes(isolated: Path) -> None:
 
 def test_max_procs_is_enforced_before_the_tree_runs_away(isolated: Path) -> None:
     started = isolated / "started"
-    loop = f"i=0; while [ $i -lt 1500 ]; do (echo x >> {started}; exec sleep 30) & i=$((i+1)); done; wait"
+    loop = (
+        f"i=0; while [ $i -lt 1500 ]; do (echo x >> {started}; exec sleep 30) & i=$((i+1)); done; "
+        "wait"
+    )
     p = run(seq_hooks("run", "--max-procs", "50", "--", "sh", "-c", loop), timeout=60)
     assert p.returncode == 137 and "process limit 50 exceeded" in p.stderr
     count = len(started.read_text().splitlines())
-    # counted in the run's cgroup every few ms where it has one, else at each sample (main took 130-590)
+    # counted in the run's cgroup every few ms where it has one, else at each sample (main took
+    # 130-590)
     assert count < 150, f"{count} processes started under --max-procs 50"
 
 
 def test_shared_copy_on_write_pages_are_counted_once(isolated: Path) -> None:
-    """A 150 MB parent with 12 forks holds ~150 MB, not 13 x 150 (RSS counts shared pages once per process)."""
-    code = ("import os, time\nb = bytearray(os.urandom(1)) * (150 << 20)\npids = []\n"
-            "for _ in range(12):\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(1.5)\n        os._exit(0)\n"
-            "    pids.append(pid)\nfor pid in pids:\n    os.waitpid(pid, 0)\n")
-    p = run(seq_hooks("run", "--json", "--memory-limit", "1000", "--", sys.executable, "-c", code), timeout=60)
+    """A 150 MB parent with 12 forks holds ~150 MB, not 13 x 150 (RSS counts shared pages once per
+    process)."""
+    code = (
+        "import os, time\nb = bytearray(os.urandom(1)) * (150 << 20)\npids = []\n"
+        "for _ in range(12):\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(1.5)\n     "
+        "   os._exit(0)\n"
+        "    pids.append(pid)\nfor pid in pids:\n    os.waitpid(pid, 0)\n"
+    )
+    p = run(
+        seq_hooks("run", "--json", "--memory-limit", "1000", "--", sys.executable, "-c", code),
+        timeout=60,
+    )
     record = json.loads(p.stdout)
     assert p.returncode == 0, record["message"]
     assert "PSS" in _last_log()
@@ -234,8 +286,9 @@ def test_scripts_without_a_shebang_and_missing_interpreters(isolated: Path) -> N
 
 
 def test_nothing_wakes_the_loop_on_a_fixed_clock(isolated: Path) -> None:
-    """Without a subreaper the loop looks again at each sample (check_interval, 0.25 s), not every 50 ms: a 3 s
-    sleep costs a dozen wake-ups, not sixty (counted as voluntary context switches of the runner and its child)."""
+    """Without a subreaper the loop looks again at each sample (check_interval, 0.25 s), not every
+    50 ms: a 3 s sleep costs a dozen wake-ups, not sixty (counted as voluntary context switches of
+    the runner and its child)."""
     env = {**os.environ, "SEQ_HOOKS_NO_SUBREAPER": "1"}
     exe = seq_hooks("run", "--no-lock", "--", "sleep", "3")
     pid = os.posix_spawn(exe[0], exe, env)
@@ -245,8 +298,11 @@ def test_nothing_wakes_the_loop_on_a_fixed_clock(isolated: Path) -> None:
 
 
 def test_threads_are_not_processes_under_max_procs(isolated: Path) -> None:
-    code = ("import threading, time\nts = [threading.Thread(target=time.sleep, args=(0.3,)) for _ in range(30)]\n"
-            "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('30 threads')\n")
+    code = (
+        "import threading, time\nts = [threading.Thread(target=time.sleep, args=(0.3,)) for _ in "
+        "range(30)]\n"
+        "[t.start() for t in ts]\n[t.join() for t in ts]\nprint('30 threads')\n"
+    )
     p = run(seq_hooks("run", "--max-procs", "2", "--", sys.executable, "-c", code))
     assert p.returncode == 0 and p.stdout == "30 threads\n", p.stderr
 

@@ -1,4 +1,5 @@
-"""treewatch: sampling a real tree of our children, its limits, and the notes at 50% and 75% of the memory limit."""
+"""treewatch: sampling a real tree of our children, its limits, and the notes at 50% and 75% of the
+memory limit."""
 from __future__ import annotations
 
 import subprocess
@@ -20,7 +21,10 @@ def eater(isolated: Path) -> Iterator[int]:
     with out.open("w") as f:
         proc = subprocess.Popen(fixture("eat_memory.py", 60, 10000, 60), stdout=f)
     try:
-        wait_until(lambda: out.read_text().split()[-1:] and int(out.read_text().split()[-1]) >= 60, what="60 MB")
+        wait_until(
+            lambda: out.read_text().split()[-1:] and int(out.read_text().split()[-1]) >= 60,
+            what="60 MB",
+        )
         yield proc.pid
     finally:
         reap(proc)
@@ -31,9 +35,16 @@ class Watched:
         self.notes: list[str] = []
         self.procs: list[list[tuple[int, int]]] = []
         self.levels: list[tuple[int, Sample]] = []
-        self.watch = TreeWatch("tok-treewatch", True, memory_limit_mb=limit_mb, max_procs=max_procs,
-                               check_interval=0.25, note=self.notes.append, on_procs=self.procs.append,
-                               on_memory=lambda level, s: self.levels.append((level, s)))
+        self.watch = TreeWatch(
+            "tok-treewatch",
+            True,
+            memory_limit_mb=limit_mb,
+            max_procs=max_procs,
+            check_interval=0.25,
+            note=self.notes.append,
+            on_procs=self.procs.append,
+            on_memory=lambda level, s: self.levels.append((level, s)),
+        )
 
 
 def test_a_sample_counts_the_tree_and_records_new_processes(eater: int) -> None:
@@ -58,7 +69,8 @@ def test_memory_levels_are_noted_once_each_and_measured_as_pss(eater: int) -> No
     now = time.monotonic()
     w.watch.sample(now)
     assert len(w.levels) == 1
-    assert MIN_SAMPLE <= w.watch.next_sample - now < 0.05  # 30 MB of room at 2 GB/s: sooner than check_interval
+    # 30 MB of room at 2 GB/s: sooner than check_interval
+    assert MIN_SAMPLE <= w.watch.next_sample - now < 0.05
 
 
 def test_memory_limit_verdict(eater: int) -> None:
@@ -81,7 +93,8 @@ def test_process_limit_verdict_and_sooner_samples_near_it(isolated: Path) -> Non
         near = Watched(max_procs=4)
         now = time.monotonic()
         near.watch.sample(now)
-        assert near.watch.next_sample - now == pytest.approx(MIN_SAMPLE)  # one process of room: look again soon
+        # one process of room: look again soon
+        assert near.watch.next_sample - now == pytest.approx(MIN_SAMPLE)
         assert roomy.watch.next_sample - now > 0.1
     finally:
         for p in procs:
@@ -94,11 +107,16 @@ def test_signal_reaches_the_tree(isolated: Path) -> None:
         wait_until(lambda: len(proctree.descendants(proc.pid)) == 2, what="two sleeps")
         sleeps = proctree.descendants(proc.pid)
         w = Watched()
-        # the count is taken after the group's SIGKILL (to find what escaped the group): how many of the three
-        # are still there to be counted is a race; what must hold is that the signal reached all of them
+        # the count is taken after the group's SIGKILL (to find what escaped the group): how many of
+        # the three are still there to be counted is a race; what must hold is that the signal
+        # reached all of them
         assert w.watch.signal(proc.pid, 9) >= 0
         assert proc.wait(10) == -9
-        wait_until(lambda: not any(proctree.alive(p) for p in sleeps), timeout=10, what="both sleeps to end")
+        wait_until(
+            lambda: not any(proctree.alive(p) for p in sleeps),
+            timeout=10,
+            what="both sleeps to end",
+        )
     finally:
         reap(proc)
 
@@ -108,7 +126,11 @@ def test_memory_levels_reach_the_log_of_a_real_run(isolated: Path) -> None:
 
     from testing.util import run, seq_hooks
 
-    p = run(seq_hooks("run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 60, 1000, 0.5)))
+    p = run(
+        seq_hooks(
+            "run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 60, 1000, 0.5)
+        )
+    )
     assert p.returncode == 0
     notes = [line for line in Path(json.loads(p.stdout)["log"]).read_text().splitlines()
              if line.startswith("# seq-hooks at ") and "memory: the tree passed" in line]
@@ -127,8 +149,9 @@ def test_the_log_says_how_memory_was_measured(eater: int) -> None:
 
 def test_a_process_seen_before_its_exec_is_asked_again_whether_it_is_a_daemon(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Between its fork and its exec a daemon still shows its parent's environment: a no is not kept for good
-    (a hook chain's runner once waited minutes for a daemon it had taken for its command's child)."""
+    """Between its fork and its exec a daemon still shows its parent's environment: a no is not kept
+    for good (a hook chain's runner once waited minutes for a daemon it had taken for its command's
+    child)."""
     from seq_hooks.process import proctree, treewatch
 
     answers = iter([False, True])

@@ -36,7 +36,9 @@ def test_a_linked_worktree_shares_the_common_dir(isolated: Path) -> None:
     assert p.common_dir == os.path.realpath(expected)
 
 
-def test_outside_git_state_is_in_xdg_keyed_by_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_git_state_is_in_xdg_keyed_by_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
@@ -54,7 +56,8 @@ def test_seq_hooks_home_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_an_existing_state_dir_is_checked_never_changed(isolated: Path) -> None:
-    """Issue 10 item 7: only directories seq-hooks makes get mode 0700; an existing one keeps its mode."""
+    """Issue 10 item 7: only directories seq-hooks makes get mode 0700; an existing one keeps its
+    mode."""
     state = isolated / ".git" / "seq-hooks"
     state.mkdir()
     state.chmod(0o755)
@@ -91,7 +94,8 @@ def test_a_directory_others_may_write_to_is_refused_not_changed(isolated: Path) 
 
 
 def test_an_existing_log_dir_keeps_its_mode(isolated: Path) -> None:
-    """`log_dir = "../.."` from the repository's own pyproject names an existing directory: it is used as it is."""
+    """`log_dir = "../.."` from the repository's own pyproject names an existing directory: it is
+    used as it is."""
     outer = isolated.parent
     outer.chmod(0o755)
     before = stat.S_IMODE(outer.stat().st_mode)
@@ -103,7 +107,8 @@ def test_an_existing_log_dir_keeps_its_mode(isolated: Path) -> None:
 
 
 def test_seq_hooks_home_with_a_trailing_slash_is_still_refused_as_a_symlink(isolated: Path) -> None:
-    """Issue 10 item 18: `link/` resolves the link; the symlink refusal must see through the slash."""
+    """Issue 10 item 18: `link/` resolves the link; the symlink refusal must see through the
+    slash."""
     target = isolated.parent / "target"
     target.mkdir(mode=0o700)
     link = isolated.parent / "link"
@@ -132,8 +137,12 @@ def other_user() -> Iterator[tuple[str, int]]:
     name = f"seqh{os.urandom(3).hex()}"
     subprocess.run(["groupadd", name], check=True, capture_output=True, timeout=30)
     try:
-        subprocess.run(["useradd", "-M", "-N", "-g", name, "-s", "/bin/sh", name], check=True, capture_output=True,
-                       timeout=30)
+        subprocess.run(
+            ["useradd", "-M", "-N", "-g", name, "-s", "/bin/sh", name],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         try:
             yield name, grp.getgrnam(name).gr_gid
         finally:
@@ -144,9 +153,10 @@ def other_user() -> Iterator[tuple[str, int]]:
 
 def test_a_group_shared_repository_keeps_our_state_out_of_other_members_reach(
         isolated: Path, other_user: tuple[str, int]) -> None:
-    """Issue 10 item 11: in a group-shared repository another member may write to `.git`: they could move our
-    state dir (and the next call would overlap the running unit) or make `.git/seq-hooks` first (and keep us out).
-    So our state there is our own, keyed by the repository, under our XDG state dir."""
+    """Issue 10 item 11: in a group-shared repository another member may write to `.git`: they could
+    move our state dir (and the next call would overlap the running unit) or make `.git/seq-hooks`
+    first (and keep us out). So our state there is our own, keyed by the repository, under our XDG
+    state dir."""
     name, gid = other_user
     base = Path(tempfile.mkdtemp(prefix="seq-hooks-shared-"))
     try:
@@ -160,20 +170,44 @@ def test_a_group_shared_repository_keeps_our_state_out_of_other_members_reach(
         # one unit at a time: the second run must queue behind the holder on our own state
         env = {**os.environ, "XDG_STATE_HOME": str(base / "state"), "SEQ_HOOKS_SLOTS": "1"}
         # the other member gets there first
-        made = subprocess.run(["runuser", "-u", name, "--", "mkdir", str(repo / ".git" / "seq-hooks")],
-                              check=False, capture_output=True, text=True, timeout=30)
+        made = subprocess.run(
+            ["runuser", "-u", name, "--", "mkdir", str(repo / ".git" / "seq-hooks")],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert made.returncode == 0, made.stderr
         pidfile, gate = base / "h.pid", base / "gate"
-        holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, base / "order", "h")),
-                                  cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, base / "order", "h")),
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_for_file(pidfile)
             queues = list((base / "state" / "seq-hooks" / "repos").glob("repo-*/locks/default"))
             assert len(queues) == 1 and len(list(queues[0].glob("*.ticket"))) == 1
-            assert list((repo / ".git" / "seq-hooks").iterdir()) == []  # theirs, untouched and unused
+            # theirs, untouched and unused
+            assert list((repo / ".git" / "seq-hooks").iterdir()) == []
             # whatever they do in .git, our next unit still waits for the running one
-            subprocess.run(["runuser", "-u", name, "--", "mv", str(repo / ".git" / "seq-hooks"),
-                            str(repo / ".git" / "moved")], check=False, capture_output=True, timeout=30)
+            subprocess.run(
+                [
+                    "runuser",
+                    "-u",
+                    name,
+                    "--",
+                    "mv",
+                    str(repo / ".git" / "seq-hooks"),
+                    str(repo / ".git" / "moved"),
+                ],
+                check=False,
+                capture_output=True,
+                timeout=30,
+            )
             p = run(seq_hooks("run", "--max-wait", "0.5", "--", "true"), cwd=repo, env=env)
             assert p.returncode == 75, p.stderr
             gate.touch()
@@ -203,7 +237,8 @@ def test_a_bare_repository_is_its_own_git_dir(tmp_path: Path) -> None:
     for where in (bare, bare / "refs"):
         p = project.find(str(where))
         assert (p.root, p.common_dir, p.git_dir) == (str(bare), str(bare), str(bare))
-    assert project.find(str(tmp_path)).common_dir is None  # the directory holding it is no repository
+    # the directory holding it is no repository
+    assert project.find(str(tmp_path)).common_dir is None
 
 
 def test_the_search_stops_below_a_ceiling_directory_as_git_does(isolated: Path) -> None:
@@ -211,8 +246,16 @@ def test_the_search_stops_below_a_ceiling_directory_as_git_does(isolated: Path) 
     sub.mkdir(parents=True)
 
     def git_finds(ceilings: str) -> bool:
-        return subprocess.run(["git", "rev-parse", "--git-dir"], cwd=sub, capture_output=True, check=False,
-                              env={**os.environ, "GIT_CEILING_DIRECTORIES": ceilings}).returncode == 0
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--git-dir"],
+                cwd=sub,
+                capture_output=True,
+                check=False,
+                env={**os.environ, "GIT_CEILING_DIRECTORIES": ceilings},
+            ).returncode
+            == 0
+        )
 
     for ceilings, found in ((f"/nonexistent::{isolated / 'a'}", False), (str(isolated), False),
                             (str(isolated.parent), True)):

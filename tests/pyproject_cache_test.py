@@ -29,7 +29,8 @@ class Reader:
 
 @pytest.fixture
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every version of the file counts as older than its clock tick (as a user's pyproject.toml is)."""
+    """Every version of the file counts as older than its clock tick (as a user's pyproject.toml
+    is)."""
     now = time.time_ns
     monkeypatch.setattr(time, "time_ns", lambda: now() + pyproject_cache.SETTLED_NS)
 
@@ -44,7 +45,8 @@ def test_a_version_is_parsed_once_and_an_edit_is_seen(isolated: Path, settled: N
 
 
 def test_a_version_within_its_clock_tick_is_not_kept(isolated: Path) -> None:
-    """A second edit within the same tick would keep size, mtime and ctime: what was parsed is not kept yet."""
+    """A second edit within the same tick would keep size, mtime and ctime: what was parsed is not
+    kept yet."""
     (isolated / "pyproject.toml").write_text(TABLE.format(10))
     reader = Reader(isolated)
     assert [reader.table(), reader.table(), reader.parses] == [{"timeout": 10}, {"timeout": 10}, 2]
@@ -63,11 +65,21 @@ def test_worktrees_sharing_the_state_dir_keep_an_entry_each(isolated: Path, sett
     assert (here.parses, there.parses) == (1, 1)
 
 
-@pytest.mark.parametrize("content", [
-    b"not json", b"[1, 2]", b"[" * 100000 + b"]" * 100000, b'{"PATH": "not an entry"}', b'{"PATH": [[1], {}]}',
-    b'{"PATH": [KEY, "not a table"]}', b"\xff\xfe",
-])
-def test_a_cache_that_is_not_one_is_parsed_over(isolated: Path, settled: None, content: bytes) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not json",
+        b"[1, 2]",
+        b"[" * 100000 + b"]" * 100000,
+        b'{"PATH": "not an entry"}',
+        b'{"PATH": [[1], {}]}',
+        b'{"PATH": [KEY, "not a table"]}',
+        b"\xff\xfe",
+    ],
+)
+def test_a_cache_that_is_not_one_is_parsed_over(
+    isolated: Path, settled: None, content: bytes
+) -> None:
     (isolated / "pyproject.toml").write_text(TABLE.format(10))
     reader = Reader(isolated)
     reader.table()
@@ -96,7 +108,9 @@ def test_a_cache_someone_else_can_write_or_a_symlink_is_not_read(isolated: Path,
     assert reader.table() == {"timeout": 10} and reader.parses == 3
 
 
-def test_without_a_usable_state_dir_the_file_is_parsed_each_time(isolated: Path, settled: None) -> None:
+def test_without_a_usable_state_dir_the_file_is_parsed_each_time(
+    isolated: Path, settled: None
+) -> None:
     (isolated / "pyproject.toml").write_text(TABLE.format(10))
     (isolated / ".git" / "seq-hooks").write_text("a file where the state dir goes")
     reader = Reader(isolated)
@@ -104,7 +118,8 @@ def test_without_a_usable_state_dir_the_file_is_parsed_each_time(isolated: Path,
 
 
 def test_a_table_that_does_not_load_is_refused_each_time(isolated: Path, settled: None) -> None:
-    """A value JSON cannot hold (a date) is not kept: the file is parsed, and refused, on every run."""
+    """A value JSON cannot hold (a date) is not kept: the file is parsed, and refused, on every
+    run."""
     (isolated / "pyproject.toml").write_text("[tool.seq-hooks]\ntimeout = 1979-05-27\n")
     for _ in range(2):
         with pytest.raises(UsageError, match="timeout must be a number"):
@@ -113,7 +128,9 @@ def test_a_table_that_does_not_load_is_refused_each_time(isolated: Path, settled
 
 
 def test_config_load_keeps_what_the_table_says(isolated: Path, settled: None) -> None:
-    (isolated / "pyproject.toml").write_text(TABLE.format(10) + "[tool.seq-hooks.hooks.pytest]\nargs = ['-x']\n")
+    (isolated / "pyproject.toml").write_text(
+        TABLE.format(10) + "[tool.seq-hooks.hooks.pytest]\nargs = ['-x']\n"
+    )
     cache = str(isolated / ".git" / "seq-hooks")
     first = config.load(str(isolated), env={}, cache_dir=cache)
     assert (isolated / ".git" / "seq-hooks" / pyproject_cache.NAME).exists()

@@ -1,5 +1,5 @@
-"""docs/guides.md ("Coming from the guides") covers every script, variable and exit code of the two bash guides,
-and what it says about the variables is what the configuration does."""
+"""docs/guides.md ("Coming from the guides") covers every script, variable and exit code of the two
+bash guides, and what it says about the variables is what the configuration does."""
 from __future__ import annotations
 
 import json
@@ -12,13 +12,44 @@ from pathlib import Path
 from seq_hooks import config
 
 ROOT = Path(__file__).resolve().parent.parent
-GUIDE_SCRIPTS = ("wait_all.sh", "sequential-executor.sh", "memory_monitor.sh", "git-safe.sh", "make-sequential.sh",
-                 "monitor-queue.sh", "kill-orphans.sh", "pre-commit-safe.sh", "atomic-hook.sh",
-                 "example-atomic-pipeline.sh", "ensure-sequential.sh", "safe-run.sh", "scripts/seq")
-GUIDE_FLAGS = ("--timeout", "--kill-signal", "--retry", "--json", "--log", "--verbose", "--install-deps", "--help",
-               "--limit", "--interval")
-GUIDE_VARIABLES = ("MEMORY_LIMIT_MB", "MAX_MEMORY_MB", "TIMEOUT", "PIPELINE_TIMEOUT", "CHECK_INTERVAL",
-                   "MAX_PROCESSES", "VERBOSE", "PYTEST_MAX_WORKERS", "PRE_COMMIT_NO_CONCURRENCY")
+GUIDE_SCRIPTS = (
+    "wait_all.sh",
+    "sequential-executor.sh",
+    "memory_monitor.sh",
+    "git-safe.sh",
+    "make-sequential.sh",
+    "monitor-queue.sh",
+    "kill-orphans.sh",
+    "pre-commit-safe.sh",
+    "atomic-hook.sh",
+    "example-atomic-pipeline.sh",
+    "ensure-sequential.sh",
+    "safe-run.sh",
+    "scripts/seq",
+)
+GUIDE_FLAGS = (
+    "--timeout",
+    "--kill-signal",
+    "--retry",
+    "--json",
+    "--log",
+    "--verbose",
+    "--install-deps",
+    "--help",
+    "--limit",
+    "--interval",
+)
+GUIDE_VARIABLES = (
+    "MEMORY_LIMIT_MB",
+    "MAX_MEMORY_MB",
+    "TIMEOUT",
+    "PIPELINE_TIMEOUT",
+    "CHECK_INTERVAL",
+    "MAX_PROCESSES",
+    "VERBOSE",
+    "PYTEST_MAX_WORKERS",
+    "PRE_COMMIT_NO_CONCURRENCY",
+)
 
 
 def _section(title: str) -> str:
@@ -40,7 +71,9 @@ def _rows(title: str) -> list[list[str]]:
 def test_every_guide_script_has_a_row() -> None:
     firsts = " ".join(row[0] for row in _rows("Scripts"))
     for script in GUIDE_SCRIPTS:
-        assert f"`{script}" in firsts or f" {script}" in firsts, f"{script} is not in the Scripts table"
+        assert f"`{script}" in firsts or f" {script}" in firsts, (
+            f"{script} is not in the Scripts table"
+        )
 
 
 def test_every_guide_flag_has_a_row() -> None:
@@ -69,7 +102,9 @@ def test_every_fallback_the_configuration_honours_is_documented_with_its_setting
         for name in names[1:]:
             assert name in table, f"{name} (a fallback for {setting}) is not in the Variables table"
             row = table[name]
-            assert f"`{setting}`" in row[1], f"{name}: the table does not name the setting {setting}"
+            assert f"`{setting}`" in row[1], (
+                f"{name}: the table does not name the setting {setting}"
+            )
             assert f"`{names[0]}`" in row[2], f"{name}: the table does not name {names[0]}"
 
 
@@ -82,33 +117,50 @@ def test_exit_code_differences_are_stated() -> None:
 
 
 def test_every_variable_the_table_maps_to_a_setting_is_honoured() -> None:
-    """A row whose setting column starts with a setting says the guide's variable sets it: the configuration must
-    read it (a row that only points elsewhere starts with words: "not read; set `threads` instead")."""
+    """A row whose setting column starts with a setting says the guide's variable sets it: the
+    configuration must read it (a row that only points elsewhere starts with words: "not read; set
+    `threads` instead")."""
     for name, row in _variable_rows().items():
         claimed = re.match(r"`([a-z_]+)`", row[1])
         if claimed is None or not name.isupper() or name.startswith("SEQ_HOOKS_"):
             continue
         setting = claimed.group(1)
-        assert setting in config.ENV_NAMES, f"{name}: the table names {setting}, which is not a setting"
-        assert name in config.ENV_NAMES[setting], f"the table says {name} sets {setting}; the configuration ignores it"
+        assert setting in config.ENV_NAMES, (
+            f"{name}: the table names {setting}, which is not a setting"
+        )
+        assert name in config.ENV_NAMES[setting], (
+            f"the table says {name} sets {setting}; the configuration ignores it"
+        )
 
 
 def test_the_command_aliases_route_through_seq_hooks_run(isolated: Path, tmp_path: Path) -> None:
-    """The snippet, sourced in bash as a user's rc file would: `pytest -q` runs the real pytest (here a stand-in
-    on PATH) under `seq-hooks run`, with its words untouched; `command pytest` runs it directly."""
+    """The snippet, sourced in bash as a user's rc file would: `pytest -q` runs the real pytest
+    (here a stand-in on PATH) under `seq-hooks run`, with its words untouched; `command pytest` runs
+    it directly."""
     block = re.search(r"```bash\n(.*?)```", _section("Command aliases"), re.S)
     assert block is not None
     snippet = tmp_path / "seq-hooks-aliases.sh"
     snippet.write_text(block.group(1))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name in ("pytest", "make"):  # stand-ins that say whether they run under seq-hooks, and with what
-        (bin_dir / name).write_text(f'#!/bin/sh\necho "{name} run=${{SEQ_HOOKS_RUN:-none}} args=$*"\n')
+    # stand-ins that say whether they run under seq-hooks, and with what
+    for name in ("pytest", "make"):
+        (bin_dir / name).write_text(
+            f'#!/bin/sh\necho "{name} run=${{SEQ_HOOKS_RUN:-none}} args=$*"\n'
+        )
         (bin_dir / name).chmod(0o755)
     path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
-    script = f"source {snippet}\ntype -t pytest\npytest -q --timeout 5\nmake test\ncommand pytest -x\n"
-    p = subprocess.run(["bash", "-c", script], env={**os.environ, "PATH": path}, capture_output=True, text=True,
-                       timeout=60, check=False)
+    script = (
+        f"source {snippet}\ntype -t pytest\npytest -q --timeout 5\nmake test\ncommand pytest -x\n"
+    )
+    p = subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert lines[0] == "function"
@@ -116,4 +168,7 @@ def test_the_command_aliases_route_through_seq_hooks_run(isolated: Path, tmp_pat
     assert re.fullmatch(r"make run=[0-9a-f]{16} args=test", lines[2]), lines
     assert lines[3] == "pytest run=none args=-x"  # `command pytest`: the real one, directly
     journal = (isolated / ".git" / "seq-hooks" / "journal.jsonl").read_text().splitlines()
-    assert [json.loads(line)["argv"] for line in journal] == [["pytest", "-q", "--timeout", "5"], ["make", "test"]]
+    assert [json.loads(line)["argv"] for line in journal] == [
+        ["pytest", "-q", "--timeout", "5"],
+        ["make", "test"],
+    ]

@@ -1,4 +1,5 @@
-"""The README and the manifest agree: every hook is documented and is a console script of the same name."""
+"""The README and the manifest agree: every hook is documented and is a console script of the same
+name."""
 from __future__ import annotations
 
 import importlib
@@ -21,17 +22,29 @@ def test_every_hook_is_documented_and_a_console_script() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     readme = (ROOT / "README.md").read_text()
     ids = [h["id"] for h in hooks]
-    assert {"atomic", "atomic-ruff", "atomic-ruff-format", "atomic-mypy", "atomic-pytest", "git-safe"} <= set(ids)
+    assert {
+        "atomic",
+        "atomic-ruff",
+        "atomic-ruff-format",
+        "atomic-mypy",
+        "atomic-pytest",
+        "git-safe",
+    } <= set(ids)
     for hook in hooks:
         assert hook["id"] in scripts, f"{hook['id']} is not a console script"
-        assert hook["entry"] == hook["id"], f"{hook['id']}: entry should be the console script of the same name"
+        assert hook["entry"] == hook["id"], (
+            f"{hook['id']}: entry should be the console script of the same name"
+        )
         assert f"`{hook['id']}`" in readme, f"{hook['id']} is not documented in README.md"
 
 
 def _first_column(section: str) -> list[str]:
-    """The first cell of each row of the table under README's `## section`, without its backticks."""
+    """The first cell of each row of the table under README's `## section`, without its
+    backticks."""
     part = (ROOT / "README.md").read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in part.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    rows = [
+        line for line in part.splitlines() if line.startswith("| ") and not line.startswith("| ---")
+    ]
     return [row.split(" | ")[0].strip("| `") for row in rows[1:]]
 
 
@@ -41,7 +54,8 @@ def test_readme_hook_table_is_the_manifest() -> None:
 
 
 def test_readme_units_are_the_hooks_defaults() -> None:
-    """The "files per unit" column says each hook's own default (its Spec.batch: 0 is all in one)."""
+    """The "files per unit" column says each hook's own default (its Spec.batch: 0 is all in
+    one)."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     part = (ROOT / "README.md").read_text().split("\n## The hooks\n", 1)[1].split("\n## ", 1)[0]
     rows = [line.strip("|").split(" | ") for line in part.splitlines() if line.startswith("| `")]
@@ -53,7 +67,9 @@ def test_readme_units_are_the_hooks_defaults() -> None:
             assert said == "no files", f"{hook}: takes no files, the README says {said!r}"
             continue
         stated = 0 if said == "all in one" else int(said.split()[0])
-        assert stated == spec.batch, f"{hook}: the README says {said!r}, the hook's default is {spec.batch}"
+        assert stated == spec.batch, (
+            f"{hook}: the README says {said!r}, the hook's default is {spec.batch}"
+        )
 
 
 def test_every_command_has_a_line_in_the_readme_and_a_section_in_the_docs() -> None:
@@ -63,7 +79,9 @@ def test_every_command_has_a_line_in_the_readme_and_a_section_in_the_docs() -> N
     assert listed == list(COMMANDS), "README's Commands table and seq_hooks.cli.COMMANDS differ"
     docs = (ROOT / "docs" / "commands.md").read_text() + (ROOT / "docs" / "git.md").read_text()
     for name in COMMANDS:
-        assert re.search(rf"^## .*`seq-hooks {name}[ `]", docs, re.M), f"no section for seq-hooks {name} in docs/"
+        assert re.search(rf"^## .*`seq-hooks {name}[ `]", docs, re.M), (
+            f"no section for seq-hooks {name} in docs/"
+        )
 
 
 def test_readme_gives_a_fresh_clone_two_development_commands() -> None:

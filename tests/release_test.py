@@ -103,7 +103,9 @@ def _hook_repository(tmp: Path, rev: str) -> tuple[Path, str]:
     git(tmp, "clone", "-q", str(ROOT), str(clone))
     if rev in git(clone, "tag", "--list").stdout.split():
         return clone, rev
-    step = (ROOT / "README.md").read_text().split("**1. Add the hooks**", 1)[1].split("```yaml", 1)[0]
+    step = (
+        (ROOT / "README.md").read_text().split("**1. Add the hooks**", 1)[1].split("```yaml", 1)[0]
+    )
     assert FALLBACK in step, f"the clone has no tag {rev} and step 1 says no other rev to write"
     return clone, git(clone, "rev-parse", "HEAD").stdout.strip()
 
@@ -117,7 +119,9 @@ def test_readme_four_steps_work_as_copied(isolated: Path, tmp_path: Path) -> Non
     assert rev is not None and "/path/to/seq-hooks" in sample
     clone, written = _hook_repository(tmp_path, rev.group(1))
     repo = isolated
-    config = sample.replace("/path/to/seq-hooks", str(clone)).replace(rev.group(0), f"rev: {written}")
+    config = sample.replace("/path/to/seq-hooks", str(clone)).replace(
+        rev.group(0), f"rev: {written}"
+    )
     (repo / ".pre-commit-config.yaml").write_text(config)
     (repo / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     (repo / ".gitignore").write_text(".venv\n")

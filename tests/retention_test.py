@@ -38,7 +38,9 @@ def test_prune_keeps_the_newest_and_never_touches_foreign_files(logdir: Path) ->
         f.write_text("mine")
     removed = retention.prune(str(logdir), keep=4, keep_mb=0)
     assert sorted(removed) == [p.name for p in logs[:6]]
-    assert sorted(p.name for p in logdir.iterdir() if p not in foreign) == [p.name for p in logs[6:]]
+    assert sorted(p.name for p in logdir.iterdir() if p not in foreign) == [
+        p.name for p in logs[6:]
+    ]
     assert all(f.exists() for f in foreign)
 
 
@@ -49,7 +51,8 @@ def test_prune_size_cap_removes_oldest_first_but_keeps_the_newest(logdir: Path) 
     assert sorted(logdir.iterdir()) == logs[4:]  # 1 MB left: the two newest
     big = _log(logdir, 99, size=3 * mb)
     retention.prune(str(logdir), keep=0, keep_mb=1)
-    assert sorted(logdir.iterdir()) == [big]  # over the cap on its own, but the newest log always stays
+    # over the cap on its own, but the newest log always stays
+    assert sorted(logdir.iterdir()) == [big]
 
 
 def test_prune_breaks_ties_within_a_second_by_last_write(logdir: Path) -> None:
@@ -70,7 +73,9 @@ def test_prune_spares_logs_of_live_runs(logdir: Path) -> None:
 
 
 @pytest.mark.parametrize(("keep", "runs", "expected"), [(3, 6, 3), (0, 4, 4)])
-def test_runs_keep_the_configured_number_of_logs(isolated: Path, keep: int, runs: int, expected: int) -> None:
+def test_runs_keep_the_configured_number_of_logs(
+    isolated: Path, keep: int, runs: int, expected: int
+) -> None:
     _configure(isolated, keep_logs=keep)
     for i in range(runs):
         assert run(seq_hooks("run", "--", "sh", "-c", f"echo run {i}")).returncode == 0
@@ -93,7 +98,9 @@ def test_size_cap_applies_after_a_big_run(isolated: Path) -> None:
 def test_a_live_holders_log_survives_retention(isolated: Path) -> None:
     _configure(isolated, keep_logs=1)
     pidfile, gate, order = isolated / "holder.pid", isolated / "gate", isolated / "order"
-    holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, order, "holder")))
+    holder = subprocess.Popen(
+        seq_hooks("run", "--", *fixture("gate.py", pidfile, gate, order, "holder"))
+    )
     try:
         wait_for_file(pidfile)
         logdir = isolated / STATE / "logs"
@@ -112,7 +119,8 @@ def test_a_live_holders_log_survives_retention(isolated: Path) -> None:
 
 
 def test_hook_logs_are_pruned_like_run_logs(isolated: Path) -> None:
-    """A hook run names its log `<time>-<hook id>-<token>.log`: retention counts and prunes it too."""
+    """A hook run names its log `<time>-<hook id>-<token>.log`: retention counts and prunes it
+    too."""
     _configure(isolated, keep_logs=2)
     (isolated / "a.py").write_text("x = 1\n")
     atomic = str(Path(sys.executable).parent / "atomic")
@@ -146,25 +154,39 @@ def test_prune_spares_a_log_a_live_process_holds(logdir: Path) -> None:
 
 
 # the hook's first unit (a.py) says it started and waits for GO; its second (b.py) only prints
-UNIT = ("import os, sys, time\nif sys.argv[-1] == 'a.py':\n    open(sys.argv[1], 'w').write('1')\n"
-        "    t = time.monotonic()\n    while not os.path.exists(sys.argv[2]) and time.monotonic() - t < 60:\n"
-        "        time.sleep(0.01)\nprint('unit', sys.argv[-1])\n")
+UNIT = (
+    "import os, sys, time\nif sys.argv[-1] == 'a.py':\n    open(sys.argv[1], 'w').write('1')\n"
+    "    t = time.monotonic()\n    while not os.path.exists(sys.argv[2]) and time.monotonic() - t "
+    "< 60:\n"
+    "        time.sleep(0.01)\nprint('unit', sys.argv[-1])\n"
+)
 
 
-def test_a_hook_runs_log_survives_retention_while_it_waits_between_units(isolated: Path, one_at_a_time: None) -> None:
+def test_a_hook_runs_log_survives_retention_while_it_waits_between_units(
+    isolated: Path, one_at_a_time: None
+) -> None:
     _configure(isolated, keep_logs=1)
     for name in ("a.py", "b.py"):
         (isolated / name).write_text("x = 1\n")
     started, go, gate = isolated / "u1-started", isolated / "u1-go", isolated / "gate"
     atomic = str(Path(sys.executable).parent / "atomic")
-    hook = subprocess.Popen([atomic, "--", sys.executable, "-c", UNIT, str(started), str(go), "--", "a.py", "b.py"],
-                            stdout=subprocess.PIPE, text=True)
+    hook = subprocess.Popen(
+        [atomic, "--", sys.executable, "-c", UNIT, str(started), str(go), "--", "a.py", "b.py"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     holder = None
     try:
         wait_for_file(started)
-        # a holder queues behind unit 1, so unit 2 waits for it: the hook's log is then open in no unit
-        holder = subprocess.Popen(seq_hooks("run", "--", *fixture("gate.py", isolated / "h.pid", gate,
-                                                                   isolated / "order", "holder")))
+        # a holder queues behind unit 1, so unit 2 waits for it: the hook's log is then open in no
+        # unit
+        holder = subprocess.Popen(
+            seq_hooks(
+                "run",
+                "--",
+                *fixture("gate.py", isolated / "h.pid", gate, isolated / "order", "holder"),
+            )
+        )
         queue = isolated / STATE / "locks" / "default"
         wait_until(lambda: len(tickets(queue)) == 2, what="the holder queued behind unit 1")
         go.touch()
@@ -185,4 +207,5 @@ def test_a_hook_runs_log_survives_retention_while_it_waits_between_units(isolate
             if p is not None:
                 reap(p)
     text = hook_log.read_text()
-    assert "unit a.py" in text and "unit b.py" in text  # one log, both units' sections: never removed and remade
+    # one log, both units' sections: never removed and remade
+    assert "unit a.py" in text and "unit b.py" in text

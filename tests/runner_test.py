@@ -23,7 +23,9 @@ def test_exit_status_is_the_commands_own(isolated: Path) -> None:
 
 
 def test_death_by_signal_is_128_plus_n() -> None:
-    assert run(seq_hooks("run", "--", "sh", "-c", "kill -USR1 $$")).returncode == 128 + signal.SIGUSR1
+    assert (
+        run(seq_hooks("run", "--", "sh", "-c", "kill -USR1 $$")).returncode == 128 + signal.SIGUSR1
+    )
 
 
 def test_not_found_and_not_executable(isolated: Path) -> None:
@@ -52,12 +54,20 @@ def test_log_has_command_outcome_and_process_peaks(isolated: Path) -> None:
 def test_output_streams_live(isolated: Path) -> None:
     gate = isolated / "gate"
     proc = subprocess.Popen(
-        seq_hooks("run", "--", "sh", "-c", f"echo first; while [ ! -e {gate} ]; do sleep 0.01; done; echo second"),
-        stdout=subprocess.PIPE, text=True,
+        seq_hooks(
+            "run",
+            "--",
+            "sh",
+            "-c",
+            f"echo first; while [ ! -e {gate} ]; do sleep 0.01; done; echo second",
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline() == "first\n"  # arrives while the command still waits for the gate
+        # arrives while the command still waits for the gate
+        assert proc.stdout.readline() == "first\n"
         gate.touch()
         assert proc.stdout.readline() == "second\n"
         assert proc.wait(20) == 0
@@ -80,18 +90,35 @@ def test_timeout_kills_whole_tree_with_124(isolated: Path) -> None:
 def test_term_ignoring_child_is_killed_after_kill_after(isolated: Path) -> None:
     pidfile = isolated / "stubborn.pid"
     start = time.monotonic()
-    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-after", "0.5", "--", *fixture("ignore_term.py", pidfile)))
+    p = run(
+        seq_hooks(
+            "run",
+            "--timeout",
+            "0.5",
+            "--kill-after",
+            "0.5",
+            "--",
+            *fixture("ignore_term.py", pidfile),
+        )
+    )
     elapsed = time.monotonic() - start
     assert p.returncode == 124
     assert 0.9 < elapsed < 5
     assert not alive(int(pidfile.read_text()))
-    log = Path(json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]["log"]).read_text()
+    log = Path(
+        json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"][0]["log"]
+    ).read_text()
     term, kill = log.index("timeout: SIGTERM (and SIGCONT)"), log.index("timeout: SIGKILL")
-    assert term < kill and "SIGKILL in 0.5s if any is left" in log  # each escalation step is in the log
+    # each escalation step is in the log
+    assert term < kill and "SIGKILL in 0.5s if any is left" in log
 
 
 def test_memory_limit_kills_400mb_under_100mb_with_137(isolated: Path) -> None:
-    p = run(seq_hooks("run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 400, 1000, 5)))
+    p = run(
+        seq_hooks(
+            "run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 400, 1000, 5)
+        )
+    )
     assert p.returncode == 137
     record = json.loads(p.stdout)
     assert record["reason"] == "memory"
@@ -100,12 +127,24 @@ def test_memory_limit_kills_400mb_under_100mb_with_137(isolated: Path) -> None:
 
 
 def test_process_limit_kills_with_137(isolated: Path) -> None:
-    p = run(seq_hooks("run", "--max-procs", "3", "--", "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 30 & done; wait"))
+    p = run(
+        seq_hooks(
+            "run",
+            "--max-procs",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6; do sleep 30 & done; wait",
+        )
+    )
     assert p.returncode == 137
     assert "process limit 3 exceeded" in p.stderr
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_signal_to_seq_hooks_stops_the_tree(isolated: Path, sig: int, code: int) -> None:
     pidfile = isolated / "child.pid"
     proc = subprocess.Popen(seq_hooks("run", "--", *fixture("pidfile.py", pidfile, 60)),
@@ -121,7 +160,9 @@ def test_signal_to_seq_hooks_stops_the_tree(isolated: Path, sig: int, code: int)
 
 def test_retry_runs_again_after_failure(isolated: Path) -> None:
     counter = isolated / "count"
-    script = f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ $n -ge 3 ]"
+    script = (
+        f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ $n -ge 3 ]"
+    )
     p = run(seq_hooks("run", "--json", "--retry", "3", "--", "sh", "-c", script))
     assert p.returncode == 0
     assert json.loads(p.stdout)["attempts"] == 3
@@ -161,11 +202,26 @@ PORTABLE = {"SEQ_HOOKS_PORTABLE": "1", "SEQ_HOOKS_NO_SUBREAPER": "1"}
 
 def test_portable_fallback_enforces_memory_and_timeout_with_psutil(isolated: Path) -> None:
     env = {**os.environ, **PORTABLE}
-    p = run(seq_hooks("run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 400, 500, 5)), env=env)
+    p = run(
+        seq_hooks(
+            "run", "--json", "--memory-limit", "100", "--", *fixture("eat_memory.py", 400, 500, 5)
+        ),
+        env=env,
+    )
     assert p.returncode == 137 and json.loads(p.stdout)["reason"] == "memory"
     pidfile = isolated / "stubborn.pid"
-    p = run(seq_hooks("run", "--timeout", "0.5", "--kill-after", "0.5", "--", *fixture("ignore_term.py", pidfile)),
-            env=env)
+    p = run(
+        seq_hooks(
+            "run",
+            "--timeout",
+            "0.5",
+            "--kill-after",
+            "0.5",
+            "--",
+            *fixture("ignore_term.py", pidfile),
+        ),
+        env=env,
+    )
     assert p.returncode == 124
     assert not alive(int(pidfile.read_text()))
 
@@ -221,7 +277,10 @@ def test_the_pipeline_deadline_cuts_the_timeout() -> None:
 
 def test_a_passed_pipeline_deadline_does_not_start_a_nested_command(isolated: Path) -> None:
     stamp = isolated / "ran"
-    inner = f"SEQ_HOOKS_DEADLINE={time.time() - 5:.3f} {sys.executable} -m seq_hooks run -- touch {stamp}"
+    inner = (
+        f"SEQ_HOOKS_DEADLINE={time.time() - 5:.3f} {sys.executable} -m seq_hooks run -- touch "
+        f"{stamp}"
+    )
     p = run(seq_hooks("run", "--", "sh", "-c", inner))
     assert p.returncode == 124
     assert "the pipeline deadline (pipeline_timeout) has passed: not starting" in p.stderr
@@ -244,11 +303,18 @@ def test_names_that_are_not_utf8_run_like_any_other(isolated: Path) -> None:
     log = Path(record["log"]).read_bytes()
     assert b"# command: ls '" + name + b"'" in log and b"# cwd: " + os.fsencode(here) in log
     [last] = json.loads(run(seq_hooks("history", "--json", "-n", "1")).stdout)["runs"]
-    assert last["argv"] == ["ls", os.fsdecode(name)] and last["cwd"] == str(here) and last["exit"] == 0
+    assert (
+        last["argv"] == ["ls", os.fsdecode(name)] and last["cwd"] == str(here) and last["exit"] == 0
+    )
     # nested under a holder, with the lock (tickets), and through the Python API
     nested = [os.fsencode(a) for a in seq_hooks("run", "--", "sh", "-c")] + [
         b"exec " + " ".join(seq_hooks("run", "--", "ls")).encode() + b" " + name]
-    assert subprocess.run(nested, cwd=os.fsencode(here), capture_output=True, check=False, timeout=60).returncode == 0
+    assert (
+        subprocess.run(
+            nested, cwd=os.fsencode(here), capture_output=True, check=False, timeout=60
+        ).returncode
+        == 0
+    )
     code = (f"import os, seq_hooks; os.chdir({os.fsencode(here)!r}); "
             f"print(seq_hooks.run(['ls', {os.fsdecode(name)!r}]).exit_code)")
     assert run([sys.executable, "-c", code]).stdout.strip() == "0"

@@ -8,14 +8,21 @@ from testing.util import git
 
 
 def _base(repo: Path) -> None:
-    for name, text in (("m.txt", "m\n"), ("d.txt", "d\n"), ("u.txt", "u\n"), ("same.txt", "same\n")):
+    for name, text in (
+        ("m.txt", "m\n"),
+        ("d.txt", "d\n"),
+        ("u.txt", "u\n"),
+        ("same.txt", "same\n"),
+    ):
         (repo / name).write_text(text)
     (repo / "l").symlink_to("m.txt")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "base", "--no-verify")
 
 
-def test_unstaged_names_modified_deleted_and_typechanged_files_not_intent_to_add(isolated: Path) -> None:
+def test_unstaged_names_modified_deleted_and_typechanged_files_not_intent_to_add(
+    isolated: Path,
+) -> None:
     _base(isolated)
     (isolated / "m.txt").write_text("m\nedit\n")
     (isolated / "d.txt").unlink()
@@ -33,7 +40,8 @@ def test_unstaged_names_modified_deleted_and_typechanged_files_not_intent_to_add
 
 
 def test_nothing_to_stash_where_pre_commit_refuses_by_itself(isolated: Path) -> None:
-    """An unstaged .pre-commit-config.yaml, or unmerged paths: pre-commit says so before it would stash."""
+    """An unstaged .pre-commit-config.yaml, or unmerged paths: pre-commit says so before it would
+    stash."""
     _base(isolated)
     (isolated / "m.txt").write_text("m\nedit\n")
     assert [c.path for c in changes.to_stash(str(isolated), os.environ)] == [b"m.txt"]

@@ -29,18 +29,23 @@ def test_replace_writes_only_over_what_it_expects_and_by_rename(tmp_path: Path) 
     f = tmp_path / "w" / "f"
     f.write_bytes(b"old")
     old_inode = f.stat().st_ino
-    assert not files.replace(_p(f), Content(FILE, False, b"something else").state(), Content(FILE, False, b"new"))
+    assert not files.replace(
+        _p(f), Content(FILE, False, b"something else").state(), Content(FILE, False, b"new")
+    )
     assert f.read_bytes() == b"old" and f.stat().st_ino == old_inode
     assert files.replace(_p(f), Content(FILE, False, b"old").state(), Content(FILE, True, b"new"))
     assert f.read_bytes() == b"new" and f.stat().st_ino != old_inode and os.access(f, os.X_OK)
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["f"]  # no temporary file left
 
 
-def test_replace_creates_a_file_only_where_nothing_is_and_removes_only_what_it_expects(tmp_path: Path) -> None:
+def test_replace_creates_a_file_only_where_nothing_is_and_removes_only_what_it_expects(
+    tmp_path: Path,
+) -> None:
     f = tmp_path / "sub" / "f"
     assert files.replace(_p(f), GONE_CONTENT.state(), Content(FILE, False, b"made"))
     assert f.read_bytes() == b"made"
-    assert not files.replace(_p(f), GONE_CONTENT.state(), Content(FILE, False, b"again"))  # someone made it
+    # someone made it
+    assert not files.replace(_p(f), GONE_CONTENT.state(), Content(FILE, False, b"again"))
     assert f.read_bytes() == b"made"
     assert files.replace(_p(f), Content(FILE, False, b"made").state(), GONE_CONTENT)
     assert not f.exists()
@@ -49,7 +54,9 @@ def test_replace_creates_a_file_only_where_nothing_is_and_removes_only_what_it_e
 def test_replace_writes_a_symlink(tmp_path: Path) -> None:
     f = tmp_path / "l"
     f.write_bytes(b"a file")
-    assert files.replace(_p(f), Content(FILE, False, b"a file").state(), Content(LINK, False, b"target"))
+    assert files.replace(
+        _p(f), Content(FILE, False, b"a file").state(), Content(LINK, False, b"target")
+    )
     assert os.readlink(f) == "target"
     assert files.state(_p(f)) == files.State(LINK, False, files.digest(b"target"))
     assert files.replace(_p(f), files.state(_p(f)), Content(FILE, False, b"back"))

@@ -1,5 +1,5 @@
-"""pre-commit run through seq_hooks.sharedtree.precommit: everything pre-commit's own but its stash, which is the
-chain's."""
+"""pre-commit run through seq_hooks.sharedtree.precommit: everything pre-commit's own but its stash,
+which is the chain's."""
 from __future__ import annotations
 
 from pathlib import Path

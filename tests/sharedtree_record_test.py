@@ -9,8 +9,10 @@ import pytest
 from seq_hooks.errors import FatalError
 from seq_hooks.sharedtree import pending, record
 
-HOLD = ("import sys, time\nfrom seq_hooks.sharedtree import record\n"
-        "record.create(sys.argv[1], 'theirs', {'pid': 1})\nprint('held', flush=True)\ntime.sleep(60)\n")
+HOLD = (
+    "import sys, time\nfrom seq_hooks.sharedtree import record\n"
+    "record.create(sys.argv[1], 'theirs', {'pid': 1})\nprint('held', flush=True)\ntime.sleep(60)\n"
+)
 
 
 def test_a_record_is_live_while_its_writer_holds_it_and_claimable_after(tmp_path: Path) -> None:

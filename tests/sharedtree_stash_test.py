@@ -1,5 +1,5 @@
-"""A commit's stash with another writer in the tree: through a real `git commit`, pre-commit and the seq-hooks git
-hook, the other writer saves at a controlled instant; nothing anyone saved is lost."""
+"""A commit's stash with another writer in the tree: through a real `git commit`, pre-commit and the
+seq-hooks git hook, the other writer saves at a controlled instant; nothing anyone saved is lost."""
 from __future__ import annotations
 
 import os
@@ -19,8 +19,8 @@ WRITER = "the other writer's save\n"
 
 
 def _save(path: Path, line: str = WRITER) -> str:
-    """The other writer reads the file as it is now, adds a line, saves it (by rewriting it in place, as many
-    tools do): what it saved."""
+    """The other writer reads the file as it is now, adds a line, saves it (by rewriting it in
+    place, as many tools do): what it saved."""
     text = path.read_text() + line
     path.write_text(text)
     return text
@@ -39,7 +39,9 @@ def test_another_writers_save_during_a_commit_is_never_lost(isolated: Path, inst
     if instant == "before":  # saved before the commit: the commit stashes it too
         first = _save(path, "the other writer's first save\n")
         saves = [(p, t) for p, t in saves if p != target] + [(target, first)]
-    commit = scene.commit(scene.env(dict(os.environ), fix="fixme.txt" if hook == "fixing" else None))
+    commit = scene.commit(
+        scene.env(dict(os.environ), fix="fixme.txt" if hook == "fixing" else None)
+    )
     scene.ready()
     if instant in ("before", "hooks"):  # while the hooks run, what it reads is the index version
         saves.append((target, _save(path)))
@@ -56,10 +58,11 @@ def test_another_writers_save_during_a_commit_is_never_lost(isolated: Path, inst
 
 @pytest.mark.parametrize("installer", ["pre-commit", "prek"])
 @pytest.mark.parametrize("target", ["untouched.txt", "stashed.txt"])
-def test_through_pre_commits_or_preks_own_installed_hook(isolated: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         installer: str, target: str) -> None:
-    """`pre-commit install` (or `prek install`) first, then `seq-hooks install-git-hook`: the kept hook is their
-    script, the chain still stashes first."""
+def test_through_pre_commits_or_preks_own_installed_hook(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, installer: str, target: str
+) -> None:
+    """`pre-commit install` (or `prek install`) first, then `seq-hooks install-git-hook`: the kept
+    hook is their script, the chain still stashes first."""
     monkeypatch.setenv("PREK_HOME", str(isolated.parent / "prek-home"))
     scene = Scene(isolated)
     scene.pre_commit_config()
@@ -78,8 +81,11 @@ def test_through_pre_commits_or_preks_own_installed_hook(isolated: Path, monkeyp
     assert_nothing_lost(isolated, output, saves)
 
 
-def _stash_run(repo: Path, script: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`seq-hooks run --stash` around a shell script (the chain the git hook runs, without pre-commit)."""
+def _stash_run(
+    repo: Path, script: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`seq-hooks run --stash` around a shell script (the chain the git hook runs, without
+    pre-commit)."""
     return run([*seq_hooks("run", "--stash", "--"), "sh", "-c", script], cwd=repo, env=env)
 
 
@@ -95,12 +101,20 @@ def _bytes_and_modes(repo: Path) -> dict[str, tuple[bytes, int, bool]]:
     return out
 
 
-def test_the_hooks_see_the_staged_content_and_every_kind_of_unstaged_edit_comes_back(isolated: Path) -> None:
-    """A deletion, a rename, a binary file, a mode, a symlink, names with spaces and not UTF-8: the chain sees
-    the index versions; afterwards every byte and mode is as before."""
+def test_the_hooks_see_the_staged_content_and_every_kind_of_unstaged_edit_comes_back(
+    isolated: Path,
+) -> None:
+    """A deletion, a rename, a binary file, a mode, a symlink, names with spaces and not UTF-8: the
+    chain sees the index versions; afterwards every byte and mode is as before."""
     repo = isolated
-    names = {"plain.txt": b"plain\n", "gone.txt": b"gone\n", "old name.txt": b"moved\n", "blob.bin": b"\0\1\2\xff",
-             "mode.sh": b"echo\n", "space dir/with space.txt": b"space\n"}
+    names = {
+        "plain.txt": b"plain\n",
+        "gone.txt": b"gone\n",
+        "old name.txt": b"moved\n",
+        "blob.bin": b"\0\1\2\xff",
+        "mode.sh": b"echo\n",
+        "space dir/with space.txt": b"space\n",
+    }
     for name, data in names.items():
         (repo / name).parent.mkdir(exist_ok=True)
         (repo / name).write_bytes(data)
@@ -190,9 +204,12 @@ def test_intent_to_add_files_and_submodules_are_left_alone(isolated: Path) -> No
 
 
 @pytest.mark.parametrize("blocker", ["ref", "record"])
-def test_a_snapshot_that_cannot_be_kept_stops_before_the_tree_is_touched(isolated: Path, blocker: str) -> None:
-    """A stash ref or record that cannot be written (here: a file where their directory goes; a read-only .git or
-    a full disk fail the same way): exit 2 with why, the tree untouched, the command never run."""
+def test_a_snapshot_that_cannot_be_kept_stops_before_the_tree_is_touched(
+    isolated: Path, blocker: str
+) -> None:
+    """A stash ref or record that cannot be written (here: a file where their directory goes; a
+    read-only .git or a full disk fail the same way): exit 2 with why, the tree untouched, the
+    command never run."""
     (isolated / "a.txt").write_text("a\n")
     git(isolated, "add", ".")
     git(isolated, "commit", "-q", "-m", "base", "--no-verify")
@@ -208,13 +225,16 @@ def test_a_snapshot_that_cannot_be_kept_stops_before_the_tree_is_touched(isolate
     assert p.returncode == 2, p.stdout + p.stderr
     assert "before touching the working tree" in p.stderr
     assert not ran.exists()
-    assert (isolated / "a.txt").stat().st_ino == inode and (isolated / "a.txt").read_text() == "a\nunstaged\n"
+    assert (isolated / "a.txt").stat().st_ino == inode and (
+        isolated / "a.txt"
+    ).read_text() == "a\nunstaged\n"
     if blocker == "record":
         assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
 
 
 def test_an_unstaged_pre_commit_config_is_not_stashed(isolated: Path) -> None:
-    """pre-commit refuses to run with an unstaged configuration: the chain leaves it for pre-commit to say."""
+    """pre-commit refuses to run with an unstaged configuration: the chain leaves it for pre-commit
+    to say."""
     (isolated / ".pre-commit-config.yaml").write_text("repos: []\n")
     (isolated / "a.txt").write_text("a\n")
     git(isolated, "add", ".")
@@ -231,8 +251,10 @@ def _seeing_config(repo: Path, stage: str = "pre-commit") -> None:
     """A pre-commit hook (at `stage`) that copies a.txt as it sees it to $SEEN."""
     (repo / ".pre-commit-config.yaml").write_text(
         "repos:\n- repo: local\n  hooks:\n  - id: see\n    name: see\n"
-        "    entry: sh -c 'cp a.txt \"$SEEN\"' --\n    language: system\n    pass_filenames: false\n"
-        f"    always_run: true\n    stages: [{stage}]\n")
+        "    entry: sh -c 'cp a.txt \"$SEEN\"' --\n    language: system\n    pass_filenames: "
+        "false\n"
+        f"    always_run: true\n    stages: [{stage}]\n"
+    )
     (repo / "a.txt").write_text("a\n")
     (repo / "b.txt").write_text("b\n")
     git(repo, "add", ".")
@@ -241,10 +263,16 @@ def _seeing_config(repo: Path, stage: str = "pre-commit") -> None:
 
 @pytest.mark.parametrize("how", ["pre-commit", "commit-msg", "skip", "partial", "all"])
 def test_each_stage_and_way_of_committing_sees_the_staged_content(isolated: Path, how: str) -> None:
-    """Every stage pre-commit stashes for, SKIP= (pre-commit stashes all the same), a partial commit (`git commit
-    PATH`: its own index) and `git commit -a` (nothing left unstaged: nothing stashed)."""
+    """Every stage pre-commit stashes for, SKIP= (pre-commit stashes all the same), a partial commit
+    (`git commit PATH`: its own index) and `git commit -a` (nothing left unstaged: nothing
+    stashed)."""
     _seeing_config(isolated, "commit-msg" if how == "commit-msg" else "pre-commit")
-    assert run(seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "commit-msg")).returncode == 0
+    assert (
+        run(
+            seq_hooks("install-git-hook", "--hook-type", "pre-commit", "--hook-type", "commit-msg")
+        ).returncode
+        == 0
+    )
     (isolated / "a.txt").write_text("a\nstaged\n")
     git(isolated, "add", "a.txt")
     (isolated / "a.txt").write_text("a\nstaged\nunstaged\n")
@@ -254,14 +282,19 @@ def test_each_stage_and_way_of_committing_sees_the_staged_content(isolated: Path
     args = {"partial": ["--", "b.txt"], "all": ["-a"]}.get(how, [])
     c = run(["git", "commit", "-q", "-m", "c", *args], cwd=isolated, env=env)
     assert c.returncode == 0, c.stdout + c.stderr
-    expected = {"skip": None, "partial": "a\n", "all": "a\nstaged\nunstaged\n"}.get(how, "a\nstaged\n")
+    expected = {"skip": None, "partial": "a\n", "all": "a\nstaged\nunstaged\n"}.get(
+        how, "a\nstaged\n"
+    )
     assert (seen.read_text() if seen.exists() else None) == expected
     assert (isolated / "a.txt").read_text() == "a\nstaged\nunstaged\n"
     assert not git(isolated, "for-each-ref", "refs/seq-hooks/").stdout
 
 
-def test_a_hook_that_was_there_before_and_is_not_pre_commit_sees_the_working_tree(isolated: Path) -> None:
-    """A kept foreign hook (`.seq-hooks-orig`) is not pre-commit: it stashes nothing, and neither does the chain."""
+def test_a_hook_that_was_there_before_and_is_not_pre_commit_sees_the_working_tree(
+    isolated: Path,
+) -> None:
+    """A kept foreign hook (`.seq-hooks-orig`) is not pre-commit: it stashes nothing, and neither
+    does the chain."""
     _seeing_config(isolated)
     hook = isolated / ".git/hooks/pre-commit"
     hook.write_text('#!/bin/sh\ncp a.txt "$SEEN"\n')
@@ -277,10 +310,11 @@ def test_a_hook_that_was_there_before_and_is_not_pre_commit_sees_the_working_tre
     assert seen.read_text() == "a\nunstaged\n"
 
 
-def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolated: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another writer saves b.txt after the stash read it and before it is put at its index version: what was
-    done is put back, the tree is read again, and the snapshot holds the new save."""
+def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer saves b.txt after the stash read it and before it is put at its index version:
+    what was done is put back, the tree is read again, and the snapshot holds the new save."""
     from seq_hooks.sharedtree import changes, files, stash
 
     for name in ("a.txt", "b.txt"):
@@ -303,7 +337,9 @@ def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolate
     found = changes.to_stash(str(isolated), os.environ)
     s = stash.stash(str(isolated), state, "token", os.environ, found)
     assert s is not None and s.name.endswith("-2")  # the second reading
-    assert (isolated / "a.txt").read_text() == "a.txt\n" and (isolated / "b.txt").read_text() == "b.txt\n"
+    assert (isolated / "a.txt").read_text() == "a.txt\n" and (
+        isolated / "b.txt"
+    ).read_text() == "b.txt\n"
     assert {f.path: f.mine.data for f in s.files} == {b"a.txt": b"a edit\n",
                                                        b"b.txt": b"b saved by the other writer\n"}
     assert stash.restore(s) == []
@@ -313,11 +349,14 @@ def test_a_save_between_the_read_and_the_swap_makes_the_stash_read_again(isolate
 
 
 @pytest.mark.parametrize("setup", ["alone", "after pre-commit install"])
-def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(isolated: Path, setup: str) -> None:
-    """Another writer saves a clean file just before pre-commit looks for unstaged edits (here from the legacy
-    hook, which pre-commit runs just before): the chain's stash, in pre-commit's place, takes it (pre-commit's own
-    would check out the whole tree and wipe the writer's next save), and the writer's next save stays. The same
-    through the README's steps (`pre-commit install`, then `seq-hooks install-git-hook`: pre-commit's hook kept)."""
+def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(
+    isolated: Path, setup: str
+) -> None:
+    """Another writer saves a clean file just before pre-commit looks for unstaged edits (here from
+    the legacy hook, which pre-commit runs just before): the chain's stash, in pre-commit's place,
+    takes it (pre-commit's own would check out the whole tree and wipe the writer's next save), and
+    the writer's next save stays. The same through the README's steps (`pre-commit install`, then
+    `seq-hooks install-git-hook`: pre-commit's hook kept)."""
     scene = Scene(isolated)
     scene.pre_commit_config()
     if setup != "alone":
@@ -332,16 +371,22 @@ def test_a_save_just_before_pre_commit_looks_is_stashed_the_chains_way(isolated:
     commit = scene.commit(scene.env(dict(os.environ), fix="fixme.txt"))
     scene.ready()
     assert (isolated / "untouched.txt").read_text() == "untouched.txt: base\n"  # its index version
-    saves = [*scene.mine.items(), ("untouched.txt", first), ("untouched.txt", _save(isolated / "untouched.txt"))]
+    saves = [
+        *scene.mine.items(),
+        ("untouched.txt", first),
+        ("untouched.txt", _save(isolated / "untouched.txt")),
+    ]
     scene.go()
     output = commit.communicate(timeout=120)[0]
     assert "Unstaged files detected" not in output  # pre-commit's own stash never ran
     assert_nothing_lost(isolated, output, saves)
 
 
-def test_through_the_hook_a_snapshot_that_cannot_be_kept_stops_the_commit_with_exit_2(isolated: Path) -> None:
-    """The same inside pre-commit (the chain's stash in its place): pre-commit's "unexpected error" is not what the
-    user reads, the commit stops before the tree is touched."""
+def test_through_the_hook_a_snapshot_that_cannot_be_kept_stops_the_commit_with_exit_2(
+    isolated: Path,
+) -> None:
+    """The same inside pre-commit (the chain's stash in its place): pre-commit's "unexpected error"
+    is not what the user reads, the commit stops before the tree is touched."""
     _seeing_config(isolated)
     assert run(seq_hooks("install-git-hook")).returncode == 0
     (isolated / "b.txt").write_text("b\nstaged\n")
@@ -352,7 +397,10 @@ def test_through_the_hook_a_snapshot_that_cannot_be_kept_stops_the_commit_with_e
     seen = isolated.parent / "seen.txt"
     c = run(["git", "commit", "-q", "-m", "c"], cwd=isolated, env={**os.environ, "SEEN": str(seen)})
     assert c.returncode != 0
-    assert "seq-hooks: cannot keep a snapshot" in c.stderr and "before touching the working tree" in c.stderr
+    assert (
+        "seq-hooks: cannot keep a snapshot" in c.stderr
+        and "before touching the working tree" in c.stderr
+    )
     assert "unexpected error" not in c.stdout + c.stderr
     assert not seen.exists()
     assert (isolated / "a.txt").stat().st_ino == inode

@@ -1,9 +1,11 @@
-"""Randomized trials: a committer's stash (`seq-hooks run --stash` around a hook, as the git hook runs pre-commit)
-and another writer saving at random moments, with or without unstaged edits, with a fixing or a plain hook. Nothing
-the other writer saved is lost, and neither are the committer's unstaged edits.
+"""Randomized trials: a committer's stash (`seq-hooks run --stash` around a hook, as the git hook
+runs pre-commit) and another writer saving at random moments, with or without unstaged edits, with a
+fixing or a plain hook. Nothing the other writer saved is lost, and neither are the committer's
+unstaged edits.
 
 The default run makes 20 trials (a few seconds); SHAREDTREE_TRIALS=100 makes the long variant:
-    SHAREDTREE_TRIALS=100 .venv/bin/python -m pytest -q -p no:randomly tests/sharedtree_trials_test.py
+    SHAREDTREE_TRIALS=100 .venv/bin/python -m pytest -q -p no:randomly
+    tests/sharedtree_trials_test.py
 """
 from __future__ import annotations
 
@@ -46,10 +48,15 @@ def _trial(template: Scene, base: Path, rng: random.Random, seed: int) -> None:
     scene.go()
     output = proc.communicate(timeout=60)[0]
     thread.join(60)
-    # the committer's edits are lost to nobody when the other writer read them and saved on top of them
-    carried = {name for name, text in saves if name in scene.mine and text.startswith(scene.mine[name])}
+    # the committer's edits are lost to nobody when the other writer read them and saved on top of
+    # them
+    carried = {
+        name for name, text in saves if name in scene.mine and text.startswith(scene.mine[name])
+    }
     mine = [(name, text) for name, text in scene.mine.items() if name not in carried]
-    note = f"(seed {seed}, trial {base.name}: unstaged={unstaged}, fixing={fixing}, targets={targets})"
+    note = (
+        f"(seed {seed}, trial {base.name}: unstaged={unstaged}, fixing={fixing}, targets={targets})"
+    )
     assert proc.returncode in (0, 1), output + note
     assert_nothing_lost(repo, output + note, [*mine, *saves])
 

@@ -10,8 +10,17 @@ from testing.util import git
 
 def test_stashed_lists_live_and_dead_commits(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
-    held = record.create(state, "a", {"pid": 42, "since": time.time() - 2, "top": "/repo", "ref": "refs/x",
-                                      "files": [{"path": "src/app.py"}, {"path": "README.md"}]})
+    held = record.create(
+        state,
+        "a",
+        {
+            "pid": 42,
+            "since": time.time() - 2,
+            "top": "/repo",
+            "ref": "refs/x",
+            "files": [{"path": "src/app.py"}, {"path": "README.md"}],
+        },
+    )
     [s] = view.stashed(state)
     assert (s.pid, s.top, s.files, s.live) == (42, "/repo", ["src/app.py", "README.md"], True)
     line = view.stashed_line(s)

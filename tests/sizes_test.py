@@ -6,7 +6,9 @@ import pytest
 from seq_hooks import sizes
 
 
-@pytest.mark.parametrize(("mb", "text"), [(None, "-"), (1.25, "1.2 MB"), (10239, "10239.0 MB"), (20480, "20.0 GB")])
+@pytest.mark.parametrize(
+    ("mb", "text"), [(None, "-"), (1.25, "1.2 MB"), (10239, "10239.0 MB"), (20480, "20.0 GB")]
+)
 def test_megabytes(mb: float | None, text: str) -> None:
     assert sizes.megabytes(mb) == text
 

@@ -1,4 +1,5 @@
-"""The supervised command in a real terminal (tmux): it can read the terminal, and Ctrl-C reaches it."""
+"""The supervised command in a real terminal (tmux): it can read the terminal, and Ctrl-C reaches
+it."""
 from __future__ import annotations
 
 import shlex
@@ -18,7 +19,8 @@ def test_command_can_read_the_terminal(isolated: Path) -> None:
     tmux = Tmux(isolated.parent, _shell(isolated, cmd))
     try:
         tmux.wait_for("ready")
-        tmux.send("hello", "Enter")  # without the terminal handed over, `read` would stop on SIGTTIN and hang
+        # without the terminal handed over, `read` would stop on SIGTTIN and hang
+        tmux.send("hello", "Enter")
         screen = tmux.wait_for("rc=")
         assert "got:hello" in screen and "rc=0" in screen
     finally:
@@ -46,12 +48,17 @@ def test_git_editor_gets_the_terminal(isolated: Path) -> None:
     from testing.util import git
 
     editor = isolated.parent / "editor.sh"
-    editor.write_text('#!/bin/sh\nif [ -t 0 ] && [ -t 1 ]; then echo "editor had the terminal" > "$1"; '
-                      'else echo "editor had no terminal" > "$1"; fi\n')
+    editor.write_text(
+        '#!/bin/sh\nif [ -t 0 ] && [ -t 1 ]; then echo "editor had the terminal" > "$1"; '
+        'else echo "editor had no terminal" > "$1"; fi\n'
+    )
     editor.chmod(0o755)
     (isolated / "f").write_text("x")
     git(isolated, "add", "f")
-    cmd = f"GIT_EDITOR={shlex.quote(str(editor))} {shlex.join(seq_hooks('git', '--', 'commit', '-q'))}"
+    cmd = (
+        f"GIT_EDITOR={shlex.quote(str(editor))} "
+        f"{shlex.join(seq_hooks('git', '--', 'commit', '-q'))}"
+    )
     tmux = Tmux(isolated.parent, f"cd {shlex.quote(str(isolated))} && {cmd}; echo rc=$?; sleep 30")
     try:
         assert "rc=0" in tmux.wait_for("rc=")

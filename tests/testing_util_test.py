@@ -1,4 +1,5 @@
-"""The tests' own helpers: the leak check finds a process a test left behind with its mark removed."""
+"""The tests' own helpers: the leak check finds a process a test left behind with its mark
+removed."""
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ from testing.util import processes_in, reap
 
 @pytest.mark.parametrize("where", ["cwd", "argv"])
 def test_a_process_without_the_mark_is_found_by_the_temp_dir(tmp_path: Path, where: str) -> None:
-    """What a test starts under a cleaned environment (the demo strips SEQ_HOOKS_*) is still its own:
-    found by its working directory or a path on its command line in the test's temp dir."""
+    """What a test starts under a cleaned environment (the demo strips SEQ_HOOKS_*) is still its
+    own: found by its working directory or a path on its command line in the test's temp dir."""
     env = {k: v for k, v in os.environ.items() if k != "SEQ_HOOKS_TEST_SESSION"}
     inside = tmp_path / "deep" / "dir"
     inside.mkdir(parents=True)

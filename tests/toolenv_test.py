@@ -1,4 +1,5 @@
-"""Where the hooks find ruff, mypy and pytest: the project's own environment first, the hook's last."""
+"""Where the hooks find ruff, mypy and pytest: the project's own environment first, the hook's
+last."""
 from __future__ import annotations
 
 import os
@@ -39,8 +40,12 @@ def bare_hook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return hook_python.parent
 
 
-def find(name: str, root: Path, settings: Settings | None = None, env: dict[str, str] | None = None) -> toolenv.Tool:
-    return toolenv.find(name, root=str(root), settings=settings or Settings(), prepare=no_uv, env=env)
+def find(
+    name: str, root: Path, settings: Settings | None = None, env: dict[str, str] | None = None
+) -> toolenv.Tool:
+    return toolenv.find(
+        name, root=str(root), settings=settings or Settings(), prepare=no_uv, env=env
+    )
 
 
 def no_uv(argv: list[str]) -> tuple[int, str, str]:
@@ -72,19 +77,30 @@ def test_a_configured_interpreter_wins(isolated: Path, bare_hook_env: Path) -> N
     assert tool.source.startswith("the configured interpreter ")
 
 
-def test_a_configured_interpreter_runs_the_module_when_no_script_is_beside_it(isolated: Path,
-                                                                               bare_hook_env: Path) -> None:
-    # a wrapper for our own interpreter, which has ruff installed as a module but no script beside the wrapper
+def test_a_configured_interpreter_runs_the_module_when_no_script_is_beside_it(
+    isolated: Path, bare_hook_env: Path
+) -> None:
+    # a wrapper for our own interpreter, which has ruff installed as a module but no script beside
+    # the wrapper
     wrapper = exe(isolated / "py" / "python", f'exec {sys.executable} "$@"')
     tool = find("ruff", isolated, Settings(python=str(wrapper)))
     assert tool.argv == (str(wrapper), "-m", "ruff")
 
 
-def test_a_configured_interpreter_that_is_missing_is_a_usage_error(isolated: Path, bare_hook_env: Path) -> None:
+def test_a_configured_interpreter_that_is_missing_is_a_usage_error(
+    isolated: Path, bare_hook_env: Path
+) -> None:
     with pytest.raises(FatalError) as e:
-        find("ruff", isolated, Settings(python="nowhere/bin/python"), env={"SEQ_HOOKS_PYTHON": "nowhere/bin/python"})
+        find(
+            "ruff",
+            isolated,
+            Settings(python="nowhere/bin/python"),
+            env={"SEQ_HOOKS_PYTHON": "nowhere/bin/python"},
+        )
     assert e.value.code == USAGE
-    assert e.value.message.startswith("SEQ_HOOKS_PYTHON: the interpreter 'nowhere/bin/python' does not exist")
+    assert e.value.message.startswith(
+        "SEQ_HOOKS_PYTHON: the interpreter 'nowhere/bin/python' does not exist"
+    )
 
 
 def test_the_hook_environment_then_path(isolated: Path, bare_hook_env: Path, tmp_path: Path,
@@ -99,21 +115,25 @@ def test_the_hook_environment_then_path(isolated: Path, bare_hook_env: Path, tmp
     assert tool.python is None
 
 
-def test_not_found_is_one_error_that_says_where_it_looked_and_what_to_do(isolated: Path,
-                                                                          bare_hook_env: Path) -> None:
+def test_not_found_is_one_error_that_says_where_it_looked_and_what_to_do(
+    isolated: Path, bare_hook_env: Path
+) -> None:
     venv(isolated, ".venv")
     with pytest.raises(FatalError) as e:
         find("pytest", isolated)
     assert e.value.code == USAGE
     message = e.value.message
-    assert message.startswith("pytest not found (looked in the project's virtualenv .venv, the hook's own "
-                              "environment, PATH)")
+    assert message.startswith(
+        "pytest not found (looked in the project's virtualenv .venv, the hook's own "
+        "environment, PATH)"
+    )
     assert "additional_dependencies: [pytest]" in message
     assert "SEQ_HOOKS_PYTHON" in message
 
 
 def test_uv_run_when_the_project_has_uv_lock(isolated: Path, tmp_path: Path) -> None:
-    """A stand-in uv (on PATH) reports where its environment is; the hook runs the tool from there."""
+    """A stand-in uv (on PATH) reports where its environment is; the hook runs the tool from
+    there."""
     uv_env = tmp_path / "uv-env"
     calls = tmp_path / "uv-calls"
     exe(uv_env / "bin" / "python")
@@ -124,7 +144,10 @@ def test_uv_run_when_the_project_has_uv_lock(isolated: Path, tmp_path: Path) -> 
     path = f"{tmp_path / 'uvbin'}{os.pathsep}{os.environ['PATH']}"
     p = run([str(BIN / "atomic-ruff"), "--verbose", "a.py"], env={**os.environ, "PATH": path})
     assert p.returncode == 0, p.stdout + p.stderr
-    assert f"atomic-ruff: ruff from uv run (the project's environment {uv_env}): {uv_env}/bin/ruff" in p.stdout
+    assert (
+        f"atomic-ruff: ruff from uv run (the project's environment {uv_env}): {uv_env}/bin/ruff"
+        in p.stdout
+    )
     assert calls.read_text().startswith(f"run --frozen --project {isolated} python -c ")
     assert (tmp_path / "ruff-calls").read_text() == "check --force-exclude --fix -- a.py\n"
     # preparing the environment is a unit of its own, through the lock
@@ -139,18 +162,26 @@ def test_uv_failing_is_one_clear_error(isolated: Path, tmp_path: Path) -> None:
     path = f"{tmp_path / 'uvbin'}{os.pathsep}{os.environ['PATH']}"
     p = run([str(BIN / "atomic-ruff"), "a.py"], env={**os.environ, "PATH": path})
     assert p.returncode == 2
-    assert p.stderr == ("atomic-ruff: `uv run` could not prepare the project's environment (uv.lock is there): "
-                        "error: the lock file is broken\n")
+    assert p.stderr == (
+        "atomic-ruff: `uv run` could not prepare the project's environment (uv.lock is there): "
+        "error: the lock file is broken\n"
+    )
 
 
 def test_verbose_names_the_project_venv(isolated: Path) -> None:
-    """Through the real hook: a project .venv whose ruff is a stand-in that records its arguments."""
+    """Through the real hook: a project .venv whose ruff is a stand-in that records its
+    arguments."""
     record = isolated.parent / "calls"
     venv(isolated, ".venv")
     exe(isolated / ".venv" / "bin" / "ruff", f'echo "$@" >> {record}')
     (isolated / "a.py").write_text("x = 1\n")
-    p = subprocess.run([str(BIN / "atomic-ruff"), "--verbose", "a.py"], capture_output=True, text=True,
-                       check=False, timeout=60)
+    p = subprocess.run(
+        [str(BIN / "atomic-ruff"), "--verbose", "a.py"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     assert f"ruff from the project's virtualenv {isolated / '.venv'}" in p.stdout
     assert record.read_text() == "check --force-exclude --fix -- a.py\n"
@@ -162,7 +193,9 @@ def test_has_module_asks_the_interpreter_without_importing() -> None:
     assert not toolenv.has_module("/nonexistent/python", "pytest")
 
 
-def test_uv_preparation_is_run_by_the_caller(isolated: Path, bare_hook_env: Path, tmp_path: Path) -> None:
+def test_uv_preparation_is_run_by_the_caller(
+    isolated: Path, bare_hook_env: Path, tmp_path: Path
+) -> None:
     uv_env = tmp_path / "uv-env"
     exe(uv_env / "bin" / "mypy")
     uv = exe(tmp_path / "empty-path" / "uv")  # on the PATH that bare_hook_env leaves
@@ -179,6 +212,9 @@ def test_uv_preparation_is_run_by_the_caller(isolated: Path, bare_hook_env: Path
     # a project venv with the tool never asks uv
     venv(isolated, ".venv", "mypy")
     asked.clear()
-    assert toolenv.find("mypy", root=str(isolated), settings=Settings(), prepare=prepare).argv[0].startswith(
-        str(isolated / ".venv"))
+    assert (
+        toolenv.find("mypy", root=str(isolated), settings=Settings(), prepare=prepare)
+        .argv[0]
+        .startswith(str(isolated / ".venv"))
+    )
     assert asked == []

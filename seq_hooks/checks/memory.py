@@ -1,5 +1,5 @@
-"""Checks of memory enforcement: how seq-hooks samples a unit's tree, and what the machine's cgroups offer for a
-limit the kernel enforces."""
+"""Checks of memory enforcement: how seq-hooks samples a unit's tree, and what the machine's cgroups
+offer for a limit the kernel enforces."""
 from __future__ import annotations
 
 import os
@@ -27,8 +27,9 @@ def _v2(point: str, path: str) -> str:
 
 
 def enforcement(mountinfo: str | None = None, cgroup: str | None = None) -> list[str]:
-    """What the machine offers for a kernel-enforced memory limit, one sentence each, from /proc/self/mountinfo
-    and /proc/self/cgroup (or texts in their formats): v2, v1, both (hybrid) or none."""
+    """What the machine offers for a kernel-enforced memory limit, one sentence each, from
+    /proc/self/mountinfo and /proc/self/cgroup (or texts in their formats): v2, v1, both (hybrid) or
+    none."""
     paths = machine.cgroup_paths(cgroup)
     offers = []
     for point, fstype, opts in machine.mounts(mountinfo):
@@ -44,7 +45,17 @@ def enforcement(mountinfo: str | None = None, cgroup: str | None = None) -> list
 def memory(scene: Scene) -> list[Finding]:
     settings = scene.settings
     sampler = "/proc" if proctree.use_proc() else "psutil"
-    limit = f"{settings.memory_limit_mb} MB per unit" if settings.memory_limit_mb else "no memory limit (0)"
+    limit = (
+        f"{settings.memory_limit_mb} MB per unit"
+        if settings.memory_limit_mb
+        else "no memory limit (0)"
+    )
     offers = enforcement() or ["no cgroup memory controller found"]
-    return [Finding(INFO, "memory", f"{limit}, enforced by sampling the whole tree from {sampler} (adaptive, "
-                                    f"at least every {MAX_SAMPLE_GAP:g} s); the machine offers: {'; '.join(offers)}")]
+    return [
+        Finding(
+            INFO,
+            "memory",
+            f"{limit}, enforced by sampling the whole tree from {sampler} (adaptive, "
+            f"at least every {MAX_SAMPLE_GAP:g} s); the machine offers: {'; '.join(offers)}",
+        )
+    ]

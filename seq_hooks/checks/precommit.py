@@ -7,11 +7,43 @@ from seq_hooks.checks import INFO, OK, PROBLEM, Finding, Scene
 from seq_hooks.checks.precommit_config import Hook, Repo, read_config
 
 TOPIC = "pre-commit"
-OUR_HOOK_IDS = ("atomic", "atomic-ruff", "atomic-ruff-format", "atomic-mypy", "atomic-pytest", "git-safe")
-# tools whose processes each take hundreds of MB or minutes: fanned out over every CPU they drown a machine
-HEAVY = frozenset({"pytest", "py.test", "mypy", "dmypy", "pylint", "pyright", "basedpyright", "pytype", "tox", "nox",
-                   "coverage", "sphinx-build", "bandit", "semgrep", "eslint", "tsc", "jest", "vitest", "cargo",
-                   "go", "mvn", "gradle", "make"})
+OUR_HOOK_IDS = (
+    "atomic",
+    "atomic-ruff",
+    "atomic-ruff-format",
+    "atomic-mypy",
+    "atomic-pytest",
+    "git-safe",
+)
+# tools whose processes each take hundreds of MB or minutes: fanned out over every CPU they drown a
+# machine
+HEAVY = frozenset(
+    {
+        "pytest",
+        "py.test",
+        "mypy",
+        "dmypy",
+        "pylint",
+        "pyright",
+        "basedpyright",
+        "pytype",
+        "tox",
+        "nox",
+        "coverage",
+        "sphinx-build",
+        "bandit",
+        "semgrep",
+        "eslint",
+        "tsc",
+        "jest",
+        "vitest",
+        "cargo",
+        "go",
+        "mvn",
+        "gradle",
+        "make",
+    }
+)
 
 
 def _tool(hook: Hook) -> str:
@@ -37,8 +69,8 @@ def _suggest(hook: Hook) -> str:
 
 
 def classify(repo: Repo, hook: Hook) -> str:
-    """"serial" (one process, or through our queue), "unknown" (its manifest is not at hand), "heavy" (fans out a
-    heavy tool or a local command) or "light" (fans out a quick tool)."""
+    """"serial" (one process, or through our queue), "unknown" (its manifest is not at hand),
+    "heavy" (fans out a heavy tool or a local command) or "light" (fans out a quick tool)."""
     hid = str(hook.get("id", "?"))
     manifest = repo.manifest or {}
     merged = {**manifest.get(hid, {}), **hook}
@@ -55,11 +87,15 @@ def _fans_out(repo: Repo, hook: Hook) -> Finding:
     hid = str(hook.get("id", "?"))
     merged = {**(repo.manifest or {}).get(hid, {}), **hook}
     where = "local hook" if repo.url == "local" else f"hook from {repo.url}"
-    return Finding(PROBLEM, TOPIC,
-                   f"{where} {hid!r} fans out: pre-commit starts one `{_tool(merged) or hid}` per CPU, each with a "
-                   "share of the files",
-                   f"add `require_serial: true` to it in .pre-commit-config.yaml, or use seq-hooks' "
-                   f"{_suggest(merged)} (one unit at a time through the lock)")
+    return Finding(
+        PROBLEM,
+        TOPIC,
+        f"{where} {hid!r} fans out: pre-commit starts one `{_tool(merged) or hid}` per CPU, each "
+        "with a "
+        "share of the files",
+        f"add `require_serial: true` to it in .pre-commit-config.yaml, or use seq-hooks' "
+        f"{_suggest(merged)} (one unit at a time through the lock)",
+    )
 
 
 def fan_out(scene: Scene) -> list[Finding]:
@@ -80,12 +116,26 @@ def fan_out(scene: Scene) -> list[Finding]:
             else:
                 seen[kind].append(str(hook.get("id", "?")))
     if seen["light"]:
-        out.append(Finding(INFO, TOPIC, f"light hooks that fan out over the CPUs: {', '.join(seen['light'])} "
-                                        "(harmless for quick tools; add `require_serial: true` to keep them on one "
-                                        "CPU)"))
+        out.append(
+            Finding(
+                INFO,
+                TOPIC,
+                f"light hooks that fan out over the CPUs: {', '.join(seen['light'])} "
+                "(harmless for quick tools; add `require_serial: true` to keep them on one "
+                "CPU)",
+            )
+        )
     if seen["unknown"]:
-        out.append(Finding(INFO, TOPIC, f"not checked (hook repo not in pre-commit's cache; `pre-commit "
-                                        f"install-hooks` fetches it): {', '.join(seen['unknown'])}"))
+        out.append(
+            Finding(
+                INFO,
+                TOPIC,
+                f"not checked (hook repo not in pre-commit's cache; `pre-commit "
+                f"install-hooks` fetches it): {', '.join(seen['unknown'])}",
+            )
+        )
     if not any(f.level == PROBLEM for f in out):
-        out.insert(0, Finding(OK, TOPIC, f"no heavy hook fans out ({len(seen['serial'])} run serially)"))
+        out.insert(
+            0, Finding(OK, TOPIC, f"no heavy hook fans out ({len(seen['serial'])} run serially)")
+        )
     return out

@@ -1,7 +1,8 @@
-"""Reading pre-commit's files: the project's `.pre-commit-config.yaml` and the hook manifests of its repos.
+"""Reading pre-commit's files: the project's `.pre-commit-config.yaml` and the hook manifests of its
+repos.
 
-Parsed with PyYAML, which pre-commit itself depends on. It is imported only here, and only `doctor` reads these
-files: a plain `seq-hooks run` never loads it.
+Parsed with PyYAML, which pre-commit itself depends on. It is imported only here, and only `doctor`
+reads these files: a plain `seq-hooks run` never loads it.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class Repo(NamedTuple):
     url: str  # "local", "meta" or the repository's URL
     rev: str
     hooks: list[Hook]  # as configured
-    manifest: dict[str, Hook] | None  # the repo's .pre-commit-hooks.yaml by hook id; None when not at hand
+    # the repo's .pre-commit-hooks.yaml by hook id; None when not at hand
+    manifest: dict[str, Hook] | None
 
 
 def load_yaml(text: str) -> Any:
@@ -34,8 +36,8 @@ def load_yaml(text: str) -> Any:
 
 
 def read_config(path: str) -> list[Repo] | None:
-    """The repos of a pre-commit config, None when there is no such file; ValueError (a sentence) when it cannot be
-    read or is not a pre-commit config."""
+    """The repos of a pre-commit config, None when there is no such file; ValueError (a sentence)
+    when it cannot be read or is not a pre-commit config."""
     try:
         data = read_regular(path)
         text = None if data is None else data.decode("utf-8")
@@ -76,7 +78,9 @@ def parse_manifest(text: str) -> dict[str, Hook] | None:
 
 def _cache_dir() -> str:
     return os.environ.get("PRE_COMMIT_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "pre-commit")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "pre-commit",
+    )
 
 
 def cached_manifest(repo: str, rev: str) -> dict[str, Hook] | None:
@@ -87,7 +91,9 @@ def cached_manifest(repo: str, rev: str) -> dict[str, Hook] | None:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2)
         try:
-            row = conn.execute("SELECT path FROM repos WHERE repo = ? AND ref = ?", (repo, rev)).fetchone()
+            row = conn.execute(
+                "SELECT path FROM repos WHERE repo = ? AND ref = ?", (repo, rev)
+            ).fetchone()
         finally:
             conn.close()
     except sqlite3.Error:

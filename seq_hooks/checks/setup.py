@@ -1,5 +1,5 @@
-"""Checks of seq-hooks' own setup: the configuration, the state dir, the logs, stale queue entries and leftover
-processes, the git hook, the shared working tree (a commit's stash, kept snapshots)."""
+"""Checks of seq-hooks' own setup: the configuration, the state dir, the logs, stale queue entries
+and leftover processes, the git hook, the shared working tree (a commit's stash, kept snapshots)."""
 from __future__ import annotations
 
 import os
@@ -29,19 +29,38 @@ def state_dir_usable(path: str) -> tuple[bool, list[Finding]]:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return False, [Finding(INFO, topic, f"{path} does not exist yet (the first run makes it, mode "
-                                            f"{project.MADE_MODE:04o})")]
+        return False, [
+            Finding(
+                INFO,
+                topic,
+                f"{path} does not exist yet (the first run makes it, mode {project.MADE_MODE:04o})",
+            )
+        ]
     except OSError as e:
-        return False, [Finding(PROBLEM, topic, f"{path}: {e.strerror}", "check the path and its parents")]
+        return False, [
+            Finding(PROBLEM, topic, f"{path}: {e.strerror}", "check the path and its parents")
+        ]
     why = project.refusal(path, st)  # what every run does with it
     if why is not None:
-        return False, [Finding(PROBLEM, topic, f"{why}: every seq-hooks command refuses it",
-                               "remove it or correct it as said, or set SEQ_HOOKS_HOME to a directory of yours")]
+        return False, [
+            Finding(
+                PROBLEM,
+                topic,
+                f"{why}: every seq-hooks command refuses it",
+                "remove it or correct it as said, or set SEQ_HOOKS_HOME to a directory of yours",
+            )
+        ]
     mode = stat.S_IMODE(st.st_mode)
     if mode & ~project.MADE_MODE & 0o777:
-        return True, [Finding(PROBLEM, topic, f"{path} has mode {mode:04o}: others can read the queue and the logs",
-                              f"chmod {project.MADE_MODE:o} {path} (runs use it as it is: "
-                              f"{project.KEEPS_WHAT_IT_FINDS})")]
+        return True, [
+            Finding(
+                PROBLEM,
+                topic,
+                f"{path} has mode {mode:04o}: others can read the queue and the logs",
+                f"chmod {project.MADE_MODE:o} {path} (runs use it as it is: "
+                f"{project.KEEPS_WHAT_IT_FINDS})",
+            )
+        ]
     if not os.access(path, os.W_OK | os.X_OK):
         return False, [Finding(PROBLEM, topic, f"{path} is not writable", f"chmod u+rwx {path}")]
     return True, [Finding(OK, topic, f"{path}: yours, mode {mode:04o}")]
@@ -49,8 +68,14 @@ def state_dir_usable(path: str) -> tuple[bool, list[Finding]]:
 
 def state_dir(scene: Scene) -> list[Finding]:
     if scene.state_error is not None:
-        return [Finding(PROBLEM, "state dir", f"{scene.state_error}: every seq-hooks command refuses it",
-                        "give a full path")]
+        return [
+            Finding(
+                PROBLEM,
+                "state dir",
+                f"{scene.state_error}: every seq-hooks command refuses it",
+                "give a full path",
+            )
+        ]
     return state_dir_usable(scene.state)[1]
 
 
@@ -66,7 +91,10 @@ def logs(scene: Scene) -> list[Finding]:
             size += os.stat(os.path.join(log_dir, n)).st_size
         except OSError:
             pass
-    keep = f"keep_logs {settings.keep_logs or 'unlimited'}, keep_logs_mb {settings.keep_logs_mb or 'unlimited'}"
+    keep = (
+        f"keep_logs {settings.keep_logs or 'unlimited'}, keep_logs_mb "
+        f"{settings.keep_logs_mb or 'unlimited'}"
+    )
     return [Finding(OK, "logs", f"{len(names)} run logs, {size / MB:.1f} MB in {log_dir} ({keep})")]
 
 
@@ -81,12 +109,18 @@ def queues(scene: Scene) -> list[Finding]:
         t = s.ticket
         name = os.path.basename(s.path)
         what = f"pid {t.pid} ({display.fit(display.command(t.argv), 60)})" if t else "unreadable"
-        held = " while holding the lock" if t is not None and t.granted is not None else " while waiting"
+        held = (
+            " while holding the lock"
+            if t is not None and t.granted is not None
+            else " while waiting"
+        )
         out.append(Finding(PROBLEM, "stale ticket",
                            f"lock {s.lock_id}: {name}, {what}, is dead: it died{held if t else ''}",
                            "seq-hooks clean (the next caller of that lock also removes it)"))
     for lo in found:
-        procs = ", ".join(f"{pid} ({display.fit(display.clean(proctree.cmdline(pid)), 50)})" for pid in lo.pids)
+        procs = ", ".join(
+            f"{pid} ({display.fit(display.clean(proctree.cmdline(pid)), 50)})" for pid in lo.pids
+        )
         out.append(Finding(PROBLEM, "leftover processes",
                            f"run {lo.token[:12]}: {lo.why}; still running: pid {procs}",
                            "seq-hooks clean (ends them by their run token, TERM then KILL)"))
@@ -94,17 +128,29 @@ def queues(scene: Scene) -> list[Finding]:
         out.append(Finding(PROBLEM, "leftover cgroup", f"{g.path}, run {g.token[:12]}: {g.why}",
                            "seq-hooks clean (removes it; the next run's take-over also does)"))
     for u in untouched:
-        out.append(Finding(INFO, "unknown run",
-                           f"pid {', '.join(map(str, u.pids))} carry run {u.token[:12]}, which has no ticket and no "
-                           f"journal record; they hang under live pid {u.parent}, so it is most likely a "
-                           "`--no-lock` run in progress: left alone"))
+        out.append(
+            Finding(
+                INFO,
+                "unknown run",
+                f"pid {', '.join(map(str, u.pids))} carry run {u.token[:12]}, which has no ticket "
+                "and no "
+                f"journal record; they hang under live pid {u.parent}, so it is most likely a "
+                "`--no-lock` run in progress: left alone",
+            )
+        )
     for lock_id, qdir in tickets.all_queues(scene.state):
         if problem := wakeup.problem(qdir):
-            out.append(Finding(PROBLEM, "release FIFO",
-                               f"lock {display.clean(lock_id)}: {tickets.RELEASE} {problem}: a waiting head cannot be "
-                               "told of a release (it looks again every "
-                               f"{admission.RELEASE_RECHECK:g} s)",
-                               "seq-hooks clean (removes it; the next waiter makes a FIFO there)"))
+            out.append(
+                Finding(
+                    PROBLEM,
+                    "release FIFO",
+                    f"lock {display.clean(lock_id)}: {tickets.RELEASE} {problem}: a waiting head "
+                    "cannot be "
+                    "told of a release (it looks again every "
+                    f"{admission.RELEASE_RECHECK:g} s)",
+                    "seq-hooks clean (removes it; the next waiter makes a FIFO there)",
+                )
+            )
     if not out:
         out.append(Finding(OK, "queues", "no stale tickets, no leftover processes of dead runs"))
     return out
@@ -118,33 +164,60 @@ def git_hook(scene: Scene) -> list[Finding]:
     where = loc.hooks_dir + (f" (core.hooksPath {loc.hooks_path})" if loc.hooks_path else "")
     states = githook.installed(loc)
     if not states:
-        return [Finding(INFO, "git hook", f"not installed in {where}: commits run their hooks outside the lock",
-                        "seq-hooks install-git-hook (optional: the atomic-* hooks queue on their own)")]
+        return [
+            Finding(
+                INFO,
+                "git hook",
+                f"not installed in {where}: commits run their hooks outside the lock",
+                "seq-hooks install-git-hook (optional: the atomic-* hooks queue on their own)",
+            )
+        ]
     out = []
     for h in states:
         if h.state == "moved":
-            out.append(Finding(PROBLEM, "git hook",
-                               f"{h.hook_type}: `pre-commit install` moved ours to {h.hook_type}.legacy, so "
-                               "pre-commit's hooks run outside the lock", "seq-hooks install-git-hook"))
+            out.append(
+                Finding(
+                    PROBLEM,
+                    "git hook",
+                    f"{h.hook_type}: `pre-commit install` moved ours to {h.hook_type}.legacy, so "
+                    "pre-commit's hooks run outside the lock",
+                    "seq-hooks install-git-hook",
+                )
+            )
         elif not os.access(h.path, os.X_OK):
-            out.append(Finding(PROBLEM, "git hook", f"{h.path} is ours but not executable: git skips it",
-                               f"chmod +x {h.path}"))
+            out.append(
+                Finding(
+                    PROBLEM,
+                    "git hook",
+                    f"{h.path} is ours but not executable: git skips it",
+                    f"chmod +x {h.path}",
+                )
+            )
         elif why := githook.stash_window(h, scene.root):
-            out.append(Finding(WARNING, "git hook",
-                               f"{h.hook_type}: {why}: pre-commit runs in a process of its own after the chain's "
-                               "stash, and a save landing while it starts (a few hundred ms) makes it stash and "
-                               "check out the whole tree itself (docs/git.md)",
-                               "pre-commit in seq-hooks' environment (`pipx inject seq-hooks pre-commit`, or both "
-                               "in one venv), then seq-hooks install-git-hook again (for prek's hook: seq-hooks "
-                               "uninstall-git-hook, pre-commit install, seq-hooks install-git-hook)"))
+            out.append(
+                Finding(
+                    WARNING,
+                    "git hook",
+                    f"{h.hook_type}: {why}: pre-commit runs in a process of its own after the "
+                    "chain's "
+                    "stash, and a save landing while it starts (a few hundred ms) makes it stash "
+                    "and "
+                    "check out the whole tree itself (docs/git.md)",
+                    "pre-commit in seq-hooks' environment (`pipx inject seq-hooks pre-commit`, or "
+                    "both "
+                    "in one venv), then seq-hooks install-git-hook again (for prek's hook: "
+                    "seq-hooks "
+                    "uninstall-git-hook, pre-commit install, seq-hooks install-git-hook)",
+                )
+            )
         else:
             out.append(Finding(OK, "git hook", f"{h.hook_type}: ours, in {where}"))
     return out
 
 
 def shared_tree(scene: Scene) -> list[Finding]:
-    """A commit that has files at their index version now, a dead commit's stash not put back yet, and the
-    snapshots kept under refs/seq-hooks/kept/ (docs/design.md, "A shared working tree")."""
+    """A commit that has files at their index version now, a dead commit's stash not put back yet,
+    and the snapshots kept under refs/seq-hooks/kept/ (docs/design.md, "A shared working tree")."""
     from seq_hooks.sharedtree import view
 
     topic = "working tree"
@@ -153,7 +226,14 @@ def shared_tree(scene: Scene) -> list[Finding]:
         if s.live:
             out.append(Finding(INFO, topic, view.stashed_line(s)))
         else:
-            out.append(Finding(WARNING, topic, view.stashed_line(s), "seq-hooks status (any command puts it back)"))
+            out.append(
+                Finding(
+                    WARNING,
+                    topic,
+                    view.stashed_line(s),
+                    "seq-hooks status (any command puts it back)",
+                )
+            )
     for k in view.kept(scene.root):
         out.append(Finding(INFO, topic, view.kept_line(k)))
     return out or [Finding(OK, topic, "no commit has files stashed, no snapshot kept")]

@@ -1,5 +1,5 @@
-"""Checks of fan-out inside a unit: a pytest configuration that starts xdist workers (`-n auto`, `-n N` in
-addopts), and what the `threads` setting does about it."""
+"""Checks of fan-out inside a unit: a pytest configuration that starts xdist workers (`-n auto`, `-n
+N` in addopts), and what the `threads` setting does about it."""
 from __future__ import annotations
 
 import configparser
@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 
 TOPIC = "pytest"
 # where pytest reads addopts from, in its order: (file, section)
-INI_FILES = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("pyproject.toml", ""), ("tox.ini", "pytest"),
-             ("setup.cfg", "tool:pytest"))
+INI_FILES = (
+    ("pytest.ini", "pytest"),
+    (".pytest.ini", "pytest"),
+    ("pyproject.toml", ""),
+    ("tox.ini", "pytest"),
+    ("setup.cfg", "tool:pytest"),
+)
 
 
 def _ini_addopts(path: str, section: str) -> str | None:
@@ -50,7 +55,8 @@ def _toml_addopts(path: str) -> str | None:
 
 
 def addopts(root: str) -> tuple[str, str] | None:
-    """(file, addopts) of the pytest configuration pytest would use at the project root, when it has addopts."""
+    """(file, addopts) of the pytest configuration pytest would use at the project root, when it has
+    addopts."""
     for name, section in INI_FILES:
         path = os.path.join(root, name)
         if not os.path.isfile(path):
@@ -62,7 +68,8 @@ def addopts(root: str) -> tuple[str, str] | None:
 
 
 def workers(options: str) -> str | None:
-    """The xdist worker count in `options` ("auto", "logical" or a number), None when it has none."""
+    """The xdist worker count in `options` ("auto", "logical" or a number), None when it has
+    none."""
     try:
         words = shlex.split(options)
     except ValueError:
@@ -72,8 +79,9 @@ def workers(options: str) -> str | None:
         for flag in ("-n", "--numprocesses"):
             if word == flag and i + 1 < len(words):
                 found = words[i + 1]
-            elif word.startswith(flag + "=") or (flag == "-n" and word.startswith("-n") and len(word) > 2
-                                                   and word[2:3] != "-"):
+            elif word.startswith(flag + "=") or (
+                flag == "-n" and word.startswith("-n") and len(word) > 2 and word[2:3] != "-"
+            ):
                 found = word[len(flag) + 1:] if word.startswith(flag + "=") else word[2:]
     return found
 
@@ -89,17 +97,36 @@ def fan_out(scene: Scene) -> list[Finding]:
         # what a unit's environment gets from `threads`, as the runner adds it (threadcaps.caps)
         capped = caps(threads, {}).get(XDIST_WORKERS) if threads else None
         if capped is not None:
-            return [Finding(INFO, TOPIC, f"{name}: addopts has `-n {n}`; seq-hooks sets {XDIST_WORKERS}={capped} in "
-                                         f"every unit (threads = {threads}), so a unit starts {capped} "
-                                         f"worker{'s' * (capped != '1')}; atomic-pytest runs with {no_workers}")]
-        return [Finding(PROBLEM, TOPIC, f"{name}: addopts has `-n {n}`: `seq-hooks run -- pytest` (or `make test` "
-                                        "through it) starts one xdist worker per CPU inside one unit, behind the "
-                                        f"queue's back (atomic-pytest adds {no_workers}, nothing else does)",
-                        f"set `threads = 1` (or N) in [tool.seq-hooks]: every unit then gets {XDIST_WORKERS} and "
-                        "the other tools' caps")]
+            return [
+                Finding(
+                    INFO,
+                    TOPIC,
+                    f"{name}: addopts has `-n {n}`; seq-hooks sets {XDIST_WORKERS}={capped} in "
+                    f"every unit (threads = {threads}), so a unit starts {capped} "
+                    f"worker{'s' * (capped != '1')}; atomic-pytest runs with {no_workers}",
+                )
+            ]
+        return [
+            Finding(
+                PROBLEM,
+                TOPIC,
+                f"{name}: addopts has `-n {n}`: `seq-hooks run -- pytest` (or `make test` "
+                "through it) starts one xdist worker per CPU inside one unit, behind the "
+                f"queue's back (atomic-pytest adds {no_workers}, nothing else does)",
+                "set `threads = 1` (or N) in [tool.seq-hooks]: every unit then gets "
+                f"{XDIST_WORKERS} and "
+                "the other tools' caps",
+            )
+        ]
     if n.isdigit() and threads and int(n) <= threads:
         return [Finding(INFO, TOPIC, f"{name}: addopts has `-n {n}`, within threads = {threads}")]
-    return [Finding(PROBLEM, TOPIC, f"{name}: addopts has `-n {n}`: every pytest run starts {n} xdist workers inside "
-                                    "one unit; a fixed count is not reachable from the environment, so `threads` "
-                                    f"cannot cap it (atomic-pytest adds {no_workers})",
-                    "use `-n auto` with `threads = N` in [tool.seq-hooks], or leave -n out of addopts")]
+    return [
+        Finding(
+            PROBLEM,
+            TOPIC,
+            f"{name}: addopts has `-n {n}`: every pytest run starts {n} xdist workers inside "
+            "one unit; a fixed count is not reachable from the environment, so `threads` "
+            f"cannot cap it (atomic-pytest adds {no_workers})",
+            "use `-n auto` with `threads = N` in [tool.seq-hooks], or leave -n out of addopts",
+        )
+    ]

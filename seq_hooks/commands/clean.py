@@ -1,8 +1,9 @@
-"""`seq-hooks clean [--dry-run]`: removes stale queue entries, ends leftover processes of dead runs, and stops the
-resident daemons (atomic-mypy's mypy daemons: by the pid and start time in their records).
+"""`seq-hooks clean [--dry-run]`: removes stale queue entries, ends leftover processes of dead runs,
+and stops the resident daemons (atomic-mypy's mypy daemons: by the pid and start time in their
+records).
 
-Processes are found by their run token (SEQ_HOOKS_RUN) only, never by name: the guides' kill-orphans script
-ended every pytest on the machine. Nothing else is touched.
+Processes are found by their run token (SEQ_HOOKS_RUN) only, never by name: the guides' kill-orphans
+script ended every pytest on the machine. Nothing else is touched.
 """
 from __future__ import annotations
 
@@ -16,15 +17,18 @@ from seq_hooks.process import proctree, rungroup
 from seq_hooks.sharedtree import view
 
 OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would be done, do nothing"),)
-SUMMARY = ("Remove queue tickets whose process is dead (and empty nested queues), end the "
-           "processes still carrying the run token of a dead run (a dead commit's stash is put "
-           "back first), remove the cgroups (--max-procs) of runs that are over, and stop the resident "
-           "daemons (atomic-mypy's). Never matches processes by name. Snapshots kept under "
-           "refs/seq-hooks/kept/ are listed, never removed.")
+SUMMARY = (
+    "Remove queue tickets whose process is dead (and empty nested queues), end the "
+    "processes still carrying the run token of a dead run (a dead commit's stash is put "
+    "back first), remove the cgroups (--max-procs) of runs that are over, and stop the resident "
+    "daemons (atomic-mypy's). Never matches processes by name. Snapshots kept under "
+    "refs/seq-hooks/kept/ are listed, never removed."
+)
 
 
 def _say(text: str) -> None:
-    sys.stdout.write(display.clean(text) + "\n")  # names from the state dir never drive the terminal
+    # names from the state dir never drive the terminal
+    sys.stdout.write(display.clean(text) + "\n")
 
 
 def _proc(pid: int) -> str:
@@ -40,7 +44,8 @@ def _ticket(s: leftovers.StaleTicket) -> str:
 
 
 def _end_leftovers(found: list[leftovers.Leftover], dry: bool, grace: float) -> tuple[int, bool]:
-    """Ends (or, dry, names) the processes of dead runs: (how many, whether all that should end did)."""
+    """Ends (or, dry, names) the processes of dead runs: (how many, whether all that should end
+    did)."""
     did = 0
     ok = True
     for lo in found:
@@ -55,14 +60,20 @@ def _end_leftovers(found: list[leftovers.Leftover], dry: bool, grace: float) -> 
         for pid in ended:
             _say(f"ended {names[pid]} of dead run {short}: {lo.why}")
         for pid in survivors:
-            _say(f"could not end {names[pid]} of dead run {short} (not ours to signal, or unkillable)")
+            _say(
+                f"could not end {names[pid]} of dead run {short} (not ours to signal, or "
+                "unkillable)"
+            )
             ok = False
         did += len(ended)
     return did, ok
 
 
-def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> tuple[int, frozenset[str]]:
-    """Removes (or, dry, names) the stale tickets: (how many, the paths a dry run counts as gone)."""
+def _remove_stale(
+    state: str, stale: list[leftovers.StaleTicket], dry: bool
+) -> tuple[int, frozenset[str]]:
+    """Removes (or, dry, names) the stale tickets: (how many, the paths a dry run counts as
+    gone)."""
     if dry:
         for s in stale:
             _say(f"would remove stale ticket {_ticket(s)}")
@@ -78,8 +89,8 @@ def _remove_stale(state: str, stale: list[leftovers.StaleTicket], dry: bool) -> 
 
 
 def _replace_release_fifos(state: str, dry: bool) -> tuple[int, bool]:
-    """Removes (or, dry, names) what is in the place of a queue's release FIFO but is not one we can use (a waiter
-    makes a new FIFO): (how many, whether each could be removed)."""
+    """Removes (or, dry, names) what is in the place of a queue's release FIFO but is not one we can
+    use (a waiter makes a new FIFO): (how many, whether each could be removed)."""
     did, ok = 0, True
     for lock_id, qdir in tickets.all_queues(state):
         problem = wakeup.problem(qdir)
@@ -91,7 +102,10 @@ def _replace_release_fifos(state: str, dry: bool) -> tuple[int, bool]:
         elif tickets.remove(wakeup.fifo_path(qdir)):
             _say(f"removed {what} (the next waiter makes a FIFO there)")
         else:
-            _say(f"could not remove {what}: remove it yourself (a directory that is not empty is not ours to empty)")
+            _say(
+                f"could not remove {what}: remove it yourself (a directory that is not empty is "
+                "not ours to empty)"
+            )
             ok = False
             continue
         did += 1
@@ -127,7 +141,8 @@ def _remove_groups(state: str, stale: list[leftovers.StaleTicket], log_dir: str,
 
 
 def _stop_daemons(state: str, dry: bool) -> tuple[int, bool]:
-    """Stops (or, dry, names) the resident daemons (atomic-mypy's): (how many, whether all are gone)."""
+    """Stops (or, dry, names) the resident daemons (atomic-mypy's): (how many, whether all are
+    gone)."""
     from seq_hooks.daemons import record, tend
 
     if dry:
@@ -140,7 +155,10 @@ def _stop_daemons(state: str, dry: bool) -> tuple[int, bool]:
         _say(f"stopped the {r.kind} daemon of {r.worktree} (pid {r.pid})" if r.pid else
              f"forgot that the {r.kind} daemon of {r.worktree} could not start")
     for r in left:
-        _say(f"could not stop the {r.kind} daemon of {r.worktree} (pid {r.pid}: not ours to signal, or unkillable)")
+        _say(
+            f"could not stop the {r.kind} daemon of {r.worktree} (pid {r.pid}: not ours to signal, "
+            "or unkillable)"
+        )
     return len(stopped) + len(left), not left
 
 
@@ -161,8 +179,11 @@ def main(argv: list[str]) -> int:
     did = ended + groups + removed + replaced + _remove_nested(state, gone, dry) + stopped
     for u in untouched:
         pids = ", ".join(str(p) for p in u.pids)
-        _say(f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record yet and hangs "
-             f"under live {_proc(u.parent)} (a --no-lock run, most likely)")
+        _say(
+            f"left alone: pid {pids} of run {u.token[:12]}: it has no ticket and no journal record "
+            "yet and hangs "
+            f"under live {_proc(u.parent)} (a --no-lock run, most likely)"
+        )
     for k in view.kept(ctx.project.root):  # the user's edits: said, never removed
         _say(view.kept_line(k))
     if not did:

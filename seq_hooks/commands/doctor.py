@@ -1,8 +1,9 @@
 """`seq-hooks doctor`: checks the setup and the machine, and says how to fix each problem found.
 
-The guides' ensure-sequential.sh, done properly: it changes nothing (its `chmod` and hook rewriting are the
-job of `install-git-hook` and `clean`), reads the queue without taking it, and finds leftover processes by run
-token only. Exit 0 when healthy, 1 when any problem was found. The checks live in seq_hooks/checks/.
+The guides' ensure-sequential.sh, done properly: it changes nothing (its `chmod` and hook rewriting
+are the job of `install-git-hook` and `clean`), reads the queue without taking it, and finds
+leftover processes by run token only. Exit 0 when healthy, 1 when any problem was found. The checks
+live in seq_hooks/checks/.
 """
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ import sys
 from collections.abc import Callable
 
 from seq_hooks import config, display, project
-from seq_hooks.checks import INFO, OK, PROBLEM, WARNING, Finding, Scene, environment, memory, precommit, setup, threads
+from seq_hooks.checks import (
+    INFO,
+    OK,
+    PROBLEM,
+    WARNING,
+    Finding,
+    Scene,
+    environment,
+    memory,
+    precommit,
+    setup,
+    threads,
+)
 from seq_hooks.checks.capacity import capacity_check
 from seq_hooks.checks.daemons import daemon_check
 from seq_hooks.checks.guides import leftover_calls
@@ -20,10 +33,15 @@ from seq_hooks.errors import OK as EXIT_OK
 from seq_hooks.options import Option, parse
 
 OPTIONS: tuple[Option, ...] = ()
-SUMMARY = ("Check the configuration, the state directory, stale queue entries, leftover processes of dead runs, "
-           "the git hook, a commit's stash and kept snapshots, the pre-commit configuration, memory enforcement, "
-           "each lock's slots and memory budget (and the setting that fits this machine), atomic-mypy's daemons "
-           "and the guides' environment variables. Changes nothing; exit 1 when something needs fixing.")
+SUMMARY = (
+    "Check the configuration, the state directory, stale queue entries, leftover processes of dead "
+    "runs, "
+    "the git hook, a commit's stash and kept snapshots, the pre-commit configuration, memory "
+    "enforcement, "
+    "each lock's slots and memory budget (and the setting that fits this machine), atomic-mypy's "
+    "daemons "
+    "and the guides' environment variables. Changes nothing; exit 1 when something needs fixing."
+)
 
 CHECKS: tuple[Callable[[Scene], list[Finding]], ...] = (
     setup.configuration,
@@ -70,12 +88,16 @@ def render(root: str, findings: list[Finding], colour: bool) -> str:
     clean = display.clean  # what the findings quote from the state dir never drives the terminal
     lines = [f"seq-hooks doctor: {clean(root)}"]
     for f in findings:
-        label = display.paint(f"{f.level.upper() if f.level == PROBLEM else f.level:<8}", codes[f.level], colour)
+        label = display.paint(
+            f"{f.level.upper() if f.level == PROBLEM else f.level:<8}", codes[f.level], colour
+        )
         lines.append(f"  {label} {clean(f.topic):<{width}}  {clean(f.text)}")
         if f.fix:
             lines.append(f"  {'':<8} {'':<{width}}  fix: {clean(f.fix)}")
     problems = sum(1 for f in findings if f.level == PROBLEM)
-    lines.append(f"{problems} problem{'s' if problems != 1 else ''} found" if problems else "healthy")
+    lines.append(
+        f"{problems} problem{'s' if problems != 1 else ''} found" if problems else "healthy"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,9 @@
-"""`seq-hooks git [OPTIONS] -- ARGS`: git under the project's `git` lock, so concurrent git commands in one
-repository (and its worktrees) take turns instead of failing on index.lock.
+"""`seq-hooks git [OPTIONS] -- ARGS`: git under the project's `git` lock, so concurrent git commands
+in one repository (and its worktrees) take turns instead of failing on index.lock.
 
-Inside a git hook, or under a `git` lock our ancestor holds, git runs at once (supervised, without the lock):
-the git command that started the hook holds the lock, or the index, and waits for the hook to end.
+Inside a git hook, or under a `git` lock our ancestor holds, git runs at once (supervised, without
+the lock): the git command that started the hook holds the lock, or the index, and waits for the
+hook to end.
 """
 from __future__ import annotations
 
@@ -19,21 +20,36 @@ from seq_hooks.runner import Request, execute
 
 LOCK = GIT_LOCK
 OPTIONS = (
-    Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the git lock", "S"),
-    Option(("--timeout",), "timeout", "float", "kill git and its hooks after S seconds (default: only the "
-           "pipeline_timeout)", "S"),
+    Option(
+        ("--max-wait",),
+        "max_wait",
+        "float",
+        "give up (exit 75) after waiting S seconds for the git lock",
+        "S",
+    ),
+    Option(
+        ("--timeout",),
+        "timeout",
+        "float",
+        "kill git and its hooks after S seconds (default: only the pipeline_timeout)",
+        "S",
+    ),
     Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks while waiting"),
 )
 USAGE_LINE = "[OPTIONS] -- GIT-ARGS..."
-SUMMARY = ("Runs git under the project's `git` lock; output and exit status are git's. Inside a git hook, or under\n"
-           "a held `git` lock, git runs at once. `seq-hooks git status` (no options) works without `--` too.")
+SUMMARY = (
+    "Runs git under the project's `git` lock; output and exit status are git's. Inside a git hook, "
+    "or under\n"
+    "a held `git` lock, git runs at once. `seq-hooks git status` (no options) works without `--` "
+    "too."
+)
 # set by git for the hooks it runs: GIT_INDEX_FILE for the commit hooks, GIT_DIR in linked worktrees
 HOOK_ENV = ("GIT_INDEX_FILE", "GIT_DIR")
 
 
 def _git_ancestor(root: str) -> int | None:
-    """A git process among our ancestors working in this worktree: we run inside its hook (even when a hook
-    manager cleaned GIT_* out of the environment)."""
+    """A git process among our ancestors working in this worktree: we run inside its hook (even when
+    a hook manager cleaned GIT_* out of the environment)."""
     for pid in proctree.ancestors(limit=64):
         if pid <= 1:
             return None
@@ -53,8 +69,9 @@ def direct_reason(state_dir: str, root: str, env: dict[str, str]) -> str | None:
         if held:
             return f"under the git lock held by pid {held[0].pid}"
     if proctree.use_proc():
-        # the process tree decides: GIT_DIR or GIT_INDEX_FILE exported by a user or a script (a bare dotfiles
-        # repository, a temporary index) is no hook, and git commands there still contend for the same locks
+        # the process tree decides: GIT_DIR or GIT_INDEX_FILE exported by a user or a script (a bare
+        # dotfiles repository, a temporary index) is no hook, and git commands there still contend
+        # for the same locks
         pid = _git_ancestor(root)
         return None if pid is None else f"inside a git hook of pid {pid}"
     for name in HOOK_ENV:  # without /proc, git's hook variables are the only sign
@@ -64,7 +81,8 @@ def direct_reason(state_dir: str, root: str, env: dict[str, str]) -> str | None:
 
 
 def _split(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(our options, git's arguments): `seq-hooks git [OPTIONS] -- ARGS`, or `seq-hooks git ARGS`."""
+    """(our options, git's arguments): `seq-hooks git [OPTIONS] -- ARGS`, or `seq-hooks git
+    ARGS`."""
     if argv and not argv[0].startswith("-"):
         return [], argv
     if "--" not in argv:
@@ -80,23 +98,39 @@ def main(argv: list[str]) -> int:
     parsed = parse(ours, OPTIONS, prog="seq-hooks git", usage=USAGE_LINE, summary=SUMMARY)
     if not args:
         raise UsageError("no git arguments given (seq-hooks git -- ARGS)")
-    return run_git(args, prog="seq-hooks git", max_wait=parsed.number("max_wait"), timeout=parsed.number("timeout"),
-                   quiet=parsed.flag("quiet"))
+    return run_git(
+        args,
+        prog="seq-hooks git",
+        max_wait=parsed.number("max_wait"),
+        timeout=parsed.number("timeout"),
+        quiet=parsed.flag("quiet"),
+    )
 
 
-def run_git(args: list[str], *, prog: str, max_wait: float | None = None, timeout: float | None = None,
-            quiet: bool = False) -> int:
-    """Runs `git ARGS` under the project's git lock (at once inside a git hook or a held git lock): git's exit
-    status. `seq-hooks git` and `git-safe ARGS` both come here."""
+def run_git(
+    args: list[str],
+    *,
+    prog: str,
+    max_wait: float | None = None,
+    timeout: float | None = None,
+    quiet: bool = False,
+) -> int:
+    """Runs `git ARGS` under the project's git lock (at once inside a git hook or a held git lock):
+    git's exit status. `seq-hooks git` and `git-safe ARGS` both come here."""
     ctx = context.load(gitwords.working_dir(args))
     s = ctx.settings
     why = direct_reason(ctx.state_dir, ctx.project.root, dict(os.environ))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     request = Request(
         argv=["git", *args],
-        # a commit's hooks are a whole pipeline: bounded by pipeline_timeout, each unit inside by its own limits
-        limits=runner.limits(s, timeout=s.pipeline_timeout if timeout is None else timeout, memory_limit_mb=0,
-                             max_procs=0),
+        # a commit's hooks are a whole pipeline: bounded by pipeline_timeout, each unit inside by
+        # its own limits
+        limits=runner.limits(
+            s,
+            timeout=s.pipeline_timeout if timeout is None else timeout,
+            memory_limit_mb=0,
+            max_procs=0,
+        ),
         lock=None if why else LOCK,
         max_wait=max_wait if max_wait is not None else s.max_wait,
         quiet=quiet,

@@ -1,4 +1,5 @@
-"""`seq-hooks history [-n N] [--failed] [--json]`: the most recent units from the journal, newest last."""
+"""`seq-hooks history [-n N] [--failed] [--json]`: the most recent units from the journal, newest
+last."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,19 @@ from seq_hooks.options import Option, parse
 OPTIONS = (
     Option(("-n", "--count"), "count", "int", "show the last N runs (default 20; 0 = all)", "N"),
     Option(("--failed",), "failed", help="only the runs that did not exit 0"),
-    Option(("--json",), "json", help="print one JSON object: {\"version\": 1, \"runs\": [journal records]}"),
+    Option(
+        ("--json",), "json", help='print one JSON object: {"version": 1, "runs": [journal records]}'
+    ),
 )
-SUMMARY = "Recent runs from the journal: when, lock, how long each waited and ran, its exit and why, peak memory."
+SUMMARY = (
+    "Recent runs from the journal: when, lock, how long each waited and ran, its exit and why, "
+    "peak memory."
+)
 
 
 def lock_name(lock: object) -> str:
-    """`default/nested/<token>` shortened to `default/nested/<8 hex>`; no lock (--no-lock) is `-`."""
+    """`default/nested/<token>` shortened to `default/nested/<8 hex>`; no lock (--no-lock) is
+    `-`."""
     if not isinstance(lock, str):
         return "-"
     parts = lock.split("/")
@@ -42,7 +49,8 @@ def rows(records: list[journal.Record]) -> list[list[str]]:
             reason += f" (attempt {r.attempts})"
         if r.daemon:  # atomic-mypy: answered by a warm daemon, one started for it, or plain mypy
             reason += f" (daemon: {r.daemon})"
-        out.append([display.clean(cell) for cell in (  # every field comes from the journal: none drives the terminal
+        # every field comes from the journal: none drives the terminal
+        out.append([display.clean(cell) for cell in (
             display.clock(r.started or r.enqueued or None),
             lock_name(r.lock),
             display.seconds(r.waited_s),
@@ -74,7 +82,9 @@ def render(records: list[journal.Record], width: int | None, colour: bool) -> li
 
 
 def main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="seq-hooks history", usage="[-n N] [--failed] [--json]", summary=SUMMARY)
+    parsed = parse(
+        argv, OPTIONS, prog="seq-hooks history", usage="[-n N] [--failed] [--json]", summary=SUMMARY
+    )
     count = parsed.integer("count")
     ctx = context.load()
     read = journal.read_all(ctx.state_dir)
@@ -85,7 +95,11 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(json.dumps({"version": 1, "runs": [r._asdict() for r in records]}) + "\n")
         return OK
     if not records:
-        sys.stdout.write("no failed runs in the journal\n" if parsed.flag("failed") else "no runs in the journal yet\n")
+        sys.stdout.write(
+            "no failed runs in the journal\n"
+            if parsed.flag("failed")
+            else "no runs in the journal yet\n"
+        )
         return OK
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else None

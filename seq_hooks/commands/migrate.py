@@ -1,11 +1,12 @@
 """`seq-hooks migrate [--dry-run]`: moves a repository off the two bash guides' scripts.
 
-What still calls them (guide_scripts.find: git hooks, pre-commit entries, Makefile lines, .sequential-aliases,
-CI workflows) is rewritten to the seq-hooks command that does each script's job: a guide git hook is renamed to
-`<name>.from-the-guides` (git runs no hook by that name) and, where it was the live hook, seq-hooks' own hook is
-installed in its place (it runs pre-commit under the project's lock, as the guides' hook did); in the files each
-call is replaced on its line, the rest of the file byte for byte. What has no one-line replacement is listed with
-what to do by hand. Exit 0 when nothing is left, 1 when something is left to do by hand.
+What still calls them (guide_scripts.find: git hooks, pre-commit entries, Makefile lines,
+.sequential-aliases, CI workflows) is rewritten to the seq-hooks command that does each script's
+job: a guide git hook is renamed to `<name>.from-the-guides` (git runs no hook by that name) and,
+where it was the live hook, seq-hooks' own hook is installed in its place (it runs pre-commit under
+the project's lock, as the guides' hook did); in the files each call is replaced on its line, the
+rest of the file byte for byte. What has no one-line replacement is listed with what to do by hand.
+Exit 0 when nothing is left, 1 when something is left to do by hand.
 """
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ from seq_hooks.guide_scripts import Call
 from seq_hooks.options import Option, parse
 
 OPTIONS = (Option(("--dry-run",), "dry_run", help="say what would change, change nothing"),)
-SUMMARY = ("Rewrite what still calls the guides' scripts (scripts/wait_all.sh, sequential-executor.sh, ...): git\n"
-           "hooks (live, .seq-hooks-orig, .legacy), pre-commit entries, Makefile lines, .sequential-aliases, CI\n"
-           "workflows, each to the seq-hooks command that does the same job. seq-hooks doctor lists them first.")
+SUMMARY = (
+    "Rewrite what still calls the guides' scripts (scripts/wait_all.sh, sequential-executor.sh, "
+    "...): git\n"
+    "hooks (live, .seq-hooks-orig, .legacy), pre-commit entries, Makefile lines, "
+    ".sequential-aliases, CI\n"
+    "workflows, each to the seq-hooks command that does the same job. seq-hooks doctor lists them "
+    "first."
+)
 
 
 def _say(text: str) -> None:
@@ -51,7 +57,8 @@ def _hook(call: Call, dry: bool) -> None:
 
 
 def _write_like(path: str, text: str) -> None:
-    """Replaces the file's content, keeping its mode; a reader sees the old file or the new, never half."""
+    """Replaces the file's content, keeping its mode; a reader sees the old file or the new, never
+    half."""
     mode = os.stat(path).st_mode & 0o7777
     tmp = f"{path}.seq-hooks-migrate-{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -67,7 +74,8 @@ def _write_like(path: str, text: str) -> None:
 
 
 def _text_file(path: str, calls: list[Call], dry: bool) -> int:
-    """Rewrites the lines of `path` that have a replacement; returns how many are left to do by hand."""
+    """Rewrites the lines of `path` that have a replacement; returns how many are left to do by
+    hand."""
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
         lines = f.read().splitlines(keepends=True)
     left = 0

@@ -1,12 +1,14 @@
-"""Writing a file the user named (`report --html FILE`): whole or not at all, without being aimed elsewhere.
+"""Writing a file the user named (`report --html FILE`): whole or not at all, without being aimed
+elsewhere.
 
-The text goes to a temporary file in the same directory, is fsynced and renamed over FILE, so FILE is either the
-old one or the whole new one. A FILE that is a symlink of ours is written through (the link stays); one owned by
-someone else is refused (a link planted in a shared directory such as /tmp must not aim our write at a file). A
-FIFO or a device is written to as it is, as a shell's `>` would, and so is our own standard output or error named
-as a file (`/dev/stdout` into a pipe, a terminal or a file the shell opened for us: `/dev/stdout` is root's link
-to /proc/self/fd/1, whose target reads `pipe:[N]`, and a file replaced by a rename would leave the shell's
-descriptor on the old one).
+The text goes to a temporary file in the same directory, is fsynced and renamed over FILE, so FILE
+is either the old one or the whole new one. A FILE that is a symlink of ours is written through (the
+link stays); one owned by someone else is refused (a link planted in a shared directory such as /tmp
+must not aim our write at a file). A FIFO or a device is written to as it is, as a shell's `>`
+would, and so is our own standard output or error named as a file (`/dev/stdout` into a pipe, a
+terminal or a file the shell opened for us: `/dev/stdout` is root's link to /proc/self/fd/1, whose
+target reads `pipe:[N]`, and a file replaced by a rename would leave the shell's descriptor on the
+old one).
 """
 from __future__ import annotations
 
@@ -35,14 +37,16 @@ def _target(path: str) -> str:
     if not stat.S_ISLNK(st.st_mode):
         return target
     if st.st_uid != os.geteuid():
-        raise FatalError(f"cannot write {path}: it is a symlink owned by uid {st.st_uid}, not followed", FAILED)
+        raise FatalError(
+            f"cannot write {path}: it is a symlink owned by uid {st.st_uid}, not followed", FAILED
+        )
     return os.path.realpath(target)
 
 
 def _ours_to_write_through(path: str) -> bool:
-    """Whether `path`, its links followed, is what a shell's `>` writes to in place: a FIFO, a terminal or another
-    device (a block device not through someone else's link), a socket (refused by open), or the file our own
-    stdout or stderr is."""
+    """Whether `path`, its links followed, is what a shell's `>` writes to in place: a FIFO, a
+    terminal or another device (a block device not through someone else's link), a socket (refused
+    by open), or the file our own stdout or stderr is."""
     try:
         st = os.stat(path)
         link = os.lstat(path)
@@ -64,8 +68,8 @@ def _same(st: os.stat_result, fd: int) -> bool:
 
 
 def names_stdout(path: str) -> bool:
-    """Whether `path` is where our stdout goes (/dev/stdout, /dev/fd/1, the file or pipe it is): a note about the
-    file written belongs on stderr then, not inside the file."""
+    """Whether `path` is where our stdout goes (/dev/stdout, /dev/fd/1, the file or pipe it is): a
+    note about the file written belongs on stderr then, not inside the file."""
     try:
         return _same(os.stat(path), STDOUT)
     except OSError:
@@ -73,7 +77,8 @@ def names_stdout(path: str) -> bool:
 
 
 def _write_through(path: str, data: bytes) -> None:
-    """Writes to what `path` names in place, as a shell's `>` does (no rename: a FIFO, a device, our own stdout)."""
+    """Writes to what `path` names in place, as a shell's `>` does (no rename: a FIFO, a device, our
+    own stdout)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
     except OSError as e:
@@ -87,7 +92,8 @@ def _write_through(path: str, data: bytes) -> None:
 
 
 def write(path: str, text: str) -> None:
-    """Temp file in the same directory, fsync, rename: FILE is either the old one or the whole new one."""
+    """Temp file in the same directory, fsync, rename: FILE is either the old one or the whole new
+    one."""
     data = text.encode(errors="replace")
     if _ours_to_write_through(path):
         _write_through(path, data)
@@ -95,7 +101,9 @@ def write(path: str, text: str) -> None:
     target = _target(path)
     directory = os.path.dirname(target)
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
+        )
     except OSError as e:
         raise FatalError(f"cannot write {path}: {e.strerror}", FAILED) from None
     try:

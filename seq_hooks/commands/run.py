@@ -1,4 +1,5 @@
-"""`seq-hooks run [OPTIONS] -- CMD [ARGS...]`: wait for the project lock, run CMD supervised, release."""
+"""`seq-hooks run [OPTIONS] -- CMD [ARGS...]`: wait for the project lock, run CMD supervised,
+release."""
 from __future__ import annotations
 
 import os
@@ -13,39 +14,82 @@ from seq_hooks.process.spawn import which
 from seq_hooks.runner import Request, Result, execute
 
 OPTIONS = (
-    Option(("--timeout",), "timeout", "float", "kill the whole tree after S seconds (0 = none)", "S"),
-    Option(("--kill-after",), "kill_after", "float", "grace before SIGKILL once the kill signal is sent", "S"),
-    Option(("--kill-signal",), "kill_signal", "str", "signal sent on timeout (default TERM)", "SIG"),
-    Option(("--memory-limit",), "memory_limit", "int", "whole-tree resident memory limit (0 = none)", "MB"),
+    Option(
+        ("--timeout",), "timeout", "float", "kill the whole tree after S seconds (0 = none)", "S"
+    ),
+    Option(
+        ("--kill-after",),
+        "kill_after",
+        "float",
+        "grace before SIGKILL once the kill signal is sent",
+        "S",
+    ),
+    Option(
+        ("--kill-signal",), "kill_signal", "str", "signal sent on timeout (default TERM)", "SIG"
+    ),
+    Option(
+        ("--memory-limit",),
+        "memory_limit",
+        "int",
+        "whole-tree resident memory limit (0 = none)",
+        "MB",
+    ),
     Option(("--max-procs",), "max_procs", "int", "most live processes in the tree (0 = none)", "N"),
-    Option(("--retry",), "retry", "int", "run again up to N more times after a failure or timeout", "N"),
-    Option(("--max-wait",), "max_wait", "float", "give up (exit 75) after waiting S seconds for the lock", "S"),
+    Option(
+        ("--retry",), "retry", "int", "run again up to N more times after a failure or timeout", "N"
+    ),
+    Option(
+        ("--max-wait",),
+        "max_wait",
+        "float",
+        "give up (exit 75) after waiting S seconds for the lock",
+        "S",
+    ),
     Option(("--lock",), "lock", "str", "the queue to join (default: default)", "NAME"),
     Option(("--no-lock",), "no_lock", help="supervise only, do not queue"),
-    Option(("--pipeline",), "pipeline", help="CMD is a whole pipeline (a git hook's chain): its timeout is "
-           "pipeline_timeout"),
-    Option(("--stash",), "stash", help="put the files with unstaged edits at their index version while CMD runs "
-           "and back after, never over another writer's save (the git hook runs pre-commit so)"),
+    Option(
+        ("--pipeline",),
+        "pipeline",
+        help="CMD is a whole pipeline (a git hook's chain): its timeout is pipeline_timeout",
+    ),
+    Option(
+        ("--stash",),
+        "stash",
+        help="put the files with unstaged edits at their index version while CMD runs "
+        "and back after, never over another writer's save (the git hook runs pre-commit so)",
+    ),
     Option(("--json",), "json", help="capture the output and print one JSON result object"),
     Option(("--log",), "log", "str", "write the run's log to FILE", "FILE"),
     Option(("-q", "--quiet"), "quiet", help="no notes from seq-hooks, only the command's output"),
     Option(("--shell",), "shell", help="CMD is one shell command line: run it with sh -c"),
-    Option(("--threads",), "threads", "int", "cap the tools' own threads and workers in the unit (0 = leave them)",
-           "N"),
-    Option(("-v", "--verbose"), "verbose", help="say what is about to run (lock, limits, executable), and a summary "
-           "after"),
+    Option(
+        ("--threads",),
+        "threads",
+        "int",
+        "cap the tools' own threads and workers in the unit (0 = leave them)",
+        "N",
+    ),
+    Option(
+        ("-v", "--verbose"),
+        "verbose",
+        help="say what is about to run (lock, limits, executable), and a summary after",
+    ),
 )
 USAGE_LINE = "[OPTIONS] [--] CMD [ARGS...]"
-SUMMARY = ("Wait for the project lock, run CMD with its whole process tree supervised, release the lock.\n"
-           "seq-hooks' options come before CMD; every word from CMD on is the command's own\n"
-           "(`seq-hooks run pytest -q --timeout 5`: -q and --timeout go to pytest). `--` before CMD is optional.")
+SUMMARY = (
+    "Wait for the project lock, run CMD with its whole process tree supervised, release the lock.\n"
+    "seq-hooks' options come before CMD; every word from CMD on is the command's own\n"
+    "(`seq-hooks run pytest -q --timeout 5`: -q and --timeout go to pytest). `--` before CMD is "
+    "optional."
+)
 
 
 def parse_signal(raw: str) -> int:
     name = raw.upper()
     if name.isdigit():
         number = int(name)
-        if number in signal.valid_signals():  # not 0, nor those the C library keeps for itself (32, 33 on Linux)
+        # not 0, nor those the C library keeps for itself (32, 33 on Linux)
+        if number in signal.valid_signals():
             return number
     else:
         name = name if name.startswith("SIG") else "SIG" + name
@@ -55,19 +99,23 @@ def parse_signal(raw: str) -> int:
 
 
 def _lock_name(given: str | None) -> str:
-    """--lock NAME, "default" when not given; an empty name is refused (by markers.check_name), not defaulted."""
+    """--lock NAME, "default" when not given; an empty name is refused (by markers.check_name), not
+    defaulted."""
     return DEFAULT_LOCK if given is None else given
 
 
 def main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, command=True)
+    parsed = parse(
+        argv, OPTIONS, prog="seq-hooks run", usage=USAGE_LINE, summary=SUMMARY, command=True
+    )
     command = _command(parsed)
     ctx = context.load()
     s = ctx.settings
     limits = runner.limits(
         s,
-        timeout=s.pipeline_timeout if parsed.flag("pipeline") and parsed.number("timeout") is None else
-        parsed.number("timeout"),
+        timeout=s.pipeline_timeout
+        if parsed.flag("pipeline") and parsed.number("timeout") is None
+        else parsed.number("timeout"),
         kill_after=parsed.number("kill_after"),
         kill_signal=parse_signal(kill) if (kill := parsed.text("kill_signal")) else None,
         memory_limit_mb=parsed.integer("memory_limit"),
@@ -88,7 +136,9 @@ def main(argv: list[str]) -> int:
         stash=parsed.flag("stash"),
     )
     verbose = parsed.flag("verbose") or s.verbose
-    request = _prepared(request, ctx, shell=parsed.flag("shell"), verbose=verbose and not parsed.flag("quiet"))
+    request = _prepared(
+        request, ctx, shell=parsed.flag("shell"), verbose=verbose and not parsed.flag("quiet")
+    )
     result = execute(request, settings=s, state_dir=ctx.state_dir, root=ctx.project.root)
     report(result, as_json=parsed.flag("json"), quiet=parsed.flag("quiet"), verbose=verbose)
     return result.exit_code
@@ -104,8 +154,9 @@ def _command(parsed: Parsed) -> list[str]:
 
 
 def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: bool) -> Request:
-    """The request with --shell applied and a bare command looked up in the project's environment when PATH has
-    none (or the project asks for it: project_tools); with --verbose, says what is about to run."""
+    """The request with --shell applied and a bare command looked up in the project's environment
+    when PATH has none (or the project asks for it: project_tools); with --verbose, says what is
+    about to run."""
     name = request.argv[0]
     lookup = not shell and bool(name) and os.sep not in name and (
         ctx.settings.project_tools or which(name, os.environ.get("PATH", os.defpath)) is None)
@@ -115,7 +166,9 @@ def _prepared(request: Request, ctx: context.Context, *, shell: bool, verbose: b
 
     found = None
     if shell:
-        request = request._replace(argv=command_line.shell(request.argv), notes=(command_line.SHELL_NOTE,))
+        request = request._replace(
+            argv=command_line.shell(request.argv), notes=(command_line.SHELL_NOTE,)
+        )
     elif lookup:
         argv, found = command_line.in_project(request.argv, ctx, request.limits)
         request = request._replace(argv=argv)
@@ -142,7 +195,8 @@ def report(result: Result, *, as_json: bool, quiet: bool, verbose: bool) -> None
         sys.stderr.write(f"seq-hooks run: {result.message}{hint}\n")
     if verbose:
         sys.stderr.write(
-            f"seq-hooks run: exit {result.exit_code} ({result.reason}) in {result.duration_s:.2f}s, "
+            f"seq-hooks run: exit {result.exit_code} ({result.reason}) in "
+            f"{result.duration_s:.2f}s, "
             f"waited {result.waited_s:.2f}s, peak {result.peak_rss_mb:.1f} MB, log {result.log}\n"
         )
 

@@ -1,4 +1,5 @@
-"""`seq-hooks status [--json] [--watch]`: who holds each lock of the project and who waits, in order."""
+"""`seq-hooks status [--json] [--watch]`: who holds each lock of the project and who waits, in
+order."""
 from __future__ import annotations
 
 import contextlib
@@ -25,25 +26,38 @@ if TYPE_CHECKING:
     from typing import TextIO
 
 OPTIONS = (
-    Option(("--json",), "json", help="print one JSON object (documented in docs/commands.md) and exit"),
-    Option(("--watch",), "watch", help="redraw about every second until Ctrl-C; on a terminal, k ends the running "
-           "unit (after a confirmation) and q quits"),
+    Option(
+        ("--json",), "json", help="print one JSON object (documented in docs/commands.md) and exit"
+    ),
+    Option(
+        ("--watch",),
+        "watch",
+        help="redraw about every second until Ctrl-C; on a terminal, k ends the running "
+        "unit (after a confirmation) and q quits",
+    ),
 )
-SUMMARY = ("For every lock of the project: the holder (pid, command, time held, memory of its tree now) and the "
-           "waiters in order; the resident daemons (atomic-mypy's: pid, memory, idle since, worktree); then the "
-           "machine: available memory, load, the running units' processes. Reads the queue files without taking "
-           "any lock.")
+SUMMARY = (
+    "For every lock of the project: the holder (pid, command, time held, memory of its tree now) "
+    "and the "
+    "waiters in order; the resident daemons (atomic-mypy's: pid, memory, idle since, worktree); "
+    "then the "
+    "machine: available memory, load, the running units' processes. Reads the queue files without "
+    "taking "
+    "any lock."
+)
 _GREEN, _YELLOW, _RED, _DIM, _BOLD = "32", "33", "31", "2", "1"
 Line = list[tuple[str, str]]
 
 
 def _stopped(yes: bool) -> Line:
-    """A stopped holder or waiter holds up the whole queue until it gets SIGCONT: said where it is."""
+    """A stopped holder or waiter holds up the whole queue until it gets SIGCONT: said where it
+    is."""
     return [("stopped ", _RED)] if yes else []
 
 
 def _memory(t: TicketInfo) -> Line:
-    """The warning its runner noted when the tree passed 50% or 75% of its memory limit (the guides' monitor's)."""
+    """The warning its runner noted when the tree passed 50% or 75% of its memory limit (the guides'
+    monitor's)."""
     if not t.memory_level:
         return []
     code = _RED if t.memory_level >= 75 else _YELLOW
@@ -55,8 +69,11 @@ def _deadline(h: queue_view.Holder) -> Line:
     if h.deadline_left_s is None:
         return []
     t = h.ticket
-    by = (f"pipeline deadline {display.clock(t.pipeline_deadline)}" if queue_view.deadline_of(t) == "pipeline"
-          else "its timeout")
+    by = (
+        f"pipeline deadline {display.clock(t.pipeline_deadline)}"
+        if queue_view.deadline_of(t) == "pipeline"
+        else "its timeout"
+    )
     code = _RED if h.deadline_left_s < 60 else ""
     return [(f"ends in {display.seconds(h.deadline_left_s)} ({by})  ", code)]
 
@@ -66,42 +83,76 @@ def _queue_lines(q: QueueView, owner: int | None) -> list[Line]:
     if q.parent is None:
         head: Line = [("lock ", _BOLD), (q.lock_id, _BOLD)]
     else:
-        # a nested queue is keyed by its holder's run token: the calls made under that holder, one at a time
+        # a nested queue is keyed by its holder's run token: the calls made under that holder, one
+        # at a time
         whose = f" (calls made under pid {owner})" if owner is not None else ""
-        head = [("  " * q.depth, ""), ("nested ", _BOLD), (q.lock_id.rsplit("/", 1)[-1][:12], _BOLD), (whose, "")]
+        head = [
+            ("  " * q.depth, ""),
+            ("nested ", _BOLD),
+            (q.lock_id.rsplit("/", 1)[-1][:12], _BOLD),
+            (whose, ""),
+        ]
     if q.holder is None and not q.waiting and not q.stale:
         head.append((": free", _DIM))
     if q.room is not None:
         head.append((_room(q.room, len(q.holders)), _DIM))
     lines = [head]
     for h in q.holders:
-        lines.append([
-            (pad, ""), ("holding    ", _GREEN), *_stopped(h.stopped), (f"pid {h.ticket.pid:<7} ", ""),
-            (f"for {display.seconds(h.elapsed_s):<8} ", ""),
-            (f"tree {sizes.megabytes(h.tree_rss_mb)} in {h.tree_procs} proc{'s' if h.tree_procs != 1 else ''}  ",
-             ""), *_memory(h.ticket), *_deadline(h), (expected(h.ticket), ""),
-            (display.command(h.ticket.argv), ""),
-        ])
+        lines.append(
+            [
+                (pad, ""),
+                ("holding    ", _GREEN),
+                *_stopped(h.stopped),
+                (f"pid {h.ticket.pid:<7} ", ""),
+                (f"for {display.seconds(h.elapsed_s):<8} ", ""),
+                (
+                    f"tree {sizes.megabytes(h.tree_rss_mb)} in {h.tree_procs} "
+                    f"proc{'s' if h.tree_procs != 1 else ''}  ",
+                    "",
+                ),
+                *_memory(h.ticket),
+                *_deadline(h),
+                (expected(h.ticket), ""),
+                (display.command(h.ticket.argv), ""),
+            ]
+        )
     for w in q.waiting:
-        reasons = [r for r in (q.room.why, q.room.release) if r] if q.room is not None and w.position == 1 else []
+        reasons = (
+            [r for r in (q.room.why, q.room.release) if r]
+            if q.room is not None and w.position == 1
+            else []
+        )
         why = f"({'; '.join(reasons)}) " if reasons else ""
-        lines.append([
-            (pad, ""), (f"waiting {w.position:<3}", _YELLOW), *_stopped(w.stopped), (f"pid {w.ticket.pid:<7} ", ""),
-            (f"for {display.seconds(w.waited_s):<8} ", ""), (why, _YELLOW), (expected(w.ticket), ""),
-            (display.command(w.ticket.argv), ""),
-        ])
+        lines.append(
+            [
+                (pad, ""),
+                (f"waiting {w.position:<3}", _YELLOW),
+                *_stopped(w.stopped),
+                (f"pid {w.ticket.pid:<7} ", ""),
+                (f"for {display.seconds(w.waited_s):<8} ", ""),
+                (why, _YELLOW),
+                (expected(w.ticket), ""),
+                (display.command(w.ticket.argv), ""),
+            ]
+        )
     for t in q.stale:
-        lines.append([
-            (pad, ""), ("stale      ", _RED), (f"pid {t.pid:<7} " if t.readable else "", ""),
-            (f"ticket {t.number}  ", ""), (display.command(t.argv) if t.readable else "(unreadable)", ""),
-            ("  (its process is gone; the next caller or seq-hooks clean removes it)", _DIM),
-        ])
+        lines.append(
+            [
+                (pad, ""),
+                ("stale      ", _RED),
+                (f"pid {t.pid:<7} " if t.readable else "", ""),
+                (f"ticket {t.number}  ", ""),
+                (display.command(t.argv) if t.readable else "(unreadable)", ""),
+                ("  (its process is gone; the next caller or seq-hooks clean removes it)", _DIM),
+            ]
+        )
     return lines
 
 
 def expected(t: TicketInfo) -> str:
-    """`expected 142.0 MB (history of 3 runs)  `, `expected 11.8 GB (no history: the whole budget)  `, `expected
-    142.0 MB (history of 1 run, revised at 08:12:03)  `: a unit's expected peak on a lock with slots or a budget."""
+    """`expected 142.0 MB (history of 3 runs)  `, `expected 11.8 GB (no history: the whole budget)
+    `, `expected 142.0 MB (history of 1 run, revised at 08:12:03)  `: a unit's expected peak on a
+    lock with slots or a budget."""
     if not t.expected_mb:
         return ""
     why = capacity.said(t.expected_from, t.expected_runs) if t.expected_from else ""
@@ -111,19 +162,23 @@ def expected(t: TicketInfo) -> str:
 
 
 def _room(room: queue_view.Room, holding: int) -> str:
-    """`  2/4 slots, budget 3.1 GB of 8.0 GB expected (4.9 GB free)`: how full a lock with slots or a budget is,
-    and where those are the defaults, what they are."""
+    """`  2/4 slots, budget 3.1 GB of 8.0 GB expected (4.9 GB free)`: how full a lock with slots or
+    a budget is, and where those are the defaults, what they are."""
     text = f"  {holding}/{room.slots} slots"
     if room.budget_mb:
-        text += (f", budget {sizes.megabytes(room.used_mb)} of {sizes.megabytes(room.budget_mb)} expected "
-                 f"({sizes.megabytes(max(room.budget_mb - room.used_mb, 0))} free)")
+        text += (
+            f", budget {sizes.megabytes(room.used_mb)} of {sizes.megabytes(room.budget_mb)} "
+            "expected "
+            f"({sizes.megabytes(max(room.budget_mb - room.used_mb, 0))} free)"
+        )
     if room.defaults:
         text += " (the defaults: a slot per CPU, half the memory; slots = 1 for one at a time)"
     return text
 
 
 class Machine(NamedTuple):
-    available_mb: int  # what can be had without swapping (under a cgroup limit, the room left there)
+    # what can be had without swapping (under a cgroup limit, the room left there)
+    available_mb: int
     load: tuple[float, float, float]
     units: int  # running units (holders of a top-level lock; nested ones run inside them)
     procs: int  # processes in their trees
@@ -139,43 +194,60 @@ def machine_now(snap: Snapshot) -> Machine:
 
 
 def _machine_line(m: Machine) -> Line:
-    units = f"{m.units} running unit{'s' if m.units != 1 else ''}, {m.procs} process{'es' if m.procs != 1 else ''}"
+    units = (
+        f"{m.units} running unit{'s' if m.units != 1 else ''}, {m.procs} "
+        f"process{'es' if m.procs != 1 else ''}"
+    )
     return [("machine: ", _BOLD), (f"{sizes.megabytes(m.available_mb)} available, ", ""),
             (f"load {m.load[0]:.2f} {m.load[1]:.2f} {m.load[2]:.2f}, ", ""), (units, "")]
 
 
 def _daemon_lines(daemons: list[tend.View]) -> list[Line]:
-    """`daemon mypy  pid 123  312 MB  idle 4m  /work/wt-a`: each live daemon (atomic-mypy's), last used first."""
-    return [[("daemon ", _BOLD), (f"{d.kind:<5} ", ""), (f"pid {d.pid:<7} ", ""),
-             (f"{sizes.megabytes(d.memory_mb):<8} ", ""), (f"idle {display.seconds(d.idle_s):<8} ", ""),
-             (d.worktree, "")] for d in daemons]
+    """`daemon mypy  pid 123  312 MB  idle 4m  /work/wt-a`: each live daemon (atomic-mypy's), last
+    used first."""
+    return [
+        [
+            ("daemon ", _BOLD),
+            (f"{d.kind:<5} ", ""),
+            (f"pid {d.pid:<7} ", ""),
+            (f"{sizes.megabytes(d.memory_mb):<8} ", ""),
+            (f"idle {display.seconds(d.idle_s):<8} ", ""),
+            (d.worktree, ""),
+        ]
+        for d in daemons
+    ]
 
 
 def tree_lines(state_dir: str, root: str, *, kept: bool = True) -> list[Line]:
-    """A commit that has files at their index version now (docs/design.md, "A shared working tree"), and the
-    snapshots kept under refs/seq-hooks/kept/ (a git call: not redrawn by --watch)."""
+    """A commit that has files at their index version now (docs/design.md, "A shared working tree"),
+    and the snapshots kept under refs/seq-hooks/kept/ (a git call: not redrawn by --watch)."""
     from seq_hooks.sharedtree import view
 
     lines: list[Line] = [[("stashed ", _YELLOW if s.live else _RED), (view.stashed_line(s), "")]
                          for s in view.stashed(state_dir)]
     if kept:
-        lines += [[("kept ", _BOLD), (view.kept_line(k)[len("kept "):], "")] for k in view.kept(root)]
+        lines += [
+            [("kept ", _BOLD), (view.kept_line(k)[len("kept ") :], "")] for k in view.kept(root)
+        ]
     return lines
 
 
 def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = None,
            tree: list[Line] | None = None) -> list[str]:
-    """The text of a snapshot, each line cut to `width` (None: no cut), the working tree's lines, then the
-    machine's line last."""
+    """The text of a snapshot, each line cut to `width` (None: no cut), the working tree's lines,
+    then the machine's line last."""
     lines: list[Line] = []
     if not snap.queues:
         lines.append([("no lock has been used in this project yet", _DIM)])
     owners = {h.ticket.token: h.ticket.pid for q in snap.queues for h in q.holders}
     for q in snap.queues:  # a nested queue is named after its holder's token
-        lines.extend(_queue_lines(q, owners.get(q.lock_id.rsplit("/", 1)[-1]) if q.parent else None))
+        lines.extend(
+            _queue_lines(q, owners.get(q.lock_id.rsplit("/", 1)[-1]) if q.parent else None)
+        )
     lines.extend(tree or [])
     lines.append(_machine_line(m or machine_now(snap)))
-    # what came from the state dir (a queue's directory name, a ticket's fields) never drives the terminal
+    # what came from the state dir (a queue's directory name, a ticket's fields) never drives the
+    # terminal
     lines = [[(display.clean(text), code) for text, code in line] for line in lines]
     if width is None:
         return ["".join(display.paint(text, code, colour) for text, code in line) for line in lines]
@@ -184,13 +256,19 @@ def render(snap: Snapshot, width: int | None, colour: bool, m: Machine | None = 
 
 def _frame_tty(out: TextIO, lines: list[str], rows: int) -> None:
     if len(lines) > rows:
-        lines = [*lines[: rows - 1], f"… {len(lines) - rows + 1} more lines (a taller terminal shows them)"]
-    # home, each line cleared to its end, then the rest of the screen cleared: redrawn in place without flicker
+        lines = [
+            *lines[: rows - 1],
+            f"… {len(lines) - rows + 1} more lines (a taller terminal shows them)",
+        ]
+    # home, each line cleared to its end, then the rest of the screen cleared: redrawn in place
+    # without flicker
     out.write("\x1b[H" + "\x1b[K\r\n".join(lines) + "\x1b[K\x1b[J")
     out.flush()
 
 
-def _draw(out: TextIO, snap: Snapshot, keys: bool, line: str, tree: list[Line] | None = None) -> None:
+def _draw(
+    out: TextIO, snap: Snapshot, keys: bool, line: str, tree: list[Line] | None = None
+) -> None:
     help_text = watchkeys.HELP + ", Ctrl-C" if keys else "Ctrl-C to quit"
     title = f"seq-hooks status  {time.strftime('%H:%M:%S')}  ({help_text})"
     if not out.isatty():
@@ -205,7 +283,9 @@ def _draw(out: TextIO, snap: Snapshot, keys: bool, line: str, tree: list[Line] |
     _frame_tty(out, [*head, *render(snap, size.columns, colour, tree=tree)], max(size.lines, 2))
 
 
-def _act(out: TextIO, state_dir: str, snap: Snapshot, action: watchkeys.Action, grace: float) -> watchkeys.Mode:
+def _act(
+    out: TextIO, state_dir: str, snap: Snapshot, action: watchkeys.Action, grace: float
+) -> watchkeys.Mode:
     """Ends the confirmed unit, if it still runs; the answer becomes the next prompt line."""
     target = action.end
     if target is None:
@@ -223,7 +303,13 @@ def _loop(state_dir: str, out: TextIO, interval: float, grace: float, keys: watc
     while True:
         started = time.monotonic()
         snap = queue_view.snapshot(state_dir, settings)
-        _draw(out, snap, keys is not None, watchkeys.prompt(mode), tree_lines(state_dir, "", kept=False))
+        _draw(
+            out,
+            snap,
+            keys is not None,
+            watchkeys.prompt(mode),
+            tree_lines(state_dir, "", kept=False),
+        )
         left = max(0.05, interval - (time.monotonic() - started))
         if keys is None:
             time.sleep(left)
@@ -244,14 +330,18 @@ def watch(state_dir: str, out: TextIO, interval: float = 1.0, grace: float = 5.0
         raise SystemExit(signalled(signum))
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
-    # Ctrl-C is how a watch ends, even when started with SIGINT ignored (a background job of a script)
+    # Ctrl-C is how a watch ends, even when started with SIGINT ignored (a background job of a
+    # script)
     previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with contextlib.ExitStack() as stack:
             if tty:
-                out.write("\x1b[?1049h\x1b[?25l")  # alternate screen, cursor hidden: restored on the way out
+                # alternate screen, cursor hidden: restored on the way out
+                out.write("\x1b[?1049h\x1b[?25l")
                 stack.callback(_restore, out)
-            keys = stack.enter_context(watchkeys.Keys(0)) if tty and watchkeys.Keys.usable(0) else None
+            keys = (
+                stack.enter_context(watchkeys.Keys(0)) if tty and watchkeys.Keys.usable(0) else None
+            )
             return _loop(state_dir, out, interval, grace, keys, settings)
     except KeyboardInterrupt:
         return OK
@@ -269,19 +359,27 @@ def _restore(out: TextIO) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="seq-hooks status", usage="[--json] [--watch]", summary=SUMMARY)
+    parsed = parse(
+        argv, OPTIONS, prog="seq-hooks status", usage="[--json] [--watch]", summary=SUMMARY
+    )
     if parsed.flag("json") and parsed.flag("watch"):
         raise UsageError("--json and --watch do not go together")
     ctx = context.load()
     if parsed.flag("watch"):
-        return watch(ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after, settings=ctx.settings)
+        return watch(
+            ctx.state_dir, sys.stdout, grace=ctx.settings.kill_after, settings=ctx.settings
+        )
     snap = queue_view.snapshot(ctx.state_dir, ctx.settings)
     m = machine_now(snap)
     daemons = tend.views(ctx.state_dir)
     if parsed.flag("json"):
         doc = queue_view.as_json(snap)
-        doc["machine"] = {"available_mb": m.available_mb, "load": list(m.load), "running_units": m.units,
-                          "running_procs": m.procs}
+        doc["machine"] = {
+            "available_mb": m.available_mb,
+            "load": list(m.load),
+            "running_units": m.units,
+            "running_procs": m.procs,
+        }
         from seq_hooks.sharedtree import view
 
         doc["stashed"] = [s.as_dict() for s in view.stashed(ctx.state_dir)]

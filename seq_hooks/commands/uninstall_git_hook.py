@@ -1,4 +1,5 @@
-"""`seq-hooks uninstall-git-hook [--hook-type T ...]`: remove our git hooks, restore what was there before."""
+"""`seq-hooks uninstall-git-hook [--hook-type T ...]`: remove our git hooks, restore what was there
+before."""
 from __future__ import annotations
 
 import sys
@@ -8,18 +9,31 @@ from seq_hooks.errors import OK
 from seq_hooks.options import Option, parse
 
 OPTIONS = (
-    Option(("-t", "--hook-type"), "hook_type", "append", "only this hook (repeatable; default: every one of ours)",
-           "T"),
+    Option(
+        ("-t", "--hook-type"),
+        "hook_type",
+        "append",
+        "only this hook (repeatable; default: every one of ours)",
+        "T",
+    ),
 )
 SUMMARY = (
-    "Removes the git hooks seq-hooks installed and renames the hooks they kept back into place (same bytes,\n"
-    "same mode). A hook that `pre-commit install` moved to <type>.legacy is removed from there; pre-commit's\n"
+    "Removes the git hooks seq-hooks installed and renames the hooks they kept back into place "
+    "(same bytes,\n"
+    "same mode). A hook that `pre-commit install` moved to <type>.legacy is removed from there; "
+    "pre-commit's\n"
     "own hook stays. Without --hook-type, atomic-mypy's daemons stop too."
 )
 
 
 def main(argv: list[str]) -> int:
-    parsed = parse(argv, OPTIONS, prog="seq-hooks uninstall-git-hook", usage="[--hook-type T ...]", summary=SUMMARY)
+    parsed = parse(
+        argv,
+        OPTIONS,
+        prog="seq-hooks uninstall-git-hook",
+        usage="[--hook-type T ...]",
+        summary=SUMMARY,
+    )
     loc = githook.locate()
     if parsed.texts("hook_type"):
         types = githook.hook_types(parsed.texts("hook_type"), ())
@@ -46,6 +60,10 @@ def _stop_daemons() -> None:
     stopped, left = tend.stop_all(context.load().state_dir)
     for r in stopped:
         if r.pid:
-            sys.stdout.write(f"seq-hooks: stopped the {r.kind} daemon of {r.worktree} (pid {r.pid})\n")
+            sys.stdout.write(
+                f"seq-hooks: stopped the {r.kind} daemon of {r.worktree} (pid {r.pid})\n"
+            )
     for r in left:
-        sys.stdout.write(f"seq-hooks: could not stop the {r.kind} daemon of {r.worktree} (pid {r.pid})\n")
+        sys.stdout.write(
+            f"seq-hooks: could not stop the {r.kind} daemon of {r.worktree} (pid {r.pid})\n"
+        )

@@ -1,9 +1,11 @@
-"""The keys of `seq-hooks status --watch` on a terminal: k ends the running unit (after a confirmation), q quits.
+"""The keys of `seq-hooks status --watch` on a terminal: k ends the running unit (after a
+confirmation), q quits.
 
-A unit is ended the way its timeout would end it: TERM (after CONT) to every process that carries its run token
-(SEQ_HOOKS_RUN), then KILL after `kill_after` seconds for whatever is left. Processes are found by that token
-only, never by name (the guides' monitor killed by name, and so ended other projects' tools). Its runner then
-sees the command end by a signal, records it in the journal and hands the lock on.
+A unit is ended the way its timeout would end it: TERM (after CONT) to every process that carries
+its run token (SEQ_HOOKS_RUN), then KILL after `kill_after` seconds for whatever is left. Processes
+are found by that token only, never by name (the guides' monitor killed by name, and so ended other
+projects' tools). Its runner then sees the command end by a signal, records it in the journal and
+hands the lock on.
 """
 from __future__ import annotations
 
@@ -61,7 +63,9 @@ def prompt(mode: Mode) -> str:
 def press(mode: Mode, key: str, snap: Snapshot) -> Action:
     """The state machine of the keys; pure, so the tests can walk it without a terminal."""
     if mode.target is not None:
-        return Action(Mode(), end=mode.target) if key in ("y", "Y") else Action(Mode(note="cancelled"))
+        return (
+            Action(Mode(), end=mode.target) if key in ("y", "Y") else Action(Mode(note="cancelled"))
+        )
     if mode.choices:
         if key.isdigit() and 1 <= int(key) <= len(mode.choices):
             return Action(Mode(target=mode.choices[int(key) - 1]))
@@ -77,26 +81,35 @@ def press(mode: Mode, key: str, snap: Snapshot) -> Action:
 
 
 def still_running(h: Holder, snap: Snapshot) -> bool:
-    """The unit we asked about still holds its lock (a run that ended meanwhile must not be ended)."""
+    """The unit we asked about still holds its lock (a run that ended meanwhile must not be
+    ended)."""
     return any(u.ticket.token == h.ticket.token for u in running(snap))
 
 
 def end_unit(h: Holder, grace: float) -> str:
-    """Ends every process carrying the unit's run token, TERM then KILL after `grace` s; says what happened."""
+    """Ends every process carrying the unit's run token, TERM then KILL after `grace` s; says what
+    happened."""
     token = h.ticket.token
     pids = [p for p in proctree.pids_with_token(token) if leftovers.still_carries(p, token)]
     if not pids:
         return f"unit pid {h.ticket.pid} has no process left to end"
     survivors = proctree.end(pids, grace)
     n = len(pids)
-    done = f"sent TERM to {n} process{'es' if n != 1 else ''} of unit pid {h.ticket.pid} (KILL after {grace:g}s)"
+    done = (
+        f"sent TERM to {n} process{'es' if n != 1 else ''} of unit pid {h.ticket.pid} (KILL after "
+        f"{grace:g}s)"
+    )
     if survivors:
-        return f"{done}; still alive: {', '.join(map(str, survivors))} (not ours to signal, or unkillable)"
+        return (
+            f"{done}; still alive: {', '.join(map(str, survivors))} (not ours to signal, or "
+            "unkillable)"
+        )
     return f"{done}: ended"
 
 
 class Keys:
-    """The terminal in cbreak mode (keys one at a time, not echoed; Ctrl-C still a signal), restored on exit."""
+    """The terminal in cbreak mode (keys one at a time, not echoed; Ctrl-C still a signal), restored
+    on exit."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -104,7 +117,8 @@ class Keys:
 
     @staticmethod
     def usable(fd: int) -> bool:
-        """A terminal whose foreground we are: reading it from the background would stop us (SIGTTIN)."""
+        """A terminal whose foreground we are: reading it from the background would stop us
+        (SIGTTIN)."""
         try:
             return os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp()
         except OSError:
@@ -120,7 +134,8 @@ class Keys:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
     def wait(self, timeout: float) -> str:
-        """The keys pressed within `timeout` seconds ("" if none); escape sequences (arrows) are dropped."""
+        """The keys pressed within `timeout` seconds ("" if none); escape sequences (arrows) are
+        dropped."""
         ready, _, _ = select.select([self.fd], [], [], max(timeout, 0.0))
         if not ready:
             return ""

@@ -1,14 +1,16 @@
-"""The mypy daemon as seq-hooks runs it: `dmypy daemon` in the foreground, run by the interpreter that has mypy.
+"""The mypy daemon as seq-hooks runs it: `dmypy daemon` in the foreground, run by the interpreter
+that has mypy.
 
-This file is run as a script by the project's interpreter (seq-hooks itself may not be installed there): it
-imports only the standard library and mypy. Before mypy's server starts, it writes beside the status file what
-the daemon cannot see change (`<status>.seen`: the files whose change must restart it, with their stat); the
-status file, written by mypy once the server listens, says it is ready. One change to mypy's answers: where
-plain mypy would stop on a blocking error (exit 2, "errors prevented further checking"), the daemon reports
-exit 1 and a different summary (and keeps reporting the error after the file is fixed or gone); here it
-reports exit 2, and seq-hooks ends it and runs plain mypy for that unit, so that the answer is mypy's own. And
-where mypy has only notes to say (an untyped function's body not checked), it exits 0 and so does the daemon here
-(dmypy says 1 for any message).
+This file is run as a script by the project's interpreter (seq-hooks itself may not be installed
+there): it imports only the standard library and mypy. Before mypy's server starts, it writes beside
+the status file what the daemon cannot see change (`<status>.seen`: the files whose change must
+restart it, with their stat); the status file, written by mypy once the server listens, says it is
+ready. One change to mypy's answers: where plain mypy would stop on a blocking error (exit 2,
+"errors prevented further checking"), the daemon reports exit 1 and a different summary (and keeps
+reporting the error after the file is fixed or gone); here it reports exit 2, and seq-hooks ends it
+and runs plain mypy for that unit, so that the answer is mypy's own. And where mypy has only notes
+to say (an untyped function's body not checked), it exits 0 and so does the daemon here (dmypy says
+1 for any message).
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ import sys
 
 
 def stamp(path: str) -> list[int] | None:
-    """What tells one version of a file from another in `<status>.seen` (mypyd compares it with this same
-    function); None: there is no such file."""
+    """What tells one version of a file from another in `<status>.seen` (mypyd compares it with this
+    same function); None: there is no such file."""
     try:
         st = os.stat(path)
     except OSError:
@@ -63,8 +65,9 @@ def _seen(status_file: str, flags: list[str]) -> None:
 
 
 def _patch() -> None:
-    """A blocking error (plain mypy's exit 2) is exit 2 here too: seq-hooks then runs plain mypy for the unit. And
-    notes without an error are exit 0, as plain mypy says (dmypy counts every message)."""
+    """A blocking error (plain mypy's exit 2) is exit 2 here too: seq-hooks then runs plain mypy for
+    the unit. And notes without an error are exit 0, as plain mypy says (dmypy counts every
+    message)."""
     from collections.abc import Sequence
 
     from mypy import dmypy_server
@@ -75,11 +78,17 @@ def _patch() -> None:
                   terminal_width: int) -> dict[str, object]:
         response = original(self, files, export_types, is_tty, terminal_width)
         manager = self.fine_grained_manager
-        if response.get("status") == 1 and manager is not None and manager.blocking_error is not None:
+        if (
+            response.get("status") == 1
+            and manager is not None
+            and manager.blocking_error is not None
+        ):
             response["status"] = 2
-        elif response.get("status") == 1 and not any(": error:" in line for line in str(response.get("out", ""))
-                                                       .splitlines()):
-            response["status"] = 0  # notes alone (annotation-unchecked): plain mypy exits 0, dmypy said 1
+        elif response.get("status") == 1 and not any(
+            ": error:" in line for line in str(response.get("out", "")).splitlines()
+        ):
+            # notes alone (annotation-unchecked): plain mypy exits 0, dmypy said 1
+            response["status"] = 0
         return response
 
     name = "cmd_check"  # the server looks its commands up on the class by name, compiled or not

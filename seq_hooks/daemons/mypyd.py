@@ -1,21 +1,26 @@
-"""atomic-mypy's warm mypy: one mypy daemon (dmypy) per worktree, interpreter and options, sent each unit.
+"""atomic-mypy's warm mypy: one mypy daemon (dmypy) per worktree, interpreter and options, sent each
+unit.
 
-The daemon keeps mypy's state in memory and re-checks only what changed since the last unit. A unit is the
-daemon's client, `python -m mypy.dmypy --status-file S check -- FILES` (the same files as the plain unit;
-`check` checks exactly those files as the program, following imports as mypy's options say), run through the
-lock and the supervisor like any unit. The answer is mypy's own or none:
-- the daemon runs with the unit's own options, in the unit's directory, by the interpreter that runs mypy;
-- it is started again when anything it cannot see has changed since it started: the interpreter, mypy and the
-  installed packages (the directories of its sys.path and of the checked interpreter's site-packages: installing
-  or upgrading a package changes them), the configuration files mypy would read and plugins (`record.seen`);
-- a client that does not end with mypy's exit 0 or 1 (a crash, an internal error, a timeout, a blocking error
-  such as a syntax error, where the daemon's summary differs from mypy's: dmypy_serve makes that exit 2) ends
-  the daemon, and the unit runs plain mypy, said in one line; the next unit starts a fresh daemon. So does a warm
-  answer with fewer `Cannot determine type` errors than the daemon's last one: errors that come from the order
-  mypy checks an import cycle in, which a warm daemon can leave out (it re-checks a module outside its cycle).
-The daemon is not a child of any unit: started here (spawn, its own process group), it carries its own run token
-and envnames.DAEMON, so the supervisors of the units and of `seq-hooks git` neither wait for it nor count it,
-and `status`, `clean` and `doctor` find it by its record (daemons/record.py).
+The daemon keeps mypy's state in memory and re-checks only what changed since the last unit. A unit
+is the daemon's client, `python -m mypy.dmypy --status-file S check -- FILES` (the same files as the
+plain unit; `check` checks exactly those files as the program, following imports as mypy's options
+say), run through the lock and the supervisor like any unit. The answer is mypy's own or none:
+- the daemon runs with the unit's own options, in the unit's directory, by the interpreter that runs
+  mypy;
+- it is started again when anything it cannot see has changed since it started: the interpreter,
+  mypy and the installed packages (the directories of its sys.path and of the checked interpreter's
+  site-packages: installing or upgrading a package changes them), the configuration files mypy would
+  read and plugins (`record.seen`);
+- a client that does not end with mypy's exit 0 or 1 (a crash, an internal error, a timeout, a
+  blocking error such as a syntax error, where the daemon's summary differs from mypy's: dmypy_serve
+  makes that exit 2) ends the daemon, and the unit runs plain mypy, said in one line; the next unit
+  starts a fresh daemon. So does a warm answer with fewer `Cannot determine type` errors than the
+  daemon's last one: errors that come from the order mypy checks an import cycle in, which a warm
+  daemon can leave out (it re-checks a module outside its cycle).
+The daemon is not a child of any unit: started here (spawn, its own process group), it carries its
+own run token and envnames.DAEMON, so the supervisors of the units and of `seq-hooks git` neither
+wait for it nor count it, and `status`, `clean` and `doctor` find it by its record
+(daemons/record.py).
 """
 from __future__ import annotations
 
@@ -43,14 +48,30 @@ if TYPE_CHECKING:
 
 SERVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dmypy_serve.py")
 IDLE_S = 900.0  # `daemon_idle_s`: a daemon unused this long stops
-START_S = 120.0  # a daemon that is not listening after this long is ended (the unit runs plain mypy)
+# a daemon that is not listening after this long is ended (the unit runs plain mypy)
+START_S = 120.0
 MIN_MB = 256  # room made for a new daemon that has never run here
 # options the daemon does not honour (reports are written by plain mypy only)
-PLAIN_ONLY = ("--junit-xml", "--any-exprs-report", "--cobertura-xml-report", "--html-report", "--linecount-report",
-              "--linecoverage-report", "--lineprecision-report", "--txt-report", "--xml-report", "--xslt-html-report",
-              "--xslt-txt-report", "--memory-xml-report", "--install-types", "--no-incremental")
-ENV_PREFIXES = ("MYPY", "FORCE_COLOR", "NO_COLOR")  # environment that changes mypy's answer: part of the key
-CYCLE_ORDER = ": error: Cannot determine type of "  # mypy's words (code has-type) for a cycle's order error
+PLAIN_ONLY = (
+    "--junit-xml",
+    "--any-exprs-report",
+    "--cobertura-xml-report",
+    "--html-report",
+    "--linecount-report",
+    "--linecoverage-report",
+    "--lineprecision-report",
+    "--txt-report",
+    "--xml-report",
+    "--xslt-html-report",
+    "--xslt-txt-report",
+    "--memory-xml-report",
+    "--install-types",
+    "--no-incremental",
+)
+# environment that changes mypy's answer: part of the key
+ENV_PREFIXES = ("MYPY", "FORCE_COLOR", "NO_COLOR")
+# mypy's words (code has-type) for a cycle's order error
+CYCLE_ORDER = ": error: Cannot determine type of "
 CONFIG_NAMES = ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg")  # mypy's, in its order
 
 
@@ -65,7 +86,8 @@ class Setup(NamedTuple):
 
 
 def interpreter(tool_argv: tuple[str, ...]) -> str | None:
-    """The interpreter that runs mypy: `python -m mypy`'s, or the one beside a `mypy` script (a virtualenv)."""
+    """The interpreter that runs mypy: `python -m mypy`'s, or the one beside a `mypy` script (a
+    virtualenv)."""
     if len(tool_argv) > 2 and tool_argv[1] == "-m":
         return tool_argv[0]
     if len(tool_argv) != 1:
@@ -92,12 +114,16 @@ def plan(tool_argv: tuple[str, ...], flags: list[str], idle_s: float) -> Setup |
 
 
 def config_candidates(cwd: str) -> list[str]:
-    """The files mypy looks for its configuration in (from `cwd` up to the repository's top, then the user's)."""
+    """The files mypy looks for its configuration in (from `cwd` up to the repository's top, then
+    the user's)."""
     out: list[str] = []
     here = cwd
     while True:
         out += [os.path.join(here, n) for n in CONFIG_NAMES]
-        if any(os.path.exists(os.path.join(here, vcs)) for vcs in (".git", ".hg")) or os.path.dirname(here) == here:
+        if (
+            any(os.path.exists(os.path.join(here, vcs)) for vcs in (".git", ".hg"))
+            or os.path.dirname(here) == here
+        ):
             break
         here = os.path.dirname(here)
     xdg = os.environ.get("XDG_CONFIG_HOME")
@@ -127,13 +153,30 @@ def _stale(rec: Record | None, setup: Setup, argv: list[str]) -> str | None:
 
 
 def daemon_argv(setup: Setup, state_dir: str) -> list[str]:
-    return [setup.python, SERVE, "--status-file", record.path(state_dir, setup.key, ".status"), "daemon",
-            "--timeout", str(max(int(setup.idle_s), 1)), "--", *setup.flags]
+    return [
+        setup.python,
+        SERVE,
+        "--status-file",
+        record.path(state_dir, setup.key, ".status"),
+        "daemon",
+        "--timeout",
+        str(max(int(setup.idle_s), 1)),
+        "--",
+        *setup.flags,
+    ]
 
 
 def client_argv(setup: Setup, state_dir: str, files: list[str]) -> list[str]:
-    return [setup.python, "-m", "mypy.dmypy", "--status-file", record.path(state_dir, setup.key, ".status"),
-            "check", "--", *files]
+    return [
+        setup.python,
+        "-m",
+        "mypy.dmypy",
+        "--status-file",
+        record.path(state_dir, setup.key, ".status"),
+        "check",
+        "--",
+        *files,
+    ]
 
 
 def daemon_env(token: str) -> dict[str, str]:
@@ -149,9 +192,12 @@ def start(setup: Setup, state_dir: str, wait_s: float = START_S) -> Record | str
     argv = daemon_argv(setup, state_dir)
     status = record.path(state_dir, setup.key, ".status")
     record.forget(state_dir, setup.key)
-    seen = {p: stamp(p) for p in [*config_candidates(setup.cwd), setup.python]}  # before it reads them
+    # before it reads them
+    seen = {p: stamp(p) for p in [*config_candidates(setup.cwd), setup.python]}
     token = runner.new_token()
-    log = open_private(record.path(state_dir, setup.key, ".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    log = open_private(
+        record.path(state_dir, setup.key, ".log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    )
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         pid = spawn(argv, env=daemon_env(token), stdin=null, stdout=log, stderr=log)
@@ -162,8 +208,19 @@ def start(setup: Setup, state_dir: str, wait_s: float = START_S) -> Record | str
         os.close(null)
     info = proctree.info(pid)
     now = time.time()
-    rec = Record(setup.key, "mypy", pid, info.start if info is not None else 0, token, setup.cwd, argv, seen, now,
-                 now, setup.idle_s)
+    rec = Record(
+        setup.key,
+        "mypy",
+        pid,
+        info.start if info is not None else 0,
+        token,
+        setup.cwd,
+        argv,
+        seen,
+        now,
+        now,
+        setup.idle_s,
+    )
     why = _wait_ready(rec, status, wait_s)
     if why is not None:
         tend.stop(state_dir, rec)
@@ -176,7 +233,8 @@ def start(setup: Setup, state_dir: str, wait_s: float = START_S) -> Record | str
 
 
 def _wait_ready(rec: Record, status: str, wait_s: float) -> str | None:
-    """None once the daemon's status file names it (it listens), else why not (it exited: its last words)."""
+    """None once the daemon's status file names it (it listens), else why not (it exited: its last
+    words)."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
@@ -205,9 +263,18 @@ def _last_words(status: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str, settings: Settings,
-             execute: Callable[[Request], Result], note: Callable[[str], None]) -> Result:
-    """One unit through the daemon (started first when there is none that can answer), or plain mypy."""
+def run_unit(
+    setup: Setup,
+    request: Request,
+    files: list[str],
+    *,
+    state_dir: str,
+    settings: Settings,
+    execute: Callable[[Request], Result],
+    note: Callable[[str], None],
+) -> Result:
+    """One unit through the daemon (started first when there is none that can answer), or plain
+    mypy."""
     with record.held(state_dir, setup.key, wait=False) as mine:
         if not mine:
             note("daemon: in use by another commit in this worktree; plain mypy for this unit")
@@ -224,7 +291,10 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
             _make_room(state_dir, setup.key, settings, old)
             started = start(setup, state_dir)
             if isinstance(started, str):
-                note(f"daemon: could not start ({started}); plain mypy until the configuration changes")
+                note(
+                    f"daemon: could not start ({started}); plain mypy until the configuration "
+                    "changes"
+                )
                 return execute(request._replace(daemon="fallback"))
             rec, how = started, "cold"
         result = execute(request._replace(argv=client_argv(setup, state_dir, files), daemon=how))
@@ -234,12 +304,21 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
         found = order_errors(result.stdout)
         if how == "warm" and found < rec.order_errors:
             tend.stop(state_dir, rec)
-            note(f"daemon: left out {rec.order_errors - found} `Cannot determine type` error(s) that mypy reports from "
-                 "the order it checks an import cycle in; stopped it, plain mypy for this unit")
+            note(
+                f"daemon: left out {rec.order_errors - found} `Cannot determine type` error(s) "
+                "that mypy reports from "
+                "the order it checks an import cycle in; stopped it, plain mypy for this unit"
+            )
             return execute(request._replace(daemon="fallback"))
         if result.reason == Reason.EXIT and result.exit_code in (0, 1):
-            record.write(state_dir, rec._replace(last_used=time.time(), peak_mb=max(rec.peak_mb, record.rss_mb(rec)),
-                                                 order_errors=found))
+            record.write(
+                state_dir,
+                rec._replace(
+                    last_used=time.time(),
+                    peak_mb=max(rec.peak_mb, record.rss_mb(rec)),
+                    order_errors=found,
+                ),
+            )
             return result
         tend.stop(state_dir, rec)
         note(f"daemon: {runner_why(result)}; stopped it, plain mypy for this unit")
@@ -247,8 +326,9 @@ def run_unit(setup: Setup, request: Request, files: list[str], *, state_dir: str
 
 
 def order_errors(output: str) -> int:
-    """mypy's errors that depend on the order it checks an import cycle in: a warm daemon re-checks a module as a
-    dependent of the edited one, outside its cycle, and can leave them out (docs/design.md, "A warm mypy")."""
+    """mypy's errors that depend on the order it checks an import cycle in: a warm daemon re-checks
+    a module as a dependent of the edited one, outside its cycle, and can leave them out
+    (docs/design.md, "A warm mypy")."""
     return sum(CYCLE_ORDER in line for line in output.splitlines())
 
 
@@ -260,7 +340,8 @@ def runner_why(result: Result) -> str:
 
 
 def _make_room(state_dir: str, key: str, settings: Settings, old: Record | None) -> None:
-    """Stops the least recently used daemons when a new one would not fit the budget or the machine."""
+    """Stops the least recently used daemons when a new one would not fit the budget or the
+    machine."""
     from seq_hooks.lock import capacity
     from seq_hooks.process import machine
 
@@ -268,4 +349,6 @@ def _make_room(state_dir: str, key: str, settings: Settings, old: Record | None)
     if not cap.budget_mb and not cap.reserve_mb:
         return
     need = max(MIN_MB, old.peak_mb if old is not None else 0.0)
-    tend.make_room(state_dir, need, cap.budget_mb, machine.memory_available_mb(), cap.reserve_mb, keep=key)
+    tend.make_room(
+        state_dir, need, cap.budget_mb, machine.memory_available_mb(), cap.reserve_mb, keep=key
+    )

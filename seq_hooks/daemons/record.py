@@ -1,10 +1,12 @@
-"""A daemon's record in the state dir: `daemons/<key>.json`, with its flock `<key>.lock` and its files.
+"""A daemon's record in the state dir: `daemons/<key>.json`, with its flock `<key>.lock` and its
+files.
 
-The record says which process it is (pid, start time, run token: a reused pid is not ours), for which worktree,
-interpreter and options (the key), what it could not see change (the stat of each such file when it started),
-and when it was last used. Every file of a daemon starts with its key: `<key>.status` (dmypy's status file),
-`<key>.status.seen`, `<key>.log`. The flock is held while a unit talks to the daemon or while it is started or
-stopped: two commits in one worktree never talk to one daemon at once.
+The record says which process it is (pid, start time, run token: a reused pid is not ours), for
+which worktree, interpreter and options (the key), what it could not see change (the stat of each
+such file when it started), and when it was last used. Every file of a daemon starts with its key:
+`<key>.status` (dmypy's status file), `<key>.status.seen`, `<key>.log`. The flock is held while a
+unit talks to the daemon or while it is started or stopped: two commits in one worktree never talk
+to one daemon at once.
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ class Record(NamedTuple):
     token: str  # its run token (SEQ_HOOKS_RUN): its tree is found by it
     worktree: str  # the directory it runs in
     argv: list[str]
-    seen: dict[str, list[int] | None]  # what it cannot see change: path -> [mtime_ns, size, inode] when it started
+    # what it cannot see change: path -> [mtime_ns, size, inode] when it started
+    seen: dict[str, list[int] | None]
     started: float  # epoch seconds
     last_used: float
     idle_s: float  # stopped after this long unused
@@ -56,7 +59,8 @@ def path(state_dir: str, key: str, suffix: str) -> str:
 
 
 def read(state_dir: str, key: str) -> Record | None:
-    """The record, or None when there is none or it is not one (a damaged record is a daemon to stop)."""
+    """The record, or None when there is none or it is not one (a damaged record is a daemon to
+    stop)."""
     try:
         with open(path(state_dir, key, ".json"), encoding="utf-8") as f:
             data = json.load(f)
@@ -79,7 +83,8 @@ def write(state_dir: str, rec: Record) -> None:
 
 
 def forget(state_dir: str, key: str) -> None:
-    """Removes a stopped daemon's files (its lock file stays: another process may be waiting on it)."""
+    """Removes a stopped daemon's files (its lock file stays: another process may be waiting on
+    it)."""
     for suffix in (".json", ".status", ".status.seen", ".status.seen.tmp"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path(state_dir, key, suffix))
@@ -98,7 +103,8 @@ def all_records(state_dir: str) -> list[Record]:
 
 
 def alive(rec: Record) -> bool:
-    """The recorded process still runs and is the one we started (same start time), not a reused pid."""
+    """The recorded process still runs and is the one we started (same start time), not a reused
+    pid."""
     info = proctree.info(rec.pid)
     return info is not None and info.state != "Z" and info.start == rec.start
 
@@ -119,7 +125,8 @@ def rss_mb(rec: Record) -> float:
 
 @contextlib.contextmanager
 def held(state_dir: str, key: str, *, wait: bool) -> Iterator[bool]:
-    """The daemon's flock: yields True when we hold it, False when another holds it and `wait` is False."""
+    """The daemon's flock: yields True when we hold it, False when another holds it and `wait` is
+    False."""
     ensure_private_dir(directory(state_dir))
     fd = open_private(path(state_dir, key, ".lock"), os.O_RDWR | os.O_CREAT)
     try:

@@ -1,11 +1,14 @@
-"""Tending the daemons: what any seq-hooks command can do to them cheaply, without a resident watcher.
+"""Tending the daemons: what any seq-hooks command can do to them cheaply, without a resident
+watcher.
 
-- `expire`: stops the daemons unused for longer than their `daemon_idle_s` (the daemon also stops itself then:
-  dmypy's own --timeout; this is for one that could not, e.g. a stopped one) and forgets the dead ones.
-- `make_room`: stops the least recently used daemons until `need_mb` more fits the budget and the machine.
+- `expire`: stops the daemons unused for longer than their `daemon_idle_s` (the daemon also stops
+  itself then: dmypy's own --timeout; this is for one that could not, e.g. a stopped one) and
+  forgets the dead ones.
+- `make_room`: stops the least recently used daemons until `need_mb` more fits the budget and the
+  machine.
 - `stop_all`: `seq-hooks clean` and `uninstall-git-hook` leave nothing running.
-- `resident_mb`, `budget_left`: what the live daemons hold now; a unit's lock budget is what they leave of it
-  (runner), so a resident daemon is memory the queue knows about, not a slot.
+- `resident_mb`, `budget_left`: what the live daemons hold now; a unit's lock budget is what they
+  leave of it (runner), so a resident daemon is memory the queue knows about, not a slot.
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ GRACE_S = 2.0  # between SIGTERM and SIGKILL when a daemon is stopped
 
 
 def stop(state_dir: str, rec: Record, grace: float = GRACE_S) -> bool:
-    """Ends the daemon's whole tree (its own and what carries its run token) and forgets it; False when a
-    process of it outlived SIGKILL."""
+    """Ends the daemon's whole tree (its own and what carries its run token) and forgets it; False
+    when a process of it outlived SIGKILL."""
     left: list[int] = []
     if record.alive(rec):
         pids = [rec.pid, *proctree.descendants(rec.pid)]
@@ -38,7 +41,8 @@ def stop(state_dir: str, rec: Record, grace: float = GRACE_S) -> bool:
 
 
 def _remove_socket(status_file: str) -> None:
-    """The socket directory dmypy made under $TMPDIR (it removes it itself only when it stops cleanly)."""
+    """The socket directory dmypy made under $TMPDIR (it removes it itself only when it stops
+    cleanly)."""
     try:
         with open(status_file, encoding="utf-8") as f:
             name = json.load(f).get("connection_name")
@@ -53,7 +57,8 @@ def _remove_socket(status_file: str) -> None:
 
 
 def expire(state_dir: str, now: float | None = None) -> list[Record]:
-    """Stops the idle daemons and forgets the dead ones; returns the records of those stopped or found dead."""
+    """Stops the idle daemons and forgets the dead ones; returns the records of those stopped or
+    found dead."""
     now = time.time() if now is None else now
     gone: list[Record] = []
     for rec in record.all_records(state_dir):
@@ -72,15 +77,22 @@ def resident_mb(state_dir: str) -> float:
 
 
 def budget_left(budget_mb: int, state_dir: str) -> int:
-    """What the live daemons leave of a lock's memory budget for its units (at least 1 MB: a unit alone still
-    runs, and `make_room` stops daemons before a new one would not fit)."""
+    """What the live daemons leave of a lock's memory budget for its units (at least 1 MB: a unit
+    alone still runs, and `make_room` stops daemons before a new one would not fit)."""
     return max(budget_mb - int(resident_mb(state_dir)), 1)
 
 
-def make_room(state_dir: str, need_mb: float, budget_mb: int, available_mb: int | None, reserve_mb: int,
-              keep: str = "") -> list[Record]:
-    """Stops the least recently used daemons (never `keep`, nor one in use) until `need_mb` more fits: the
-    daemons together within `budget_mb` (0: no budget), and the machine's available memory above `reserve_mb`."""
+def make_room(
+    state_dir: str,
+    need_mb: float,
+    budget_mb: int,
+    available_mb: int | None,
+    reserve_mb: int,
+    keep: str = "",
+) -> list[Record]:
+    """Stops the least recently used daemons (never `keep`, nor one in use) until `need_mb` more
+    fits: the daemons together within `budget_mb` (0: no budget), and the machine's available memory
+    above `reserve_mb`."""
     stopped: list[Record] = []
     live = sorted((r for r in record.all_records(state_dir) if r.key != keep and record.alive(r)),
                   key=lambda r: r.last_used)
@@ -99,8 +111,8 @@ def make_room(state_dir: str, need_mb: float, budget_mb: int, available_mb: int 
 
 
 def stop_all(state_dir: str) -> tuple[list[Record], list[Record]]:
-    """Stops every daemon, one in use too (its unit then runs plain mypy); (stopped, those a process of which
-    outlived SIGKILL)."""
+    """Stops every daemon, one in use too (its unit then runs plain mypy); (stopped, those a process
+    of which outlived SIGKILL)."""
     stopped: list[Record] = []
     left: list[Record] = []
     for key in record.keys(state_dir):
@@ -124,12 +136,26 @@ class View(NamedTuple):
     last_used: float
 
     def as_dict(self) -> dict[str, object]:
-        return {**self._asdict(), "memory_mb": round(self.memory_mb, 1), "idle_s": round(self.idle_s, 1)}
+        return {
+            **self._asdict(),
+            "memory_mb": round(self.memory_mb, 1),
+            "idle_s": round(self.idle_s, 1),
+        }
 
 
 def views(state_dir: str, now: float | None = None) -> list[View]:
     """The live daemons, the most recently used first."""
     now = time.time() if now is None else now
     live = [r for r in record.all_records(state_dir) if not r.failed and record.alive(r)]
-    return [View(r.kind, r.worktree, r.pid, record.rss_mb(r), max(now - r.last_used, 0.0), r.started, r.last_used)
-            for r in sorted(live, key=lambda r: -r.last_used)]
+    return [
+        View(
+            r.kind,
+            r.worktree,
+            r.pid,
+            record.rss_mb(r),
+            max(now - r.last_used, 0.0),
+            r.started,
+            r.last_used,
+        )
+        for r in sorted(live, key=lambda r: -r.last_used)
+    ]

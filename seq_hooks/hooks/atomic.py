@@ -1,7 +1,8 @@
-"""The one atomic runner behind every hook: run a tool once per unit (a file, or a batch) through the lock.
+"""The one atomic runner behind every hook: run a tool once per unit (a file, or a batch) through
+the lock.
 
-A hook run reads its words (`words`), picks its files (`files`), finds the tool (`toolenv`), cuts the files
-into units and runs them one after another through the project's queue (`units`).
+A hook run reads its words (`words`), picks its files (`files`), finds the tool (`toolenv`), cuts
+the files into units and runs them one after another through the project's queue (`units`).
 """
 from __future__ import annotations
 
@@ -35,23 +36,31 @@ class Spec(NamedTuple):
     tool: str | None  # None: the generic hook, TOOL follows `--`
     summary: str
     fixed_args: tuple[str, ...] = ()  # right after the tool: ("check", "--force-exclude")
-    types: tuple[str, ...] = ("file",)  # identify tags (any of them) for files found or given by hand
+    # identify tags (any of them) for files found or given by hand
+    types: tuple[str, ...] = ("file",)
     ok_codes: frozenset[int] = frozenset({0})
     dashdash: bool = False  # the tool takes `--` before file names (ruff, mypy; pytest does not)
     extra: tuple[Option, ...] = ()  # flag options of this hook only
-    plan: Callable[[Job], list[str]] | None = None  # the files to run (atomic-pytest: the matching tests)
+    # the files to run (atomic-pytest: the matching tests)
+    plan: Callable[[Job], list[str]] | None = None
     adjust: Callable[[Job, toolenv.Tool], list[str]] | None = None  # the tool's final options
-    dedupe: bool = False  # drop `path:line: ...` lines an earlier unit printed (mypy reports imported modules too)
-    default_args: tuple[str, ...] = ()  # before the user's options, which may undo them (ruff: --fix / --no-fix)
-    batch: int = 1  # files per unit unless --batch or the hook's table says otherwise (0: all; docs/hooks.md)
-    # another way to run each unit (atomic-mypy: its daemon), given the tool and its final options; None: execute
+    # drop `path:line: ...` lines an earlier unit printed (mypy reports imported modules too)
+    dedupe: bool = False
+    # before the user's options, which may undo them (ruff: --fix / --no-fix)
+    default_args: tuple[str, ...] = ()
+    # files per unit unless --batch or the hook's table says otherwise (0: all; docs/hooks.md)
+    batch: int = 1
+    # another way to run each unit (atomic-mypy: its daemon), given the tool and its final options;
+    # None: execute
     via: Callable[[Job, toolenv.Tool, list[str], HookSettings], units.Via | None] | None = None
 
 
 def syntax(spec: Spec) -> Syntax:
     usage = ("[OPTIONS] -- TOOL [ARGS...] [-- FILES...]" if spec.tool is None
              else f"[OPTIONS] [{spec.tool.upper()} OPTIONS] [FILES...]")
-    return Syntax(spec.hook_id, usage, spec.summary, (*COMMON_OPTIONS, *spec.extra), spec.tool is None)
+    return Syntax(
+        spec.hook_id, usage, spec.summary, (*COMMON_OPTIONS, *spec.extra), spec.tool is None
+    )
 
 
 def run(spec: Spec, argv: list[str]) -> int:
@@ -74,14 +83,26 @@ def run(spec: Spec, argv: list[str]) -> int:
     head = [*tool.argv, *tool_args, *(["--"] if spec.dashdash else [])]
     cut = batches(job.files, _batch_size(words, hook, spec.batch))
     via = spec.via(job, tool, tool_args, hook) if spec.via is not None else None
-    plan = units.Plan(spec.hook_id, head, cut, limits, spec.ok_codes, spec.dashdash, spec.dedupe, tool.source,
-                      runner.unit_threads(ctx.settings, hook), via)
+    plan = units.Plan(
+        spec.hook_id,
+        head,
+        cut,
+        limits,
+        spec.ok_codes,
+        spec.dashdash,
+        spec.dedupe,
+        tool.source,
+        runner.unit_threads(ctx.settings, hook),
+        via,
+    )
     show = units.Show(verbose, verbose or sys.stdout.isatty(), under_pre_commit and not verbose,
                       bool(words.values["fail_fast"]))
     return units.run_units(plan, ctx, show)
 
 
-def _job(spec: Spec, words: Words, ctx: context.Context, hook: HookSettings, under_pre_commit: bool) -> Job:
+def _job(
+    spec: Spec, words: Words, ctx: context.Context, hook: HookSettings, under_pre_commit: bool
+) -> Job:
     """The files to run and the tool's options so far."""
     chosen = files.select(words.files, texts(words, "types") or spec.types, ctx.project.root,
                           under_pre_commit=under_pre_commit)
@@ -93,14 +114,15 @@ def _job(spec: Spec, words: Words, ctx: context.Context, hook: HookSettings, und
 
 
 def _defaults_not_given(defaults: tuple[str, ...], given: list[str]) -> list[str]:
-    """The hook's default options the user did not give, in either sense (`--fix` / `--no-fix`): ruff refuses
-    a flag given twice, and pre-commit configurations carry `args: [--fix]`."""
+    """The hook's default options the user did not give, in either sense (`--fix` / `--no-fix`):
+    ruff refuses a flag given twice, and pre-commit configurations carry `args: [--fix]`."""
     said = {word.partition("=")[0] for word in given}
     return [d for d in defaults if d not in said and "--no-" + d[2:] not in said]
 
 
 def _batch_size(words: Words, hook: HookSettings, default: int) -> int:
-    """Files per unit: --batch, else `batch` in the hook's table, else the hook's own default; 0 means all."""
+    """Files per unit: --batch, else `batch` in the hook's table, else the hook's own default; 0
+    means all."""
     given = words.values["batch"]
     if isinstance(given, int):
         return given
@@ -116,7 +138,9 @@ def _find_tool(name: str, generic: bool, ctx: context.Context, limits: Limits) -
     if generic and os.sep in name:
         return toolenv.Tool(name, (name,), "the path given", None)
 
-    prepare = runner.preparer(limits, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
+    prepare = runner.preparer(
+        limits, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root
+    )
     return toolenv.find(name, root=ctx.project.root, settings=ctx.settings, prepare=prepare)
 
 

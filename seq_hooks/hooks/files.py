@@ -1,4 +1,5 @@
-"""Which files a hook run checks: pre-commit's as given; by hand, the files named or listed by git, by type."""
+"""Which files a hook run checks: pre-commit's as given; by hand, the files named or listed by git,
+by type."""
 from __future__ import annotations
 
 import os
@@ -10,10 +11,18 @@ from seq_hooks.process.spawn import output
 
 def listed_files(root: str, under: str = ".") -> list[str]:
     """Tracked and untracked-but-not-ignored files, relative to the working directory."""
-    got = output(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", under])
+    got = output(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", under]
+    )
     if got.code != 0:
-        if under == "." and not os.path.isdir(os.path.join(root, ".git")) and not os.path.exists(".git"):
-            raise FatalError("no files given, and this is not a git repository to list them from", USAGE)
+        if (
+            under == "."
+            and not os.path.isdir(os.path.join(root, ".git"))
+            and not os.path.exists(".git")
+        ):
+            raise FatalError(
+                "no files given, and this is not a git repository to list them from", USAGE
+            )
         raise FatalError(f"git ls-files failed: {got.stderr.strip() or f'exit {got.code}'}")
     return list(dict.fromkeys(name for name in got.stdout.split("\0") if name))
 
@@ -22,7 +31,8 @@ def matches(path: str, types: Sequence[str]) -> bool:
     """Whether `path` has one of the identify tags `types` ("file": every file)."""
     if "file" in types:
         return True
-    from identify.identify import tags_from_path  # identify loads its tables: only for files typed by hand
+    # identify loads its tables: only for files typed by hand
+    from identify.identify import tags_from_path
 
     try:
         return bool(tags_from_path(path).intersection(types))
@@ -30,9 +40,12 @@ def matches(path: str, types: Sequence[str]) -> bool:
         return False
 
 
-def select(given: list[str], types: Sequence[str], root: str, *, under_pre_commit: bool) -> list[str]:
-    """pre-commit's files as they are (it filtered them already); by hand, the files given (directories
-    expanded) or listed, by type. A named file that is gone stays: its unit says it was skipped."""
+def select(
+    given: list[str], types: Sequence[str], root: str, *, under_pre_commit: bool
+) -> list[str]:
+    """pre-commit's files as they are (it filtered them already); by hand, the files given
+    (directories expanded) or listed, by type. A named file that is gone stays: its unit says it was
+    skipped."""
     if given and under_pre_commit:
         return list(given)
     if not given:

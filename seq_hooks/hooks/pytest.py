@@ -1,12 +1,13 @@
-"""`atomic-pytest`: the tests that match the changed files, 8 test files per unit, through the project lock.
+"""`atomic-pytest`: the tests that match the changed files, 8 test files per unit, through the
+project lock.
 
-A changed test file (test_*.py, *_test.py) runs itself; a changed source file runs the test files named after
-it (test_<name>.py, <name>_test.py; a package's __init__.py: the package's name) under the configured
-test_paths; a changed conftest.py runs the test files under its directory; --all runs every test file.
-pytest's exit 5 (nothing collected) is not a failure.
-xdist is kept from starting workers inside a unit: `-n 0` when pytest, asked with the unit's options, its
-configuration and PYTEST_ADDOPTS, has the plugin active (not when the user turned it off with `-p no:xdist`:
-pytest would refuse `-n`).
+A changed test file (test_*.py, *_test.py) runs itself; a changed source file runs the test files
+named after it (test_<name>.py, <name>_test.py; a package's __init__.py: the package's name) under
+the configured test_paths; a changed conftest.py runs the test files under its directory; --all runs
+every test file. pytest's exit 5 (nothing collected) is not a failure.
+xdist is kept from starting workers inside a unit: `-n 0` when pytest, asked with the unit's
+options, its configuration and PYTEST_ADDOPTS, has the plugin active (not when the user turned it
+off with `-p no:xdist`: pytest would refuse `-n`).
 """
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def plan(job: Job) -> list[str]:
 
 
 def _interpreter(tool: Tool) -> str | None:
-    """The Python that runs pytest: `python -m pytest`, the script's shebang, or the python beside it."""
+    """The Python that runs pytest: `python -m pytest`, the script's shebang, or the python beside
+    it."""
     if len(tool.argv) > 1:
         return tool.argv[0]
     try:
@@ -85,9 +87,10 @@ def _interpreter(tool: Tool) -> str | None:
     return beside if os.path.isfile(beside) else None
 
 
-# exit 0 when xdist is active for these arguments: importable, and loaded by pytest's own configuration (its
-# ini file's addopts, PYTEST_ADDOPTS, `-p no:xdist` anywhere, plugin autoloading); the import is skipped
-# where xdist is not even installed. _prepareconfig is what pytest.main itself calls first (pytest 3 to 9).
+# exit 0 when xdist is active for these arguments: importable, and loaded by pytest's own
+# configuration (its ini file's addopts, PYTEST_ADDOPTS, `-p no:xdist` anywhere, plugin
+# autoloading); the import is skipped where xdist is not even installed. _prepareconfig is what
+# pytest.main itself calls first (pytest 3 to 9).
 _XDIST_ACTIVE = """import importlib.util, sys
 if importlib.util.find_spec("xdist") is None:
     sys.exit(1)
@@ -104,13 +107,15 @@ def xdist_active(python: str, args: list[str]) -> bool:
         return False
 
 
-NO_WORKERS = ["-n", "0"]  # what atomic-pytest adds where xdist is active: one unit is one process tree
+# what atomic-pytest adds where xdist is active: one unit is one process tree
+NO_WORKERS = ["-n", "0"]
 
 
 def adjust(job: Job, tool: Tool) -> list[str]:
     args = list(job.tool_args)
     python = _interpreter(tool)
-    # last, so it wins over addopts and the hook's args: one unit is one process tree, not a worker pool
+    # last, so it wins over addopts and the hook's args: one unit is one process tree, not a worker
+    # pool
     if job.files and python is not None and xdist_active(python, [*args, *job.files]):
         args += NO_WORKERS
     return args
@@ -119,13 +124,18 @@ def adjust(job: Job, tool: Tool) -> list[str]:
 SPEC = Spec(
     hook_id="atomic-pytest",
     tool="pytest",
-    summary="Run the test files that match the changed files, a few per unit through the project lock.",
+    summary="Run the test files that match the changed files, a few per unit through the project "
+            "lock.",
     types=("python",),
     ok_codes=frozenset({0, 5}),
-    extra=(Option(("--all",), "all", help="run every test file under the test paths, one unit each"),),
+    extra=(
+        Option(("--all",), "all", help="run every test file under the test paths, one unit each"),
+    ),
     plan=plan,
     adjust=adjust,
-    batch=8,  # test files per unit: pytest's start-up paid once per 8 files, a unit a handful of files (docs/hooks.md)
+    # test files per unit: pytest's start-up paid once per 8 files, a unit a handful of files
+    # (docs/hooks.md)
+    batch=8,
 )
 
 

@@ -1,8 +1,9 @@
 """Running a hook's units one after another through the lock, and saying how each went.
 
-Each unit goes through `runner.execute` in this process (lock "default", supervisor, log, journal), so units of
-every hook, worktree and terminal of the project queue in one FIFO line, and a unit nested under an installed
-git hook queues on the holder's child queue. A unit's failure does not stop the others unless --fail-fast.
+Each unit goes through `runner.execute` in this process (lock "default", supervisor, log, journal),
+so units of every hook, worktree and terminal of the project queue in one FIFO line, and a unit
+nested under an installed git hook queues on the holder's child queue. A unit's failure does not
+stop the others unless --fail-fast.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ class Plan(NamedTuple):
     dedupe: bool  # leave out `path:line: ...` lines an earlier unit printed
     source: str  # where the tool came from, for the summary
     threads: int = 0  # the tools' thread and worker cap in each unit (`threads`); 0 = none
-    via: Via | None = None  # runs each unit another way than `execute` (atomic-mypy: through its daemon)
+    # runs each unit another way than `execute` (atomic-mypy: through its daemon)
+    via: Via | None = None
 
 
 class Show(NamedTuple):
@@ -54,13 +56,15 @@ class Done(NamedTuple):
     state: str  # ok, MODIFIED, FAIL, skipped
     why: str  # for FAIL: exit 1, timeout: ..., ...
     waited: float
-    named: tuple[str, ...] = ()  # for FAIL: the unit's files the tool's output names (the ones that failed)
+    # for FAIL: the unit's files the tool's output names (the ones that failed)
+    named: tuple[str, ...] = ()
 
 
 def run_units(plan: Plan, ctx: context.Context, show: Show) -> int:
     start = time.monotonic()
     log_path = _log_path(plan.prog, ctx)
-    held: list[int] = []  # the log, held from the first unit to the end: retention leaves it alone meanwhile
+    # the log, held from the first unit to the end: retention leaves it alone meanwhile
+    held: list[int] = []
     try:
         return _run_all(plan, ctx, show, log_path, held, start)
     finally:
@@ -68,7 +72,9 @@ def run_units(plan: Plan, ctx: context.Context, show: Show) -> int:
             os.close(fd)
 
 
-def _run_all(plan: Plan, ctx: context.Context, show: Show, log_path: str, held: list[int], start: float) -> int:
+def _run_all(
+    plan: Plan, ctx: context.Context, show: Show, log_path: str, held: list[int], start: float
+) -> int:
     shown: set[str] = set()  # the diagnostic lines printed so far (dedupe)
     done: list[Done] = []
     for n, unit in enumerate(plan.units, 1):
@@ -86,7 +92,9 @@ def _run_all(plan: Plan, ctx: context.Context, show: Show, log_path: str, held: 
             return result.exit_code
         if unit_done.state == "FAIL" and show.fail_fast:
             if left := len(plan.units) - n:
-                sys.stderr.write(f"{plan.prog}: --fail-fast: {left} unit{'s' * (left != 1)} not run\n")
+                sys.stderr.write(
+                    f"{plan.prog}: --fail-fast: {left} unit{'s' * (left != 1)} not run\n"
+                )
             break
     if not show.quiet_when_ok or any(d.state in ("FAIL", "MODIFIED") for d in done):
         _summary(plan, done, start)  # pre-commit fails a hook that modified files: say which
@@ -102,15 +110,26 @@ def _present(prog: str, unit: list[str]) -> list[str]:
     return present
 
 
-def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) -> tuple[Result, Done]:
+def _run_one(
+    plan: Plan, files: list[str], ctx: context.Context, log_path: str
+) -> tuple[Result, Done]:
     before = [_stat(f) for f in files]
     argv = [*plan.head, *(files if plan.dashdash else [safe_name(f) for f in files])]
-    request = Request(argv, plan.limits, lock=DEFAULT_LOCK, max_wait=ctx.settings.max_wait, capture=True,
-                      log_path=log_path, threads=plan.threads)
+    request = Request(
+        argv,
+        plan.limits,
+        lock=DEFAULT_LOCK,
+        max_wait=ctx.settings.max_wait,
+        capture=True,
+        log_path=log_path,
+        threads=plan.threads,
+    )
     if plan.via is not None:
         result = plan.via(request, files, ctx)
     else:
-        result = execute(request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root)
+        result = execute(
+            request, settings=ctx.settings, state_dir=ctx.state_dir, root=ctx.project.root
+        )
     changed = any(_stat(f) != b for f, b in zip(files, before, strict=True))
     if result.exit_code in plan.ok_codes and result.reason == Reason.EXIT:
         return result, Done(unit_name(files), "MODIFIED" if changed else "ok", "", result.waited_s)
@@ -119,13 +138,16 @@ def _run_one(plan: Plan, files: list[str], ctx: context.Context, log_path: str) 
 
 
 def files_named(output: str, files: list[str]) -> tuple[str, ...]:
-    """The files that the tool's output names where it reports a problem: `path:line...` (ruff, mypy, most
-    linters; ruff's ` --> path:line`), `FAILED path::test` and `ERROR path` (pytest)."""
+    """The files that the tool's output names where it reports a problem: `path:line...` (ruff,
+    mypy, most linters; ruff's ` --> path:line`), `FAILED path::test` and `ERROR path` (pytest)."""
     lines = [line.lstrip() for line in output.splitlines()]
     found: list[str] = []
     for f in files:
-        marks = tuple(m for shown in {f, safe_name(f)}
-                      for m in (f"{shown}:", f"--> {shown}:", f"FAILED {shown}::", f"ERROR {shown}"))
+        marks = tuple(
+            m
+            for shown in {f, safe_name(f)}
+            for m in (f"{shown}:", f"--> {shown}:", f"FAILED {shown}::", f"ERROR {shown}")
+        )
         if any(line.startswith(marks) for line in lines):
             found.append(f)
     return tuple(found)
@@ -135,8 +157,11 @@ def _report(plan: Plan, show: Show, n: int, done: Done, result: Result, shown: s
     out, err = sys.stdout, sys.stderr
     if show.progress:
         note = f"  ({done.why})" if done.why else ""
-        out.write(f"{plan.prog}: [{n}/{len(plan.units)}] {done.state:<8} {done.name}  {result.duration_s:.2f}s  "
-                  f"{result.peak_rss_mb:.0f} MB{note}\n")
+        out.write(
+            f"{plan.prog}: [{n}/{len(plan.units)}] {done.state:<8} {done.name}  "
+            f"{result.duration_s:.2f}s  "
+            f"{result.peak_rss_mb:.0f} MB{note}\n"
+        )
     if show.verbose or done.state != "ok":
         out.flush()
         _write(out, dedupe(result.stdout, shown) if plan.dedupe else result.stdout)
@@ -157,13 +182,17 @@ def _summary(plan: Plan, done: list[Done], start: float) -> None:
 
 
 def counts(done: list[Done], units: int) -> str:
-    """`3 passed (1 after modifying files), 1 failed, 1 skipped, 2 not run`: a unit whose tool fixed its files
-    passed (pre-commit fails the hook for the modification itself)."""
+    """`3 passed (1 after modifying files), 1 failed, 1 skipped, 2 not run`: a unit whose tool fixed
+    its files passed (pre-commit fails the hook for the modification itself)."""
     by_state = {s: sum(d.state == s for d in done) for s in ("ok", "MODIFIED", "FAIL", "skipped")}
     passed, modified = by_state["ok"] + by_state["MODIFIED"], by_state["MODIFIED"]
     parts = [f"{passed} passed"]
     if modified:
-        parts[0] += " after modifying files" if modified == passed else f" ({modified} after modifying files)"
+        parts[0] += (
+            " after modifying files"
+            if modified == passed
+            else f" ({modified} after modifying files)"
+        )
     for state, word in (("FAIL", "failed"), ("skipped", "skipped")):
         if by_state[state]:
             parts.append(f"{by_state[state]} {word}")
@@ -173,7 +202,8 @@ def counts(done: list[Done], units: int) -> str:
 
 
 def dedupe(text: str, shown: set[str]) -> str:
-    """The output without the diagnostic lines (`path:line: error: ...`) that an earlier unit already printed."""
+    """The output without the diagnostic lines (`path:line: error: ...`) that an earlier unit
+    already printed."""
     kept: list[str] = []
     dropped = 0
     for line in text.splitlines():
@@ -203,7 +233,11 @@ def why(result: Result) -> str:
         return f"exit {result.exit_code}"
     if result.reason == Reason.SIGNAL:
         return f"killed by signal {result.exit_code - 128} (exit {result.exit_code})"
-    return f"{result.reason}: {result.message}" if result.message else f"{result.reason} (exit {result.exit_code})"
+    return (
+        f"{result.reason}: {result.message}"
+        if result.message
+        else f"{result.reason} (exit {result.exit_code})"
+    )
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -220,6 +254,7 @@ def _write(stream: TextIO, text: str) -> None:
 
 
 def _log_path(prog: str, ctx: context.Context) -> str:
-    """One log for the whole hook run, a section per unit: creating a file per unit costs ~0.4 ms on ext4."""
+    """One log for the whole hook run, a section per unit: creating a file per unit costs ~0.4 ms on
+    ext4."""
     log_dir = logfile.ready(ctx.settings, ctx.state_dir, ctx.project.root)
     return logfile.default_path(log_dir, new_token(), time.time(), label=prog)

@@ -1,13 +1,14 @@
 """A hook's command line split into our options, the tool's options and the file names.
 
-Words on the command line: our own options (before any `--`), then the tool's options and the file names
-that pre-commit appends. A word that names an existing path is a file, whatever it looks like (`--help`,
-`--fail-fast`, `--type=x.py`: pre-commit passes every changed file); any other word starting with `-` is one of
-our options or a tool option; a plain word right after a tool option is that option's value
-(`--select E501`); after `--` every word is a file. The generic hook takes `-- TOOL [ARGS...] [-- FILES]`:
-pre-commit runs `atomic -- ruff format FILES...` for `args: [--, ruff, format]`, and it passes only files that
-exist, so every word before the first existing path is the tool's (`format`, `check --fix`), the files start
-at the first one; a tool argument that names an existing file needs the `--` that ends ARGS.
+Words on the command line: our own options (before any `--`), then the tool's options and the file
+names that pre-commit appends. A word that names an existing path is a file, whatever it looks like
+(`--help`, `--fail-fast`, `--type=x.py`: pre-commit passes every changed file); any other word
+starting with `-` is one of our options or a tool option; a plain word right after a tool option is
+that option's value (`--select E501`); after `--` every word is a file. The generic hook takes `--
+TOOL [ARGS...] [-- FILES]`: pre-commit runs `atomic -- ruff format FILES...` for `args: [--, ruff,
+format]`, and it passes only files that exist, so every word before the first existing path is the
+tool's (`format`, `check --fix`), the files start at the first one; a tool argument that names an
+existing file needs the `--` that ends ARGS.
 """
 from __future__ import annotations
 
@@ -18,11 +19,27 @@ from seq_hooks.options import HelpRequested, Option, convert, render_help
 from seq_hooks.records import NamedTuple
 
 COMMON_OPTIONS = (
-    Option(("--batch",), "batch", "int", "files per unit (default: the hook's own, or `batch` in config; "
-           "1 = a unit per file, 0 = all in one)", "N"),
+    Option(
+        ("--batch",),
+        "batch",
+        "int",
+        "files per unit (default: the hook's own, or `batch` in config; "
+        "1 = a unit per file, 0 = all in one)",
+        "N",
+    ),
     Option(("--fail-fast",), "fail_fast", help="stop after the first unit that fails"),
-    Option(("--verbose",), "verbose", help="a line per unit, every unit's output, and which tool was used"),
-    Option(("--type",), "types", "append", "by hand: only files with this identify tag (repeatable)", "TAG"),
+    Option(
+        ("--verbose",),
+        "verbose",
+        help="a line per unit, every unit's output, and which tool was used",
+    ),
+    Option(
+        ("--type",),
+        "types",
+        "append",
+        "by hand: only files with this identify tag (repeatable)",
+        "TAG",
+    ),
 )
 HELP = ("-h", "--help")
 
@@ -50,8 +67,11 @@ def texts(words: Words, dest: str) -> list[str]:
 
 
 def split_words(syntax: Syntax, argv: list[str]) -> Words:
-    """Our options, the tool's options and the file names (see the module docstring for the rules)."""
-    words = Words({opt.dest: [] if opt.kind == "append" else None for opt in syntax.options}, [], [], [])
+    """Our options, the tool's options and the file names (see the module docstring for the
+    rules)."""
+    words = Words(
+        {opt.dest: [] if opt.kind == "append" else None for opt in syntax.options}, [], [], []
+    )
     rest = _generic_head(syntax, argv, words) if syntax.generic else argv
     _tail(syntax, rest, words, ours=not syntax.generic)
     return words
@@ -86,7 +106,8 @@ def _tail(syntax: Syntax, argv: list[str], words: Words, *, ours: bool) -> None:
         if word == "--":
             words.files.extend(argv[i + 1 :])
             return
-        if os.path.lexists(word):  # before our options: pre-commit passes a file named `--help` as it is
+        # before our options: pre-commit passes a file named `--help` as it is
+        if os.path.lexists(word):
             words.files.append(word)
             value_may_follow = False
             i += 1
@@ -101,15 +122,16 @@ def _tail(syntax: Syntax, argv: list[str], words: Words, *, ours: bool) -> None:
             words.tool_args.append(word)
             value_may_follow = "=" not in word and not words.files
         elif value_may_follow or (syntax.generic and not words.files):
-            words.tool_args.append(word)  # an option's value, or the generic tool's own words (`ruff format`)
+            # an option's value, or the generic tool's own words (`ruff format`)
+            words.tool_args.append(word)
             value_may_follow = False
         else:
             words.files.append(word)  # a file that is gone: skipped with a note
 
 
 def _our_option(syntax: Syntax, argv: list[str], i: int, words: Words) -> tuple[Option | None, int]:
-    """Takes our option at argv[i] (and its value) into `words`: (the option, the index after it), or
-    (None, i) when argv[i] is not one of ours."""
+    """Takes our option at argv[i] (and its value) into `words`: (the option, the index after it),
+    or (None, i) when argv[i] is not one of ours."""
     word = argv[i]
     if word in HELP:
         raise HelpRequested(render_help(syntax.prog, syntax.usage, syntax.summary, syntax.options))

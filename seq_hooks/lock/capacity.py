@@ -1,31 +1,36 @@
 """How much a lock may run at once: slots, a memory budget, and the expected peak memory of a unit.
 
-A lock admits its oldest waiting unit while (a) fewer than `slots` units hold it, (b) the expected peaks of the
-holders plus the unit's own fit the memory budget (a unit that alone exceeds it runs when nobody holds), and
-(c) the machine's available memory, less what the holders are still expected to take, less the unit's expected
-peak, stays above a reserve, and (d) where there are more slots than CPUs, the holders leave a CPU free: fewer of
-their processes are running than there are CPUs. `slots = 1` is the plain exclusive lock, whatever the budget.
+A lock admits its oldest waiting unit while (a) fewer than `slots` units hold it, (b) the expected
+peaks of the holders plus the unit's own fit the memory budget (a unit that alone exceeds it runs
+when nobody holds), and (c) the machine's available memory, less what the holders are still expected
+to take, less the unit's expected peak, stays above a reserve, and (d) where there are more slots
+than CPUs, the holders leave a CPU free: fewer of their processes are running than there are CPUs.
+`slots = 1` is the plain exclusive lock, whatever the budget.
 
 - `slots = "auto"`: the CPUs this process may use (affinity, lowered to the cgroup's CPU quota).
-- `memory_budget_mb = "auto"`: half of the memory we may use (MemTotal, lowered to a cgroup limit). The other
-  half is for what never goes through the queue (editors, language servers, the agents themselves, the page
-  cache that keeps the tools fast); check (c) protects a machine that is busy anyway.
-- Both are "auto" by default (config.Settings): agents committing at once then run side by side, one per CPU,
-  instead of queueing behind each other, and the budget keeps their memory bounded. A lock whose units fan out
-  themselves (`pytest -n auto`, a parallel build) gets `slots = 1` in its own table, or `threads`.
-- (d): slots beyond the CPUs are for units that wait more than they compute (they hold memory, sleep, or wait
-  for I/O), so such a slot is given while a CPU is free. Units that arrive together then start staggered, each
-  as the one before it stops computing, instead of all computing at once and then all waiting at once (16 units
-  that fill 2 GB and hold it, 4 at a time on 2 CPUs: a pool that starts 4 at once takes 1.43x the ideal; started
-  staggered, 1.14x). With no more slots than CPUs the slots alone keep the CPUs from being oversubscribed.
-- The reserve: 10% of that memory, at least 256 MB and at most 2 GB (the kernel starts reclaiming and then
-  killing somewhere below that, whatever the budget says).
-- The expected peak of a unit: the largest of the last few peaks the journal recorded for the same key (the tool
-  and its files, or the command line), plus a margin; without history, the unit's memory limit; without a limit
-  either, the whole budget (it runs alone until its peak is known). A guess made without history is not kept: the
-  head of the queue reads the journal again whenever it has grown (admission.py), so units that queued before
-  their key had history use the history written while they waited. In a fresh repository the first git hook's
-  chain runs alone and the chains behind it share the slots as soon as its peak is in the journal.
+- `memory_budget_mb = "auto"`: half of the memory we may use (MemTotal, lowered to a cgroup limit).
+  The other half is for what never goes through the queue (editors, language servers, the agents
+  themselves, the page cache that keeps the tools fast); check (c) protects a machine that is busy
+  anyway.
+- Both are "auto" by default (config.Settings): agents committing at once then run side by side, one
+  per CPU, instead of queueing behind each other, and the budget keeps their memory bounded. A lock
+  whose units fan out themselves (`pytest -n auto`, a parallel build) gets `slots = 1` in its own
+  table, or `threads`.
+- (d): slots beyond the CPUs are for units that wait more than they compute (they hold memory,
+  sleep, or wait for I/O), so such a slot is given while a CPU is free. Units that arrive together
+  then start staggered, each as the one before it stops computing, instead of all computing at once
+  and then all waiting at once (16 units that fill 2 GB and hold it, 4 at a time on 2 CPUs: a pool
+  that starts 4 at once takes 1.43x the ideal; started staggered, 1.14x). With no more slots than
+  CPUs the slots alone keep the CPUs from being oversubscribed.
+- The reserve: 10% of that memory, at least 256 MB and at most 2 GB (the kernel starts reclaiming
+  and then killing somewhere below that, whatever the budget says).
+- The expected peak of a unit: the largest of the last few peaks the journal recorded for the same
+  key (the tool and its files, or the command line), plus a margin; without history, the unit's
+  memory limit; without a limit either, the whole budget (it runs alone until its peak is known). A
+  guess made without history is not kept: the head of the queue reads the journal again whenever it
+  has grown (admission.py), so units that queued before their key had history use the history
+  written while they waited. In a fresh repository the first git hook's chain runs alone and the
+  chains behind it share the slots as soon as its peak is in the journal.
 """
 from __future__ import annotations
 
@@ -47,11 +52,13 @@ class Capacity(NamedTuple):
     slots: int
     budget_mb: int  # 0: no budget
     reserve_mb: int  # the machine's available memory must stay above this; 0: not checked
-    cpus: int = 0  # more slots than this many CPUs: the holders must leave one free (rule d); 0: not checked
+    # more slots than this many CPUs: the holders must leave one free (rule d); 0: not checked
+    cpus: int = 0
 
     @property
     def exclusive(self) -> bool:
-        """One unit at a time and nothing to plan: the plain lock (with one slot a budget has nothing to share)."""
+        """One unit at a time and nothing to plan: the plain lock (with one slot a budget has
+        nothing to share)."""
         return self.slots == 1
 
 
@@ -81,7 +88,8 @@ def resolve_budget(value: int | str) -> int:
 
 
 def configured(settings: Settings, lock_id: str) -> tuple[int | str, int | str]:
-    """(slots, memory_budget_mb) as set for a lock: its own table's, else [tool.seq-hooks]'s, else the defaults."""
+    """(slots, memory_budget_mb) as set for a lock: its own table's, else [tool.seq-hooks]'s, else
+    the defaults."""
     own = settings.locks.get(lock_id.split("/", maxsplit=1)[0])
     slots = own.slots if own is not None and own.slots is not None else settings.slots
     budget = own.memory_budget_mb if own is not None and own.memory_budget_mb is not None \
@@ -90,18 +98,21 @@ def configured(settings: Settings, lock_id: str) -> tuple[int | str, int | str]:
 
 
 def always_alone(lock_id: str) -> bool:
-    """The `git` lock and nested queues (the calls made under one holder) are one at a time, whatever is set."""
+    """The `git` lock and nested queues (the calls made under one holder) are one at a time,
+    whatever is set."""
     return lock_id.split("/", maxsplit=1)[0] == GIT_LOCK or "/" in lock_id
 
 
 def for_lock(settings: Settings, lock_id: str) -> Capacity:
-    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks] (see always_alone)."""
+    """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks] (see
+    always_alone)."""
     if always_alone(lock_id):
         return Capacity(1, 0, 0)
     slots, budget = configured(settings, lock_id)
     n = resolve_slots(slots)
     if n == 1:
-        return Capacity(1, 0, 0)  # one at a time: a budget has nothing to share (and "auto" is not worked out)
+        # one at a time: a budget has nothing to share (and "auto" is not worked out)
+        return Capacity(1, 0, 0)
     cap = Capacity(n, resolve_budget(budget), 0)
     from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
 
@@ -110,7 +121,8 @@ def for_lock(settings: Settings, lock_id: str) -> Capacity:
 
 
 def at_defaults(settings: Settings, lock_id: str) -> bool:
-    """Whether a lock's slots and budget are the defaults (set by nobody, or set to what they would be anyway)."""
+    """Whether a lock's slots and budget are the defaults (set by nobody, or set to what they would
+    be anyway)."""
     if always_alone(lock_id):
         return False  # nothing of theirs is set
     defaults = Settings._field_defaults
@@ -118,7 +130,8 @@ def at_defaults(settings: Settings, lock_id: str) -> bool:
 
 
 def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
-    """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest first."""
+    """The peak memory (MB) of the last `n` runs with `key` that ended by themselves, newest
+    first."""
     out: list[float] = []
     for record in journal.recent(state_dir, key, TAIL_BYTES):
         if record.reason in Reason.BY_ITSELF:
@@ -129,63 +142,94 @@ def recent_peaks(state_dir: str, key: str, n: int = HISTORY) -> list[float]:
 
 
 class Estimate(NamedTuple):
-    """A unit's expected peak memory and what it comes from (its ticket records both; `status` says them)."""
+    """A unit's expected peak memory and what it comes from (its ticket records both; `status` says
+    them)."""
 
     mb: int
     basis: str  # HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS or UNKNOWN_BASIS
     runs: int = 0  # the recent runs of its key it comes from (HISTORY_BASIS)
-    revised: float = 0.0  # epoch seconds when the head of the queue revised it from new history; 0: never
+    # epoch seconds when the head of the queue revised it from new history; 0: never
+    revised: float = 0.0
 
 
-HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS, UNKNOWN_BASIS = "history", "memory limit", "budget", "unknown"
+HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS, UNKNOWN_BASIS = (
+    "history",
+    "memory limit",
+    "budget",
+    "unknown",
+)
 BASES = (HISTORY_BASIS, LIMIT_BASIS, BUDGET_BASIS, UNKNOWN_BASIS)
 
 
-def estimate(state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None) -> Estimate:
-    """What a unit is expected to hold at its peak, in MB, and from what (see the module's docstring), at most
-    the memory we may use (`total_mb`; default: the machine's, lowered to a cgroup limit): a unit cannot hold
-    more, and a peak recorded as 1e300 must not become a 301-digit number in a ticket."""
+def estimate(
+    state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None
+) -> Estimate:
+    """What a unit is expected to hold at its peak, in MB, and from what (see the module's
+    docstring), at most the memory we may use (`total_mb`; default: the machine's, lowered to a
+    cgroup limit): a unit cannot hold more, and a peak recorded as 1e300 must not become a 301-digit
+    number in a ticket."""
     peaks = recent_peaks(state_dir, key)
     if peaks:
         guess = Estimate(int(max(peaks) * (1 + MARGIN)) + MARGIN_MB, HISTORY_BASIS, len(peaks))
     elif limit_mb > 0:
         guess = Estimate(limit_mb, LIMIT_BASIS)
     else:
-        guess = Estimate(budget_mb, BUDGET_BASIS) if budget_mb else Estimate(UNKNOWN_MB, UNKNOWN_BASIS)
+        guess = (
+            Estimate(budget_mb, BUDGET_BASIS) if budget_mb else Estimate(UNKNOWN_MB, UNKNOWN_BASIS)
+        )
     if total_mb is None:
-        from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
+        # only for slots or a budget: off the path of a plain run
+        from seq_hooks.process import machine
 
         total_mb = machine.memory_total_mb()
     return guess._replace(mb=min(guess.mb, max(total_mb, 1)))
 
 
-def expected_peak_mb(state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None) -> int:
+def expected_peak_mb(
+    state_dir: str, key: str, limit_mb: int, budget_mb: int, total_mb: int | None = None
+) -> int:
     return estimate(state_dir, key, limit_mb, budget_mb, total_mb).mb
 
 
 def said(basis: str, runs: int) -> str:
-    """What an expected peak comes from, in words: `history of 3 runs`, `no history: the whole budget`."""
+    """What an expected peak comes from, in words: `history of 3 runs`, `no history: the whole
+    budget`."""
     if basis == HISTORY_BASIS:
         return f"history of {runs} run{'s' if runs != 1 else ''}"
-    return {LIMIT_BASIS: "no history: its memory limit", BUDGET_BASIS: "no history: the whole budget",
-            UNKNOWN_BASIS: f"no history, no limit, no budget: {UNKNOWN_MB} MB"}.get(basis, basis)
+    return {
+        LIMIT_BASIS: "no history: its memory limit",
+        BUDGET_BASIS: "no history: the whole budget",
+        UNKNOWN_BASIS: f"no history, no limit, no budget: {UNKNOWN_MB} MB",
+    }.get(basis, basis)
 
 
 class Guess:
-    """A waiting unit's expected peak, read again from the journal whenever the journal has grown."""
+    """A waiting unit's expected peak, read again from the journal whenever the journal has
+    grown."""
 
     def __init__(self, state_dir: str, key: str, limit_mb: int, budget_mb: int) -> None:
-        self.state_dir, self.key, self.limit_mb, self.budget_mb = state_dir, key, limit_mb, budget_mb
+        self.state_dir, self.key, self.limit_mb, self.budget_mb = (
+            state_dir,
+            key,
+            limit_mb,
+            budget_mb,
+        )
         self.seen = journal.stamp(state_dir) if key else None
-        self.now = estimate(state_dir, key, limit_mb, budget_mb) if key else Estimate(limit_mb, LIMIT_BASIS)
+        self.now = (
+            estimate(state_dir, key, limit_mb, budget_mb)
+            if key
+            else Estimate(limit_mb, LIMIT_BASIS)
+        )
 
     @staticmethod
     def fixed(mb: int) -> Guess:
-        """An expected peak given, not learned: never revised (a caller of queue.acquire that knows its own)."""
+        """An expected peak given, not learned: never revised (a caller of queue.acquire that knows
+        its own)."""
         return Guess("", "", mb, 0)
 
     def revise(self) -> bool:
-        """Reads the history again if the journal has grown since the last look: True when the peak changed."""
+        """Reads the history again if the journal has grown since the last look: True when the peak
+        changed."""
         if not self.key:
             return False
         seen = journal.stamp(self.state_dir)
@@ -200,9 +244,10 @@ class Guess:
 
 
 def strictest(cap: Capacity, terms: list[tuple[int, int]]) -> Capacity:
-    """`cap` narrowed to the (slots, budget MB) each holder was admitted under: the fewest slots and the smallest
-    budget win, so callers whose settings disagree (an exported SEQ_HOOKS_SLOTS, another branch's pyproject.toml)
-    never run more at once than any holder's own terms allow. A plain lock's holder says (1, 0): it runs alone."""
+    """`cap` narrowed to the (slots, budget MB) each holder was admitted under: the fewest slots and
+    the smallest budget win, so callers whose settings disagree (an exported SEQ_HOOKS_SLOTS,
+    another branch's pyproject.toml) never run more at once than any holder's own terms allow. A
+    plain lock's holder says (1, 0): it runs alone."""
     slots = min([cap.slots, *(s for s, _b in terms)])
     budgets = [b for b in (cap.budget_mb, *(b for _s, b in terms)) if b > 0]
     return cap._replace(slots=slots, budget_mb=min(budgets) if budgets else 0)
@@ -222,9 +267,9 @@ class Verdict(NamedTuple):
 
 def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], available_mb: int | None,
           running: int | None = None) -> Verdict:
-    """Whether the head of the queue may start now. `holders`: (expected peak MB, tree memory now MB) of each
-    unit holding the lock; `available_mb`: the machine's available memory; `running`: how many of the holders'
-    processes are running on a CPU or ready to (None: not checked)."""
+    """Whether the head of the queue may start now. `holders`: (expected peak MB, tree memory now
+    MB) of each unit holding the lock; `available_mb`: the machine's available memory; `running`:
+    how many of the holders' processes are running on a CPU or ready to (None: not checked)."""
     if len(holders) >= cap.slots:
         return Verdict(False, SLOTS_FULL)
     if not holders:
@@ -242,7 +287,8 @@ def admit(cap: Capacity, mine_mb: int, holders: list[tuple[int, float]], availab
 
 def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str],
          limit_mb: int) -> tuple[Capacity, Guess | None]:
-    """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected peak (else None)."""
+    """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected
+    peak (else None)."""
     cap = for_lock(settings, lock_id)
     if cap.exclusive:
         return cap, None
@@ -250,8 +296,9 @@ def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str],
 
 
 def slots_used(runs: list[tuple[str, float, float]]) -> list[int]:
-    """The slot each run (lock, started, ended) held: the lowest free when it started (a successor admitted within
-    2 ms of a release took that slot over), 1, 2, ...; 0 for the runs of a lock that never had two at once."""
+    """The slot each run (lock, started, ended) held: the lowest free when it started (a successor
+    admitted within 2 ms of a release took that slot over), 1, 2, ...; 0 for the runs of a lock that
+    never had two at once."""
     ends: dict[str, list[float]] = {}
     out = [0] * len(runs)
     for i in sorted(range(len(runs)), key=lambda i: (runs[i][1], i)):

@@ -1,8 +1,10 @@
-"""Nesting: the SEQ_HOOKS_HOLDER markers a holder gives its command, and the queue a nested call joins.
+"""Nesting: the SEQ_HOOKS_HOLDER markers a holder gives its command, and the queue a nested call
+joins.
 
-A marker `<lock id>:<pid>:<token>` says "pid holds lock id with this run token". A call that inherits markers
-checks each one (`verified`) and queues under its innermost holder of the same lock, in
-`<lock id>/nested/<token>`: it never waits for its own ancestor, and its siblings still go one at a time.
+A marker `<lock id>:<pid>:<token>` says "pid holds lock id with this run token". A call that
+inherits markers checks each one (`verified`) and queues under its innermost holder of the same
+lock, in `<lock id>/nested/<token>`: it never waits for its own ancestor, and its siblings still go
+one at a time.
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ class Marker(NamedTuple):
 
 
 def check_name(name: str) -> str:
-    from seq_hooks.lock import tickets  # the queues' layout: only where a lock is taken (off `run --no-lock`'s path
+    # the queues' layout: only where a lock is taken (off `run --no-lock`'s path
+    from seq_hooks.lock import tickets
 
     if not valid_name(name) or name == tickets.NESTED:
         raise UsageError(f"--lock: invalid lock name {name!r} ({LOCK_NAME_RULE})")
@@ -54,12 +57,16 @@ def _true(state_dir: str, m: Marker, me: int) -> bool:
     if not (proctree.alive(m.pid) and (m.pid == me or proctree.is_ancestor(m.pid, me))):
         return False
     queue = tickets.read_queue(tickets.queue_dir(state_dir, m.lock_id))
-    # one of the lock's holders (a lock with slots has several): a live ticket of that pid and token, granted
-    return any(t.alive and t.token == m.token and t.pid == m.pid and t.granted is not None for t in queue)
+    # one of the lock's holders (a lock with slots has several): a live ticket of that pid and
+    # token, granted
+    return any(
+        t.alive and t.token == m.token and t.pid == m.pid and t.granted is not None for t in queue
+    )
 
 
 def verified(state_dir: str, env: Mapping[str, str]) -> list[Marker]:
-    """The markers of SEQ_HOOKS_HOLDER that are true: the holder is alive, is our ancestor, and holds it now.
+    """The markers of SEQ_HOOKS_HOLDER that are true: the holder is alive, is our ancestor, and
+    holds it now.
 
     A leaked, stale or forged marker is dropped, so it never lets a caller bypass the queue.
     """
@@ -69,7 +76,8 @@ def verified(state_dir: str, env: Mapping[str, str]) -> list[Marker]:
 
 
 def resolve(name: str, markers: list[Marker]) -> tuple[str, Marker | None]:
-    """The queue a call for lock `name` joins: the lock itself, or the child queue of our innermost holder."""
+    """The queue a call for lock `name` joins: the lock itself, or the child queue of our innermost
+    holder."""
     mine = [m for m in markers if m.lock_id.split("/")[0] == name]
     if not mine:
         return name, None

@@ -1,10 +1,12 @@
-"""The project lock: a strict FIFO ticket queue on flock that survives crashes (docs/design.md, "Locks").
+"""The project lock: a strict FIFO ticket queue on flock that survives crashes
+(docs/design.md, "Locks").
 
-Each caller takes the next number and makes its ticket already flocked (tickets.py owns the files), then
-blocks in the kernel on the flock of the ticket ahead of it. When that flock is granted its owner has released or
-died: a ticket left behind belongs to a dead process and is taken over (takeover.py). When no ticket is left
-ahead, the lock is ours. Waiting can end early: `--max-wait`, a lock cycle (cycles.py), SIGTERM/SIGHUP/SIGINT;
-our ticket is gone by then and the others keep their order. Nested calls queue under their holder (markers.py).
+Each caller takes the next number and makes its ticket already flocked (tickets.py owns the files),
+then blocks in the kernel on the flock of the ticket ahead of it. When that flock is granted its
+owner has released or died: a ticket left behind belongs to a dead process and is taken over
+(takeover.py). When no ticket is left ahead, the lock is ours. Waiting can end early: `--max-wait`,
+a lock cycle (cycles.py), SIGTERM/SIGHUP/SIGINT; our ticket is gone by then and the others keep
+their order. Nested calls queue under their holder (markers.py).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 
     from seq_hooks.lock.capacity import Capacity, Guess
 
-NOTE_FIRST, NOTE_EVERY = 0.5, 30.0  # seconds: the first "waiting for lock" note, then one per interval
+# seconds: the first "waiting for lock" note, then one per interval
+NOTE_FIRST, NOTE_EVERY = 0.5, 30.0
 
 
 class WaitInfo(NamedTuple):
@@ -35,7 +38,8 @@ class WaitInfo(NamedTuple):
     position: int  # 1 = next
     holder: TicketInfo | None
     waited: float
-    stopped: tuple[int, ...] = ()  # pids ahead of us that are stopped (Ctrl-Z, SIGSTOP): the queue waits for them
+    # pids ahead of us that are stopped (Ctrl-Z, SIGSTOP): the queue waits for them
+    stopped: tuple[int, ...] = ()
 
 
 class Held:
@@ -52,17 +56,20 @@ class Held:
         self.enqueued = enqueued
         self.granted = time.time()
         self.expected_mb = 0  # the expected peak it was admitted with (slots or a budget)
-        self.slotted = False  # one of several holders (admission.py): a head may wait for what its run learned
+        # one of several holders (admission.py): a head may wait for what its run learned
+        self.slotted = False
         self.released = 0.0  # when `release` let the lock go (epoch seconds)
         self.procs = tickets.ProcRecord(tickets.path(qdir, number))
         self.procs.open()
 
     def record(self, procs: list[tuple[int, int]]) -> None:
-        """Records processes of our run (pid, start time) for whoever takes over if we die holding the lock."""
+        """Records processes of our run (pid, start time) for whoever takes over if we die holding
+        the lock."""
         self.procs.add(procs)
 
     def note_memory(self, level: int, limit_mb: int) -> None:
-        """Appends to our ticket that the unit's tree passed `level` % of its memory limit; never raises."""
+        """Appends to our ticket that the unit's tree passed `level` % of its memory limit; never
+        raises."""
         if self.fd >= 0:
             try:
                 os.write(self.fd, tickets.encode_memory(level, limit_mb))
@@ -70,7 +77,8 @@ class Held:
                 pass
 
     def note_deadline(self, deadline: float | None, pipeline: float | None) -> None:
-        """Appends to our ticket when the unit is killed and the pipeline deadline it runs within; never raises."""
+        """Appends to our ticket when the unit is killed and the pipeline deadline it runs within;
+        never raises."""
         if self.fd >= 0:
             try:
                 os.write(self.fd, tickets.encode_deadline(deadline, pipeline))
@@ -84,17 +92,21 @@ class Held:
         if self.fd < 0:
             return
         if os.path.isdir(tickets.nested_dir(self.qdir, self.token)):
-            tickets.clear_nested(self.qdir, self.token)  # our tree has ended: a ticket left there is a dead one's
+            # our tree has ended: a ticket left there is a dead one's
+            tickets.clear_nested(self.qdir, self.token)
         self.procs.close()
-        self.released = time.time()  # taken before the lock goes: nobody can have been granted it earlier
+        # taken before the lock goes: nobody can have been granted it earlier
+        self.released = time.time()
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
-        wakeup.notify(self.qdir)  # a head of a lock with slots may wait behind us, even with the plain lock held
+        # a head of a lock with slots may wait behind us, even with the plain lock held
+        wakeup.notify(self.qdir)
 
 
 def halted(t: TicketInfo) -> bool:
-    """Its owner is stopped, or (a holder) every process of its command is: the queue waits for a SIGCONT."""
+    """Its owner is stopped, or (a holder) every process of its command is: the queue waits for a
+    SIGCONT."""
     if proctree.stopped(t.pid):
         return True
     tree = proctree.tree(t.pid) if t.granted is not None else None
@@ -102,13 +114,17 @@ def halted(t: TicketInfo) -> bool:
 
 
 def describe(t: TicketInfo | None) -> str:
-    """A ticket's owner for a message: pid, command line (cut, control characters replaced), time held."""
+    """A ticket's owner for a message: pid, command line (cut, control characters replaced), time
+    held."""
     if t is None:
         return "nobody"
     from seq_hooks import display  # display imports shlex: only to describe a holder
 
     since = t.granted or t.since
-    return f"pid {t.pid} ({display.fit(display.command(t.argv), 80)}), running {time.time() - since:.0f}s"
+    return (
+        f"pid {t.pid} ({display.fit(display.command(t.argv), 80)}), running "
+        f"{time.time() - since:.0f}s"
+    )
 
 
 class _Wake(Exception):
@@ -116,10 +132,10 @@ class _Wake(Exception):
 
 
 class _Interruptible:
-    """While waiting: SIGALRM interrupts a blocking flock; SIGTERM/SIGHUP leave the queue with exit 128+N.
-    Entering says whether the alarm works (not in the main thread it does not: then flock is tried in short
-    steps); leaving puts the previous handlers back. (A class, not contextlib: that import costs a plain run
-    ~2.7M instructions.)"""
+    """While waiting: SIGALRM interrupts a blocking flock; SIGTERM/SIGHUP leave the queue with exit
+    128+N. Entering says whether the alarm works (not in the main thread it does not: then flock is
+    tried in short steps); leaving puts the previous handlers back. (A class, not contextlib: that
+    import costs a plain run ~2.7M instructions.)"""
 
     def __init__(self, lock_id: str) -> None:
         self.lock_id = lock_id
@@ -143,7 +159,10 @@ class _Interruptible:
 
     def _on_stop(self, signum: int, _f: object) -> None:
         name = signal.Signals(signum).name
-        raise FatalError(f"received {name} while waiting for lock {self.lock_id!r}: left the queue", signalled(signum))
+        raise FatalError(
+            f"received {name} while waiting for lock {self.lock_id!r}: left the queue",
+            signalled(signum),
+        )
 
 
 def _on_alarm(_s: int, _f: object) -> None:
@@ -179,13 +198,15 @@ class _Caller(NamedTuple):
     lock_id: str
     qdir: str
     token: str
-    holds: list[str]  # the tokens of the locks it holds already (a nested call): it checks for cycles
+    # the tokens of the locks it holds already (a nested call): it checks for cycles
+    holds: list[str]
     max_wait: float | None
     on_wait: Callable[[WaitInfo], None] | None
 
 
 class _Chore:
-    """Something a waiter does while it waits: first at `at` (monotonic seconds), then every `every` seconds."""
+    """Something a waiter does while it waits: first at `at` (monotonic seconds), then every `every`
+    seconds."""
 
     __slots__ = ("at", "do", "every")
 
@@ -194,9 +215,10 @@ class _Chore:
 
 
 class _Waiting:
-    """What a waiter does while it waits, each chore on its own clock: it gives up at `max_wait`, checks for lock
-    cycles (a nested call: it holds a lock already), and notes that it waits. `tick` does the chores that are due
-    and says when the next one is: the one rule of what is due when. `flock` blocks between chores."""
+    """What a waiter does while it waits, each chore on its own clock: it gives up at `max_wait`,
+    checks for lock cycles (a nested call: it holds a lock already), and notes that it waits. `tick`
+    does the chores that are due and says when the next one is: the one rule of what is due when.
+    `flock` blocks between chores."""
 
     def __init__(self, caller: _Caller, me: tuple[int, str, float], can_alarm: bool) -> None:
         self.caller = caller
@@ -207,17 +229,25 @@ class _Waiting:
         if caller.max_wait is not None:
             self.chores.append(_Chore(self.start + caller.max_wait, caller.max_wait, self._give_up))
         if caller.holds:
-            # only a nested call can close a cycle: a plain run skips the import (1.0M instructions, 1%)
+            # only a nested call can close a cycle: a plain run skips the import (1.0M instructions,
+            # 1%)
             from seq_hooks.lock import cycles
 
-            watch = cycles.Watch(caller.state_dir, caller.qdir, caller.lock_id, caller.holds, (since, caller.token),
-                                 describe)
+            watch = cycles.Watch(
+                caller.state_dir,
+                caller.qdir,
+                caller.lock_id,
+                caller.holds,
+                (since, caller.token),
+                describe,
+            )
             self.chores.append(_Chore(self.start, cycles.EVERY, watch.check))
         if caller.on_wait is not None:
             self.chores.append(_Chore(self.start + NOTE_FIRST, NOTE_EVERY, self._note))
 
     def tick(self) -> float | None:
-        """Does the chores that are due; returns the seconds until the next one is (None: no chore ever is)."""
+        """Does the chores that are due; returns the seconds until the next one is (None: no chore
+        ever is)."""
         for chore in self.chores:
             now = time.monotonic()
             if chore.at <= now:
@@ -237,8 +267,12 @@ class _Waiting:
 
     def _give_up(self, _now: float) -> None:
         queue = self._live_queue()
-        raise FatalError(f"gave up after waiting {self.caller.max_wait:g}s for lock {self.caller.lock_id!r}: held "
-                         f"by {describe(queue[0] if queue else None)}", MAX_WAIT)
+        raise FatalError(
+            f"gave up after waiting {self.caller.max_wait:g}s for lock {self.caller.lock_id!r}: "
+            "held "
+            f"by {describe(queue[0] if queue else None)}",
+            MAX_WAIT,
+        )
 
     def _note(self, now: float) -> None:
         if self.caller.on_wait is None:
@@ -257,20 +291,25 @@ def _ahead(qdir: str, me: tuple[int, str], passed: set[str]) -> str | None:
 
 
 def _wait_for(ticket: str, waiting: _Waiting, grace: float) -> bool:
-    """Blocks until the flock of `ticket` is ours (its owner released or died), taking over a dead owner's.
+    """Blocks until the flock of `ticket` is ours (its owner released or died), taking over a dead
+    owner's.
 
-    False when its owner is dead but the file cannot be removed: we pass over it (never wait on it again)."""
+    False when its owner is dead but the file cannot be removed: we pass over it (never wait on it
+    again)."""
     try:
         fd = os.open(ticket, tickets.OPEN_FLAGS)
     except FileNotFoundError:
         return True  # released meanwhile
-    except OSError:  # a symlink or a file we may not open in a ticket's place: nobody's flock, nobody's turn
+    # a symlink or a file we may not open in a ticket's place: nobody's flock, nobody's turn
+    except OSError:
         return tickets.remove(ticket)
     try:
         waiting.flock(fd)
         if os.fstat(fd).st_nlink == 0:
-            return True  # released (a live owner removes its ticket before it lets the flock go), or rewritten
-        # only when an owner died: a handoff skips the import (2.8M instructions with rungroup, 2.7%)
+            # released (a live owner removes its ticket before it lets the flock go), or rewritten
+            return True
+        # only when an owner died: a handoff skips the import (2.8M instructions with rungroup,
+        # 2.7%)
         from seq_hooks.lock import takeover
 
         return takeover.take_over(ticket, grace)  # a file still there belongs to a dead process
@@ -279,16 +318,18 @@ def _wait_for(ticket: str, waiting: _Waiting, grace: float) -> bool:
 
 
 def _wait_in_line(qdir: str, me: tuple[int, str], grace: float, waiting: _Waiting) -> None:
-    """The plain lock: waits for each ticket ahead of ours in turn, the nearest first, until none is left."""
-    passed: set[str] = set()  # dead tickets that cannot be removed: never waited on again (no spinning)
+    """The plain lock: waits for each ticket ahead of ours in turn, the nearest first, until none is
+    left."""
+    # dead tickets that cannot be removed: never waited on again (no spinning)
+    passed: set[str] = set()
     while (ahead := _ahead(qdir, me, passed)) is not None:
         if not _wait_for(ahead, waiting, grace):
             passed.add(ahead)
 
 
 class _Ticket:
-    """Our ticket in the queue: its number and path, when we joined, and the fd that holds its flock (a rewrite,
-    with a revised expected peak, replaces the file and so the fd)."""
+    """Our ticket in the queue: its number and path, when we joined, and the fd that holds its flock
+    (a rewrite, with a revised expected peak, replaces the file and so the fd)."""
 
     def __init__(self, qdir: str, made: tuple[int, int, float]) -> None:
         self.number, self.fd, self.since = made
@@ -298,10 +339,12 @@ class _Ticket:
         self.fd = tickets.rewrite(self.path, self.fd, fields)
 
 
-def _take(caller: _Caller, ticket: _Ticket, turn: Callable[[tuple[int, str], _Waiting], None]) -> Held:
-    """With our ticket made (flocked, in the queue), waits as `turn` says until it is our turn, and marks the
-    ticket granted. Any other way out (max-wait, a cycle, a signal) removes our ticket: the others keep their
-    order."""
+def _take(
+    caller: _Caller, ticket: _Ticket, turn: Callable[[tuple[int, str], _Waiting], None]
+) -> Held:
+    """With our ticket made (flocked, in the queue), waits as `turn` says until it is our turn, and
+    marks the ticket granted. Any other way out (max-wait, a cycle, a signal) removes our ticket:
+    the others keep their order."""
     me = (ticket.number, ticket.path)
     try:
         with _Interruptible(caller.lock_id) as can_alarm:
@@ -311,7 +354,15 @@ def _take(caller: _Caller, ticket: _Ticket, turn: Callable[[tuple[int, str], _Wa
         tickets.remove(ticket.path)
         os.close(ticket.fd)
         raise
-    return Held(caller.state_dir, caller.lock_id, caller.qdir, ticket.number, ticket.fd, caller.token, ticket.since)
+    return Held(
+        caller.state_dir,
+        caller.lock_id,
+        caller.qdir,
+        ticket.number,
+        ticket.fd,
+        caller.token,
+        ticket.since,
+    )
 
 
 def acquire(
@@ -330,28 +381,36 @@ def acquire(
 ) -> Held:
     """Joins the queue `lock_id` and returns when the lock is ours.
 
-    Raises FatalError(75) when `max_wait` expires or when waiting would close a cycle with another lock's
-    holder, and FatalError(128+N) (or KeyboardInterrupt) when SIGTERM/SIGHUP (SIGINT) arrives while waiting;
-    our ticket is gone by then and the others keep their order. With `cap` (slots or a memory budget), several
-    holders share the lock as admission.py admits them; `guess` is our expected peak, revised while we wait.
+    Raises FatalError(75) when `max_wait` expires or when waiting would close a cycle with another
+    lock's holder, and FatalError(128+N) (or KeyboardInterrupt) when SIGTERM/SIGHUP (SIGINT) arrives
+    while waiting; our ticket is gone by then and the others keep their order. With `cap` (slots or
+    a memory budget), several holders share the lock as admission.py admits them; `guess` is our
+    expected peak, revised while we wait.
     """
     qdir = ensure_private_dir(tickets.queue_dir(state_dir, lock_id))
     caller = _Caller(state_dir, lock_id, qdir, token, holds, max_wait, on_wait)
     if cap is None or cap.exclusive:
         return _take(caller, _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds)),
                      lambda me, waiting: _wait_in_line(qdir, me, takeover_grace, waiting))
-    # Several holders at once. Imported here only: with machine, takeover and rungroup it would cost every plain
-    # run 5.3M instructions (5% of its 104M; tests/records_test.py keeps them off that path).
+    # Several holders at once. Imported here only: with machine, takeover and rungroup it would cost
+    # every plain run 5.3M instructions (5% of its 104M; tests/records_test.py keeps them off that
+    # path).
     from seq_hooks.lock import admission, capacity
 
     if guess is None:
-        guess = capacity.Guess.fixed(0)  # nothing expected (a caller that gave a capacity and no guess)
+        # nothing expected (a caller that gave a capacity and no guess)
+        guess = capacity.Guess.fixed(0)
     gate = admission.open_gate(qdir, token)  # before our ticket: the waiter behind us blocks on it
     try:
-        ticket = _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds, guess.now, (cap.slots, cap.budget_mb)))
+        ticket = _Ticket(
+            qdir, tickets.make(qdir, token, argv, cwd, holds, guess.now, (cap.slots, cap.budget_mb))
+        )
         mine = admission.Mine(guess, ticket.rewrite)  # our expected peak, revised while we wait
-        held = _take(caller, ticket, lambda me, waiting: admission.wait_turn(qdir, me, cap, mine, takeover_grace,
-                                                                              waiting))
+        held = _take(
+            caller,
+            ticket,
+            lambda me, waiting: admission.wait_turn(qdir, me, cap, mine, takeover_grace, waiting),
+        )
     finally:  # admitted (our ticket is marked granted) or gone: the waiter behind us may look now
         admission.close_gate(qdir, token, gate)
     held.slotted, held.expected_mb = True, guess.now.mb

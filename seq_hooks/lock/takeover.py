@@ -1,13 +1,14 @@
-"""Taking over from a dead ticket owner: what its run left behind is ended before the queue moves on.
+"""Taking over from a dead ticket owner: what its run left behind is ended before the queue moves
+on.
 
-A waiter whose flock on the ticket ahead is granted while the file is still there knows its owner died (a live
-owner removes its ticket before releasing). If that owner had been granted the lock, its command may still run.
-Its processes are found three ways, because any one of them can miss: the `.procs` record the supervisor kept
-(pid and start time: found even after `env -i` or sudo cleared the run token) with their descendants now, the
-processes still carrying its run token, and the same for every run in its nested queue (a nested holder's tree
-is part of its outer run, whatever its runner is doing); with `--max-procs`, also what is in the
-run's cgroup. They are ended (TERM, grace, KILL), then the cgroups and the ticket are removed,
-whatever it holds (docs/design.md, "Locks").
+A waiter whose flock on the ticket ahead is granted while the file is still there knows its owner
+died (a live owner removes its ticket before releasing). If that owner had been granted the lock,
+its command may still run. Its processes are found three ways, because any one of them can miss: the
+`.procs` record the supervisor kept (pid and start time: found even after `env -i` or sudo cleared
+the run token) with their descendants now, the processes still carrying its run token, and the same
+for every run in its nested queue (a nested holder's tree is part of its outer run, whatever its
+runner is doing); with `--max-procs`, also what is in the run's cgroup. They are ended (TERM, grace,
+KILL), then the cgroups and the ticket are removed, whatever it holds (docs/design.md, "Locks").
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from seq_hooks.process import proctree, rungroup
 
 
 def same(pid: int, start: int) -> bool:
-    """Whether `pid` is still the process recorded with this start time (not ended, not a reused pid)."""
+    """Whether `pid` is still the process recorded with this start time (not ended, not a reused
+    pid)."""
     i = proctree.info(pid)
     return i is not None and i.start == start and i.state != "Z"
 
@@ -91,7 +93,8 @@ def take_over(ticket: str, grace: float) -> bool:
     """Our flock on `ticket` was granted, so its owner is dead: ends what its run left, removes its
     cgroups (its runner, SIGKILLed, could not) and its ticket.
 
-    False when the file cannot be removed (the caller then passes over it: its owner is dead all the same)."""
+    False when the file cannot be removed (the caller then passes over it: its owner is dead all the
+    same)."""
     info = tickets.read(ticket, alive=False)
     proctree.end(leftovers(ticket, info), grace)
     for group in rungroup.of_runs([token for _path, token in _runs(ticket, info)]):

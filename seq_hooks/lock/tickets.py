@@ -1,21 +1,26 @@
-"""The files of a lock queue: the one place that writes, reads and lists them (docs/design.md, "Locks").
+"""The files of a lock queue: the one place that writes, reads and lists them
+(docs/design.md, "Locks").
 
 A queue is a directory under `<state>/locks/`:
-- `.seq`: the last number handed out (a decimal line), flocked for a moment by each caller that joins;
-- `<number, 12 digits>.ticket`: one per caller, made as `.new-<pid>-<token>` already flocked and renamed, so
-  nobody ever sees it unlocked. Line 1 is a JSON object: pid, token, argv (capped: see `ARGV_CAP`), cwd, since,
-  holds, and on a lock with slots or a budget the unit's expected peak (expected_mb, expected_from,
-  expected_runs, expected_revised); line 2, appended when the lock is granted, is {"granted": epoch seconds}.
-  A waiter whose expected peak is revised rewrites its line 1 the same way (`rewrite`): a new file, flocked,
-  renamed over the old one, so a reader sees one or the other and the path is never unflocked. The flock is held by its
-  owner as long as it lives: a ticket nobody holds the flock of belongs to a dead process, whatever it says.
-- `<number>.procs`, next to a holder's ticket: `<pid> <start time>` lines, every process its run's tree has had
-  (from the supervisor's samples), so that whoever takes over from a dead holder finds them even when they
-  dropped the run token from their environment (`env -i`, sudo). The holder keeps it open in an fd its command
-  inherits, so a process the samples never saw (the command itself, if the runner dies right after starting it)
-  is still found: it has the file open;
-- `nested/<holder token>/`: the queue of the calls made under that holder (a queue of the same form).
-Any other `<digits>.ticket` (not padded, torn, foreign) is still a ticket: it is listed, probed and taken over.
+- `.seq`: the last number handed out (a decimal line), flocked for a moment by each caller that
+  joins;
+- `<number, 12 digits>.ticket`: one per caller, made as `.new-<pid>-<token>` already flocked and
+  renamed, so nobody ever sees it unlocked. Line 1 is a JSON object: pid, token, argv (capped: see
+  `ARGV_CAP`), cwd, since, holds, and on a lock with slots or a budget the unit's expected peak
+  (expected_mb, expected_from, expected_runs, expected_revised); line 2, appended when the lock is
+  granted, is {"granted": epoch seconds}. A waiter whose expected peak is revised rewrites its line
+  1 the same way (`rewrite`): a new file, flocked, renamed over the old one, so a reader sees one or
+  the other and the path is never unflocked. The flock is held by its owner as long as it lives: a
+  ticket nobody holds the flock of belongs to a dead process, whatever it says.
+- `<number>.procs`, next to a holder's ticket: `<pid> <start time>` lines, every process its run's
+  tree has had (from the supervisor's samples), so that whoever takes over from a dead holder finds
+  them even when they dropped the run token from their environment (`env -i`, sudo). The holder
+  keeps it open in an fd its command inherits, so a process the samples never saw (the command
+  itself, if the runner dies right after starting it) is still found: it has the file open;
+- `nested/<holder token>/`: the queue of the calls made under that holder (a queue of the same
+  form).
+Any other `<digits>.ticket` (not padded, torn, foreign) is still a ticket: it is listed, probed and
+taken over.
 """
 from __future__ import annotations
 
@@ -35,13 +40,16 @@ NEW_PREFIX = ".new-"
 SEQ = ".seq"
 NESTED = "nested"
 PROCS_SUFFIX = ".procs"
-GATE_PREFIX = ".gate-"  # `.gate-<token>`: flocked by a waiter of a lock with slots until it is admitted (admission.py)
+# `.gate-<token>`: flocked by a waiter of a lock with slots until it is admitted (admission.py)
+GATE_PREFIX = ".gate-"
 RELEASE = ".release"  # the FIFO a releaser wakes the head of a lock with slots through (wakeup.py)
 HANDED = "fd"  # a `.procs` record's first line: `fd <number>`, where the holder's command has it
 MAX_PROCS_READ = 4 << 20  # bytes of a `.procs` file read: ~200,000 processes
-ARGV_CAP = 4096  # characters of argv kept in a ticket: it identifies the run; the journal and log keep it all
+# characters of argv kept in a ticket: it identifies the run; the journal and log keep it all
+ARGV_CAP = 4096
 MAX_READ = 65536  # bytes read of a ticket; a bigger one is not ours (it is listed as unreadable)
-OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO in a ticket's place never blocks
+# a FIFO in a ticket's place never blocks
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class TicketInfo(NamedTuple):
@@ -56,16 +64,23 @@ class TicketInfo(NamedTuple):
     holds: list[str]  # tokens of the locks its caller already held (for cycle detection)
     alive: bool  # someone holds its flock
     readable: bool = True  # False: torn, garbage or foreign; only its place in the queue is known
-    expected_mb: int = 0  # its expected peak memory, where the lock has slots or a budget (capacity.py)
-    slots: int = 1  # the slots its caller was admitted under: a ticket that says none (the plain lock's) runs alone
+    # its expected peak memory, where the lock has slots or a budget (capacity.py)
+    expected_mb: int = 0
+    # the slots its caller was admitted under: a ticket that says none (the plain lock's) runs alone
+    slots: int = 1
     budget_mb: int = 0  # the memory budget its caller was admitted under (0: none)
-    expected_from: str = ""  # what that comes from: capacity.BASES ("" on a ticket of an older seq-hooks)
+    # what that comes from: capacity.BASES ("" on a ticket of an older seq-hooks)
+    expected_from: str = ""
     expected_runs: int = 0  # the runs of its history it comes from
-    expected_revised: float = 0.0  # when it was revised while waiting (epoch seconds); 0: as guessed on arrival
-    memory_level: int = 0  # the highest share of its memory limit (50, 75 %) its tree passed; 0: none yet
+    # when it was revised while waiting (epoch seconds); 0: as guessed on arrival
+    expected_revised: float = 0.0
+    # the highest share of its memory limit (50, 75 %) its tree passed; 0: none yet
+    memory_level: int = 0
     limit_mb: int = 0  # that memory limit
-    deadline: float | None = None  # epoch seconds when its unit is killed: its timeout or the pipeline's, sooner
-    pipeline_deadline: float | None = None  # the pipeline deadline its unit and the calls under it run within
+    # epoch seconds when its unit is killed: its timeout or the pipeline's, sooner
+    deadline: float | None = None
+    # the pipeline deadline its unit and the calls under it run within
+    pipeline_deadline: float | None = None
 
 
 def locks_root(state_dir: str) -> str:
@@ -105,7 +120,8 @@ def listing(qdir: str) -> list[tuple[int, str]]:
 
 
 def half_made(qdir: str) -> list[str]:
-    """Paths of tickets being made (`.new-*`): live ones exist only while their maker holds `.seq`."""
+    """Paths of tickets being made (`.new-*`): live ones exist only while their maker holds
+    `.seq`."""
     return sorted(os.path.join(qdir, n) for n in _names(qdir) if n.startswith(NEW_PREFIX))
 
 
@@ -119,7 +135,8 @@ def locked_by_someone(fd: int) -> bool:
 
 
 def is_free(ticket: str) -> bool:
-    """True when the ticket exists and nobody holds its flock: its owner is dead (a test flock, released at once)."""
+    """True when the ticket exists and nobody holds its flock: its owner is dead (a test flock,
+    released at once)."""
     try:
         fd = os.open(ticket, OPEN_FLAGS)
     except OSError:
@@ -139,20 +156,35 @@ def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | N
         argv = [str(a) for a in head["argv"]]
         if head.get("argv_cut"):
             argv.append(f"... ({int(head['argv_cut'])} more characters)")
-        return TicketInfo(number, ticket, int(head["pid"]), str(head["token"]), argv, str(head["cwd"]),
-                          float(head["since"]), granted, [str(h) for h in head.get("holds", [])], alive,
-                          expected_mb=int(head.get("expected_mb", 0)), expected_from=str(head.get("expected_from", "")),
-                          expected_runs=int(head.get("expected_runs", 0)),
-                          expected_revised=float(head.get("expected_revised", 0.0)), memory_level=level,
-                          limit_mb=limit, deadline=deadline, pipeline_deadline=pipeline,
-                          slots=max(int(head.get("slots", 1)), 1), budget_mb=max(int(head.get("budget_mb", 0)), 0))
+        return TicketInfo(
+            number,
+            ticket,
+            int(head["pid"]),
+            str(head["token"]),
+            argv,
+            str(head["cwd"]),
+            float(head["since"]),
+            granted,
+            [str(h) for h in head.get("holds", [])],
+            alive,
+            expected_mb=int(head.get("expected_mb", 0)),
+            expected_from=str(head.get("expected_from", "")),
+            expected_runs=int(head.get("expected_runs", 0)),
+            expected_revised=float(head.get("expected_revised", 0.0)),
+            memory_level=level,
+            limit_mb=limit,
+            deadline=deadline,
+            pipeline_deadline=pipeline,
+            slots=max(int(head.get("slots", 1)), 1),
+            budget_mb=max(int(head.get("budget_mb", 0)), 0),
+        )
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError):
         return None
 
 
 def _notes(lines: list[bytes]) -> tuple[int, int, float | None, float | None]:
-    """What its holder noted after the granted line: the highest memory level (encode_memory) and its limit
-    ((0, 0) if none), and the last deadlines (encode_deadline; None if none)."""
+    """What its holder noted after the granted line: the highest memory level (encode_memory) and
+    its limit ((0, 0) if none), and the last deadlines (encode_deadline; None if none)."""
     best = (0, 0)
     deadline = pipeline = None
     for line in lines:
@@ -173,11 +205,12 @@ def _epoch(value: object) -> float | None:
 
 
 def read(ticket: str, alive: bool | None = None, number: int | None = None) -> TicketInfo | None:
-    """The ticket at `ticket` (alive: probed with a non-blocking shared flock unless given); None once it is gone.
+    """The ticket at `ticket` (alive: probed with a non-blocking shared flock unless given); None
+    once it is gone.
 
-    A ticket that cannot be parsed is returned with readable=False: it still has a place in the queue. So is a symlink
-    or a file we may not open in a ticket's place, as a dead one (nobody of ours can hold its flock): whoever waits
-    behind it removes it, as the plain lock does."""
+    A ticket that cannot be parsed is returned with readable=False: it still has a place in the
+    queue. So is a symlink or a file we may not open in a ticket's place, as a dead one (nobody of
+    ours can hold its flock): whoever waits behind it removes it, as the plain lock does."""
     if number is None:
         number = number_of(os.path.basename(ticket)) or 0
     try:
@@ -186,7 +219,9 @@ def read(ticket: str, alive: bool | None = None, number: int | None = None) -> T
         return None
     except OSError as e:  # EMFILE and the like say nothing of the ticket: it is left alone
         if isinstance(e, PermissionError) or os.path.islink(ticket):
-            return TicketInfo(number, ticket, 0, "", [], "", time.time(), None, [], False, readable=False)
+            return TicketInfo(
+                number, ticket, 0, "", [], "", time.time(), None, [], False, readable=False
+            )
         return None
     data, mtime, live = b"", time.time(), True
     try:
@@ -216,7 +251,8 @@ def all_queues(state_dir: str) -> list[tuple[str, str]]:
     root = locks_root(state_dir)
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
-        odd = [d for d in dirnames if number_of(d) is not None]  # a directory in a ticket's place is a ticket
+        # a directory in a ticket's place is a ticket
+        odd = [d for d in dirnames if number_of(d) is not None]
         dirnames[:] = sorted(d for d in dirnames if number_of(d) is None)
         if dirpath != root and os.path.basename(dirpath) != NESTED and (filenames or odd):
             out.append((os.path.relpath(dirpath, root).replace(os.sep, "/"), dirpath))
@@ -225,12 +261,15 @@ def all_queues(state_dir: str) -> list[tuple[str, str]]:
 
 def live_tokens(state_dir: str) -> set[str]:
     """The run tokens of every live ticket (holding or waiting) of the state dir."""
-    return {t.token for _lock_id, qdir in all_queues(state_dir) for t in read_queue(qdir) if t.alive}
+    return {
+        t.token for _lock_id, qdir in all_queues(state_dir) for t in read_queue(qdir) if t.alive
+    }
 
 
 def clear_nested(qdir: str, token: str) -> None:
-    """Removes a holder's nested queues (the holder released or died, its tree has ended): their dead tickets and
-    what goes with them; a ticket someone still holds is left, and so is its directory (`clean` comes back)."""
+    """Removes a holder's nested queues (the holder released or died, its tree has ended): their
+    dead tickets and what goes with them; a ticket someone still holds is left, and so is its
+    directory (`clean` comes back)."""
     for dirpath, _dirnames, files in os.walk(nested_dir(qdir, token), topdown=False):
         for name in files:
             path_ = os.path.join(dirpath, name)
@@ -243,7 +282,8 @@ def clear_nested(qdir: str, token: str) -> None:
 
 
 def cap_argv(argv: list[str]) -> tuple[list[str], int]:
-    """argv cut to ARGV_CAP characters in all (the last word kept cut), and how many characters were left out."""
+    """argv cut to ARGV_CAP characters in all (the last word kept cut), and how many characters were
+    left out."""
     kept: list[str] = []
     room = ARGV_CAP
     for i, word in enumerate(argv):
@@ -261,7 +301,8 @@ def procs_path(ticket: str) -> str:
 
 
 class ProcRecord:
-    """The processes of a holder's run, appended to its `.procs` file as the supervisor first sees them."""
+    """The processes of a holder's run, appended to its `.procs` file as the supervisor first sees
+    them."""
 
     def __init__(self, ticket: str) -> None:
         self.path = procs_path(ticket)
@@ -269,24 +310,31 @@ class ProcRecord:
         self.seen: set[tuple[int, int]] = set()
 
     def open(self) -> None:
-        """Opens the record in an fd the command inherits (no close-on-exec): every process that keeps it open is
-        part of the run, whatever its environment says and whether or not a sample saw it."""
+        """Opens the record in an fd the command inherits (no close-on-exec): every process that
+        keeps it open is part of the run, whatever its environment says and whether or not a sample
+        saw it."""
         try:
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+            self.fd = os.open(
+                self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
+            )
             os.set_inheritable(self.fd, True)
             os.write(self.fd, f"{HANDED} {self.fd}\n".encode())  # a reader of the file is no heir
         except OSError:
             self.fd = -1
 
     def add(self, procs: list[tuple[int, int]]) -> None:
-        """Records (pid, start time) pairs not recorded yet; never raises (a full disk loses only this record)."""
+        """Records (pid, start time) pairs not recorded yet; never raises (a full disk loses only
+        this record)."""
         new = [p for p in procs if p not in self.seen]
         if not new:
             return
         try:
             if self.fd < 0:
-                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                  0o600)
+                self.fd = os.open(
+                    self.path,
+                    os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                )
             os.write(self.fd, "".join(f"{pid} {start}\n" for pid, start in new).encode())
             self.seen.update(new)
         except OSError:
@@ -334,7 +382,8 @@ def started(ticket: str) -> bool:
 
 
 def read_procs(ticket: str) -> list[tuple[int, int]]:
-    """The (pid, start time) pairs recorded for a ticket's run; lines that do not parse are skipped."""
+    """The (pid, start time) pairs recorded for a ticket's run; lines that do not parse are
+    skipped."""
     try:
         fd = os.open(procs_path(ticket), OPEN_FLAGS)
     except OSError:
@@ -354,7 +403,9 @@ def read_procs(ticket: str) -> list[tuple[int, int]]:
 
 
 def open_seq(qdir: str) -> int:
-    return os.open(os.path.join(qdir, SEQ), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    return os.open(
+        os.path.join(qdir, SEQ), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+    )
 
 
 def _next_number(seq: int, qdir: str) -> int:
@@ -369,16 +420,28 @@ def _next_number(seq: int, qdir: str) -> int:
 
 def expected_fields(expected: Estimate) -> dict[str, object]:
     """The keys of a ticket's first line that say its unit's expected peak."""
-    return {"expected_mb": expected.mb, "expected_from": expected.basis, "expected_runs": expected.runs,
-            "expected_revised": expected.revised}
+    return {
+        "expected_mb": expected.mb,
+        "expected_from": expected.basis,
+        "expected_runs": expected.runs,
+        "expected_revised": expected.revised,
+    }
 
 
 def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, holds: list[str],
                 expected: Estimate | None = None, terms: tuple[int, int] = (1, 0)) -> bytes:
-    """A ticket's first line (argv capped). `terms`: the (slots, memory budget MB) its caller is admitted under,
-    written only where they are not the plain lock's (1, 0), so the plain lock's tickets stay as they were."""
+    """A ticket's first line (argv capped). `terms`: the (slots, memory budget MB) its caller is
+    admitted under, written only where they are not the plain lock's (1, 0), so the plain lock's
+    tickets stay as they were."""
     kept, cut = cap_argv(argv)
-    head: dict[str, object] = {"pid": pid, "token": token, "argv": kept, "cwd": cwd, "since": since, "holds": holds}
+    head: dict[str, object] = {
+        "pid": pid,
+        "token": token,
+        "argv": kept,
+        "cwd": cwd,
+        "since": since,
+        "holds": holds,
+    }
     if cut:
         head["argv_cut"] = cut
     if expected is not None:
@@ -393,9 +456,17 @@ def encode_granted(when: float) -> bytes:
     return (json.dumps({"granted": when}) + "\n").encode()
 
 
-def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str], expected: Estimate | None = None,
-         terms: tuple[int, int] = (1, 0)) -> tuple[int, int, float]:
-    """Takes the next number under `.seq` and makes our ticket there, flocked: (number, fd, since)."""
+def make(
+    qdir: str,
+    token: str,
+    argv: list[str],
+    cwd: str,
+    holds: list[str],
+    expected: Estimate | None = None,
+    terms: tuple[int, int] = (1, 0),
+) -> tuple[int, int, float]:
+    """Takes the next number under `.seq` and makes our ticket there, flocked: (number, fd,
+    since)."""
     since = time.time()
     head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected, terms)
     seq = open_seq(qdir)
@@ -422,9 +493,10 @@ def make(qdir: str, token: str, argv: list[str], cwd: str, holds: list[str], exp
 
 
 def rewrite(ticket: str, fd: int, changes: dict[str, object]) -> int:
-    """Our ticket with `changes` in its first line, as a new file made flocked and renamed over it (a reader sees
-    the old one or the new one, never a torn one; the path is flocked by us throughout). Returns the new file's fd;
-    `fd` (the old file's) is closed. Only for a ticket we own."""
+    """Our ticket with `changes` in its first line, as a new file made flocked and renamed over it
+    (a reader sees the old one or the new one, never a torn one; the path is flocked by us
+    throughout). Returns the new file's fd; `fd` (the old file's) is closed. Only for a ticket we
+    own."""
     data = os.pread(fd, MAX_READ, 0)
     first, _, rest = data.partition(b"\n")
     head = json.loads(first)
@@ -444,13 +516,14 @@ def rewrite(ticket: str, fd: int, changes: dict[str, object]) -> int:
 
 
 def encode_memory(level: int, limit_mb: int) -> bytes:
-    """The line a holder appends when its tree passes `level` % of its memory limit (shown by status)."""
+    """The line a holder appends when its tree passes `level` % of its memory limit (shown by
+    status)."""
     return (json.dumps({"memory_level": level, "limit_mb": limit_mb}) + "\n").encode()
 
 
 def encode_deadline(deadline: float | None, pipeline: float | None) -> bytes:
-    """The line a holder appends as each attempt starts: when its unit is killed (its timeout, cut to the pipeline
-    deadline) and the pipeline deadline it runs within (shown by status)."""
+    """The line a holder appends as each attempt starts: when its unit is killed (its timeout, cut
+    to the pipeline deadline) and the pipeline deadline it runs within (shown by status)."""
     return (json.dumps({"deadline": deadline, "pipeline_deadline": pipeline}) + "\n").encode()
 
 
@@ -475,8 +548,8 @@ def remove(ticket: str) -> bool:
 
 
 def take_within(fd: int, seconds: float) -> bool:
-    """flock(fd, LOCK_EX) tried every 5 ms for at most `seconds`: for where SIGALRM cannot interrupt a blocking
-    flock (not the main thread) and for brief locks such as `.seq`."""
+    """flock(fd, LOCK_EX) tried every 5 ms for at most `seconds`: for where SIGALRM cannot interrupt
+    a blocking flock (not the main thread) and for brief locks such as `.seq`."""
     deadline = time.monotonic() + max(seconds, 0.001)
     while True:
         try:

@@ -1,14 +1,17 @@
-"""The release FIFO, `.release` in a queue's directory: how a releaser wakes the head of the queue, and how the
-head listens (docs/design.md, "Capacity").
+"""The release FIFO, `.release` in a queue's directory: how a releaser wakes the head of the queue,
+and how the head listens (docs/design.md, "Capacity").
 
-Every releaser writes a byte to it; the head of a lock with slots or a budget sleeps in select() on it. No wake-up
-depends on that one path:
-- the head opens it for reading and writing: with a writer of its own, its read end never reports a hang-up (once a
-  releaser had closed its end, select() returned at once, for good, and the head spun until admitted);
-- the head listens again when the path was removed or replaced (a person's or an agent's `rm` of "stale" files);
-  what is in its place but is not a FIFO it can open (a file, a directory, a symlink, one it may not read) is
-  replaced: the queue directory is ours (project.ensure_private_dir);
-- a releaser that finds no FIFO writes to the head's own descriptor of it, found in /proc/<pid>/fd (Linux);
+Every releaser writes a byte to it; the head of a lock with slots or a budget sleeps in select() on
+it. No wake-up depends on that one path:
+- the head opens it for reading and writing: with a writer of its own, its read end never reports a
+  hang-up (once a releaser had closed its end, select() returned at once, for good, and the head
+  spun until admitted);
+- the head listens again when the path was removed or replaced (a person's or an agent's `rm` of
+  "stale" files); what is in its place but is not a FIFO it can open (a file, a directory, a
+  symlink, one it may not read) is replaced: the queue directory is ours
+  (project.ensure_private_dir);
+- a releaser that finds no FIFO writes to the head's own descriptor of it, found in /proc/<pid>/fd
+  (Linux);
 - the head also looks again on a clock (admission.RELEASE_RECHECK), whatever it heard.
 """
 from __future__ import annotations
@@ -26,11 +29,13 @@ def fifo_path(qdir: str) -> str:
 
 
 def notify(qdir: str) -> None:
-    """Tells the head of the queue that a holder released; nothing happens when nobody waits. Costs a plain release
-    one failed open and one listdir (no gate: no waiter of a lock with slots is here)."""
+    """Tells the head of the queue that a holder released; nothing happens when nobody waits. Costs
+    a plain release one failed open and one listdir (no gate: no waiter of a lock with slots is
+    here)."""
     try:
         fd = os.open(fifo_path(qdir), os.O_WRONLY | os.O_NONBLOCK | _OPEN)
-    except OSError:  # no FIFO there (never made, removed, something else in its place) or nobody listens (ENXIO)
+    # no FIFO there (never made, removed, something else in its place) or nobody listens (ENXIO)
+    except OSError:
         _wake_the_head(qdir)
         return
     try:
@@ -45,15 +50,23 @@ def notify(qdir: str) -> None:
 
 
 def _wake_the_head(qdir: str) -> None:
-    """The head (the oldest waiter that holds a gate) may listen on a FIFO removed or replaced under it: writes to its
-    own descriptor of that FIFO, the one /proc/<pid>/fd names as ours (with " (deleted)" once it was removed)."""
+    """The head (the oldest waiter that holds a gate) may listen on a FIFO removed or replaced under
+    it: writes to its own descriptor of that FIFO, the one /proc/<pid>/fd names as ours (with "
+    (deleted)" once it was removed)."""
     try:
-        gates = {n[len(tickets.GATE_PREFIX) :] for n in os.listdir(qdir) if n.startswith(tickets.GATE_PREFIX)}
+        gates = {
+            n[len(tickets.GATE_PREFIX) :]
+            for n in os.listdir(qdir)
+            if n.startswith(tickets.GATE_PREFIX)
+        }
     except OSError:
         return
     if not gates:
         return
-    head = next((t for t in tickets.read_queue(qdir) if t.alive and t.granted is None and t.token in gates), None)
+    head = next(
+        (t for t in tickets.read_queue(qdir) if t.alive and t.granted is None and t.token in gates),
+        None,
+    )
     if head is None:
         return
     fifo = os.path.join(os.path.realpath(qdir), tickets.RELEASE)
@@ -80,7 +93,8 @@ def _poke(fd_path: str) -> None:
 
 
 def _open(path: str) -> int | None:
-    """The FIFO at `path`, made if missing, open for reading and writing; None when what is there is not one."""
+    """The FIFO at `path`, made if missing, open for reading and writing; None when what is there is
+    not one."""
     try:
         os.mkfifo(path, 0o600)
     except FileExistsError:
@@ -88,7 +102,8 @@ def _open(path: str) -> int | None:
     except OSError:
         return None
     try:
-        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | _OPEN)  # a FIFO opened so never blocks (Linux, macOS)
+        # a FIFO opened so never blocks (Linux, macOS)
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | _OPEN)
     except OSError:  # a symlink (O_NOFOLLOW), a directory, one we may not open
         return None
     if stat.S_ISFIFO(os.fstat(fd).st_mode):
@@ -108,8 +123,8 @@ def _same(path: str, fd: int) -> bool:
 
 
 class Listener:
-    """The head's end of the release FIFO: `fd` to select() on, None while no FIFO can be had (the head's clock and
-    its pidfds still wake it; `problem` says why, for status and doctor)."""
+    """The head's end of the release FIFO: `fd` to select() on, None while no FIFO can be had (the
+    head's clock and its pidfds still wake it; `problem` says why, for status and doctor)."""
 
     def __init__(self, qdir: str) -> None:
         self.path = fifo_path(qdir)
@@ -117,7 +132,8 @@ class Listener:
         self.check()
 
     def check(self) -> None:
-        """Listens (again) when the FIFO is not the one we have open: made, or what is in its place replaced."""
+        """Listens (again) when the FIFO is not the one we have open: made, or what is in its place
+        replaced."""
         if self.fd is not None and _same(self.path, self.fd):
             return
         self.close()
@@ -139,8 +155,8 @@ class Listener:
 
 
 def problem(qdir: str) -> str:
-    """What is in the place of the release FIFO that is not a FIFO we can use, in a few words ("" when it is one, or
-    when there is none: it is made when someone first waits)."""
+    """What is in the place of the release FIFO that is not a FIFO we can use, in a few words (""
+    when it is one, or when there is none: it is made when someone first waits)."""
     path = fifo_path(qdir)
     try:
         st = os.lstat(path)

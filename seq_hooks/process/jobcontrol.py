@@ -1,5 +1,6 @@
-"""The supervisor's signals and terminal: a signal inbox that wakes poll(2), and job control as a shell does it
-(the command gets the terminal; Ctrl-Z stops the command and us, `fg` resumes both)."""
+"""The supervisor's signals and terminal: a signal inbox that wakes poll(2), and job control as a
+shell does it (the command gets the terminal; Ctrl-Z stops the command and us, `fg` resumes
+both)."""
 from __future__ import annotations
 
 import os
@@ -31,9 +32,9 @@ def signal_name(sig: int) -> str:
 
 
 class Inbox:
-    """Signals for the supervisor. The handlers only note the signal; the wakeup fd (`fd`, readable when any
-    signal arrived, SIGCHLD included) wakes the loop's poll(2). Off the main thread Python allows no handlers:
-    `active` is then False and nothing wakes us but the loop's own timers."""
+    """Signals for the supervisor. The handlers only note the signal; the wakeup fd (`fd`, readable
+    when any signal arrived, SIGCHLD included) wakes the loop's poll(2). Off the main thread Python
+    allows no handlers: `active` is then False and nothing wakes us but the loop's own timers."""
 
     def __init__(self) -> None:
         self.received: list[int] = []
@@ -75,7 +76,8 @@ class Inbox:
 
 
 def foreground_tty() -> int | None:
-    """fd 0 when it is a terminal whose foreground process group is ours (an interactive shell started us)."""
+    """fd 0 when it is a terminal whose foreground process group is ours (an interactive shell
+    started us)."""
     try:
         if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
             return 0
@@ -85,8 +87,8 @@ def foreground_tty() -> int | None:
 
 
 def give_terminal(fd: int, pgid: int) -> None:
-    """Makes `pgid` the terminal's foreground group. We may be in the background when taking it back: a
-    background tcsetpgrp raises SIGTTOU, which we ignore for the call."""
+    """Makes `pgid` the terminal's foreground group. We may be in the background when taking it
+    back: a background tcsetpgrp raises SIGTTOU, which we ignore for the call."""
     old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     try:
         os.tcsetpgrp(fd, pgid)
@@ -97,8 +99,9 @@ def give_terminal(fd: int, pgid: int) -> None:
 
 
 class Job:
-    """The command's process group as a shell job: on our terminal when we were in its foreground (so it can
-    read it, an editor or a prompt, and gets Ctrl-C and Ctrl-Z directly), stopped and resumed with us."""
+    """The command's process group as a shell job: on our terminal when we were in its foreground
+    (so it can read it, an editor or a prompt, and gets Ctrl-C and Ctrl-Z directly), stopped and
+    resumed with us."""
 
     def __init__(self, tty: int | None) -> None:
         self.pgid = 0
@@ -106,7 +109,8 @@ class Job:
 
     @staticmethod
     def wanted(inbox: Inbox) -> Job:
-        """A job on our terminal when we are in its foreground (and can handle signals), else a plain group."""
+        """A job on our terminal when we are in its foreground (and can handle signals), else a
+        plain group."""
         return Job(foreground_tty() if inbox.active else None)
 
     def started(self, pgid: int) -> None:
@@ -114,11 +118,13 @@ class Job:
         self.pgid = pgid
         if self.tty is not None:
             give_terminal(self.tty, pgid)
-            proctree.send_group(pgid, signal.SIGCONT)  # in case it read the terminal before it was its own
+            # in case it read the terminal before it was its own
+            proctree.send_group(pgid, signal.SIGCONT)
 
     def stopped(self, sig: int) -> None:
-        """The command's group leader stopped on `sig`: Ctrl-Z (or a STOP) stops us with it, as a shell job
-        does; a read or write of the terminal before it was the command's (SIGTTIN/SIGTTOU) just goes on."""
+        """The command's group leader stopped on `sig`: Ctrl-Z (or a STOP) stops us with it, as a
+        shell job does; a read or write of the terminal before it was the command's
+        (SIGTTIN/SIGTTOU) just goes on."""
         if self.tty is None:
             return
         if sig in (signal.SIGTTIN, signal.SIGTTOU):
@@ -128,8 +134,8 @@ class Job:
             self.suspend(stop_job=False)
 
     def suspend(self, *, stop_job: bool) -> None:
-        """Ctrl-Z: the job stops (it already did when the terminal stopped it), we stop until `fg`/`bg`, then
-        the job goes on, with the terminal again."""
+        """Ctrl-Z: the job stops (it already did when the terminal stopped it), we stop until
+        `fg`/`bg`, then the job goes on, with the terminal again."""
         if stop_job:
             try:
                 os.killpg(self.pgid, signal.SIGSTOP)

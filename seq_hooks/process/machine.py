@@ -1,8 +1,8 @@
 """Facts about the machine this process runs on: its cgroups, the CPUs it may use, its memory.
 
-Each is read from /proc and /sys when asked (microseconds; nothing is cached, the values change). A cgroup
-limit lowers what the machine shows: a container with 2 CPUs of quota on a 64-core host may use 2. Where a file
-is missing (macOS, no cgroups) the plain machine value is used.
+Each is read from /proc and /sys when asked (microseconds; nothing is cached, the values change). A
+cgroup limit lowers what the machine shows: a container with 2 CPUs of quota on a 64-core host may
+use 2. Where a file is missing (macOS, no cgroups) the plain machine value is used.
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def mounts(text: str | None = None) -> list[tuple[str, str, str]]:
 
 
 def file_system(path: str, text: str | None = None) -> str:
-    """The file system `path` is on, for a sentence: "SOURCE (mounted at POINT)" from /proc/self/mountinfo (or
-    `text` in its format), the last mount over the deepest mount point above the path; "" where none is known."""
+    """The file system `path` is on, for a sentence: "SOURCE (mounted at POINT)" from
+    /proc/self/mountinfo (or `text` in its format), the last mount over the deepest mount point
+    above the path; "" where none is known."""
     here = os.path.realpath(path)
     found = ("", "")
     for line in (text if text is not None else _read("/proc/self/mountinfo", -1)).splitlines():
@@ -53,7 +54,8 @@ def file_system(path: str, text: str | None = None) -> str:
 
 
 def cgroup_paths(text: str | None = None) -> dict[str, str]:
-    """controller ("" for v2) -> our cgroup path, from /proc/self/cgroup (or `text` in its format)."""
+    """controller ("" for v2) -> our cgroup path, from /proc/self/cgroup (or `text` in its
+    format)."""
     out: dict[str, str] = {}
     for line in (text if text is not None else _read("/proc/self/cgroup", -1)).splitlines():
         parts = line.split(":", 2)
@@ -66,7 +68,8 @@ def cgroup_paths(text: str | None = None) -> dict[str, str]:
 def cgroup_dirs(controller: str, mount_list: list[tuple[str, str, str]] | None = None,
                 paths: dict[str, str] | None = None) -> tuple[str, list[str]]:
     """("v1" or "v2", our group's directory and its parents up to the mount point) for `controller`;
-    ("", []) when the machine has none. A v1 hierarchy of the controller wins over the unified one (hybrid)."""
+    ("", []) when the machine has none. A v1 hierarchy of the controller wins over the unified one
+    (hybrid)."""
     mount_list = mounts() if mount_list is None else mount_list
     paths = cgroup_paths() if paths is None else paths
     for point, fstype, opts in mount_list:
@@ -90,7 +93,13 @@ def cpu_quota(version: str, dirs: list[str]) -> float | None:
     for d in dirs:
         if version == "v2":
             raw = _read(os.path.join(d, "cpu.max")).split()
-            if len(raw) == 2 and raw[0] != "max" and raw[0].isdigit() and raw[1].isdigit() and int(raw[1]) > 0:
+            if (
+                len(raw) == 2
+                and raw[0] != "max"
+                and raw[0].isdigit()
+                and raw[1].isdigit()
+                and int(raw[1]) > 0
+            ):
                 quotas.append(int(raw[0]) / int(raw[1]))
         else:
             quota = _read(os.path.join(d, "cpu.cfs_quota_us")).strip()
@@ -101,7 +110,8 @@ def cpu_quota(version: str, dirs: list[str]) -> float | None:
 
 
 def usable_cpus() -> int:
-    """The CPUs this process may use: its affinity mask, lowered to a cgroup CPU quota (rounded up), at least 1."""
+    """The CPUs this process may use: its affinity mask, lowered to a cgroup CPU quota (rounded up),
+    at least 1."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -113,7 +123,8 @@ def usable_cpus() -> int:
 
 
 def _cgroup_memory() -> tuple[int | None, int | None]:
-    """(limit MB, usage MB) of the tightest memory limit of our cgroup and its parents; (None, None) when none."""
+    """(limit MB, usage MB) of the tightest memory limit of our cgroup and its parents; (None, None)
+    when none."""
     version, dirs = cgroup_dirs("memory")
     names = ("memory.max", "memory.current") if version == "v2" else ("memory.limit_in_bytes",
                                                                        "memory.usage_in_bytes")
@@ -139,7 +150,8 @@ def memory_total_mb() -> int:
 
 
 def memory_available_mb() -> int:
-    """Memory that can be had without swapping, in MB: MemAvailable, lowered to the room left under a cgroup limit."""
+    """Memory that can be had without swapping, in MB: MemAvailable, lowered to the room left under
+    a cgroup limit."""
     info = meminfo.read()
     available = info.get("MemAvailable", info.get("MemFree", 0))
     limit, usage = _cgroup_memory()

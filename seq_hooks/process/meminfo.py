@@ -1,6 +1,7 @@
-"""The machine's memory as /proc/meminfo says it (psutil where there is no /proc): the one reader, for the
-machine's facts (`machine`) and for the run log, which puts the system's memory beside each peak of a tree.
-Small and without imports of its own: the supervisor reads it while a run goes on."""
+"""The machine's memory as /proc/meminfo says it (psutil where there is no /proc): the one reader,
+for the machine's facts (`machine`) and for the run log, which puts the system's memory beside each
+peak of a tree. Small and without imports of its own: the supervisor reads it while a run goes
+on."""
 from __future__ import annotations
 
 from seq_hooks.sizes import MB

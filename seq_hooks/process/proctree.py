@@ -1,8 +1,9 @@
 """Process trees: who descends from whom, how much memory they hold, who carries a run token.
 
 Reads /proc directly on Linux (50x cheaper than psutil per sample: docs/design.md, Processes) and
-falls back to psutil elsewhere, or when SEQ_HOOKS_PORTABLE=1 forces the fallback so that it is tested on Linux
-too. `processes()` is the one walk over every process of the machine; `ancestors()` the one walk up the parents.
+falls back to psutil elsewhere, or when SEQ_HOOKS_PORTABLE=1 forces the fallback so that it is
+tested on Linux too. `processes()` is the one walk over every process of the machine; `ancestors()`
+the one walk up the parents.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class ProcInfo(NamedTuple):
     rss: int  # bytes
     name: str
     state: str  # one letter, as in /proc/PID/stat ("Z" zombie, "T" stopped)
-    start: int = 0  # start time (clock ticks since boot; psutil: hundredths of a second since the epoch)
+    # start time (clock ticks since boot; psutil: hundredths of a second since the epoch)
+    start: int = 0
     pgrp: int = 0  # its process group
     session: int = 0  # its session (a daemon that called setsid has one of its own)
     tty: int = 0  # its controlling terminal's device number, 0 for none
@@ -73,9 +75,9 @@ def info(pid: int) -> ProcInfo | None:
 
 
 def pss(pid: int) -> int | None:
-    """Proportional set size in bytes (shared pages divided among their sharers, as the kernel charges them),
-    from /proc/PID/smaps_rollup: 0 for a process that is ending (its memory is being freed), None where it
-    cannot be read (another user's process, an old kernel, no /proc)."""
+    """Proportional set size in bytes (shared pages divided among their sharers, as the kernel
+    charges them), from /proc/PID/smaps_rollup: 0 for a process that is ending (its memory is being
+    freed), None where it cannot be read (another user's process, an old kernel, no /proc)."""
     if not use_proc():
         return None
     try:
@@ -112,7 +114,8 @@ def children(pid: int) -> list[int]:
 
 
 def descendants(pid: int, skip: Callable[[int], bool] | None = None) -> list[int]:
-    """Every live descendant of `pid`, parents before children; without those `skip` is true of, and theirs."""
+    """Every live descendant of `pid`, parents before children; without those `skip` is true of, and
+    theirs."""
     out: list[int] = []
     todo = children(pid)
     while todo:
@@ -169,12 +172,13 @@ def is_ancestor(ancestor: int, pid: int) -> bool:
 
 
 class Process:
-    """One process met by `processes()`: each accessor reads what it needs when asked (/proc, else psutil) and
-    returns None (or empty) when the process is gone or not ours to inspect."""
+    """One process met by `processes()`: each accessor reads what it needs when asked (/proc, else
+    psutil) and returns None (or empty) when the process is gone or not ours to inspect."""
 
     def __init__(self, pid: int, handle: object = None) -> None:
         self.pid = pid
-        self._handle = handle  # the psutil.Process on the portable path (False: it was already gone)
+        # the psutil.Process on the portable path (False: it was already gone)
+        self._handle = handle
 
     def _psutil(self, what: str) -> object:
         import psutil  # psutil (~40 ms): only where there is no /proc
@@ -213,7 +217,10 @@ class Process:
         raw = _read(f"/proc/{self.pid}/cmdline")
         if not raw:
             return None  # gone, or a kernel thread
-        return [a.decode(errors="replace") for a in (raw[:-1] if raw.endswith(b"\0") else raw).split(b"\0")]
+        return [
+            a.decode(errors="replace")
+            for a in (raw[:-1] if raw.endswith(b"\0") else raw).split(b"\0")
+        ]
 
     def cwd(self) -> str | None:
         if self._handle is not None:
@@ -276,7 +283,8 @@ def _fd_flags(pid: int, fd: str) -> int | None:
 
 
 def processes(skip: set[int] | frozenset[int] = frozenset()) -> Iterator[Process]:
-    """Every process of the machine but those in `skip` (and us): the one scan of /proc (psutil elsewhere)."""
+    """Every process of the machine but those in `skip` (and us): the one scan of /proc (psutil
+    elsewhere)."""
     skip = {*skip, os.getpid()}
     if use_proc():
         for entry in os.listdir("/proc"):
@@ -291,12 +299,14 @@ def processes(skip: set[int] | frozenset[int] = frozenset()) -> Iterator[Process
 
 
 def is_daemon(pid: int) -> bool:
-    """A resident daemon seq-hooks started (atomic-mypy's): the supervisors neither wait for it nor count it."""
+    """A resident daemon seq-hooks started (atomic-mypy's): the supervisors neither wait for it nor
+    count it."""
     return bool(process(pid).env(envnames.DAEMON))
 
 
 def pids_with_token(token: str) -> list[int]:
-    """Processes whose environment carries SEQ_HOOKS_RUN=<token>: a run's leftovers, wherever they reparented."""
+    """Processes whose environment carries SEQ_HOOKS_RUN=<token>: a run's leftovers, wherever they
+    reparented."""
     return [p.pid for p in processes() if p.env(envnames.RUN) == token]
 
 
@@ -339,8 +349,9 @@ def alive(pid: int) -> bool:
 
 
 def _deliver(kill: Callable[[int, int], None], target: int, sig: int) -> None:
-    """`sig`, then SIGCONT (as timeout(1) does): a stopped process would never act on TERM, and continued after
-    the signal is pending it acts on it before it runs anything else. Vanished processes are fine."""
+    """`sig`, then SIGCONT (as timeout(1) does): a stopped process would never act on TERM, and
+    continued after the signal is pending it acts on it before it runs anything else. Vanished
+    processes are fine."""
     try:
         kill(target, sig)
         if sig != signal.SIGKILL:
@@ -360,10 +371,11 @@ def send_group(pgid: int, sig: int) -> None:
 
 
 def wait_gone(pids: list[int], timeout: float) -> list[int]:
-    """Waits up to `timeout` for processes that are not our children to end; returns those still alive.
+    """Waits up to `timeout` for processes that are not our children to end; returns those still
+    alive.
 
-    Uses pidfds where the kernel has them (readable when the process ends: no polling); elsewhere checks
-    every 10 ms, bounded by `timeout`.
+    Uses pidfds where the kernel has them (readable when the process ends: no polling); elsewhere
+    checks every 10 ms, bounded by `timeout`.
     """
     deadline = time.monotonic() + timeout
     left = [p for p in pids if alive(p)]

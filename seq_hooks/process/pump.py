@@ -1,12 +1,13 @@
-"""The command's output on its way out: to our stdout/stderr, to the run's log, and (--json) into memory.
+"""The command's output on its way out: to our stdout/stderr, to the run's log, and (--json) into
+memory.
 
-Nothing here blocks the supervisor: our stdout/stderr are written through a non-blocking description of their
-own (a pipe or terminal reopened through /proc/self/fd), so a reader that never reads (a pager nobody scrolls,
-a paused terminal) holds back the command, as it would without seq-hooks, but never the timeout or the memory
-checks. When our reader goes away, the command's own pipe is closed: it gets the broken pipe it would get
-without us. Every buffer is bounded: at most PENDING bytes wait for a slow reader (then the command's pipe is
-not read until they are written), and the log and the captured output keep a head and a tail, saying what was
-cut between them.
+Nothing here blocks the supervisor: our stdout/stderr are written through a non-blocking description
+of their own (a pipe or terminal reopened through /proc/self/fd), so a reader that never reads (a
+pager nobody scrolls, a paused terminal) holds back the command, as it would without seq-hooks, but
+never the timeout or the memory checks. When our reader goes away, the command's own pipe is closed:
+it gets the broken pipe it would get without us. Every buffer is bounded: at most PENDING bytes wait
+for a slow reader (then the command's pipe is not read until they are written), and the log and the
+captured output keep a head and a tail, saying what was cut between them.
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ _CHUNK = 4096  # PIPE_BUF: what a poll-gated write to a blocking fd can take wit
 
 
 class HeadTail:
-    """The first `head` and the last `tail` bytes of a stream, and how many were cut between them (memory:
-    at most head + 2 * tail)."""
+    """The first `head` and the last `tail` bytes of a stream, and how many were cut between them
+    (memory: at most head + 2 * tail)."""
 
     def __init__(self, head: int, tail: int) -> None:
         self.head_max, self.tail_max = head, tail
@@ -85,7 +86,8 @@ class Log:
             while view:
                 view = view[os.write(self.fd, view) :]
         except OSError:
-            self.fd = None  # a full disk or a closed log: the command's result counts more than its log
+            # a full disk or a closed log: the command's result counts more than its log
+            self.fd = None
 
     def output(self, data: bytes) -> None:
         room = LOG_HEAD - self.written
@@ -102,8 +104,10 @@ class Log:
     def finish(self) -> None:
         self.tail.trim()
         if self.tail.cut:
-            self._write(f"\n# seq-hooks: {self.tail.cut} bytes of output cut here (the log keeps the first "
-                        f"{megabytes(LOG_HEAD / MB)} and the last {megabytes(LOG_TAIL / MB)})\n".encode())
+            self._write(
+                f"\n# seq-hooks: {self.tail.cut} bytes of output cut here (the log keeps the first "
+                f"{megabytes(LOG_HEAD / MB)} and the last {megabytes(LOG_TAIL / MB)})\n".encode()
+            )
         self._write(bytes(self.tail.tail))
         self._bound()
 
@@ -148,8 +152,9 @@ def _earlier_cut(head: bytes) -> tuple[int, int]:
 
 
 class Echo:
-    """Our stdout or stderr, written without ever blocking: output waits in `pending` (bounded by the caller,
-    which stops reading the command while `full`) until poll(2) says the reader can take more."""
+    """Our stdout or stderr, written without ever blocking: output waits in `pending` (bounded by
+    the caller, which stops reading the command while `full`) until poll(2) says the reader can take
+    more."""
 
     def __init__(self, target: int) -> None:
         self.target = target
@@ -168,10 +173,13 @@ class Echo:
         if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
             return  # a file never waits for a reader
         try:
-            self.fd = os.open(f"/proc/self/fd/{target}", os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            self.fd = os.open(
+                f"/proc/self/fd/{target}", os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+            )
             self.owned = True
         except OSError as e:
-            import errno  # only when the terminal's side cannot be reopened: off the path of a run (bench_run)
+            # only when the terminal's side cannot be reopened: off the path of a run (bench_run)
+            import errno
 
             if e.errno == errno.ENXIO and stat.S_ISFIFO(mode):
                 self.hang_up()  # a pipe without a reader
@@ -183,8 +191,8 @@ class Echo:
         return len(self.pending) >= PENDING
 
     def watch(self) -> int | None:
-        """The poll(2) events to wait for: room to write while output waits, and always the errors that say
-        the reader went away (0); None for a file, or when nothing more is written."""
+        """The poll(2) events to wait for: room to write while output waits, and always the errors
+        that say the reader went away (0); None for a file, or when nothing more is written."""
         if self.broken or not (self.owned or self.gated):
             return None
         return select.POLLOUT if self.pending else 0
@@ -215,7 +223,8 @@ class Echo:
         self.pending.clear()
 
     def give_up(self) -> int:
-        """Drops what still waits (the run is over and the reader is not reading); returns how much."""
+        """Drops what still waits (the run is over and the reader is not reading); returns how
+        much."""
         n = len(self.pending)
         self.dropped += n
         self.pending.clear()
@@ -234,12 +243,15 @@ class Pump:
         self.sources = sources  # our end of the command's pipe -> 1 (stdout) or 2 (stderr)
         self.log = log
         self.echo = {} if capture else {1: Echo(1), 2: Echo(2)}
-        self.captured = {1: HeadTail(CAPTURE_HEAD, CAPTURE_TAIL), 2: HeadTail(CAPTURE_HEAD, CAPTURE_TAIL)}
+        self.captured = {
+            1: HeadTail(CAPTURE_HEAD, CAPTURE_TAIL),
+            2: HeadTail(CAPTURE_HEAD, CAPTURE_TAIL),
+        }
         self._hang_up()
 
     def events(self, drain: bool = False) -> dict[int, int]:
-        """fd -> poll(2) events: the command's pipes we have room to read (all of them to `drain` what the
-        ended tree left in them), and our stdout/stderr."""
+        """fd -> poll(2) events: the command's pipes we have room to read (all of them to `drain`
+        what the ended tree left in them), and our stdout/stderr."""
         out = {fd: select.POLLIN for fd, s in self.sources.items()
                if drain or not (s in self.echo and self.echo[s].full)}
         for e in self.echo.values():
@@ -276,7 +288,8 @@ class Pump:
             self.captured[stream].add(chunk)
 
     def _hang_up(self) -> None:
-        """A stream whose reader went away: close the command's pipe, so it gets the broken pipe itself."""
+        """A stream whose reader went away: close the command's pipe, so it gets the broken pipe
+        itself."""
         for fd, stream in list(self.sources.items()):
             if stream in self.echo and self.echo[stream].hung_up:
                 self._close(fd)
@@ -290,14 +303,18 @@ class Pump:
         return any(e.pending for e in self.echo.values())
 
     def give_up(self) -> None:
-        """The run is over and our reader does not read: what still waits is dropped (it is in the log)."""
+        """The run is over and our reader does not read: what still waits is dropped (it is in the
+        log)."""
         for stream, e in self.echo.items():
             if n := e.give_up():
-                self.log.note(f"{n} bytes of {('stdout', 'stderr')[stream - 1]} were not echoed: its reader "
-                              "did not read them (they are in this log)")
+                self.log.note(
+                    f"{n} bytes of {('stdout', 'stderr')[stream - 1]} were not echoed: its reader "
+                    "did not read them (they are in this log)"
+                )
 
     def close(self) -> tuple[tuple[bytes, int], tuple[bytes, int]]:
-        """Closes what is left; returns the captured stdout and stderr, each with how many bytes were cut."""
+        """Closes what is left; returns the captured stdout and stderr, each with how many bytes
+        were cut."""
         for fd in list(self.sources):
             self._close(fd)
         for e in self.echo.values():

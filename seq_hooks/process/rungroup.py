@@ -1,11 +1,12 @@
-"""A cgroup of the run's own, where the machine lets us make one (cgroup v1 `pids` hierarchy, or v2 where our
-group may have children): the tree's processes are counted with one read instead of a walk of the tree, often
-enough to hold `--max-procs` against a fork loop (docs/design.md, Processes).
+"""A cgroup of the run's own, where the machine lets us make one (cgroup v1 `pids` hierarchy, or v2
+where our group may have children): the tree's processes are counted with one read instead of a walk
+of the tree, often enough to hold `--max-procs` against a fork loop (docs/design.md, Processes).
 
-The kernel's pids.max counts threads too, so it is not set to the process limit (a threaded tool, ruff, rayon, a
-JVM, would fail to start its threads): it is a moving backstop, at each count the tasks the tree has now plus some
-room (the process limit, at least 4 tasks per CPU + 32 for the thread pools tools start at once), so a fork loop that
-starves the supervisor of CPU still stops soon; the supervisor counts processes and ends the tree itself.
+The kernel's pids.max counts threads too, so it is not set to the process limit (a threaded tool,
+ruff, rayon, a JVM, would fail to start its threads): it is a moving backstop, at each count the
+tasks the tree has now plus some room (the process limit, at least 4 tasks per CPU + 32 for the
+thread pools tools start at once), so a fork loop that starves the supervisor of CPU still stops
+soon; the supervisor counts processes and ends the tree itself.
 """
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from seq_hooks.process import machine, proctree
 from seq_hooks.records import NamedTuple
 
 PREFIX = "seq-hooks-"
-STALE = 60.0  # seconds: an empty group this old is a dead runner's (a live one fills its group at once)
+# seconds: an empty group this old is a dead runner's (a live one fills its group at once)
+STALE = 60.0
 REAPED = 1.0  # seconds a dead run's group may stay busy after its processes ended (zombies)
 
 
 def _sweep(parent: str) -> None:
-    """Removes the empty groups runners killed with SIGKILL left behind (a group with a process stays)."""
+    """Removes the empty groups runners killed with SIGKILL left behind (a group with a process
+    stays)."""
     try:
         names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
     except OSError:
@@ -99,7 +102,8 @@ class RunGroup:
             return False
 
     def tasks(self) -> int | None:
-        """Tasks (threads of every process) in the group now, nested groups included; None where unknown."""
+        """Tasks (threads of every process) in the group now, nested groups included; None where
+        unknown."""
         try:
             with open(os.path.join(self.path, "pids.current"), "rb") as f:
                 return int(f.read())
@@ -107,7 +111,8 @@ class RunGroup:
             return None
 
     def allow(self, tasks: int) -> None:
-        """The kernel refuses to fork or start a thread past `tasks` (where the group has a pids controller)."""
+        """The kernel refuses to fork or start a thread past `tasks` (where the group has a pids
+        controller)."""
         try:
             fd = os.open(os.path.join(self.path, "pids.max"), os.O_WRONLY | os.O_CLOEXEC)
             try:
@@ -118,8 +123,8 @@ class RunGroup:
             pass
 
     def pids(self) -> list[int]:
-        """Every process in the group and in the groups nested runs made inside it (cgroup v1 may list a process
-        once per thread: each is counted once)."""
+        """Every process in the group and in the groups nested runs made inside it (cgroup v1 may
+        list a process once per thread: each is counted once)."""
         out: set[int] = set()
         for dirpath, _dirs, _files in os.walk(self.path):
             try:

@@ -14,16 +14,19 @@ if TYPE_CHECKING:
 
 # Python ignores SIGPIPE and SIGXFSZ for itself; the commands we start expect the default.
 _RESET = tuple(s for s in (signal.SIGPIPE, getattr(signal, "SIGXFSZ", None)) if s is not None)
-# a job on the terminal stops (and is continued) when it reads before it has the terminal, as under a shell
+# a job on the terminal stops (and is continued) when it reads before it has the terminal, as under
+# a shell
 _JOB = (signal.SIGTTIN, signal.SIGTTOU, signal.SIGTSTP)
 
 
 def which(name: str, path: str, skip: tuple[str, ...] = ()) -> str | None:
-    """Where `name` is on `path` (a PATH value), as posix_spawnp would find it; None when it is not there."""
+    """Where `name` is on `path` (a PATH value), as posix_spawnp would find it; None when it is not
+    there."""
     if "/" in name:
         return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
     for entry in path.split(os.pathsep):
-        d = entry or "."  # an empty entry is the working directory, for execvp(3) and posix_spawnp(3) alike
+        # an empty entry is the working directory, for execvp(3) and posix_spawnp(3) alike
+        d = entry or "."
         if os.path.abspath(d) in skip:
             continue
         candidate = os.path.join(d, name)
@@ -44,10 +47,11 @@ def spawn(
 ) -> int:
     """Starts `argv` (looked up on env's PATH), in a new process group by default; returns its pid.
 
-    The fds given become the child's 0/1/2; every other fd stays closed in the child (ours are close-on-exec).
-    A `job` (a command we hand our terminal to) gets the default job-control signals even where we ignore them.
-    A missing command (or the interpreter its #! line names) raises FatalError with 127, one that cannot be
-    executed with 126; a script without a #! line runs with /bin/sh, as shells run it.
+    The fds given become the child's 0/1/2; every other fd stays closed in the child (ours are
+    close-on-exec). A `job` (a command we hand our terminal to) gets the default job-control signals
+    even where we ignore them. A missing command (or the interpreter its #! line names) raises
+    FatalError with 127, one that cannot be executed with 126; a script without a #! line runs with
+    /bin/sh, as shells run it.
     """
     actions: list[tuple[int, int, int]] = []
     for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
@@ -57,9 +61,18 @@ def spawn(
 
     def start(path: str, args: list[str]) -> int:
         if new_group:
-            return os.posix_spawnp(path, args, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=(),
-                                   setpgroup=0)
-        return os.posix_spawnp(path, args, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=())
+            return os.posix_spawnp(
+                path,
+                args,
+                dict(env),
+                file_actions=actions,
+                setsigdef=sigdef,
+                setsigmask=(),
+                setpgroup=0,
+            )
+        return os.posix_spawnp(
+            path, args, dict(env), file_actions=actions, setsigdef=sigdef, setsigmask=()
+        )
 
     try:
         return start(argv[0], argv)
@@ -77,7 +90,8 @@ def spawn(
 
 
 def _find(name: str, env: Mapping[str, str]) -> str | None:
-    """The file posix_spawnp(3) runs for `name`: itself when it holds a slash, else the first on PATH."""
+    """The file posix_spawnp(3) runs for `name`: itself when it holds a slash, else the first on
+    PATH."""
     if "/" in name:
         return name if os.path.isfile(name) else None
     return which(name, env.get("PATH", os.defpath))
@@ -97,16 +111,22 @@ def _failure(name: str, env: Mapping[str, str], e: OSError) -> FatalError:
         path = _find(name, env)
         head = _head(path) if path else b""
         if head.startswith(b"#!"):
-            interpreter = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
-            return FatalError(f"{name}: bad interpreter: {interpreter} was not found (named on its #! line)",
-                              NOT_FOUND)
+            interpreter = (
+                head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0].decode(errors="replace")
+            )
+            return FatalError(
+                f"{name}: bad interpreter: {interpreter} was not found (named on its #! line)",
+                NOT_FOUND,
+            )
         return FatalError(f"{name}: command not found", NOT_FOUND)
     if isinstance(e, PermissionError):
         return FatalError(f"{name}: permission denied (not executable)", NOT_EXECUTABLE)
     import errno  # as above
 
     if e.errno == errno.ENOEXEC:
-        return FatalError(f"{name}: cannot execute binary file (not a format this machine runs)", NOT_EXECUTABLE)
+        return FatalError(
+            f"{name}: cannot execute binary file (not a format this machine runs)", NOT_EXECUTABLE
+        )
     if e.errno == errno.EISDIR:
         return FatalError(f"{name}: cannot execute: it is a directory", NOT_EXECUTABLE)
     return FatalError(f"{name}: cannot start: {e.strerror or e}", NOT_EXECUTABLE)
@@ -127,7 +147,9 @@ def output(argv: list[str], *, env: Mapping[str, str] | None = None,
     DIR`), since changing ours around the spawn would move every other thread of ours too.
     """
     done = exchange(argv, env=env, timeout=timeout)
-    return Completed(done.code, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"))
+    return Completed(
+        done.code, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+    )
 
 
 class Exchanged(NamedTuple):
@@ -145,8 +167,14 @@ def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | Non
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()
     try:
-        pid = spawn(argv, env=os.environ if env is None else env, stdin=in_r, stdout=out_w, stderr=err_w,
-                    new_group=False)
+        pid = spawn(
+            argv,
+            env=os.environ if env is None else env,
+            stdin=in_r,
+            stdout=out_w,
+            stderr=err_w,
+            new_group=False,
+        )
     except BaseException:
         for fd in (out_r, err_r, in_w):
             os.close(fd)
@@ -195,7 +223,9 @@ def exchange(argv: list[str], data: bytes = b"", *, env: Mapping[str, str] | Non
             os.close(fd)
         _, status = os.waitpid(pid, 0)
     return Exchanged(
-        os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else signalled(os.WTERMSIG(status)),
+        os.waitstatus_to_exitcode(status)
+        if os.WIFEXITED(status)
+        else signalled(os.WTERMSIG(status)),
         b"".join(chunks[out_r]),
         b"".join(chunks[err_r]),
     )

@@ -1,12 +1,13 @@
 """Runs one command and supervises its whole process tree until every descendant is gone.
 
-The loop sleeps in poll(2) on the command's output pipes, our own stdout/stderr while output waits for their
-reader (pump), a pidfd for the main child and the signal inbox's wakeup fd (jobcontrol; SIGCHLD included). Its
-timeout is the nearest of the deadline, the kill escalation's SIGKILL and the next sample of the tree
-(treewatch), which comes sooner the nearer a limit is and at least every `check_interval`. Nothing else wakes it
-on a clock. Where no event can say that a process ended (no subreaper: orphans reparent to init; off the main
-thread: no SIGCHLD), the next sample is what notices, within `check_interval`. After SIGKILL, the tree is looked
-for and signalled again at each wake, so that what it started meanwhile dies too.
+The loop sleeps in poll(2) on the command's output pipes, our own stdout/stderr while output waits
+for their reader (pump), a pidfd for the main child and the signal inbox's wakeup fd (jobcontrol;
+SIGCHLD included). Its timeout is the nearest of the deadline, the kill escalation's SIGKILL and the
+next sample of the tree (treewatch), which comes sooner the nearer a limit is and at least every
+`check_interval`. Nothing else wakes it on a clock. Where no event can say that a process ended (no
+subreaper: orphans reparent to init; off the main thread: no SIGCHLD), the next sample is what
+notices, within `check_interval`. After SIGKILL, the tree is looked for and signalled again at each
+wake, so that what it started meanwhile dies too.
 """
 from __future__ import annotations
 
@@ -57,13 +58,15 @@ class Outcome(NamedTuple):
     procs: tuple[ProcPeak, ...]
     stdout: bytes  # captured output (capture=True), else b""
     stderr: bytes
-    cut: tuple[int, int] = (0, 0)  # bytes of captured stdout, stderr cut from the middle (the bound)
-    peak_system: tuple[int, int] = (0, 0)  # the system's memory (used, total MB) when the tree's peak was seen
+    # bytes of captured stdout, stderr cut from the middle (the bound)
+    cut: tuple[int, int] = (0, 0)
+    # the system's memory (used, total MB) when the tree's peak was seen
+    peak_system: tuple[int, int] = (0, 0)
 
 
 def exit_code(reason: str, status: int | None, interrupted_by: int) -> tuple[int, str]:
-    """(exit code, reason) of a run: ours when we ended it (124 timeout, 137 memory or procs, 128+N when a
-    signal N interrupted us), else the command's own (128+N when signal N killed it)."""
+    """(exit code, reason) of a run: ours when we ended it (124 timeout, 137 memory or procs, 128+N
+    when a signal N interrupted us), else the command's own (128+N when signal N killed it)."""
     if reason == Reason.TIMEOUT:
         return TIMEOUT, reason
     if reason in (Reason.MEMORY, Reason.PROCS):
@@ -75,7 +78,8 @@ def exit_code(reason: str, status: int | None, interrupted_by: int) -> tuple[int
 
 
 def become_subreaper() -> bool:
-    """Orphaned descendants reparent to us, so we can wait for (and kill) daemons that called setsid."""
+    """Orphaned descendants reparent to us, so we can wait for (and kill) daemons that called
+    setsid."""
     global _subreaper
     if _subreaper is None:
         _subreaper = False
@@ -130,8 +134,17 @@ class _Run:
     `_due` is the one rule of what is due next and when: `wait` sleeps until the nearest of it
     (or an event), `act` does each that has come."""
 
-    def __init__(self, pid: int, job: Job, pump: Pump, tree: TreeWatch, limits: Limits, inbox: Inbox) -> None:
-        self.pid, self.job, self.pump, self.tree, self.limits, self.inbox = pid, job, pump, tree, limits, inbox
+    def __init__(
+        self, pid: int, job: Job, pump: Pump, tree: TreeWatch, limits: Limits, inbox: Inbox
+    ) -> None:
+        self.pid, self.job, self.pump, self.tree, self.limits, self.inbox = (
+            pid,
+            job,
+            pump,
+            tree,
+            limits,
+            inbox,
+        )
         self.start = pump.log.start
         self.session = os.getsid(0)  # the command's session: what leaves it (setsid) is detached
         self.kill = Escalation(self._signal_tree, limits.kill_after, pump.log)
@@ -139,11 +152,14 @@ class _Run:
         self.group_told = False  # the terminal signalled the command's group itself (Ctrl-C)
         self.nested = bool(os.environ.get(envnames.RUN))  # we run under another run's supervisor
         self.deadline = self.start + limits.timeout if limits.timeout > 0 else 0.0
-        self.flush_until = 0.0  # how long output may wait for its reader once the tree is gone (when bounded)
+        # how long output may wait for its reader once the tree is gone (when bounded)
+        self.flush_until = 0.0
         self.status: int | None = None
         self.next_detached = 0.0  # when to look for what it detached (from DETACHED_GRACE on)
-        self.children = True  # a child of ours (the command, or an orphan reparented to us) still runs
-        self.alive = True  # any process of the tree still runs (without a subreaper: also those found by token)
+        # a child of ours (the command, or an orphan reparented to us) still runs
+        self.children = True
+        # any process of the tree still runs (without a subreaper: also those found by token)
+        self.alive = True
         self.interrupted_by = 0
         self.pidfd = -1
         if hasattr(os, "pidfd_open"):
@@ -157,7 +173,8 @@ class _Run:
         if self.alive or self.pump.sources:
             return False
         if self.pump.pending and not self.flush_until and (self.deadline or self.kill.reason):
-            # output still waits for its reader: bounded by the timeout (or, when we ended the tree, the grace)
+            # output still waits for its reader: bounded by the timeout (or, when we ended the tree,
+            # the grace)
             since = now if self.kill.reason else max(now, self.deadline)
             self.flush_until = since + self.limits.kill_after
         return not self.pump.pending
@@ -211,14 +228,16 @@ class _Run:
                 do(now)
 
     def reap(self) -> None:
-        """Collects ended children (ours and reparented orphans); `children`: whether any is still running."""
+        """Collects ended children (ours and reparented orphans); `children`: whether any is still
+        running."""
         while True:
             try:
                 got, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
             except ChildProcessError:
                 self.children = False
                 break
-            if got == 0:  # a child still runs: the command, or one it left (a resident daemon does not count)
+            # a child still runs: the command, or one it left (a resident daemon does not count)
+            if got == 0:
                 self.children = self.status is None or any(not self.tree.daemon(p)
                                                            for p in proctree.children(os.getpid()))
                 break
@@ -236,7 +255,11 @@ class _Run:
             # Ctrl-C went straight to the command's group; end what it left running in other groups
             self.interrupted_by = os.WTERMSIG(st)
             self.group_told = True
-            self.kill.begin(Reason.INTERRUPTED, signal.SIGTERM, "interrupted: stopped what the command left running")
+            self.kill.begin(
+                Reason.INTERRUPTED,
+                signal.SIGTERM,
+                "interrupted: stopped what the command left running",
+            )
         for sig in self.inbox.take():
             if sig == signal.SIGTSTP:
                 self.job.suspend(stop_job=True)
@@ -244,8 +267,11 @@ class _Run:
             if self._echo():
                 continue
             self.interrupted_by = self.interrupted_by or sig
-            self.kill.begin(Reason.INTERRUPTED, sig,
-                            f"seq-hooks received {signal_name(sig)}: stopped the command and all it started")
+            self.kill.begin(
+                Reason.INTERRUPTED,
+                sig,
+                f"seq-hooks received {signal_name(sig)}: stopped the command and all it started",
+            )
 
     def _echo(self) -> bool:
         """Whether a signal is an echo of the one we are acting on: a nested runner (started under
@@ -310,8 +336,11 @@ def _short(pid: int) -> str:
     return display.fit(display.command([os.path.basename(argv[0]), *argv[1:]]), 50)
 
 
-def _start(argv: list[str], env: Mapping[str, str], direct: bool, job: Job) -> tuple[int, dict[int, int]]:
-    """Spawns the command: (its pid, our ends of its stdout/stderr pipes -> 1/2; none when `direct`)."""
+def _start(
+    argv: list[str], env: Mapping[str, str], direct: bool, job: Job
+) -> tuple[int, dict[int, int]]:
+    """Spawns the command: (its pid, our ends of its stdout/stderr pipes -> 1/2; none when
+    `direct`)."""
     if direct:
         pid = spawn(argv, env=env, job=job.tty is not None)
         job.started(pid)
@@ -340,7 +369,8 @@ def _start(argv: list[str], env: Mapping[str, str], direct: bool, job: Job) -> t
 
 
 def _run_group(token: str) -> RunGroup | None:
-    from seq_hooks.process.rungroup import RunGroup  # only with a process limit: off the path of a plain run
+    # only with a process limit: off the path of a plain run
+    from seq_hooks.process.rungroup import RunGroup
 
     return RunGroup.make(token)
 
@@ -359,11 +389,12 @@ def supervise(
 ) -> Outcome:
     """Runs argv to the end of its whole tree. Raises FatalError (126/127) when it cannot start.
 
-    Output is read through pipes: echoed to our stdout/stderr (or kept, bounded, with `capture`) and written to
-    `log_fd` (bounded: head and tail). With `direct` the command writes to our own stdout/stderr (an interactive
-    command that needs the terminal: an editor, a pager); its output then is not in the log. `on_procs` gets
-    (pid, start time) of each process the first time the tree is seen with it; `on_memory` (level, sample) when
-    the tree passes 50% and 75% of its memory limit.
+    Output is read through pipes: echoed to our stdout/stderr (or kept, bounded, with `capture`) and
+    written to `log_fd` (bounded: head and tail). With `direct` the command writes to our own
+    stdout/stderr (an interactive command that needs the terminal: an editor, a pager); its output
+    then is not in the log. `on_procs` gets (pid, start time) of each process the first time the
+    tree is seen with it; `on_memory` (level, sample) when the tree passes 50% and 75% of its memory
+    limit.
     """
     log = Log(log_fd, time.monotonic())
     subreaper = become_subreaper()
@@ -381,9 +412,17 @@ def supervise(
     if group is not None and not group.add(pid):
         group.remove()
         group = None
-    tree = TreeWatch(token, subreaper, memory_limit_mb=limits.memory_limit_mb, max_procs=limits.max_procs,
-                     check_interval=limits.check_interval, note=log.note, on_procs=on_procs, on_memory=on_memory,
-                     group=group)
+    tree = TreeWatch(
+        token,
+        subreaper,
+        memory_limit_mb=limits.memory_limit_mb,
+        max_procs=limits.max_procs,
+        check_interval=limits.check_interval,
+        note=log.note,
+        on_procs=on_procs,
+        on_memory=on_memory,
+        group=group,
+    )
     pump = Pump(sources, log, capture)
     run = _Run(pid, job, pump, tree, limits, inbox)
     try:

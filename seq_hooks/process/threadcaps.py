@@ -1,9 +1,9 @@
 """The usual thread and worker caps of common tools, for units of a project that sets `threads = N`.
 
-Inside one unit a test run or a build may fan out again over every CPU (pytest-xdist's `-n auto`, OpenMP, BLAS,
-rayon, `make -j`) behind the queue's back. Each tool reads its own variable; a variable the user already set is
-left as it is. An explicit count on a command line (`-n 8`, `make -j8`) is not reachable from here: `doctor`
-points out a pytest configuration that has one.
+Inside one unit a test run or a build may fan out again over every CPU (pytest-xdist's `-n auto`,
+OpenMP, BLAS, rayon, `make -j`) behind the queue's back. Each tool reads its own variable; a
+variable the user already set is left as it is. An explicit count on a command line (`-n 8`, `make
+-j8`) is not reachable from here: `doctor` points out a pytest configuration that has one.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ CAPS: dict[str, str] = {
 
 
 def caps(threads: int, env: Mapping[str, str]) -> dict[str, str]:
-    """The variables to add to `env` so that its tools use at most `threads` threads or workers each."""
+    """The variables to add to `env` so that its tools use at most `threads` threads or workers
+    each."""
     out = {name: str(threads) for name in CAPS if not env.get(name)}
     if "MAKEFLAGS" in out:
         out["MAKEFLAGS"] = f"-j{threads}"

@@ -1,11 +1,11 @@
-"""The command's whole tree as the supervisor sees it: which processes, how much memory, how many, and whether a
-limit is passed (docs/design.md, Processes; docs/design.md, Memory).
+"""The command's whole tree as the supervisor sees it: which processes, how much memory, how many,
+and whether a limit is passed (docs/design.md, Processes; docs/design.md, Memory).
 
-Memory is the sum of RSS over the tree while that sum is below every level that matters (50% and 75% of the
-limit, then the limit); above one, it is measured again as PSS (/proc/PID/smaps_rollup: pages shared by several
-processes divided among them, as the kernel charges them), so forks sharing copy-on-write pages are not counted
-once per process. Files the tree writes to /dev/shm (tmpfs) are charged to no process and are not counted; pages
-of them the tree maps are (in RSS and PSS).
+Memory is the sum of RSS over the tree while that sum is below every level that matters (50% and 75%
+of the limit, then the limit); above one, it is measured again as PSS (/proc/PID/smaps_rollup: pages
+shared by several processes divided among them, as the kernel charges them), so forks sharing
+copy-on-write pages are not counted once per process. Files the tree writes to /dev/shm (tmpfs) are
+charged to no process and are not counted; pages of them the tree maps are (in RSS and PSS).
 """
 from __future__ import annotations
 
@@ -27,13 +27,17 @@ if TYPE_CHECKING:
 MIN_SAMPLE = 0.005  # seconds: the shortest gap between two samples
 MAX_SAMPLE_GAP = 0.25  # seconds: the longest gap between two samples, whatever check_interval says
 MIN_COUNT = 0.001  # seconds: the shortest gap between two counts of the run's cgroup
-THREAD_SLACK = (4, 32)  # tasks a tree may start between two counts at least: 4 per CPU + 32 (a pool's threads)
-FILL_RATE = 2e9  # bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)
+# tasks a tree may start between two counts at least: 4 per CPU + 32 (a pool's threads)
+THREAD_SLACK = (4, 32)
+# bytes per second we assume a tree can grow between two samples (docs/design.md, Memory)
+FILL_RATE = 2e9
 FORK_RATE = 5000.0  # processes per second we assume a tree can start between two samples
 LEVELS = (50, 75)  # percent of the memory limit worth a note in the log
-LEVEL_NOTE = "memory: the tree passed "  # the note's text in the log, before "75% of its limit (...)"
+# the note's text in the log, before "75% of its limit (...)"
+LEVEL_NOTE = "memory: the tree passed "
 DAEMON_RECHECK = 1.0  # seconds before a process found not to be a daemon is asked again
-TOKEN_SCAN = 0.5  # seconds between two scans for the run token (no subreaper only: a full pass over /proc)
+# seconds between two scans for the run token (no subreaper only: a full pass over /proc)
+TOKEN_SCAN = 0.5
 
 
 class ProcPeak(NamedTuple):
@@ -56,8 +60,9 @@ class Sample(NamedTuple):
 
 def _system_memory() -> tuple[int, int]:
     """The system's (used, total) memory in MB, for the log beside a peak."""
-    # imported here: a run that ends before its first sample never pays for it (`run --no-lock -- true`: 94.5M
-    # instructions against 94.8M with the import at the top; callgrind, .pyc compiled, the lowest 3 of 5 runs)
+    # imported here: a run that ends before its first sample never pays for it (`run --no-lock --
+    # true`: 94.5M instructions against 94.8M with the import at the top; callgrind, .pyc compiled,
+    # the lowest 3 of 5 runs)
     from seq_hooks.process import meminfo
 
     return meminfo.used_total()
@@ -70,12 +75,23 @@ def _or(value: int | None, default: int) -> int:
 class TreeWatch:
     """What we know of the tree: per-process peaks, the pids to signal, and when to look again."""
 
-    def __init__(self, token: str, subreaper: bool, *, memory_limit_mb: int, max_procs: int, check_interval: float,
-                 note: Callable[[str], None], on_procs: Callable[[list[tuple[int, int]]], None] | None = None,
-                 on_memory: Callable[[int, Sample], None] | None = None, group: RunGroup | None = None,
-                 root: int | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        subreaper: bool,
+        *,
+        memory_limit_mb: int,
+        max_procs: int,
+        check_interval: float,
+        note: Callable[[str], None],
+        on_procs: Callable[[list[tuple[int, int]]], None] | None = None,
+        on_memory: Callable[[int, Sample], None] | None = None,
+        group: RunGroup | None = None,
+        root: int | None = None,
+    ) -> None:
         self.token = token
-        self.root = root  # `seq-hooks watch --pid`: that process and its descendants; None: our children's tree
+        # `seq-hooks watch --pid`: that process and its descendants; None: our children's tree
+        self.root = root
         self.subreaper = subreaper
         self.limit = memory_limit_mb * MB
         self.max_procs = max_procs
@@ -86,12 +102,15 @@ class TreeWatch:
         self.peaks: dict[int, ProcPeak] = {}
         self.peak_total = 0
         self.peak_measure = "RSS"
-        self.peak_system = (0, 0)  # the system's memory (used, total MB) when the tree's peak was seen
+        # the system's memory (used, total MB) when the tree's peak was seen
+        self.peak_system = (0, 0)
         self.warned = 0  # the highest level noted so far
         self.next_sample = time.monotonic() + MIN_SAMPLE
-        self.group = group if max_procs else None  # counts processes in one read: checked between samples
+        # counts processes in one read: checked between samples
+        self.group = group if max_procs else None
         self.next_count = self.next_sample if self.group is not None else 0.0
-        # room for new tasks until the next count: the process limit, or the threads a tool's pools start at once
+        # room for new tasks until the next count: the process limit, or the threads a tool's pools
+        # start at once
         self.slack = max(max_procs, THREAD_SLACK[0] * (os.cpu_count() or 1) + THREAD_SLACK[1])
         if self.group is not None:
             self.group.allow((self.group.tasks() or 1) + self.slack)
@@ -101,9 +120,10 @@ class TreeWatch:
         self._asked: dict[int, float] = {}  # when a pid was last asked whether it is a daemon
 
     def daemon(self, pid: int) -> bool:
-        """A resident daemon seq-hooks started (daemons/): not part of any unit's tree. A yes is kept; a no is
-        asked again after DAEMON_RECHECK, since a process seen between its fork and its exec still shows its
-        parent's environment (a daemon taken for a unit's process kept a hook chain waiting for minutes)."""
+        """A resident daemon seq-hooks started (daemons/): not part of any unit's tree. A yes is
+        kept; a no is asked again after DAEMON_RECHECK, since a process seen between its fork and
+        its exec still shows its parent's environment (a daemon taken for a unit's process kept a
+        hook chain waiting for minutes)."""
         now = time.monotonic()
         known = self._daemons.get(pid)
         if known is None or (known is False and now - self._asked.get(pid, 0.0) >= DAEMON_RECHECK):
@@ -112,9 +132,13 @@ class TreeWatch:
         return known
 
     def pids(self) -> list[int]:
-        if self.root is not None:  # a process we did not start, and its descendants, never ourselves
+        # a process we did not start, and its descendants, never ourselves
+        if self.root is not None:
             me = os.getpid()
-            return [self.root, *proctree.descendants(self.root, skip=lambda p: p == me or self.daemon(p))]
+            return [
+                self.root,
+                *proctree.descendants(self.root, skip=lambda p: p == me or self.daemon(p)),
+            ]
         found = proctree.descendants(os.getpid(), skip=self.daemon)
         if not self.subreaper:
             # no subreaper (macOS, or forced): daemons reparent to init; find them by the run token
@@ -161,7 +185,8 @@ class TreeWatch:
         return False
 
     def count(self, now: float) -> Verdict | None:
-        """The quick check between samples: the run's cgroup says how many processes the tree has."""
+        """The quick check between samples: the run's cgroup says how many processes the tree
+        has."""
         if self.group is None:
             return None
         n = len(self.group.pids())
@@ -173,8 +198,11 @@ class TreeWatch:
 
     def _procs_verdict(self, n: int) -> Verdict | None:
         if self.max_procs and n > self.max_procs:
-            return Verdict(Reason.PROCS, f"process limit {self.max_procs} exceeded ({n} processes): "
-                                    "killed the command and all it started")
+            return Verdict(
+                Reason.PROCS,
+                f"process limit {self.max_procs} exceeded ({n} processes): "
+                "killed the command and all it started",
+            )
         return None
 
     def _next_level(self) -> int:
@@ -209,8 +237,9 @@ class TreeWatch:
         return Sample(total, len(live), "RSS")
 
     def sample(self, now: float) -> Verdict | None:
-        """Looks at the tree now; a verdict when a limit is passed. Sets `next_sample`: sooner the nearer a limit
-        is (at FILL_RATE and FORK_RATE, the tree cannot pass it before we look again)."""
+        """Looks at the tree now; a verdict when a limit is passed. Sets `next_sample`: sooner the
+        nearer a limit is (at FILL_RATE and FORK_RATE, the tree cannot pass it before we look
+        again)."""
         s = self._measure()
         if s.memory >= self.peak_total:
             if s.memory > self.peak_total or not self.peak_system[1]:
@@ -224,9 +253,12 @@ class TreeWatch:
             gap = min(gap, (self.max_procs - s.procs) / FORK_RATE)
         self.next_sample = now + max(MIN_SAMPLE, gap)
         if self.limit and s.memory > self.limit:
-            return Verdict(Reason.MEMORY, f"memory limit {self.limit // MB} MB exceeded (the tree held "
-                                     f"{s.memory / MB:.0f} MB {s.measure}): killed the command and all it "
-                                     "started")
+            return Verdict(
+                Reason.MEMORY,
+                f"memory limit {self.limit // MB} MB exceeded (the tree held "
+                f"{s.memory / MB:.0f} MB {s.measure}): killed the command and all it "
+                "started",
+            )
         return self._procs_verdict(s.procs)
 
     def _levels(self, s: Sample) -> None:
@@ -244,8 +276,11 @@ class TreeWatch:
             return None
         how = ("PSS: /proc/PID/smaps_rollup, pages shared by several processes divided among them"
                if self.peak_measure == "PSS" else "RSS: resident pages of each process, summed")
-        return (f"memory: the tree's peak was {self.peak_total / MB:.0f} MB of its {self.limit // MB} MB "
-                f"limit ({how}; PSS is measured once the RSS sum passes 50% of the limit)")
+        return (
+            f"memory: the tree's peak was {self.peak_total / MB:.0f} MB of its {self.limit // MB} "
+            "MB "
+            f"limit ({how}; PSS is measured once the RSS sum passes 50% of the limit)"
+        )
 
     def peaks_sorted(self) -> tuple[ProcPeak, ...]:
         return tuple(sorted(self.peaks.values()))

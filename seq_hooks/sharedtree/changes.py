@@ -1,5 +1,5 @@
-"""Which tracked files have unstaged edits: the check every commit through the git hook's chain pays, so it
-imports nothing but the spawn helper (docs/design.md, "A shared working tree")."""
+"""Which tracked files have unstaged edits: the check every commit through the git hook's chain
+pays, so it imports nothing but the spawn helper (docs/design.md, "A shared working tree")."""
 from __future__ import annotations
 
 from seq_hooks.errors import USAGE, FatalError
@@ -10,7 +10,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 LINK_MODE, GITLINK_MODE = "120000", "160000"
-# pre-commit (and prek) refuse to run when their configuration has unstaged edits: stashing it would hide that
+# pre-commit (and prek) refuse to run when their configuration has unstaged edits: stashing it would
+# hide that
 CONFIGS = (b".pre-commit-config.yaml", b".pre-commit-config.yml")
 
 
@@ -41,8 +42,8 @@ class GitError(FatalError):
 
 
 def unstaged(top: str, env: Mapping[str, str]) -> Unstaged:
-    """Tracked files whose working-tree version is not the index's (submodules and intent-to-add files aside:
-    pre-commit leaves those to git)."""
+    """Tracked files whose working-tree version is not the index's (submodules and intent-to-add
+    files aside: pre-commit leaves those to git)."""
     out = git(["diff-files", "-z", "--raw", "--ignore-submodules=all", "--no-renames"], top, env)
     fields = out.split(b"\0")
     changes: list[Change] = []
@@ -57,8 +58,9 @@ def unstaged(top: str, env: Mapping[str, str]) -> Unstaged:
 
 
 def to_stash(top: str, env: Mapping[str, str]) -> list[Change]:
-    """The files the chain puts at their index version: none when pre-commit would refuse before its own stash
-    (unmerged paths, an unstaged configuration), so that it still does, with its own words."""
+    """The files the chain puts at their index version: none when pre-commit would refuse before its
+    own stash (unmerged paths, an unstaged configuration), so that it still does, with its own
+    words."""
     found = unstaged(top, env)
     if found.blocked or any(c.path in CONFIGS for c in found.changes):
         return []

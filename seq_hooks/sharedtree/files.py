@@ -1,11 +1,13 @@
-"""One file of the shared working tree: what is there now, and a write that never lands over someone's save.
+"""One file of the shared working tree: what is there now, and a write that never lands over
+someone's save.
 
-A state is compared by content (a digest of the bytes, or of a symlink's target), never by mtime alone: another
-writer can save within the same clock tick. A write goes to a temporary file beside the target, the target is
-read again and compared with what we expect to find, and only then is the temporary file renamed over it (a new
-file is linked into place, which fails if someone created it meanwhile): a reader never sees half a file, and a
-save made before our compare is never overwritten. The window left is between that compare and the rename
-(microseconds; docs/design.md, "A shared working tree").
+A state is compared by content (a digest of the bytes, or of a symlink's target), never by mtime
+alone: another writer can save within the same clock tick. A write goes to a temporary file beside
+the target, the target is read again and compared with what we expect to find, and only then is the
+temporary file renamed over it (a new file is linked into place, which fails if someone created it
+meanwhile): a reader never sees half a file, and a save made before our compare is never
+overwritten. The window left is between that compare and the rename (microseconds;
+docs/design.md, "A shared working tree").
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ FILE, LINK, GONE = "file", "link", "gone"
 
 
 class State(NamedTuple):
-    """What a path holds: a file (and whether it is executable), a symlink, or nothing; and a digest of it."""
+    """What a path holds: a file (and whether it is executable), a symlink, or nothing; and a digest
+    of it."""
 
     kind: str  # FILE, LINK, GONE
     executable: bool
@@ -46,7 +49,8 @@ def digest(data: bytes) -> str:
 
 
 def read(path: bytes) -> Content:
-    """What is at `path` now (a directory or a special file in the way reads as GONE: git would not track it)."""
+    """What is at `path` now (a directory or a special file in the way reads as GONE: git would not
+    track it)."""
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -64,7 +68,8 @@ def state(path: bytes) -> State:
 
 
 def replace(path: bytes, expect: State, new: Content) -> bool:
-    """Puts `new` at `path` if `path` still holds `expect`; False (and nothing written) when it does not."""
+    """Puts `new` at `path` if `path` still holds `expect`; False (and nothing written) when it does
+    not."""
     if state(path) != expect:
         return False
     if new.kind == GONE:
@@ -75,7 +80,8 @@ def replace(path: bytes, expect: State, new: Content) -> bool:
             return False
         if expect.kind == GONE:
             try:
-                os.link(tmp, path, follow_symlinks=False)  # fails when someone created the file meanwhile: theirs stays
+                # fails when someone created the file meanwhile: theirs stays
+                os.link(tmp, path, follow_symlinks=False)
             except FileExistsError:
                 return False
             return True
@@ -88,7 +94,8 @@ def replace(path: bytes, expect: State, new: Content) -> bool:
 
 
 def _temporary(path: bytes, new: Content) -> bytes:
-    """`new` written beside `path` under a name of our own (mode from the file it replaces, umask otherwise)."""
+    """`new` written beside `path` under a name of our own (mode from the file it replaces, umask
+    otherwise)."""
     head, name = os.path.split(path)
     if head:
         os.makedirs(head, exist_ok=True)

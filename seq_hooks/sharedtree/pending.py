@@ -1,7 +1,8 @@
-"""Whether any commit has (or a dead one had) files stashed: one directory listing, for every command.
+"""Whether any commit has (or a dead one had) files stashed: one directory listing, for every
+command.
 
-Kept apart from `record` and `recover` so that the check costs no import (json, the stash's modules) on the hot
-path, nor in every hook a live commit runs (docs/design.md, "The hot path").
+Kept apart from `record` and `recover` so that the check costs no import (json, the stash's modules)
+on the hot path, nor in every hook a live commit runs (docs/design.md, "The hot path").
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def records(state_dir: str) -> list[str]:
 
 
 def orphaned(state_dir: str) -> list[str]:
-    """The records no live process holds (sharedtree.record flocks each while its stash lasts): a dead commit's,
-    to be settled. A commit's own hooks see its record held, and import nothing more."""
+    """The records no live process holds (sharedtree.record flocks each while its stash lasts): a
+    dead commit's, to be settled. A commit's own hooks see its record held, and import nothing
+    more."""
     out = []
     for path in records(state_dir):
         try:

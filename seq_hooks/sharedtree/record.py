@@ -1,10 +1,12 @@
-"""The record of a commit that has the working tree stashed: a JSON file in the state dir, flocked by its commit.
+"""The record of a commit that has the working tree stashed: a JSON file in the state dir, flocked
+by its commit.
 
-The commit holds an exclusive flock on its record from before it touches the tree until it has put everything
-back; the kernel drops the flock when the commit dies, however it dies. So a record whose flock can be taken
-belongs to a dead commit, and its stash is put back by the next seq-hooks command (sharedtree.recover). The
-record is written under a temporary name, flocked, then renamed into place: no reader ever sees it unflocked
-while its commit lives. Looking for records is one directory listing (sharedtree.pending: every command does it).
+The commit holds an exclusive flock on its record from before it touches the tree until it has put
+everything back; the kernel drops the flock when the commit dies, however it dies. So a record whose
+flock can be taken belongs to a dead commit, and its stash is put back by the next seq-hooks command
+(sharedtree.recover). The record is written under a temporary name, flocked, then renamed into
+place: no reader ever sees it unflocked while its commit lives. Looking for records is one directory
+listing (sharedtree.pending: every command does it).
 """
 from __future__ import annotations
 
@@ -45,15 +47,19 @@ def directory(state_dir: str) -> str:
 
 
 def folder(state_dir: str) -> str:
-    """The records' directory, made (private) when missing; FatalError (exit 2) when it cannot be."""
+    """The records' directory, made (private) when missing; FatalError (exit 2) when it cannot
+    be."""
     try:
         return ensure_private_dir(directory(state_dir))
     except FatalError as e:
-        raise FatalError(f"{e.message}; the commit stops before touching the working tree", USAGE) from None
+        raise FatalError(
+            f"{e.message}; the commit stops before touching the working tree", USAGE
+        ) from None
 
 
 def create(state_dir: str, name: str, data: dict[str, object]) -> Held:
-    """Writes and flocks the record of a commit about to stash; FatalError (exit 2) when it cannot."""
+    """Writes and flocks the record of a commit about to stash; FatalError (exit 2) when it
+    cannot."""
     try:
         folder = ensure_private_dir(directory(state_dir))
         path = os.path.join(folder, name + pending.SUFFIX)
@@ -72,8 +78,11 @@ def create(state_dir: str, name: str, data: dict[str, object]) -> Held:
             raise
     except (OSError, FatalError) as e:
         why = e.message if isinstance(e, FatalError) else e.strerror or str(e)
-        raise FatalError(f"cannot write the stash record in {directory(state_dir)}: {why}; the commit stops "
-                         f"before touching the working tree", USAGE) from None
+        raise FatalError(
+            f"cannot write the stash record in {directory(state_dir)}: {why}; the commit stops "
+            f"before touching the working tree",
+            USAGE,
+        ) from None
     return Held(path, fd, data)
 
 
@@ -102,8 +111,8 @@ def live(path: str) -> bool:
 
 
 def claim(path: str) -> Held | None:
-    """A dead commit's record, flocked for us to settle; None when its commit lives, another command has it, or
-    it is gone (settled meanwhile)."""
+    """A dead commit's record, flocked for us to settle; None when its commit lives, another command
+    has it, or it is gone (settled meanwhile)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:

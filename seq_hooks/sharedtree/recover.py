@@ -1,11 +1,13 @@
-"""A dead commit's stash, put back by the next seq-hooks command; and what status, doctor and clean show.
+"""A dead commit's stash, put back by the next seq-hooks command; and what status, doctor and clean
+show.
 
-A commit killed while it had the tree stashed (SIGKILL, power loss, a closed terminal) leaves its record in the
-state dir with no flock on it, and its snapshot under refs/seq-hooks/stash/. The next seq-hooks command in the
-project ends what is left of that commit's processes (by its run token: a hook still running could write over
-what we put back), then settles the stash the way a live commit does: each file gets the committer's version back
-where it still holds the index version the commit wrote; any other file stays as it is, and the snapshot is kept
-under refs/seq-hooks/kept/ with one line per file saying so.
+A commit killed while it had the tree stashed (SIGKILL, power loss, a closed terminal) leaves its
+record in the state dir with no flock on it, and its snapshot under refs/seq-hooks/stash/. The next
+seq-hooks command in the project ends what is left of that commit's processes (by its run token: a
+hook still running could write over what we put back), then settles the stash the way a live commit
+does: each file gets the committer's version back where it still holds the index version the commit
+wrote; any other file stays as it is, and the snapshot is kept under refs/seq-hooks/kept/ with one
+line per file saying so.
 """
 from __future__ import annotations
 
@@ -24,9 +26,17 @@ from seq_hooks.sharedtree.stash import settle
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-# the variables that point git at one repository: a command run inside another repository's hook carries them
-_GIT_PLACES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
-               "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX")
+# the variables that point git at one repository: a command run inside another repository's hook
+# carries them
+_GIT_PLACES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+)
 GRACE = 2.0  # seconds a dead commit's leftover processes get between TERM and KILL
 
 
@@ -35,7 +45,8 @@ def git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def recover(state_dir: str) -> list[str]:
-    """Settles every dead commit's stash in the state dir; the lines it printed. Cheap when there is none."""
+    """Settles every dead commit's stash in the state dir; the lines it printed. Cheap when there is
+    none."""
     paths = pending.records(state_dir)
     lines: list[str] = []
     for path in paths:
@@ -49,9 +60,11 @@ def recover(state_dir: str) -> list[str]:
             lines += _settle(held.data)
         except (OSError, FatalError) as e:
             held.abandon()
-            sys.stderr.write(f"seq-hooks: cannot put back the stash of a dead commit ({path}): "
-                             f"{e.message if isinstance(e, FatalError) else e}; its snapshot stays under "
-                             f"{held.data.get('ref')}\n")
+            sys.stderr.write(
+                f"seq-hooks: cannot put back the stash of a dead commit ({path}): "
+                f"{e.message if isinstance(e, FatalError) else e}; its snapshot stays under "
+                f"{held.data.get('ref')}\n"
+            )
             continue
         held.release()
     return lines
@@ -71,18 +84,29 @@ def _settle(data: dict[str, object]) -> list[str]:
     for e in entries_raw:
         kind, executable, _digest = e["mine"]
         data_bytes = blobs.get(str(e.get("blob") or ""), b"")
-        entries.append((os.fsencode(e["path"]), State(*e["wrote"]), Content(kind, bool(executable), data_bytes)))
+        entries.append(
+            (
+                os.fsencode(e["path"]),
+                State(*e["wrote"]),
+                Content(kind, bool(executable), data_bytes),
+            )
+        )
     name = ref.rsplit("/", 1)[-1]
     _unlock(top, env, [ref, snapshot.KEPT_REFS + name])
     when = time.strftime("%H:%M:%S", time.localtime(float(str(data.get("since", 0)))))
-    sys.stderr.write(f"seq-hooks: a commit (pid {data.get('pid')}, {when}) died with {len(entries)} file(s) of "
-                     f"{top} at their index version: putting back what nobody saved since\n")
-    return settle(top, env, name, ref, tree, entries, why=f" (from the dead commit {data.get('pid')})")
+    sys.stderr.write(
+        f"seq-hooks: a commit (pid {data.get('pid')}, {when}) died with {len(entries)} file(s) of "
+        f"{top} at their index version: putting back what nobody saved since\n"
+    )
+    return settle(
+        top, env, name, ref, tree, entries, why=f" (from the dead commit {data.get('pid')})"
+    )
 
 
 def _unlock(top: str, env: Mapping[str, str], refs: list[str]) -> None:
-    """A `git update-ref` killed with the commit leaves `<ref>.lock` behind, and git then refuses the ref: ours
-    only (their writer is dead and its processes ended), never another lock of the repository."""
+    """A `git update-ref` killed with the commit leaves `<ref>.lock` behind, and git then refuses
+    the ref: ours only (their writer is dead and its processes ended), never another lock of the
+    repository."""
     common = changes.git(["rev-parse", "--git-common-dir"], top, env).decode().strip()
     for ref in refs:
         try:

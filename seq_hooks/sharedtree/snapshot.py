@@ -1,8 +1,9 @@
-"""The git side of a commit's stash: the index versions of the files with unstaged edits as a checkout writes
-them, and the snapshot of the committer's own versions, kept as a tree under a ref so that no `git gc` drops it.
+"""The git side of a commit's stash: the index versions of the files with unstaged edits as a
+checkout writes them, and the snapshot of the committer's own versions, kept as a tree under a ref
+so that no `git gc` drops it.
 
-Every call is git plumbing, one process for many files, with the caller's environment (inside a git hook that
-is the commit's own index, GIT_INDEX_FILE).
+Every call is git plumbing, one process for many files, with the caller's environment (inside a git
+hook that is the commit's own index, GIT_INDEX_FILE).
 """
 from __future__ import annotations
 
@@ -22,20 +23,29 @@ _EXEC_MODE = "100755"
 
 
 def index_versions(top: str, env: Mapping[str, str], changes: list[Change]) -> dict[bytes, Content]:
-    """Each path's index version as `git checkout` writes it (smudge filters, end-of-line conversion)."""
+    """Each path's index version as `git checkout` writes it (smudge filters, end-of-line
+    conversion)."""
     request = b"".join(b"%s %s\n" % (c.index_sha.encode(), c.path) for c in changes)
     out = git(["cat-file", "--batch", "--filters"], top, env, request)
     datas = _batch(out, [c.index_sha for c in changes])
     if datas is None:
-        # git before 2.4x gives the blob's size, not the converted one, in front of converted bytes: one by one
-        datas = [git(["cat-file", "--filters", f"--path={os.fsdecode(c.path)}", c.index_sha], top, env)
-                 for c in changes]
-    return {c.path: Content(LINK if c.index_mode == LINK_MODE else FILE, c.index_mode == _EXEC_MODE, data)
-            for c, data in zip(changes, datas, strict=True)}
+        # git before 2.4x gives the blob's size, not the converted one, in front of converted bytes:
+        # one by one
+        datas = [
+            git(["cat-file", "--filters", f"--path={os.fsdecode(c.path)}", c.index_sha], top, env)
+            for c in changes
+        ]
+    return {
+        c.path: Content(
+            LINK if c.index_mode == LINK_MODE else FILE, c.index_mode == _EXEC_MODE, data
+        )
+        for c, data in zip(changes, datas, strict=True)
+    }
 
 
 def _batch(out: bytes, ids: list[str]) -> list[bytes] | None:
-    """The contents in `cat-file --batch` output, in order; None when a header is not where its size says."""
+    """The contents in `cat-file --batch` output, in order; None when a header is not where its size
+    says."""
     datas = []
     at = 0
     for i in ids:
@@ -57,9 +67,12 @@ def blob_id(data: bytes, length: int) -> str:
     return h(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def store(top: str, env: Mapping[str, str], contents: dict[bytes, Content]) -> dict[bytes, str] | None:
-    """Writes the committer's versions into the object store, exactly as they are (no filters); their blob ids.
-    None when a file was saved again between our read and git's (the caller reads again)."""
+def store(
+    top: str, env: Mapping[str, str], contents: dict[bytes, Content]
+) -> dict[bytes, str] | None:
+    """Writes the committer's versions into the object store, exactly as they are (no filters);
+    their blob ids. None when a file was saved again between our read and git's (the caller reads
+    again)."""
     files = [p for p, c in contents.items() if c.kind == FILE]
     ids: dict[bytes, str] = {}
     if files:
@@ -77,8 +90,8 @@ def store(top: str, env: Mapping[str, str], contents: dict[bytes, Content]) -> d
 
 def tree(top: str, env: Mapping[str, str], contents: dict[bytes, Content], ids: dict[bytes, str],
          scratch: str) -> str:
-    """A tree holding the committer's versions at their paths (a deleted file is absent from it), made in a
-    scratch index in the private directory `scratch`."""
+    """A tree holding the committer's versions at their paths (a deleted file is absent from it),
+    made in a scratch index in the private directory `scratch`."""
     lines = []
     for path, c in contents.items():
         if c.kind != GONE:
@@ -106,9 +119,13 @@ def set_ref(top: str, env: Mapping[str, str], ref: str, target: str) -> None:
     git(["update-ref", "--no-deref", ref, target], top, env)
 
 
-def keep(top: str, env: Mapping[str, str], stash_ref: str, kept_ref: str | None, target: str) -> None:
-    """The stash ref goes; the snapshot stays under `kept_ref` when something could not be put back."""
-    commands = f"delete {stash_ref}\n"  # gone already when a settling that was killed is settled again
+def keep(
+    top: str, env: Mapping[str, str], stash_ref: str, kept_ref: str | None, target: str
+) -> None:
+    """The stash ref goes; the snapshot stays under `kept_ref` when something could not be put
+    back."""
+    # gone already when a settling that was killed is settled again
+    commands = f"delete {stash_ref}\n"
     if kept_ref is not None:
         commands = f"update {kept_ref} {target}\n" + commands
     git(["update-ref", "--no-deref", "--stdin"], top, env, commands.encode())
@@ -132,8 +149,8 @@ def read_blobs(top: str, env: Mapping[str, str], ids: list[str]) -> dict[str, by
 
 
 def refs(top: str, env: Mapping[str, str]) -> list[str]:
-    """The snapshots under refs/seq-hooks/ (stash/: a commit's own while it lasts; kept/: what could not be put
-    back), oldest first (their names begin with the time)."""
+    """The snapshots under refs/seq-hooks/ (stash/: a commit's own while it lasts; kept/: what could
+    not be put back), oldest first (their names begin with the time)."""
     out = git(["for-each-ref", "--format=%(refname)", "refs/seq-hooks/"], top, env)
     return sorted(out.decode().splitlines(), key=lambda r: r.rsplit("/", 1)[-1])
 

@@ -1,23 +1,24 @@
-"""A commit's stash that loses nobody's save: the files with unstaged edits go to their index version while the
-hook chain runs, and come back one by one, each only where nobody else has saved meanwhile.
+"""A commit's stash that loses nobody's save: the files with unstaged edits go to their index
+version while the hook chain runs, and come back one by one, each only where nobody else has saved
+meanwhile.
 
-pre-commit stashes by itself when it finds unstaged edits: it checks the index version out over the whole tree
-and, when its patch no longer applies afterwards, checks out the whole tree again, wiping every save that any
-other process made meanwhile. The git hook's chain therefore stashes first, and pre-commit finds nothing to
-stash. The story (docs/design.md, "A shared working tree"):
+pre-commit stashes by itself when it finds unstaged edits: it checks the index version out over the
+whole tree and, when its patch no longer applies afterwards, checks out the whole tree again, wiping
+every save that any other process made meanwhile. The git hook's chain therefore stashes first, and
+pre-commit finds nothing to stash. The story (docs/design.md, "A shared working tree"):
 
-1. `git diff-files` names the files with unstaged edits (sharedtree.changes, the check every commit pays);
-   nothing else in the tree is ever written.
+1. `git diff-files` names the files with unstaged edits (sharedtree.changes, the check every commit
+   pays); nothing else in the tree is ever written.
 2. The committer's versions are read and written into the object store as they are, under
-   `refs/seq-hooks/stash/<name>`, and a record naming them is written and flocked in the state dir: a commit
-   killed from here on loses nothing (sharedtree.recover). A ref or record that cannot be written stops the
-   commit (exit 2) before the tree is touched.
-3. Each file is put at its index version, only if it still holds what was read (else: put back what was done,
-   read again, start over; a few times).
-4. The chain runs; then each file gets the committer's version back, only if it still holds the index version
-   that was put there. A file that changed meanwhile (a hook's fix, another writer's save) stays as it is: the
-   last writer wins, the snapshot moves to `refs/seq-hooks/kept/<name>`, and one line per file says so, with the
-   command that gets the committer's version back.
+   `refs/seq-hooks/stash/<name>`, and a record naming them is written and flocked in the state dir:
+   a commit killed from here on loses nothing (sharedtree.recover). A ref or record that cannot be
+   written stops the commit (exit 2) before the tree is touched.
+3. Each file is put at its index version, only if it still holds what was read (else: put back what
+   was done, read again, start over; a few times).
+4. The chain runs; then each file gets the committer's version back, only if it still holds the
+   index version that was put there. A file that changed meanwhile (a hook's fix, another writer's
+   save) stays as it is: the last writer wins, the snapshot moves to `refs/seq-hooks/kept/<name>`,
+   and one line per file says so, with the command that gets the committer's version back.
 """
 from __future__ import annotations
 
@@ -35,11 +36,13 @@ from seq_hooks.sharedtree.files import GONE, LINK, Content
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ATTEMPTS = 3  # reads of the tree before giving up when files keep being saved while the commit stashes them
+# reads of the tree before giving up when files keep being saved while the commit stashes them
+ATTEMPTS = 3
 
 
 class Stashed(NamedTuple):
-    """One file at its index version for the commit: what the committer had, and what we put there."""
+    """One file at its index version for the commit: what the committer had, and what we put
+    there."""
 
     path: bytes  # from the top of the worktree
     mine: Content  # the committer's version (kept in the snapshot)
@@ -56,15 +59,20 @@ class Stash(NamedTuple):
     held: record.Held
 
 
-def stash(top: str, state_dir: str, token: str, env: Mapping[str, str], changes: list[Change]) -> Stash | None:
-    """Puts these files with unstaged edits (changes.to_stash) at their index version; None when there is nothing
-    to do after all (then nothing was written anywhere)."""
+def stash(
+    top: str, state_dir: str, token: str, env: Mapping[str, str], changes: list[Change]
+) -> Stash | None:
+    """Puts these files with unstaged edits (changes.to_stash) at their index version; None when
+    there is nothing to do after all (then nothing was written anywhere)."""
     for attempt in range(1, ATTEMPTS + 1):
         done = _attempt(top, state_dir, token, env, changes, attempt)
         if done is not _AGAIN:
             return done if isinstance(done, Stash) else None
-    raise FatalError("files kept being saved while the commit stashed its unstaged edits; nothing was changed: "
-                     "commit again when the other writers are done", FAILED)
+    raise FatalError(
+        "files kept being saved while the commit stashed its unstaged edits; nothing was changed: "
+        "commit again when the other writers are done",
+        FAILED,
+    )
 
 
 _AGAIN = object()
@@ -87,8 +95,12 @@ def _attempt(top: str, state_dir: str, token: str, env: Mapping[str, str],
     try:
         snapshot.set_ref(top, env, ref, tree)
     except FatalError as e:
-        raise FatalError(f"cannot keep a snapshot of the unstaged edits under {ref} ({e.message}); the commit stops "
-                         f"before touching the working tree", USAGE) from None
+        raise FatalError(
+            f"cannot keep a snapshot of the unstaged edits under {ref} ({e.message}); the commit "
+            "stops "
+            f"before touching the working tree",
+            USAGE,
+        ) from None
     stashed = [Stashed(p, mine[p], index[p]) for p in todo]
     try:
         held = record.create(state_dir, name, _record(top, token, ref, tree, stashed, ids))
@@ -104,7 +116,8 @@ def _attempt(top: str, state_dir: str, token: str, env: Mapping[str, str],
                 restore(result._replace(files=stashed[:done]))
                 return _AGAIN
             done += 1
-    except BaseException:  # a write that failed, an interrupt: what was done goes back before the error shows
+    # a write that failed, an interrupt: what was done goes back before the error shows
+    except BaseException:
         restore(result._replace(files=stashed[:done]))
         raise
     return result
@@ -113,17 +126,37 @@ def _attempt(top: str, state_dir: str, token: str, env: Mapping[str, str],
 def _record(top: str, token: str, ref: str, tree: str, stashed: list[Stashed],
             ids: dict[bytes, str]) -> dict[str, object]:
     return {
-        "pid": os.getpid(), "token": token, "since": round(time.time(), 3), "top": top, "ref": ref, "tree": tree,
-        "files": [{"path": os.fsdecode(f.path), "mine": list(f.mine.state()), "wrote": list(f.wrote.state()),
-                   "blob": ids.get(f.path, "")} for f in stashed],
+        "pid": os.getpid(),
+        "token": token,
+        "since": round(time.time(), 3),
+        "top": top,
+        "ref": ref,
+        "tree": tree,
+        "files": [
+            {
+                "path": os.fsdecode(f.path),
+                "mine": list(f.mine.state()),
+                "wrote": list(f.wrote.state()),
+                "blob": ids.get(f.path, ""),
+            }
+            for f in stashed
+        ],
     }
 
 
 def restore(s: Stash) -> list[str]:
-    """Puts each committer's version back where the file still holds what we wrote; keeps the snapshot under a
-    ref when something could not be put back. Returns (and prints) one line per file kept."""
+    """Puts each committer's version back where the file still holds what we wrote; keeps the
+    snapshot under a ref when something could not be put back. Returns (and prints) one line per
+    file kept."""
     try:
-        kept = settle(s.top, s.env, s.name, s.ref, s.tree, [(f.path, f.wrote.state(), f.mine) for f in s.files])
+        kept = settle(
+            s.top,
+            s.env,
+            s.name,
+            s.ref,
+            s.tree,
+            [(f.path, f.wrote.state(), f.mine) for f in s.files],
+        )
     except BaseException:
         s.held.abandon()  # the record stays: the next seq-hooks command settles what is left
         raise
@@ -133,7 +166,8 @@ def restore(s: Stash) -> list[str]:
 
 def settle(top: str, env: Mapping[str, str], name: str, ref: str, tree: str,
            entries: list[tuple[bytes, files.State, Content]], why: str = "") -> list[str]:
-    """The way back, for a live commit and for a dead one's recovery: (path, what we wrote, the committer's)."""
+    """The way back, for a live commit and for a dead one's recovery: (path, what we wrote, the
+    committer's)."""
     kept = []
     for path, wrote, mine in entries:
         at = os.path.join(top.encode(), path)
@@ -146,7 +180,9 @@ def settle(top: str, env: Mapping[str, str], name: str, ref: str, tree: str,
         kept.append((path, mine, reason))
     kept_ref = snapshot.KEPT_REFS + name if kept else None
     snapshot.keep(top, env, ref, kept_ref, tree)
-    lines = [kept_line(kept_ref, path, mine, why + reason) for path, mine, reason in kept if kept_ref]
+    lines = [
+        kept_line(kept_ref, path, mine, why + reason) for path, mine, reason in kept if kept_ref
+    ]
     for line in lines:
         sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -162,14 +198,23 @@ def kept_line(ref: str, path: bytes, mine: Content, why: str = "") -> str:
         back = f"git restore --source={ref} -- {shown}"
     else:
         back = f"git show {quote(ref.encode() + b':' + path)} > {shown}"
-    return (f"seq-hooks: kept {what} {shown}{why}: it changed while the commit had it at its index version (a "
-            f"hook's fix or another writer's save, which stays); get them back (from the top of the worktree): "
-            f"{back}")
+    return (
+        f"seq-hooks: kept {what} {shown}{why}: it changed while the commit had it at its index "
+        "version (a "
+        "hook's fix or another writer's save, which stays); get them back (from the top of the "
+        "worktree): "
+        f"{back}"
+    )
 
 
 def quote(path: bytes) -> str:
-    """A path for a shell command line; a name that is not UTF-8 in bash's $'...' form, byte for byte."""
+    """A path for a shell command line; a name that is not UTF-8 in bash's $'...' form, byte for
+    byte."""
     try:
         return shlex.quote(path.decode())
     except UnicodeDecodeError:
-        return "$'" + "".join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f"\\x{b:02x}" for b in path) + "'"
+        return (
+            "$'"
+            + "".join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f"\\x{b:02x}" for b in path)
+            + "'"
+        )

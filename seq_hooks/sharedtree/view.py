@@ -1,5 +1,6 @@
-"""What `status`, `doctor` and `clean` say about the shared working tree: a commit that has files at their index
-version now (or a dead one's stash not put back yet), and the snapshots kept under refs/seq-hooks/kept/."""
+"""What `status`, `doctor` and `clean` say about the shared working tree: a commit that has files at
+their index version now (or a dead one's stash not put back yet), and the snapshots kept under
+refs/seq-hooks/kept/."""
 from __future__ import annotations
 
 import os
@@ -22,8 +23,14 @@ class Stashed(NamedTuple):
     live: bool
 
     def as_dict(self) -> dict[str, object]:
-        return {"pid": self.pid, "since": self.since, "top": self.top, "ref": self.ref, "files": self.files,
-                "live": self.live}
+        return {
+            "pid": self.pid,
+            "since": self.since,
+            "top": self.top,
+            "ref": self.ref,
+            "files": self.files,
+            "live": self.live,
+        }
 
 
 class Kept(NamedTuple):
@@ -42,10 +49,16 @@ def stashed(state_dir: str) -> list[Stashed]:
         if data is None:
             continue
         entries = data.get("files")
-        out.append(Stashed(
-            int(str(data.get("pid", 0))), float(str(data.get("since", 0))), str(data.get("top", "")),
-            str(data.get("ref", "")), [str(e.get("path")) for e in entries] if isinstance(entries, list) else [],
-            record.live(path)))
+        out.append(
+            Stashed(
+                int(str(data.get("pid", 0))),
+                float(str(data.get("since", 0))),
+                str(data.get("top", "")),
+                str(data.get("ref", "")),
+                [str(e.get("path")) for e in entries] if isinstance(entries, list) else [],
+                record.live(path),
+            )
+        )
     return out
 
 
@@ -66,13 +79,22 @@ def _files(names: list[str], most: int = 5) -> str:
 
 def stashed_line(s: Stashed, now: float | None = None) -> str:
     n = len(s.files)
-    what = f"{n} file{'s' if n != 1 else ''} at {'their' if n != 1 else 'its'} index version: {_files(s.files)}"
+    what = (
+        f"{n} file{'s' if n != 1 else ''} at {'their' if n != 1 else 'its'} index version: "
+        f"{_files(s.files)}"
+    )
     if s.live:
         held = (now or time.time()) - s.since
-        return (f"tree stashed by the commit in pid {s.pid} for {held:.1f}s, {what} (in {s.top}; saves to them "
-                f"win over the commit's unstaged edits, which are then kept under a ref)")
-    return (f"stash of a dead commit (pid {s.pid}), {what} (in {s.top}): the next seq-hooks command puts back "
-            f"what nobody saved since")
+        return (
+            f"tree stashed by the commit in pid {s.pid} for {held:.1f}s, {what} (in {s.top}; saves "
+            "to them "
+            f"win over the commit's unstaged edits, which are then kept under a ref)"
+        )
+    return (
+        f"stash of a dead commit (pid {s.pid}), {what} (in {s.top}): the next seq-hooks command "
+        "puts back "
+        f"what nobody saved since"
+    )
 
 
 def kept_line(k: Kept) -> str:
