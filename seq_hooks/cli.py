@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     program = argv is None
     # the console script's own run: entry.guard takes the collector back (see its module docstring)
     if program:
-        import gc
+        import gc  # only for the console script
 
         gc.disable()
     __import__(f"seq_hooks.commands.{name.replace('-', '_')}")

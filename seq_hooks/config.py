@@ -350,9 +350,9 @@ def read_pyproject(path: str, cache_dir: str | None = None) -> dict[str, Any]:
 
 def _parse_table(path: str, data: bytes) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
-        import tomllib
+        import tomllib  # imports typing: only for a table to parse
     else:
-        import tomli as tomllib
+        import tomli as tomllib  # the same, before Python 3.11
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

@@ -25,7 +25,7 @@ def load(cwd: str | None = None) -> Context:
         state_dir = project.state_dir(proj, settings.scope)
     # a dead commit's stash: one listing (and a flock test per record) to know
     if pending.orphaned(state_dir):
-        from seq_hooks.sharedtree import recover
+        from seq_hooks.sharedtree import recover  # only for a dead commit's stash
 
         recover.recover(state_dir)
     return Context(proj, settings, state_dir)

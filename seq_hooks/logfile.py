@@ -243,7 +243,7 @@ def prune_if_due(
         over = keep > 0 and sum(1 for n in listing if n.endswith(".log")) > keep
         size_check = keep_mb > 0 and (int(token[:4], 16) % SIZE_CHECK_EVERY == 0 or _big(log_path))
         if over or size_check:
-            from seq_hooks import retention
+            from seq_hooks import retention  # only when pruning is due (0.5M a run)
 
             retention.prune(
                 log_dir,

@@ -258,10 +258,10 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     try:
         # a git hook's chain: the check, and the stash only when there is something to stash
         if request.stash:
-            from seq_hooks.sharedtree import changes
+            from seq_hooks.sharedtree import changes  # only for a git hook's chain
 
             if found := changes.to_stash(root, unit.env):
-                from seq_hooks.sharedtree import stash
+                from seq_hooks.sharedtree import stash  # only with files to stash
 
                 stashed = stash.stash(root, state_dir, unit.token, unit.env, found)
         try:
@@ -271,7 +271,7 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
                 stash.restore(stashed)
             # the command held a stash and was killed: it goes back now
             if pending.orphaned(state_dir):
-                from seq_hooks.sharedtree import recover
+                from seq_hooks.sharedtree import recover  # only for a dead commit's stash
 
                 recover.recover(state_dir)
         result = _result(

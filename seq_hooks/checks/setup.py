@@ -218,7 +218,7 @@ def git_hook(scene: Scene) -> list[Finding]:
 def shared_tree(scene: Scene) -> list[Finding]:
     """A commit that has files at their index version now, a dead commit's stash not put back yet,
     and the snapshots kept under refs/seq-hooks/kept/ (docs/design.md, "A shared working tree")."""
-    from seq_hooks.sharedtree import view
+    from seq_hooks.sharedtree import view  # git plumbing: only for this check
 
     topic = "working tree"
     out = []

@@ -143,7 +143,7 @@ def _remove_groups(state: str, stale: list[leftovers.StaleTicket], log_dir: str,
 def _stop_daemons(state: str, dry: bool) -> tuple[int, bool]:
     """Stops (or, dry, names) the resident daemons (atomic-mypy's): (how many, whether all are
     gone)."""
-    from seq_hooks.daemons import record, tend
+    from seq_hooks.daemons import record, tend  # only where daemons live
 
     if dry:
         recs = record.all_records(state)

@@ -221,7 +221,7 @@ def _daemon_lines(daemons: list[tend.View]) -> list[Line]:
 def tree_lines(state_dir: str, root: str, *, kept: bool = True) -> list[Line]:
     """A commit that has files at their index version now (docs/design.md, "A shared working tree"),
     and the snapshots kept under refs/seq-hooks/kept/ (a git call: not redrawn by --watch)."""
-    from seq_hooks.sharedtree import view
+    from seq_hooks.sharedtree import view  # git plumbing: only when shown
 
     lines: list[Line] = [[("stashed ", _YELLOW if s.live else _RED), (view.stashed_line(s), "")]
                          for s in view.stashed(state_dir)]
@@ -380,7 +380,7 @@ def main(argv: list[str]) -> int:
             "running_units": m.units,
             "running_procs": m.procs,
         }
-        from seq_hooks.sharedtree import view
+        from seq_hooks.sharedtree import view  # git plumbing: only when shown
 
         doc["stashed"] = [s.as_dict() for s in view.stashed(ctx.state_dir)]
         doc["kept"] = [k.as_dict() for k in view.kept(ctx.project.root)]

@@ -54,8 +54,8 @@ def main(argv: list[str]) -> int:
 
 def _stop_daemons() -> None:
     """Nothing of ours keeps running once seq-hooks is taken out: atomic-mypy's daemons stop too."""
-    from seq_hooks import context
-    from seq_hooks.daemons import tend
+    from seq_hooks import context  # only to stop the daemons
+    from seq_hooks.daemons import tend  # only to stop them
 
     stopped, left = tend.stop_all(context.load().state_dir)
     for r in stopped:

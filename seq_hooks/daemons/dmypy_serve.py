@@ -31,7 +31,7 @@ def stamp(path: str) -> list[int] | None:
 
 def _plugin_files(plugins: list[str]) -> list[str]:
     """The files of mypy plugins named as modules or paths (their change needs a new daemon)."""
-    import importlib.util
+    import importlib.util  # only as the daemon's script
 
     out = []
     for name in plugins:
@@ -48,8 +48,8 @@ def _plugin_files(plugins: list[str]) -> list[str]:
 
 
 def _seen(status_file: str, flags: list[str]) -> None:
-    from mypy.dmypy_server import process_start_options
-    from mypy.modulefinder import get_search_dirs
+    from mypy.dmypy_server import process_start_options  # only as the daemon's script
+    from mypy.modulefinder import get_search_dirs  # only as the daemon's script
 
     options = process_start_options(flags, allow_sources=False)
     paths = [sys.executable, os.path.realpath(sys.executable), os.path.abspath(__file__)]
@@ -68,9 +68,9 @@ def _patch() -> None:
     """A blocking error (plain mypy's exit 2) is exit 2 here too: seq-hooks then runs plain mypy for
     the unit. And notes without an error are exit 0, as plain mypy says (dmypy counts every
     message)."""
-    from collections.abc import Sequence
+    from collections.abc import Sequence  # only as the daemon's script
 
-    from mypy import dmypy_server
+    from mypy import dmypy_server  # only as the daemon's script
 
     original = dmypy_server.Server.cmd_check
 
@@ -97,7 +97,7 @@ def _patch() -> None:
 
 def main(argv: list[str]) -> None:
     """argv: --status-file FILE daemon --timeout N -- FLAGS..."""
-    from mypy.dmypy import client
+    from mypy.dmypy import client  # only as the daemon's script
 
     status_file = argv[argv.index("--status-file") + 1]
     flags = argv[argv.index("--") + 1:] if "--" in argv else []

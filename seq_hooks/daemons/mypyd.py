@@ -342,8 +342,8 @@ def runner_why(result: Result) -> str:
 def _make_room(state_dir: str, key: str, settings: Settings, old: Record | None) -> None:
     """Stops the least recently used daemons when a new one would not fit the budget or the
     machine."""
-    from seq_hooks.lock import capacity
-    from seq_hooks.process import machine
+    from seq_hooks.lock import capacity  # only to make room
+    from seq_hooks.process import machine  # only to make room
 
     cap = capacity.for_lock(settings, DEFAULT_LOCK)
     if not cap.budget_mb and not cap.reserve_mb:

@@ -35,8 +35,8 @@ def _stashed(_patch_dir: str) -> Iterator[None]:
     if not found:
         yield
         return
-    from seq_hooks import context
-    from seq_hooks.sharedtree import stash
+    from seq_hooks import context  # only with files to stash
+    from seq_hooks.sharedtree import stash  # only with files to stash
 
     try:
         ctx = context.load()
