@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from seq_hooks.lock import markers, queue
-
+    from seq_hooks.sharedtree import stash
 
 
 class Result(NamedTuple):
@@ -253,49 +253,26 @@ def execute(request: Request, *, settings: Settings, state_dir: str, root: str) 
     held, lock_id = _take_lock(request, settings, state_dir, unit)
     started = time.time()
     env = _unit_env(unit, held, settings, request.threads)
-    stashed = None
     journaled = False
     try:
-        # a git hook's chain: the check, and the stash only when there is something to stash
-        if request.stash:
-            from seq_hooks.sharedtree import changes  # only for a git hook's chain
-
-            if found := changes.to_stash(root, unit.env):
-                from seq_hooks.sharedtree import stash  # only with files to stash
-
-                stashed = stash.stash(root, state_dir, unit.token, unit.env, found)
+        stashed = _stash(request, root, state_dir, unit) if request.stash else None
         try:
             outcomes, log_path = _attempts(request, env, unit, lock_id, log_dir, held)
         finally:
-            if stashed is not None:
-                stash.restore(stashed)
-            # the command held a stash and was killed: it goes back now
-            if pending.orphaned(state_dir):
-                from seq_hooks.sharedtree import recover  # only for a dead commit's stash
-
-                recover.recover(state_dir)
+            _unstash(stashed, state_dir)
         result = _result(
             request, outcomes, log_path, lock_id, waited=started - unit.enqueued if held else 0.0
         )
         # before the lock goes: the head it wakes revises its guess from it
         if held is not None and held.slotted:
-            _journal(
-                state_dir, result, unit, (started, time.time()), held.expected_mb, request.daemon
-            )
+            _journal(state_dir, result, unit, (started, time.time()), held, request.daemon)
             journaled = True
     finally:
         if held is not None:
             held.release()
     if not journaled:
         released = held.released if held is not None else time.time()
-        _journal(
-            state_dir,
-            result,
-            unit,
-            (started, released),
-            held.expected_mb if held is not None else 0,
-            request.daemon,
-        )
+        _journal(state_dir, result, unit, (started, released), held, request.daemon)
     logfile.prune_if_due(settings, state_dir, log_dir, unit.token, log_path)
     return result
 
@@ -305,6 +282,30 @@ def _verified_markers(state_dir: str, env: dict[str, str]) -> list[markers.Marke
     from seq_hooks.lock import markers
 
     return markers.verified(state_dir, env)
+
+
+def _stash(request: Request, root: str, state_dir: str, unit: Unit) -> stash.Stash | None:
+    """A git hook's chain: the check, and the stash only when there is something to stash."""
+    from seq_hooks.sharedtree import changes  # only for a git hook's chain
+
+    found = changes.to_stash(root, unit.env)
+    if not found:
+        return None
+    from seq_hooks.sharedtree import stash  # only with files to stash
+
+    return stash.stash(root, state_dir, unit.token, unit.env, found)
+
+
+def _unstash(stashed: stash.Stash | None, state_dir: str) -> None:
+    """The stashed files back; and a stash whose command was killed goes back now."""
+    if stashed is not None:
+        from seq_hooks.sharedtree import stash  # only with files to stash
+
+        stash.restore(stashed)
+    if pending.orphaned(state_dir):
+        from seq_hooks.sharedtree import recover  # only for a dead commit's stash
+
+        recover.recover(state_dir)
 
 
 def _begin(state_dir: str) -> Unit:
@@ -444,10 +445,11 @@ def _journal(
     result: Result,
     unit: Unit,
     span: tuple[float, float],
-    expected_mb: int,
+    held: queue.Held | None,
     daemon: str,
 ) -> None:
     """The run's record; the command has run, so a journal that cannot be written is only a note."""
+    expected_mb = held.expected_mb if held is not None else 0
     try:
         journal.append(
             state_dir,
