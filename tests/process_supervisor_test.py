@@ -84,6 +84,22 @@ def test_a_daemon_is_gone_when_run_returns_on_the_portable_path(isolated: Path) 
     assert not alive(int(pidfile.read_text()))
 
 
+def test_the_runner_becomes_a_child_subreaper() -> None:
+    """prctl through _ctypes takes effect: a process orphaned by the command reparents to the
+    runner, which can wait for it as its own child (only a parent can)."""
+    code = (
+        "import os, subprocess\n"
+        "from seq_hooks.process import supervisor\n"
+        "assert supervisor.become_subreaper()\n"
+        "orphan = int(subprocess.run(['sh', '-c', 'sleep 0.3 & echo $!'], capture_output=True, "
+        "check=True).stdout)\n"
+        "print(os.waitpid(orphan, 0)[0] == orphan)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                       check=False)
+    assert p.stdout == "True\n", p.stderr
+
+
 @pytest.mark.parametrize("subreaper", [True, False], ids=["subreaper", "token-scan"])
 def test_a_daemon_the_command_detached_is_ended_after_a_grace(isolated: Path,
                                                               subreaper: bool) -> None:

@@ -97,6 +97,7 @@ OFF_THE_PATH = (
     "errno",
     "encodings.ascii",
     "seq_hooks.retention",
+    "ctypes",
 )
 
 

@@ -27,6 +27,7 @@ from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any
 
     from seq_hooks.process.rungroup import RunGroup
 
@@ -85,13 +86,24 @@ def become_subreaper() -> bool:
         _subreaper = False
         if proctree.use_proc() and os.environ.get(envnames.NO_SUBREAPER) != "1":
             try:
-                import ctypes  # only where a subreaper can be asked for (Linux)
-
-                libc = ctypes.CDLL(None, use_errno=True)
-                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-            except (OSError, AttributeError):
+                _subreaper = _prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
+            except (OSError, AttributeError, ImportError):
                 _subreaper = False
     return _subreaper
+
+
+def _prctl(option: int, arg: int) -> int:
+    """prctl(2) through `_ctypes`, the C half of ctypes. Importing ctypes itself defines some forty
+    classes and imports struct: 7.4M instructions, 8% of a run, against 1.7M for this
+    (docs/design.md, "The hot path"). A function pointer without a result type returns a C int."""
+    import _ctypes  # only where a subreaper can be asked for (Linux)
+
+    class Call(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL
+
+    this_program: Any = None  # dlopen(NULL): the process's own symbols, libc's among them
+    result: int = Call(_ctypes.dlsym(_ctypes.dlopen(this_program), "prctl"))(option, arg, 0, 0, 0)
+    return result
 
 
 class Escalation:
