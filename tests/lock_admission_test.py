@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -58,6 +59,70 @@ def test_with_two_slots_never_more_than_two_units_at_once(isolated: Path) -> Non
     assert len(spans) == 20
     assert _most_at_once(spans) == 2
     assert not _live(isolated)
+
+
+def _race(repo: Path, terms: list[tuple[int, int, int]]) -> tuple[list[tuple[int, int, str]],
+                                                                   list[str]]:
+    """Units with these (slots, budget MB, expected peak MB) that join the default queue at the
+    same instant: each waits on a barrier until all are ready, and the test lets them all go at
+    once. Their spans, and how each was admitted (`alone`: an empty queue, without admission)."""
+    state = repo / STATE
+    state.mkdir(mode=0o700, exist_ok=True)
+    barrier, stamps = repo / "barrier", repo / "stamps"
+    barrier.touch()
+    stamps.unlink(missing_ok=True)
+    fd = os.open(barrier, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    procs = [
+        start(fixture("race_acquire.py", state, barrier, stamps, f"u{i}", *t))
+        for i, t in enumerate(terms)
+    ]
+    try:
+        wait_until(lambda: len(list(repo.glob("stamps.ready-*"))) == len(terms), what="all ready")
+        for ready in repo.glob("stamps.ready-*"):
+            ready.unlink()
+        os.close(fd)  # let go: every unit joins the queue now
+        outs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            reap(p)
+    assert [p.returncode for p in procs] == [0] * len(terms), [err for _o, err in outs]
+    return intervals(stamps), [out.strip() for out, _err in outs]
+
+
+def test_units_arriving_at_once_at_an_empty_queue_never_exceed_the_budget_or_the_slots(
+    isolated: Path,
+) -> None:
+    """The first to number its ticket in an empty queue is admitted without admission.py
+    (tickets.make_granted_if_alone); those that number theirs after it, even at the same instant,
+    find it a holder with its terms and its expected peak, and go through admission."""
+    for _round in range(3):
+        # 80 MB each in a budget of 100: one at a time
+        spans, how = _race(isolated, [(2, 100, 80)] * 6)
+        assert len(spans) == 6 and _most_at_once(spans) == 1
+        assert how.count("alone") >= 1 and how.count("admitted") >= 1, how
+        # no budget: the two slots
+        spans, how = _race(isolated, [(2, 0, 10)] * 6)
+        assert len(spans) == 6 and _most_at_once(spans) <= 2
+        assert how.count("alone") >= 1, how
+        assert not _live(isolated)
+
+
+def test_a_unit_that_runs_alone_keeps_its_queue_to_itself_whoever_arrives_with_it(
+    isolated: Path,
+) -> None:
+    """Units of the plain lock (slots = 1, another shell's setting) race units with three slots
+    into an empty queue: whoever comes first, a plain unit never runs beside another (its ticket
+    says it runs alone; it waits for every ticket ahead of it)."""
+    for _round in range(3):
+        spans, _how = _race(isolated, [(1, 0, 10), (3, 0, 10)] * 3)
+        plain = {f"u{i}" for i in range(0, 6, 2)}
+        assert len(spans) == 6
+        for start_a, end_a, a in spans:
+            if a in plain:
+                assert all(end_b <= start_a or start_b >= end_a
+                           for start_b, end_b, b in spans if b != a), (a, spans)
+        assert not _live(isolated)
 
 
 def test_status_shows_every_holder_and_why_the_head_waits(isolated: Path) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from seq_hooks import pyproject_cache
-from seq_hooks.process import machine
 from seq_hooks.records import NamedTuple
-from testing.util import PY
+from testing.queue import start_holder
+from testing.util import PY, reap
 
 
 class Point(NamedTuple):
@@ -123,15 +123,46 @@ def test_a_plain_run_imports_neither_typing_nor_what_only_some_runs_need(
     assert _imported_off_the_path(args, OFF_THE_PATH + also_off) == "0 []\n"
 
 
-def test_a_run_with_the_default_slots_imports_admission_but_nothing_else_off_the_path() -> None:
-    """The default lock has a slot per CPU (on one CPU it is the plain lock): admission and what it
-    needs, but none of the standard library kept off the plain path."""
-    off = tuple(
-        m
-        for m in OFF_THE_PATH
-        if machine.usable_cpus() == 1 or not m.startswith(("seq_hooks.", "errno"))
-    )
+# what only a unit that finds others in its queue needs (admission.py and its imports)
+ADMISSION = (
+    "seq_hooks.lock.admission",
+    "seq_hooks.lock.wakeup",
+    "seq_hooks.lock.takeover",
+    "seq_hooks.process.rungroup",
+    "errno",
+    "math",
+    "seq_hooks.daemons.tend",
+)
+
+
+@pytest.mark.parametrize("slots", ["auto", "2"])
+def test_a_run_with_slots_that_finds_its_queue_empty_imports_no_admission(
+    slots: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock with slots (the default: a slot per CPU): a unit alone in its queue is admitted as it
+    takes its ticket (tickets.make_granted_if_alone), without admission.py or what it needs; only
+    the machine is read, for "auto" and its terms."""
+    monkeypatch.setenv("SEQ_HOOKS_SLOTS", slots)
+    off = tuple(m for m in OFF_THE_PATH if m != "seq_hooks.process.machine") + ADMISSION
     assert _imported_off_the_path(["run", "--", "true"], off) == "0 []\n"
+
+
+def test_a_run_with_slots_that_finds_a_holder_goes_through_admission(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside a holder the same run is admitted by admission.py and what it imports, and the
+    standard library kept off the plain path stays off."""
+    monkeypatch.setenv("SEQ_HOOKS_SLOTS", "2")
+    monkeypatch.setenv("SEQ_HOOKS_MEMORY_LIMIT_MB", "100")  # expected 100 MB each: both fit
+    proc, gate = start_holder(isolated)
+    try:
+        off = tuple(m for m in OFF_THE_PATH if not m.startswith(("seq_hooks.", "errno")))
+        imported = _imported_off_the_path(["run", "--", "true"], off + ADMISSION)
+    finally:
+        gate.touch()
+        reap(proc)
+    assert imported == "0 ['errno', 'seq_hooks.lock.admission', 'seq_hooks.lock.takeover', " \
+        "'seq_hooks.lock.wakeup', 'seq_hooks.process.rungroup']\n"
 
 
 PYPROJECT = '[project]\nname = "example"\n\n[tool.ruff]\nline-length = 100\n'

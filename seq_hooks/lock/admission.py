@@ -2,7 +2,10 @@
 arrival order.
 
 The queue is the ticket queue of tickets.py and keeps its order (docs/design.md, "Capacity"); the
-rule is `capacity.admit`. A waiter goes through two phases:
+rule is `capacity.admit`. A unit that finds its queue empty does not come here: the rule admits a
+unit alone whatever its size, so it makes its ticket granted at once, under the `.seq` flock every
+ticket is made under (tickets.make_granted_if_alone; its ticket says its terms and expected peak to
+whoever comes next). A unit that finds a ticket there is a waiter, and goes through two phases:
 - Behind the waiters ahead (`_reach_the_head`). Each waiter also holds a flock on its gate,
   `.gate-<token>`, from before its ticket exists until it is admitted (its ticket is marked granted
   first). The waiter behind it blocks in the kernel on that flock, so only the oldest waiter -- the

@@ -75,18 +75,6 @@ def reserve_mb(total_mb: int | None = None) -> int:
     return min(max(total // 10, 256), 2048)
 
 
-def resolve_slots(value: int | str) -> int:
-    if value != "auto":
-        return max(int(value), 1)
-    from seq_hooks.process import machine  # only for "auto": off the path of a plain run
-
-    return machine.usable_cpus()
-
-
-def resolve_budget(value: int | str) -> int:
-    return auto_budget_mb() if value == "auto" else max(int(value), 0)
-
-
 def configured(settings: Settings, lock_id: str) -> tuple[int | str, int | str]:
     """(slots, memory_budget_mb) as set for a lock: its own table's, else [tool.seq-hooks]'s, else
     the defaults."""
@@ -106,18 +94,29 @@ def always_alone(lock_id: str) -> bool:
 def for_lock(settings: Settings, lock_id: str) -> Capacity:
     """The capacity of the queue `lock_id`: a named lock's own table over [tool.seq-hooks] (see
     always_alone)."""
+    return _sized(settings, lock_id)[0]
+
+
+def _sized(settings: Settings, lock_id: str) -> tuple[Capacity, int]:
+    """The capacity of the queue `lock_id`, and the memory we may use (MB; 0 where the lock is the
+    plain one and it was not read). Each fact of the machine is read once: its CPUs (for "auto" and
+    rule d) and its memory (for "auto", the reserve and the cap of an expected peak), ~0.5M
+    instructions a read."""
     if always_alone(lock_id):
-        return Capacity(1, 0, 0)
+        return Capacity(1, 0, 0), 0
     slots, budget = configured(settings, lock_id)
-    n = resolve_slots(slots)
-    if n == 1:
+    if slots != "auto" and int(slots) <= 1:
         # one at a time: a budget has nothing to share (and "auto" is not worked out)
-        return Capacity(1, 0, 0)
-    cap = Capacity(n, resolve_budget(budget), 0)
+        return Capacity(1, 0, 0), 0
     from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
 
     cpus = machine.usable_cpus()
-    return cap._replace(reserve_mb=reserve_mb(), cpus=cpus if cap.slots > cpus else 0)
+    n = cpus if slots == "auto" else int(slots)
+    if n == 1:
+        return Capacity(1, 0, 0), 0
+    total = machine.memory_total_mb()
+    used = auto_budget_mb(total) if budget == "auto" else max(int(budget), 0)
+    return Capacity(n, used, reserve_mb(total), cpus if n > cpus else 0), total
 
 
 def at_defaults(settings: Settings, lock_id: str) -> bool:
@@ -207,16 +206,18 @@ class Guess:
     """A waiting unit's expected peak, read again from the journal whenever the journal has
     grown."""
 
-    def __init__(self, state_dir: str, key: str, limit_mb: int, budget_mb: int) -> None:
+    def __init__(self, state_dir: str, key: str, limit_mb: int, budget_mb: int,
+                 total_mb: int | None = None) -> None:
         self.state_dir, self.key, self.limit_mb, self.budget_mb = (
             state_dir,
             key,
             limit_mb,
             budget_mb,
         )
+        self.total_mb = total_mb  # the memory we may use (None: read at each estimate)
         self.seen = journal.stamp(state_dir) if key else None
         self.now = (
-            estimate(state_dir, key, limit_mb, budget_mb)
+            estimate(state_dir, key, limit_mb, budget_mb, total_mb)
             if key
             else Estimate(limit_mb, LIMIT_BASIS)
         )
@@ -236,7 +237,7 @@ class Guess:
         if seen == self.seen:
             return False
         self.seen = seen
-        new = estimate(self.state_dir, self.key, self.limit_mb, self.budget_mb)
+        new = estimate(self.state_dir, self.key, self.limit_mb, self.budget_mb, self.total_mb)
         if new[:3] == self.now[:3]:
             return False
         self.now = new._replace(revised=time.time())
@@ -289,10 +290,10 @@ def plan(settings: Settings, state_dir: str, lock_id: str, argv: list[str],
          limit_mb: int) -> tuple[Capacity, Guess | None]:
     """The capacity of the queue `lock_id` and, when it has slots or a budget, the unit's expected
     peak (else None)."""
-    cap = for_lock(settings, lock_id)
+    cap, total_mb = _sized(settings, lock_id)
     if cap.exclusive:
         return cap, None
-    return cap, Guess(state_dir, journal.unit_key(argv), limit_mb, cap.budget_mb)
+    return cap, Guess(state_dir, journal.unit_key(argv), limit_mb, cap.budget_mb, total_mb)
 
 
 def slots_used(runs: list[tuple[str, float, float]]) -> list[int]:

@@ -16,7 +16,7 @@ import signal
 import time
 
 from seq_hooks.errors import MAX_WAIT, FatalError, signalled
-from seq_hooks.lock import tickets, wakeup
+from seq_hooks.lock import tickets
 from seq_hooks.lock.markers import Marker
 from seq_hooks.lock.tickets import TicketInfo
 from seq_hooks.process import proctree
@@ -100,8 +100,13 @@ class Held:
         tickets.remove(tickets.path(self.qdir, self.number))
         os.close(self.fd)  # the successor's flock is granted now
         self.fd = -1
-        # a head of a lock with slots may wait behind us, even with the plain lock held
-        wakeup.notify(self.qdir)
+        # A head of a lock with slots may wait behind us, even with the plain lock held. It holds a
+        # gate while it waits: where none is, nobody listens (and wakeup is not imported, 0.7M
+        # instructions). A head whose gate came after this look made its ticket after ours was gone.
+        if tickets.gate_tokens(self.qdir):
+            from seq_hooks.lock import wakeup  # only where a head may listen
+
+            wakeup.notify(self.qdir)
 
 
 def halted(t: TicketInfo) -> bool:
@@ -392,26 +397,43 @@ def acquire(
     if cap is None or cap.exclusive:
         return _take(caller, _Ticket(qdir, tickets.make(qdir, token, argv, cwd, holds)),
                      lambda me, waiting: _wait_in_line(qdir, me, takeover_grace, waiting))
-    # Several holders at once. Imported here only: with machine, takeover and rungroup it would cost
-    # every plain run 5.3M instructions (5% of its 104M; tests/records_test.py keeps them off that
-    # path).
-    from seq_hooks.lock import admission, capacity
-
     if guess is None:
-        # nothing expected (a caller that gave a capacity and no guess)
-        guess = capacity.Guess.fixed(0)
+        from seq_hooks.lock import capacity  # only for a caller with slots and no guess
+
+        guess = capacity.Guess.fixed(0)  # nothing expected
+    terms = (cap.slots, cap.budget_mb)
+    # An empty queue: nobody to wait for, and the rule admits a unit alone whatever its size. Our
+    # ticket says our terms and expected peak to whoever comes next (tickets.make_granted_if_alone).
+    made = tickets.make_granted_if_alone(qdir, token, argv, cwd, holds, guess.now, terms)
+    if made is not None:
+        held = Held(state_dir, lock_id, qdir, made[0], made[1], token, made[2])
+    else:
+        held = _admitted(caller, cap, guess, (argv, cwd, holds), takeover_grace)
+    held.slotted, held.expected_mb = True, guess.now.mb
+    return held
+
+
+def _admitted(caller: _Caller, cap: Capacity, guess: Guess,
+              unit: tuple[list[str], str, list[str]], grace: float) -> Held:
+    """Our ticket in a queue that holds others, granted when admission.py admits it: in arrival
+    order, beside the holders as their terms and ours allow."""
+    # Imported here only: with machine, takeover and rungroup it would cost every plain run, and
+    # every run that finds its queue empty, 5.3M instructions (tests/records_test.py keeps them
+    # off those paths).
+    from seq_hooks.lock import admission
+
+    qdir, token = caller.qdir, caller.token
+    argv, cwd, holds = unit
     gate = admission.open_gate(qdir, token)  # before our ticket: the waiter behind us blocks on it
     try:
         ticket = _Ticket(
             qdir, tickets.make(qdir, token, argv, cwd, holds, guess.now, (cap.slots, cap.budget_mb))
         )
         mine = admission.Mine(guess, ticket.rewrite)  # our expected peak, revised while we wait
-        held = _take(
+        return _take(
             caller,
             ticket,
-            lambda me, waiting: admission.wait_turn(qdir, me, cap, mine, takeover_grace, waiting),
+            lambda me, waiting: admission.wait_turn(qdir, me, cap, mine, grace, waiting),
         )
     finally:  # admitted (our ticket is marked granted) or gone: the waiter behind us may look now
         admission.close_gate(qdir, token, gate)
-    held.slotted, held.expected_mb = True, guess.now.mb
-    return held

@@ -119,6 +119,12 @@ def listing(qdir: str) -> list[tuple[int, str]]:
     return sorted((num, os.path.join(qdir, n)) for num, n in found if num is not None)
 
 
+def gate_tokens(qdir: str) -> set[str]:
+    """The tokens of the waiters that hold a gate (admission.py): the head of a lock with slots is
+    one of them."""
+    return {n[len(GATE_PREFIX) :] for n in _names(qdir) if n.startswith(GATE_PREFIX)}
+
+
 def half_made(qdir: str) -> list[str]:
     """Paths of tickets being made (`.new-*`): live ones exist only while their maker holds
     `.seq`."""
@@ -408,10 +414,10 @@ def open_seq(qdir: str) -> int:
     )
 
 
-def _next_number(seq: int, qdir: str) -> int:
+def _next_number(seq: int, numbers: list[tuple[int, str]]) -> int:
+    """The number after the last handed out, and after every ticket in the queue (`numbers`)."""
     raw = os.pread(seq, 32, 0).strip()
     number = int(raw) + 1 if raw.isdigit() else 1
-    numbers = listing(qdir)
     if numbers and numbers[-1][0] >= number:
         number = numbers[-1][0] + 1
     os.pwrite(seq, f"{number}\n".encode(), 0)
@@ -469,15 +475,50 @@ def make(
     since)."""
     since = time.time()
     head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected, terms)
+    return _make(qdir, token, head, since, alone=False)
+
+
+def make_granted_if_alone(
+    qdir: str,
+    token: str,
+    argv: list[str],
+    cwd: str,
+    holds: list[str],
+    expected: Estimate | None = None,
+    terms: tuple[int, int] = (1, 0),
+) -> tuple[int, int, float] | None:
+    """Our ticket, made already granted, when the queue holds no ticket at all (live, dead or
+    unreadable): (number, fd, since) as `make`; None, and nothing made, when it holds one. Every
+    ticket is made under `.seq`, which we hold while we look, so none can come before ours
+    afterwards: whoever comes after finds ours granted, with its terms and its expected peak."""
+    since = time.time()
+    head = encode_head(os.getpid(), token, argv, cwd, since, holds, expected, terms)
+    try:
+        return _make(qdir, token, head + encode_granted(since), since, alone=True)
+    except _NotAlone:
+        return None
+
+
+class _NotAlone(Exception):
+    """The queue holds a ticket: none is made granted at birth."""
+
+
+def _make(qdir: str, token: str, lines: bytes, since: float,
+          alone: bool) -> tuple[int, int, float]:
+    """Makes a ticket of these lines under `.seq`; raises _NotAlone, with nothing made, when `alone`
+    and the queue holds a ticket."""
     seq = open_seq(qdir)
     try:
         fcntl.flock(seq, fcntl.LOCK_EX)
-        number = _next_number(seq, qdir)
+        numbers = listing(qdir)
+        if alone and numbers:
+            raise _NotAlone
+        number = _next_number(seq, numbers)
         tmp = os.path.join(qdir, f"{NEW_PREFIX}{os.getpid()}-{token}")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, head)
+            os.write(fd, lines)
             os.rename(tmp, path(qdir, number))
         except BaseException as e:
             os.close(fd)

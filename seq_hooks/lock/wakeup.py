@@ -29,9 +29,8 @@ def fifo_path(qdir: str) -> str:
 
 
 def notify(qdir: str) -> None:
-    """Tells the head of the queue that a holder released; nothing happens when nobody waits. Costs
-    a plain release one failed open and one listdir (no gate: no waiter of a lock with slots is
-    here)."""
+    """Tells the head of the queue that a holder released; nothing happens when nobody waits. A
+    releaser calls it only where a waiter holds a gate (queue.Held.release)."""
     try:
         fd = os.open(fifo_path(qdir), os.O_WRONLY | os.O_NONBLOCK | _OPEN)
     # no FIFO there (never made, removed, something else in its place) or nobody listens (ENXIO)
@@ -53,14 +52,7 @@ def _wake_the_head(qdir: str) -> None:
     """The head (the oldest waiter that holds a gate) may listen on a FIFO removed or replaced under
     it: writes to its own descriptor of that FIFO, the one /proc/<pid>/fd names as ours (with "
     (deleted)" once it was removed)."""
-    try:
-        gates = {
-            n[len(tickets.GATE_PREFIX) :]
-            for n in os.listdir(qdir)
-            if n.startswith(tickets.GATE_PREFIX)
-        }
-    except OSError:
-        return
+    gates = tickets.gate_tokens(qdir)
     if not gates:
         return
     head = next(
