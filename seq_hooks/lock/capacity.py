@@ -110,11 +110,12 @@ def _sized(settings: Settings, lock_id: str) -> tuple[Capacity, int]:
         return Capacity(1, 0, 0), 0
     from seq_hooks.process import machine  # only for slots or a budget: off the path of a plain run
 
-    cpus = machine.usable_cpus()
+    view = machine.cgroups()
+    cpus = machine.usable_cpus(view)
     n = cpus if slots == "auto" else int(slots)
     if n == 1:
         return Capacity(1, 0, 0), 0
-    total = machine.memory_total_mb()
+    total = machine.memory_total_mb(view)
     used = auto_budget_mb(total) if budget == "auto" else max(int(budget), 0)
     return Capacity(n, used, reserve_mb(total), cpus if n > cpus else 0), total
 
