@@ -20,7 +20,7 @@ from typing import NamedTuple
 import pytest
 
 from seq_hooks import journal
-from seq_hooks.daemons import record, tend
+from seq_hooks.daemons import mypyd, record, tend
 from seq_hooks.daemons.record import Record
 from testing.util import alive, git, run, seq_hooks, wait_until
 
@@ -125,7 +125,26 @@ def only(repo: Path) -> Record:
     return recs[0]
 
 
+def warmed(repo: Path) -> None:
+    """Waits until every daemon of the repository has checked its first files and listens (a unit
+    that comes before runs plain mypy)."""
+    where = state(repo)
+
+    def all_ready() -> bool:
+        return all(
+            mypyd.ready(where, r) is not None or not record.alive(r)
+            for r in record.all_records(where)
+            if r.pid
+        )
+
+    wait_until(all_ready, timeout=120)
+
+
 def same(repo: Path, answered: str, *args: str) -> Answer:
+    """The hook's answer is plain mypy's, answered as said (a warm answer waits for the daemon to
+    be ready first)."""
+    if answered in ("warm", "fallback"):  # the daemon was asked, or asked and its answer refused
+        warmed(repo)
     got, err = hook(repo, *args)
     want = plain(repo)
     assert got == want, err
@@ -212,10 +231,12 @@ def test_a_blocking_error_is_plain_mypys_answer_and_the_next_unit_gets_a_fresh_d
 def test_a_killed_or_stopped_daemon_is_replaced(isolated: Path, daemons: str) -> None:
     project(isolated)
     same(isolated, "cold")
+    warmed(isolated)
     killed = only(isolated).pid
     os.kill(killed, signal.SIGKILL)
     wait_until(lambda: not alive(killed), what="the daemon to die")
     same(isolated, "cold")
+    warmed(isolated)
     stopped = only(isolated).pid
     assert stopped != killed
     os.kill(stopped, signal.SIGSTOP)
@@ -252,6 +273,7 @@ def test_a_daemon_that_hangs_past_the_timeout_is_ended_and_plain_mypy_answers(is
     files = ["app.py", "pkg/core.py"]
     hook(isolated, files=files, HANG_MARKER=str(marker))
     assert how(isolated) == "cold"
+    warmed(isolated)
     hung = only(isolated).pid
     marker.write_text("")
     write(isolated, "app.py", "from pkg.core import area\n\nprint(area(2, '3'))\n")
@@ -272,6 +294,7 @@ def test_a_damaged_status_file_falls_back_and_the_next_unit_gets_a_fresh_daemon(
 ) -> None:
     project(isolated)
     same(isolated, "cold")
+    warmed(isolated)
     first = only(isolated)
     Path(record.path(daemons, first.key, ".status")).write_text("{not json")
     got, err = hook(isolated)
@@ -368,7 +391,11 @@ def test_a_configuration_the_daemon_refuses_runs_plain_mypy_and_says_so_once(
     project(isolated)
     write(isolated, "mypy.ini", "[mypy]\nfollow_imports = silent\n")
     got, err = hook(isolated)
-    assert got == plain(isolated)
+    assert got == plain(isolated) and how(isolated) == "cold" and "daemon" not in err
+    refused = [r.pid for r in record.all_records(daemons)]
+    wait_until(lambda: not any(alive(p) for p in refused), what="the refused daemon to end")
+    got, err = hook(isolated)
+    assert got == plain(isolated) and how(isolated) == "fallback"
     assert "daemon: could not start" in err and "follow-imports=silent not supported" in err
     got, err = hook(isolated)
     assert got == plain(isolated) and "daemon" not in err
@@ -429,6 +456,7 @@ def test_an_import_cycles_order_error_the_warm_daemon_leaves_out_is_plain_mypys_
     for name, text in CYCLE.items():
         write(isolated, name, text)
     assert 'Cannot determine type of "x"' in same(isolated, "cold").diagnostics[0]
+    warmed(isolated)
     first = only(isolated).pid
     write(isolated, "a.py", CYCLE["a.py"] + "\n# edited\n")
     got, err = hook(isolated, files=["a.py"])
@@ -436,3 +464,41 @@ def test_an_import_cycles_order_error_the_warm_daemon_leaves_out_is_plain_mypys_
     assert "daemon: left out 1 `Cannot determine type` error" in err
     assert how(isolated) == "fallback"
     assert not alive(first)
+
+
+def nice_values(pid: int) -> list[int]:
+    """The nice value of each thread of a process (/proc's stat, field 19)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        out.append(int(stat[stat.rindex(")") + 2:].split()[16]))
+    return sorted(out)
+
+
+def test_a_unit_never_waits_for_a_daemon_warming_up(isolated: Path, daemons: str) -> None:
+    """The first unit runs plain mypy and starts the daemon; while the daemon's first check runs
+    (held here by a plugin that sleeps in the daemon only), units run plain mypy, and the check runs
+    in a thread at nice 19 while the thread that will serve the units stays at 0."""
+    project(isolated)
+    write(isolated, "hang.py", HANG)
+    write(isolated, "mypy.ini", "[mypy]\nplugins = hang.py\n")
+    marker = isolated.parent / "hang-now"
+    marker.write_text("")
+    started = time.monotonic()
+    got, _ = hook(isolated, HANG_MARKER=str(marker))
+    assert got == plain(isolated) and how(isolated) == "cold"
+    warming = only(isolated)
+    wait_until(lambda: nice_values(warming.pid) == [0, 19], what="the warm-up thread at nice 19")
+    got, _ = hook(isolated, HANG_MARKER=str(marker))
+    assert got == plain(isolated) and how(isolated) == "cold"
+    assert only(isolated).pid == warming.pid  # still warming up: kept, not asked
+    assert time.monotonic() - started < 60
+
+
+def test_a_warm_unit_is_our_own_light_client(isolated: Path, daemons: str) -> None:
+    """No mypy to import in the unit: the journal names dmypy_check.py, run without site."""
+    project(isolated)
+    same(isolated, "cold")
+    same(isolated, "warm")
+    argv = journal.read_all(daemons).records[-1].argv
+    assert argv[1:4] == ["-I", "-S", mypyd.CHECK] and "mypy.dmypy" not in argv

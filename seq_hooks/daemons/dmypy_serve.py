@@ -1,22 +1,33 @@
-"""The mypy daemon as seq-hooks runs it: `dmypy daemon` in the foreground, run by the interpreter
-that has mypy.
+"""The mypy daemon as seq-hooks runs it: mypy's daemon server in the foreground, run by the
+interpreter that has mypy.
 
 This file is run as a script by the project's interpreter (seq-hooks itself may not be installed
 there): it imports only the standard library and mypy. Before mypy's server starts, it writes beside
 the status file what the daemon cannot see change (`<status>.seen`: the files whose change must
-restart it, with their stat); the status file, written by mypy once the server listens, says it is
-ready. One change to mypy's answers: where plain mypy would stop on a blocking error (exit 2,
-"errors prevented further checking"), the daemon reports exit 1 and a different summary (and keeps
-reporting the error after the file is fixed or gone); here it reports exit 2, and seq-hooks ends it
-and runs plain mypy for that unit, so that the answer is mypy's own. And where mypy has only notes
-to say (an untyped function's body not checked), it exits 0 and so does the daemon here (dmypy says
-1 for any message).
+restart it, with their stat); then it checks the files of `<status>.warm` (the unit that started it
+ran plain mypy on them) in a thread at the lowest CPU priority, writes `<status>.ready`, and
+listens; the status file, written by mypy once the server listens, says it is ready. One change to
+mypy's answers: where plain mypy would stop on a blocking error (exit 2, "errors prevented further
+checking"), the daemon reports exit 1 and a different summary (and keeps reporting the error after
+the file is fixed or gone); here it reports exit 2, and seq-hooks ends it and runs plain mypy for
+that unit, so that the answer is mypy's own. And where mypy has only notes to say (an untyped
+function's body not checked), it exits 0 and so does the daemon here (dmypy says 1 for any
+message).
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+
+TYPE_CHECKING = False  # this script imports the standard library and mypy only
+if TYPE_CHECKING:
+    from mypy.dmypy_server import Server
+    from mypy.options import Options
+
+STACK = 1 << 26  # bytes: the warm-up thread's stack
+# mypy's words (code has-type) for an error that comes from the order an import cycle is checked in
+CYCLE_ORDER = ": error: Cannot determine type of "
 
 
 def stamp(path: str) -> list[int] | None:
@@ -47,11 +58,9 @@ def _plugin_files(plugins: list[str]) -> list[str]:
     return out
 
 
-def _seen(status_file: str, flags: list[str]) -> None:
-    from mypy.dmypy_server import process_start_options  # only as the daemon's script
+def _seen(status_file: str, options: Options) -> None:
     from mypy.modulefinder import get_search_dirs  # only as the daemon's script
 
-    options = process_start_options(flags, allow_sources=False)
     paths = [sys.executable, os.path.realpath(sys.executable), os.path.abspath(__file__)]
     paths += [p for p in sys.path if p and os.path.isdir(p)]
     paths += get_search_dirs(options.python_executable)[1]
@@ -95,15 +104,71 @@ def _patch() -> None:
     setattr(dmypy_server.Server, name, cmd_check)
 
 
+def _frames_as_dmypy_check_does() -> bool:
+    """Whether this mypy frames each IPC message as dmypy_check.py sends and reads them (a 4-byte
+    length, then the JSON)."""
+    from mypy import ipc  # only as the daemon's script
+
+    return getattr(ipc, "HEADER_SIZE", None) == 4
+
+
+def _warm(server: Server, files: list[str]) -> dict[str, object]:
+    """The daemon's first check, of the unit's files, at the lowest CPU priority: in a thread of its
+    own (a thread's nice value is its own on Linux), so that the requests the main thread serves
+    afterwards run at the daemon's normal priority again (lowering a nice value back needs a
+    privilege)."""
+    import threading  # only as the daemon's script
+
+    answer: dict[str, object] = {}
+
+    def check() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):
+            pass  # not Linux: the warm-up runs at the daemon's priority
+        answer.update(server.cmd_check(files, False, False, 80))
+
+    threading.stack_size(STACK)  # mypy recurses deeply; a thread's default stack is smaller
+    worker = threading.Thread(target=check, name="warm-up")
+    worker.start()
+    worker.join()
+    return answer
+
+
 def main(argv: list[str]) -> None:
-    """argv: --status-file FILE daemon --timeout N -- FLAGS..."""
-    from mypy.dmypy import client  # only as the daemon's script
+    """argv: --status-file FILE daemon --timeout N -- FLAGS...
+
+    With `<status>.warm` (a JSON list of files, written by mypyd), the daemon checks them before it
+    listens: the unit that started it ran plain mypy, and the next finds the daemon warm. Once it
+    is ready, and before it listens, it writes `<status>.ready`: whether it frames messages as
+    dmypy_check.py does, and how many import-cycle order errors its first answer had."""
+    from mypy.dmypy_server import Server, process_start_options  # only as the daemon's script
 
     status_file = argv[argv.index("--status-file") + 1]
+    timeout = int(argv[argv.index("--timeout") + 1])
     flags = argv[argv.index("--") + 1:] if "--" in argv else []
-    _seen(status_file, flags)
+    options = process_start_options(flags, allow_sources=False)  # refused options end us here
+    _seen(status_file, options)
     _patch()
-    client.main(argv)
+    server = Server(options, status_file, timeout=timeout)
+    ready: dict[str, object] = {"framed": _frames_as_dmypy_check_does(), "order_errors": 0}
+    try:
+        with open(f"{status_file}.warm", encoding="utf-8") as f:
+            files = [str(name) for name in json.load(f)]
+    except (OSError, ValueError, TypeError):
+        files = []
+    if files:
+        answer = _warm(server, files)
+        if answer.get("status") == 2:
+            sys.exit("the first check stopped on a blocking error: the next unit starts anew")
+        ready["order_errors"] = sum(
+            CYCLE_ORDER in line for line in str(answer.get("out", "")).splitlines()
+        )
+    tmp = f"{status_file}.ready.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(ready, f)
+    os.replace(tmp, f"{status_file}.ready")
+    server.serve()
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ files.
 The record says which process it is (pid, start time, run token: a reused pid is not ours), for
 which worktree, interpreter and options (the key), what it could not see change (the stat of each
 such file when it started), and when it was last used. Every file of a daemon starts with its key:
-`<key>.status` (dmypy's status file), `<key>.status.seen`, `<key>.log`. The flock is held while a
+`<key>.status` (dmypy's status file), `<key>.status.seen` and the others of FILES_BESIDE_STATUS,
+`<key>.log`. The flock is held while a
 unit talks to the daemon or while it is started or stopped: two commits in one worktree never talk
 to one daemon at once.
 """
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 KINDS = ("mypy",)
+# beside dmypy's status file: what it saw (`seen`), the files it checks first (`warm`), that it is
+# ready (`ready`), and each one's temporary version
+FILES_BESIDE_STATUS = ("seen", "seen.tmp", "warm", "ready", "ready.tmp")
 
 
 class Record(NamedTuple):
@@ -44,6 +48,8 @@ class Record(NamedTuple):
     peak_mb: float = 0.0  # the most it was seen to hold after a unit
     failed: str = ""  # why it could not start (pid 0): plain mypy until something in `seen` changes
     order_errors: int = 0  # `Cannot determine type` errors in its last answer (mypyd.order_errors)
+    ready: bool = False  # it has checked its first files and listens (mypyd.ready)
+    framed: bool = False  # its mypy frames messages as dmypy_check.py does
 
     def as_dict(self) -> dict[str, object]:
         return self._asdict()
@@ -85,7 +91,7 @@ def write(state_dir: str, rec: Record) -> None:
 def forget(state_dir: str, key: str) -> None:
     """Removes a stopped daemon's files (its lock file stays: another process may be waiting on
     it)."""
-    for suffix in (".json", ".status", ".status.seen", ".status.seen.tmp"):
+    for suffix in (".json", ".status", *(f".status.{end}" for end in FILES_BESIDE_STATUS)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path(state_dir, key, suffix))
 
@@ -107,6 +113,12 @@ def alive(rec: Record) -> bool:
     pid."""
     info = proctree.info(rec.pid)
     return info is not None and info.state != "Z" and info.start == rec.start
+
+
+def took_its_options(state_dir: str, rec: Record) -> bool:
+    """Whether the daemon got past its options (it wrote what it saw, `.seen`): one that ended
+    before had them refused, and is remembered as failed (mypyd.not_starting), not forgotten."""
+    return rec.ready or os.path.exists(path(state_dir, rec.key, ".status.seen"))
 
 
 def stopped(rec: Record) -> bool:

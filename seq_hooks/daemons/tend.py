@@ -62,8 +62,11 @@ def expire(state_dir: str, now: float | None = None) -> list[Record]:
     now = time.time() if now is None else now
     gone: list[Record] = []
     for rec in record.all_records(state_dir):
-        if rec.failed or (record.alive(rec) and now - rec.last_used <= rec.idle_s):
+        alive = record.alive(rec)
+        if rec.failed or (alive and now - rec.last_used <= rec.idle_s):
             continue  # a failure is remembered until its configuration changes (mypyd)
+        if not alive and not record.took_its_options(state_dir, rec):
+            continue  # its options were refused: mypyd remembers that, once said
         with record.held(state_dir, rec.key, wait=False) as mine:
             if mine:  # a daemon in use is not idle
                 stop(state_dir, rec)
