@@ -2,10 +2,9 @@
 dir."""
 from __future__ import annotations
 
-from seq_hooks import config, project
+from seq_hooks import config, project, sharedtree
 from seq_hooks.config import Settings
 from seq_hooks.records import NamedTuple
-from seq_hooks.sharedtree import pending
 
 
 class Context(NamedTuple):
@@ -24,7 +23,7 @@ def load(cwd: str | None = None) -> Context:
     else:
         state_dir = project.state_dir(proj, settings.scope)
     # a dead commit's stash: one listing (and a flock test per record) to know
-    if pending.orphaned(state_dir):
+    if sharedtree.orphaned(state_dir):
         from seq_hooks.sharedtree import recover  # only for a dead commit's stash
 
         recover.recover(state_dir)

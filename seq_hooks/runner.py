@@ -10,13 +10,12 @@ import signal
 import sys
 import time
 
-from seq_hooks import envnames, journal, logfile
+from seq_hooks import envnames, journal, logfile, sharedtree
 from seq_hooks.config import DEFAULT_LOCK, HookSettings, Settings
 from seq_hooks.errors import NOT_EXECUTABLE, NOT_FOUND, TIMEOUT, FatalError, Reason
 from seq_hooks.process.supervisor import Limits, Outcome, supervise
 from seq_hooks.process.treewatch import MAX_SAMPLE_GAP
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
-from seq_hooks.sharedtree import pending
 from seq_hooks.sizes import MB
 
 if TYPE_CHECKING:
@@ -302,7 +301,7 @@ def _unstash(stashed: stash.Stash | None, state_dir: str) -> None:
         from seq_hooks.sharedtree import stash  # only with files to stash
 
         stash.restore(stashed)
-    if pending.orphaned(state_dir):
+    if sharedtree.orphaned(state_dir):
         from seq_hooks.sharedtree import recover  # only for a dead commit's stash
 
         recover.recover(state_dir)

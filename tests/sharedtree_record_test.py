@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from seq_hooks import sharedtree
 from seq_hooks.errors import FatalError
-from seq_hooks.sharedtree import pending, record
+from seq_hooks.sharedtree import record
 
 HOLD = (
     "import sys, time\nfrom seq_hooks.sharedtree import record\n"
@@ -18,7 +19,7 @@ HOLD = (
 def test_a_record_is_live_while_its_writer_holds_it_and_claimable_after(tmp_path: Path) -> None:
     state = str(tmp_path / "state")
     held = record.create(state, "mine", {"pid": 7, "files": []})
-    assert pending.records(state) == [held.path]
+    assert sharedtree.records(state) == [held.path]
     assert record.read(held.path) == {"pid": 7, "files": []}
     assert record.live(held.path) and record.claim(held.path) is None
     held.abandon()  # as a commit that dies: the flock goes, the record stays
@@ -27,7 +28,7 @@ def test_a_record_is_live_while_its_writer_holds_it_and_claimable_after(tmp_path
     assert claimed is not None and claimed.data["pid"] == 7
     assert record.claim(held.path) is None  # one settler at a time
     claimed.release()
-    assert pending.records(state) == []
+    assert sharedtree.records(state) == []
 
 
 def test_another_process_s_record_is_live_until_it_dies(tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ def test_another_process_s_record_is_live_until_it_dies(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", HOLD, state], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "held\n"
-        [path] = pending.records(state)
+        [path] = sharedtree.records(state)
         assert record.live(path)
     finally:
         proc.kill()
@@ -47,7 +48,7 @@ def test_another_process_s_record_is_live_until_it_dies(tmp_path: Path) -> None:
 
 
 def test_no_record_dir_costs_one_listing_and_finds_nothing(tmp_path: Path) -> None:
-    assert pending.records(str(tmp_path / "nothing here")) == []
+    assert sharedtree.records(str(tmp_path / "nothing here")) == []
 
 
 def test_a_record_that_cannot_be_written_stops_with_exit_2(tmp_path: Path) -> None:

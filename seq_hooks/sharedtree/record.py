@@ -6,7 +6,7 @@ everything back; the kernel drops the flock when the commit dies, however it die
 flock can be taken belongs to a dead commit, and its stash is put back by the next seq-hooks command
 (sharedtree.recover). The record is written under a temporary name, flocked, then renamed into
 place: no reader ever sees it unflocked while its commit lives. Looking for records is one directory
-listing (sharedtree.pending: every command does it).
+listing (the package's `records`: every command does it).
 """
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import fcntl
 import json
 import os
 
+from seq_hooks import sharedtree
 from seq_hooks.errors import USAGE, FatalError
 from seq_hooks.project import ensure_private_dir
 from seq_hooks.records import NamedTuple
-from seq_hooks.sharedtree import pending
 
-DIR = pending.DIR
+DIR = sharedtree.DIR
 
 
 class Held(NamedTuple):
@@ -62,7 +62,7 @@ def create(state_dir: str, name: str, data: dict[str, object]) -> Held:
     cannot."""
     try:
         folder = ensure_private_dir(directory(state_dir))
-        path = os.path.join(folder, name + pending.SUFFIX)
+        path = os.path.join(folder, name + sharedtree.SUFFIX)
         tmp = os.path.join(folder, f".{name}.new")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:

@@ -15,11 +15,11 @@ import os
 import sys
 import time
 
-from seq_hooks import envnames
+from seq_hooks import envnames, sharedtree
 from seq_hooks.errors import FatalError
 from seq_hooks.process import proctree
 from seq_hooks.records import TYPE_CHECKING
-from seq_hooks.sharedtree import changes, pending, record, snapshot
+from seq_hooks.sharedtree import changes, record, snapshot
 from seq_hooks.sharedtree.files import Content, State
 from seq_hooks.sharedtree.stash import settle
 
@@ -47,7 +47,7 @@ def git_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 def recover(state_dir: str) -> list[str]:
     """Settles every dead commit's stash in the state dir; the lines it printed. Cheap when there is
     none."""
-    paths = pending.records(state_dir)
+    paths = sharedtree.records(state_dir)
     lines: list[str] = []
     for path in paths:
         held = record.claim(path)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import time
 
+from seq_hooks import sharedtree
 from seq_hooks.errors import FatalError
 from seq_hooks.records import NamedTuple
-from seq_hooks.sharedtree import pending, record, snapshot
+from seq_hooks.sharedtree import record, snapshot
 from seq_hooks.sharedtree.recover import git_env
 
 
@@ -44,7 +45,7 @@ class Kept(NamedTuple):
 def stashed(state_dir: str) -> list[Stashed]:
     """The commits with files at their index version now (live), and dead ones not put back yet."""
     out = []
-    for path in pending.records(state_dir):
+    for path in sharedtree.records(state_dir):
         data = record.read(path)
         if data is None:
             continue
