@@ -8,8 +8,9 @@
    never over the budget, no unit killed.
 2. CPU-bound units (8 of ~1 s CPU): `slots = 1` against `slots = "auto"` and the ideal; the handoff
    latency from a release to the next admission (median, p90, from the journal).
-3. a commit storm on toolz (from PyPI, with its own tests): 1, 4 and 8 worktrees commit at once,
-   every commit running ruff check --fix, ruff format, mypy and pytest on the changed test files;
+3. a commit storm on click (from PyPI: typed, `mypy --strict` in its own configuration, with its own
+   tests): 1, 4 and 8 worktrees commit at once, each changing a module and its test file, every
+   commit running ruff check --fix, ruff format, mypy (on src/) and pytest on the changed test file;
    plain pre-commit hooks (`language: system`) beside seq-hooks' atomic hooks through
    `install-git-hook`, with the defaults only (nothing in the environment or pyproject.toml): from a
    fresh state directory (no history, no daemon: removed before every storm) and with history (the
@@ -50,6 +51,7 @@ from pathlib import Path
 
 from _common import SEQ_HOOKS, VENV_BIN, compile_package, machine, table
 
+from seq_hooks.daemons import mypyd, record
 from seq_hooks.lock import capacity
 from seq_hooks.process import machine as facts
 from seq_hooks.process import proctree
@@ -59,13 +61,15 @@ GB = 1_000_000_000
 MEMORY_UNITS, MEMORY_BUDGET_MB, MEMORY_HOLD_S = 16, 8192, 1.5
 CPU_UNITS, CPU_S = 8, 1.0
 WAIT_S = 900  # the longest any one batch of processes may take before the benchmark ends it
-TOOLZ = "toolz==1.2.0"
-# (module, its test file) that an agent changes; agent i takes pair i % 4
+# the storm's project: typed (mypy --strict in its pyproject.toml), with its own tests
+PROJECT = "click==8.5.1"
+# (module under src/click/, its test file under tests/) that an agent changes; agent i takes pair
+# i % 4
 PAIRS = [
-    ("itertoolz", "test_itertoolz"),
-    ("functoolz", "test_functoolz"),
-    ("recipes", "test_recipes"),
-    ("utils", "test_utils"),
+    ("core", "test_basic"),
+    ("formatting", "test_formatting"),
+    ("parser", "test_parser"),
+    ("termui", "test_termui"),
 ]
 
 
@@ -389,9 +393,8 @@ def part_cpu() -> None:
 # 3: a commit storm
 # ----------------------------------------------------------------------------------------
 
-# mypy follows imports with `skip` in both configurations: the daemon refuses `silent` (dmypy:
-# follow-imports=silent not supported), so with it every atomic-mypy unit fell back to plain mypy;
-# `normal` reports toolz's own errors in the modules it imports, which the baseline does not pass
+# mypy as the project configures it (`strict`, imports followed: mypy's default) on src/ only, as
+# the project runs it (its tests are not typed); the same hooks on the same files on both sides
 PLAIN_CONFIG = """\
 repos:
 -   repo: local
@@ -400,8 +403,8 @@ repos:
           types_or: [python, pyi]}}
     -   {{id: ruff-format, name: ruff format, entry: {bin}/ruff format, language: system,
           types_or: [python, pyi]}}
-    -   {{id: mypy, name: mypy, entry: {bin}/mypy --follow-imports=skip --ignore-missing-imports,
-          language: system, types_or: [python, pyi]}}
+    -   {{id: mypy, name: mypy, entry: {bin}/mypy, language: system, types_or: [python, pyi],
+          files: ^src/}}
     -   {{id: pytest, name: pytest, entry: {py} -m pytest -q -p no:cacheprovider, language: system,
           files: '(^|/)test_[^/]*[.]py$'}}
 """
@@ -413,17 +416,17 @@ repos:
           types_or: [python, pyi], require_serial: true}}
     -   {{id: atomic-ruff-format, name: ruff format, entry: {bin}/atomic-ruff-format,
           language: system, types_or: [python, pyi], require_serial: true}}
-    -   {{id: atomic-mypy, name: mypy,
-          entry: {bin}/atomic-mypy --follow-imports=skip --ignore-missing-imports,
-          language: system, types_or: [python, pyi], require_serial: true}}
+    -   {{id: atomic-mypy, name: mypy, entry: {bin}/atomic-mypy, language: system,
+          types_or: [python, pyi], files: ^src/, require_serial: true}}
     -   {{id: atomic-pytest, name: pytest, entry: {bin}/atomic-pytest -q -p no:cacheprovider,
           language: system, types: [python], require_serial: true}}
 """
 
 
-def _toolz_sdist(cache: Path) -> Path:
+def _sdist(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
-    found = sorted(cache.glob("toolz-*.tar.gz"))
+    name = PROJECT.partition("==")[0]
+    found = sorted(cache.glob(f"{name}-*.tar.gz"))
     if not found:
         subprocess.run(
             [
@@ -437,24 +440,29 @@ def _toolz_sdist(cache: Path) -> Path:
                 ":all:",
                 "-d",
                 str(cache),
-                TOOLZ,
+                PROJECT,
             ],
             check=True,
             timeout=300,
         )
-        found = sorted(cache.glob("toolz-*.tar.gz"))
+        found = sorted(cache.glob(f"{name}-*.tar.gz"))
     return found[-1]
 
 
 def _storm_repo(tmp: Path, sdist: Path, mode: str, agents: int) -> tuple[Path, list[Path]]:
-    """A repository of toolz with the hooks of `mode` installed, and `agents` worktrees on their own
-    branches."""
+    """A repository of the project with the hooks of `mode` installed, and `agents` worktrees on
+    their own branches."""
     repo = _init_repo(tmp / mode / "repo")
     with tarfile.open(sdist) as tar:
         tar.extractall(tmp / mode, filter="data")
-    src = next((tmp / mode).glob("toolz-*"))
+    src = next((tmp / mode).glob(PROJECT.partition("==")[0] + "-*"))
     for item in src.iterdir():
         item.rename(repo / item.name)
+    # its tests import the package from src/, as its own tox/uv setup arranges
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(
+        "[tool.pytest.ini_options]\n", '[tool.pytest.ini_options]\npythonpath = ["src"]\n', 1
+    ))
     bin_dir = str(VENV_BIN)
     # the baseline passes the hooks: existing findings are marked, the code formatted, as when a
     # project adopts ruff
@@ -488,6 +496,20 @@ def _fresh_state(repo: Path, env: dict[str, str]) -> None:
     shutil.rmtree(repo / ".git" / "seq-hooks", ignore_errors=True)
 
 
+def _daemons_ready(repo: Path, limit: float = 120.0) -> float:
+    """Waits until every live mypy daemon of the repository is warm (a daemon warms up at the
+    lowest CPU priority after the unit that started it, which ran plain mypy: a user's next commit
+    comes minutes later, a storm's at once); the seconds it took."""
+    state = str(repo / ".git" / "seq-hooks")
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        live = [r for r in record.all_records(state) if r.pid and record.alive(r)]
+        if all(mypyd.ready(state, r) is not None for r in live):
+            break
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
 def _subreaper() -> None:
     """Orphans of what we start (a daemon that detached) become our children: counted, and ended by
     us."""
@@ -512,12 +534,12 @@ def _end_leftovers() -> None:
 def _change(wt: Path, i: int, n: int) -> list[str]:
     module, test = PAIRS[i % len(PAIRS)]
     name = f"bench_{n}_{i}"
-    with open(wt / "toolz" / f"{module}.py", "a", encoding="utf-8") as f:
+    with open(wt / "src" / "click" / f"{module}.py", "a", encoding="utf-8") as f:
         f.write(f"\n\ndef {name}(x: int) -> int:\n    return x + {i}\n")
-    with open(wt / "toolz" / "tests" / f"{test}.py", "a", encoding="utf-8") as f:
-        f.write(f"\n\ndef test_{name}() -> None:\n    from toolz.{module} import {name}\n\n"
+    with open(wt / "tests" / f"{test}.py", "a", encoding="utf-8") as f:
+        f.write(f"\n\ndef test_{name}() -> None:\n    from click.{module} import {name}\n\n"
                 f"    assert {name}(1) == {1 + i}\n")
-    return [f"toolz/{module}.py", f"toolz/tests/{test}.py"]
+    return [f"src/click/{module}.py", f"tests/{test}.py"]
 
 
 def _storm(
@@ -590,11 +612,12 @@ STORM_MODES = [
 def part_storm(rounds: int, agent_counts: list[int]) -> None:
     top = max(agent_counts)
     results: dict[tuple[str, int], list[tuple[float, float, float, int]]] = {}
+    settled: list[float] = []  # seconds waited for the daemons to be warm before a storm
     _subreaper()
     # defaults only: nothing of seq-hooks' or pre-commit's from the caller's environment
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEQ_HOOKS_", "PRE_COMMIT"))}
     with _scratch("seq-hooks-bench-storm-") as tmp:
-        sdist = _toolz_sdist(Path(tempfile.gettempdir()) / "seq-hooks-bench-cache")
+        sdist = _sdist(Path(tempfile.gettempdir()) / "seq-hooks-bench-cache")
         repos = {kind: _storm_repo(tmp, sdist, kind, top) for kind in ("plain", "seq")}
         try:
             for kind in ("plain", "seq"):  # warm the tools' caches in every worktree; not counted
@@ -604,6 +627,8 @@ def part_storm(rounds: int, agent_counts: list[int]) -> None:
                     for label, kind, fresh in STORM_MODES:
                         if fresh:
                             _fresh_state(repos[kind][0], env)
+                        elif kind == "seq":
+                            settled.append(_daemons_ready(repos[kind][0]))
                         results.setdefault((label, n), []).append(_storm(repos[kind][1], n, r, env))
             tests = _pytest_files(repos["seq"][0])
             daemons = _daemon_use(repos["seq"][0])
@@ -644,8 +669,8 @@ def part_storm(rounds: int, agent_counts: list[int]) -> None:
     budget = capacity.auto_budget_mb()
     per_unit = f"{min(tests)}-{max(tests)}" if tests else "?"
     table(
-        f"commit storm on {TOOLZ}: ruff check --fix, ruff format, mypy, pytest on the changed test "
-        "files "
+        f"commit storm on {PROJECT}: ruff check --fix, ruff format, mypy (src/), pytest on the "
+        "changed test files "
         f"(plain: 1 test file per commit; atomic-pytest: {per_unit} per unit); median of {rounds} "
         "round(s), "
         f'plain and seq-hooks interleaved; defaults: slots "auto" = {facts.usable_cpus()}, '
@@ -663,6 +688,8 @@ def part_storm(rounds: int, agent_counts: list[int]) -> None:
         rows,
     )
     print(f"\natomic-mypy's units and the daemon (journal of the seq-hooks repository): {daemons}")
+    print(f"waited for the daemons to be warm before a storm with history: at most "
+          f"{max(settled, default=0):.1f} s (median {statistics.median(settled or [0]):.1f} s)")
 
 
 def main() -> None:
