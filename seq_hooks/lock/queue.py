@@ -102,7 +102,8 @@ class Held:
         self.fd = -1
         # A head of a lock with slots may wait behind us, even with the plain lock held. It holds a
         # gate while it waits: where none is, nobody listens (and wakeup is not imported, 0.7M
-        # instructions). A head whose gate came after this look made its ticket after ours was gone.
+        # instructions). A head whose gate came after this look made its ticket after ours was gone;
+        # one whose gate was removed under it (an `rm`) still looks again on its clock.
         if tickets.gate_tokens(self.qdir):
             from seq_hooks.lock import wakeup  # only where a head may listen
 
