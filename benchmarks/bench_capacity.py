@@ -49,9 +49,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _common import SEQ_HOOKS, VENV_BIN, compile_package, machine, table
+from _common import SEQ_HOOKS, VENV_BIN, compile_package, daemons_ready, machine, table
 
-from seq_hooks.daemons import mypyd, record
 from seq_hooks.lock import capacity
 from seq_hooks.process import machine as facts
 from seq_hooks.process import proctree
@@ -496,20 +495,6 @@ def _fresh_state(repo: Path, env: dict[str, str]) -> None:
     shutil.rmtree(repo / ".git" / "seq-hooks", ignore_errors=True)
 
 
-def _daemons_ready(repo: Path, limit: float = 120.0) -> float:
-    """Waits until every live mypy daemon of the repository is warm (a daemon warms up at the
-    lowest CPU priority after the unit that started it, which ran plain mypy: a user's next commit
-    comes minutes later, a storm's at once); the seconds it took."""
-    state = str(repo / ".git" / "seq-hooks")
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        live = [r for r in record.all_records(state) if r.pid and record.alive(r)]
-        if all(mypyd.ready(state, r) is not None for r in live):
-            break
-        time.sleep(0.1)
-    return time.monotonic() - start
-
-
 def _subreaper() -> None:
     """Orphans of what we start (a daemon that detached) become our children: counted, and ended by
     us."""
@@ -628,7 +613,8 @@ def part_storm(rounds: int, agent_counts: list[int]) -> None:
                         if fresh:
                             _fresh_state(repos[kind][0], env)
                         elif kind == "seq":
-                            settled.append(_daemons_ready(repos[kind][0]))
+                            state = str(repos[kind][0] / ".git" / "seq-hooks")
+                            settled.append(daemons_ready(state))
                         results.setdefault((label, n), []).append(_storm(repos[kind][1], n, r, env))
             tests = _pytest_files(repos["seq"][0])
             daemons = _daemon_use(repos["seq"][0])

@@ -464,6 +464,11 @@ def test_an_import_cycles_order_error_the_warm_daemon_leaves_out_is_plain_mypys_
     assert "daemon: left out 1 `Cannot determine type` error" in err
     assert how(isolated) == "fallback"
     assert not alive(first)
+    # and plain mypy from then on, said once: every edit would have it check twice
+    write(isolated, "a.py", CYCLE["a.py"] + "\n# edited again\n")
+    got, err = hook(isolated, files=["a.py"])
+    assert got == plain(isolated, ["a.py"]) and how(isolated) == "fallback" and "daemon" not in err
+    assert [r.pid for r in record.all_records(daemons)] == [0]
 
 
 def nice_values(pid: int) -> list[int]:

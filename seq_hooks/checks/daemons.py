@@ -25,7 +25,7 @@ def _finding(r: Record, now: float) -> Finding:
         return Finding(
             INFO,
             TOPIC,
-            f"{where} could not start ({r.failed}): atomic-mypy runs plain mypy until the "
+            f"{where} is not used ({r.failed}): atomic-mypy runs plain mypy until the "
             "configuration changes",
             "seq-hooks clean forgets it (the next commit tries again)",
         )

@@ -19,7 +19,8 @@ through the lock and the supervisor like any unit. The answer is mypy's own or n
   makes that exit 2) ends the daemon, and the unit runs plain mypy, said in one line; the next unit
   starts a fresh daemon. So does a warm answer with fewer `Cannot determine type` errors than plain
   mypy's or the daemon's last one: errors that come from the order mypy checks an import cycle in,
-  which a warm daemon can leave out (it re-checks a module outside its cycle);
+  which a warm daemon can leave out (it re-checks a module outside its cycle): it would again at
+  the next edit, so plain mypy answers until the configuration changes;
 - options the daemon refuses (`--follow-imports=silent`), or a daemon not listening START_S after
   its start: plain mypy, said once, until the configuration changes.
 The daemon is not a child of any unit: started here (spawn, its own process group), it carries its
@@ -78,6 +79,7 @@ PLAIN_ONLY = (
 )
 # environment that changes mypy's answer: part of the key
 ENV_PREFIXES = ("MYPY", "FORCE_COLOR", "NO_COLOR")
+LEFT_OUT = "its answers leave out errors mypy reports from an import cycle's order"
 CONFIG_NAMES = ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg")  # mypy's, in its order
 
 
@@ -344,11 +346,13 @@ def _through(
         return result
     found = order_errors(result.stdout)
     if found < rec.order_errors:
+        # it would again on the next edit: this project's answers are plain mypy's from now on
         tend.stop(state_dir, rec)
+        record.write(state_dir, rec._replace(pid=0, failed=LEFT_OUT))
         note(
             f"daemon: left out {rec.order_errors - found} `Cannot determine type` error(s) "
             "that mypy reports from the order it checks an import cycle in; stopped it, plain "
-            "mypy for this unit"
+            "mypy until the configuration changes (or seq-hooks clean)"
         )
         return execute(request._replace(daemon="fallback"))
     if result.reason == Reason.EXIT and result.exit_code in (0, 1):
