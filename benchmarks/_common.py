@@ -62,7 +62,7 @@ def daemons_ready(state_dir: str, limit: float = 120.0) -> float:
     start = time.monotonic()
     while time.monotonic() - start < limit:
         live = [r for r in record.all_records(state_dir) if r.pid and record.alive(r)]
-        if all(mypyd.ready(state_dir, r) is not None for r in live):
+        if all(mypyd.listening(state_dir, r) is not None for r in live):
             break
         time.sleep(0.1)
     return time.monotonic() - start

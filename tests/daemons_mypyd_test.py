@@ -132,7 +132,7 @@ def warmed(repo: Path) -> None:
 
     def all_ready() -> bool:
         return all(
-            mypyd.ready(where, r) is not None or not record.alive(r)
+            mypyd.listening(where, r) is not None or not record.alive(r)
             for r in record.all_records(where)
             if r.pid
         )
@@ -339,8 +339,10 @@ def test_two_worktrees_two_daemons_and_the_least_recently_used_makes_room(
     older, newer = sorted(record.all_records(daemons), key=lambda r: r.last_used)
     assert {older.worktree, newer.worktree} == {str(isolated), str(other)}
     assert older.pid != newer.pid and alive(older.pid) and alive(newer.pid)
+    warmed(isolated)
     status = json.loads(run(seq_hooks("status", "--json"), cwd=isolated).stdout)
     assert sorted(d["pid"] for d in status["daemons"]) == sorted([older.pid, newer.pid])
+    assert all(d["ready"] for d in status["daemons"])
     # the units' budget is what the daemons leave of it
     held = tend.resident_mb(daemons)
     assert held >= record.rss_mb(older) + record.rss_mb(newer) - 1 and held > 10
@@ -497,6 +499,9 @@ def test_a_unit_never_waits_for_a_daemon_warming_up(isolated: Path, daemons: str
     got, _ = hook(isolated, HANG_MARKER=str(marker))
     assert got == plain(isolated) and how(isolated) == "cold"
     assert only(isolated).pid == warming.pid  # still warming up: kept, not asked
+    shown = json.loads(run(seq_hooks("status", "--json"), cwd=isolated).stdout)["daemons"]
+    assert [(d["pid"], d["ready"]) for d in shown] == [(warming.pid, False)]
+    assert "warming up" in run(seq_hooks("status"), cwd=isolated).stdout
     assert time.monotonic() - started < 60
 
 

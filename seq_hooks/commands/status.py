@@ -211,7 +211,7 @@ def _daemon_lines(daemons: list[tend.View]) -> list[Line]:
             (f"{d.kind:<5} ", ""),
             (f"pid {d.pid:<7} ", ""),
             (f"{sizes.megabytes(d.memory_mb):<8} ", ""),
-            (f"idle {display.seconds(d.idle_s):<8} ", ""),
+            (f"idle {display.seconds(d.idle_s):<8} " if d.ready else "warming up    ", ""),
             (d.worktree, ""),
         ]
         for d in daemons

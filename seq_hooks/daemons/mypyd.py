@@ -238,10 +238,10 @@ def start(setup: Setup, state_dir: str, files: list[str], order_errors: int) -> 
     return rec
 
 
-def ready(state_dir: str, rec: Record) -> Record | None:
+def listening(state_dir: str, rec: Record) -> Record | None:
     """The record of a daemon that has become ready since it was started (it listens: its status
     file names it, and it wrote `.ready` and `.seen`), with what it said it saw; None while it is
-    not ready."""
+    not ready. Reads only: `status` and the benchmarks ask it too."""
     if rec.ready:
         return rec
     status = record.path(state_dir, rec.key, ".status")
@@ -256,9 +256,16 @@ def ready(state_dir: str, rec: Record) -> Record | None:
         framed, errors = bool(said["framed"]), int(said["order_errors"])
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
-    now = rec._replace(ready=True, framed=framed, seen={**rec.seen, **seen},
-                       order_errors=max(rec.order_errors, errors))
-    record.write(state_dir, now)
+    return rec._replace(ready=True, framed=framed, seen={**rec.seen, **seen},
+                        order_errors=max(rec.order_errors, errors))
+
+
+def ready(state_dir: str, rec: Record) -> Record | None:
+    """listening(), and the record saved so when it just became ready (under the daemon's flock:
+    run_unit)."""
+    now = listening(state_dir, rec)
+    if now is not None and not rec.ready:
+        record.write(state_dir, now)
     return now
 
 

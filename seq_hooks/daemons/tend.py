@@ -137,6 +137,7 @@ class View(NamedTuple):
     idle_s: float  # since its last unit
     started: float  # epoch seconds
     last_used: float
+    ready: bool  # False while it warms up (its first check, at nice 19): units run plain mypy
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -144,6 +145,13 @@ class View(NamedTuple):
             "memory_mb": round(self.memory_mb, 1),
             "idle_s": round(self.idle_s, 1),
         }
+
+
+def mypyd_ready(state_dir: str, rec: Record) -> bool:
+    """Whether the daemon listens (mypyd.listening: imported here only to be shown)."""
+    from seq_hooks.daemons import mypyd  # mypyd imports us: only for status
+
+    return mypyd.listening(state_dir, rec) is not None
 
 
 def views(state_dir: str, now: float | None = None) -> list[View]:
@@ -159,6 +167,7 @@ def views(state_dir: str, now: float | None = None) -> list[View]:
             max(now - r.last_used, 0.0),
             r.started,
             r.last_used,
+            mypyd_ready(state_dir, r),
         )
         for r in sorted(live, key=lambda r: -r.last_used)
     ]
