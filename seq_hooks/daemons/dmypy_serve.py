@@ -5,8 +5,8 @@ This file is run as a script by the project's interpreter (seq-hooks itself may 
 there): it imports only the standard library and mypy. Before mypy's server starts, it writes beside
 the status file what the daemon cannot see change (`<status>.seen`: the files whose change must
 restart it, with their stat); then it checks the files of `<status>.warm` (the unit that started it
-ran plain mypy on them) in a thread at the lowest CPU priority, writes `<status>.ready`, and
-listens; the status file, written by mypy once the server listens, says it is ready. One change to
+ran plain mypy on them) in a thread at the lowest CPU priority, and listens; once mypy's server has
+written the status file (it listens then), `<status>.ready` says the daemon is ready. One change to
 mypy's answers: where plain mypy would stop on a blocking error (exit 2, "errors prevented further
 checking"), the daemon reports exit 1 and a different summary (and keeps reporting the error after
 the file is fixed or gone); here it reports exit 2, and seq-hooks ends it and runs plain mypy for
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy.options import Options
 
 STACK = 1 << 26  # bytes: the warm-up thread's stack
+ANNOUNCE_S = 60.0  # seconds the server has to write its status file once warm
 # mypy's words (code has-type) for an error that comes from the order an import cycle is checked in
 CYCLE_ORDER = ": error: Cannot determine type of "
 
@@ -164,11 +165,35 @@ def main(argv: list[str]) -> None:
         ready["order_errors"] = sum(
             CYCLE_ORDER in line for line in str(answer.get("out", "")).splitlines()
         )
-    tmp = f"{status_file}.ready.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(ready, f)
-    os.replace(tmp, f"{status_file}.ready")
+    _announce_once_listening(status_file, ready)
     server.serve()
+
+
+def _announce_once_listening(status_file: str, ready: dict[str, object]) -> None:
+    """Writes `<status>.ready` once mypy's server has written the status file that names this
+    process (it listens then), from a thread: `serve()` does not return. So `.ready` means that a
+    client can connect; a status file damaged after that is the client's failure (plain mypy)."""
+    import threading  # only as the daemon's script
+    import time  # only as the daemon's script
+
+    def announce() -> None:
+        deadline = time.monotonic() + ANNOUNCE_S
+        while time.monotonic() < deadline:
+            try:
+                with open(status_file, encoding="utf-8") as f:
+                    if json.load(f).get("pid") == os.getpid():
+                        break
+            except (OSError, ValueError, AttributeError):
+                pass
+            time.sleep(0.005)
+        else:
+            return  # never listening: mypyd ends it after START_S
+        tmp = f"{status_file}.ready.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(ready, f)
+        os.replace(tmp, f"{status_file}.ready")
+
+    threading.Thread(target=announce, name="announce", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -239,16 +239,13 @@ def start(setup: Setup, state_dir: str, files: list[str], order_errors: int) -> 
 
 
 def listening(state_dir: str, rec: Record) -> Record | None:
-    """The record of a daemon that has become ready since it was started (it listens: its status
-    file names it, and it wrote `.ready` and `.seen`), with what it said it saw; None while it is
-    not ready. Reads only: `status` and the benchmarks ask it too."""
+    """The record of a daemon that has become ready since it was started (it listens: it wrote
+    `.ready` once its status file named it, and `.seen`), with what it said it saw; None while it
+    is not ready. Reads only: `status` and the benchmarks ask it too."""
     if rec.ready:
         return rec
     status = record.path(state_dir, rec.key, ".status")
     try:
-        with open(status, encoding="utf-8") as f:
-            if json.load(f).get("pid") != rec.pid:
-                return None
         with open(f"{status}.ready", encoding="utf-8") as f:
             said = json.load(f)
         with open(f"{status}.seen", encoding="utf-8") as f:
