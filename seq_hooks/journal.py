@@ -16,10 +16,10 @@ a time out of range, nesting deeper than a record has.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import zlib
 
+from seq_hooks import jsontext
 from seq_hooks.errors import FatalError
 from seq_hooks.project import open_private
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
@@ -37,7 +37,7 @@ def unit_key(argv: list[str]) -> str:
     """The one key under which a unit's history is kept: its command line with the tool's own path
     reduced to its name (worktrees with their own virtualenv share history), as 16 hex digits."""
     words = [os.path.basename(argv[0]), *argv[1:]] if argv else []
-    raw = json.dumps(words, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    raw = jsontext.dumps(words, ensure_ascii=False).encode("utf-8", "surrogateescape")
     return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
 
 
@@ -174,11 +174,11 @@ def _trim(fd: int, path: str) -> None:
 def _dumps(doc: dict[str, object]) -> bytes:
     """One line; \\u escapes only where a str holds a surrogate escape (a name that was not
     UTF-8)."""
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    text = jsontext.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     try:
         return (text + "\n").encode()
     except UnicodeEncodeError:
-        return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
+        return (jsontext.dumps(doc, separators=(",", ":")) + "\n").encode()
 
 
 def encode(record: Record) -> bytes:
@@ -191,17 +191,12 @@ def _refuse(constant: str) -> float:
     raise ValueError(constant)
 
 
-# made once: json.loads with an option makes a decoder at each call, a fifth of a record's decoding
-_DECODER = json.JSONDecoder(parse_constant=_refuse)
-
-
 def decode(line: bytes) -> Record | None:
     """The record a line holds, or None when it holds none the readers can use (see the module's
     docstring). Keys a record does not have are ignored, and a missing one takes its default: lines
     written by another version of seq-hooks still read."""
     try:
-        # what json.loads does with bytes
-        doc = _DECODER.decode(line.decode(json.detect_encoding(line), "surrogatepass"))
+        doc = jsontext.loads(line, parse_constant=_refuse)
     # RecursionError: nesting deeper than the interpreter's stack
     except (ValueError, RecursionError):
         return None

@@ -11,11 +11,11 @@ if there were none.
 """
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
 
+from seq_hooks import jsontext
 from seq_hooks.errors import FatalError
 from seq_hooks.project import ensure_private_dir
 from seq_hooks.records import TYPE_CHECKING
@@ -66,7 +66,7 @@ def _entries(path: str) -> dict[str, Any]:
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return {}
         data = os.read(fd, _MOST_BYTES)
-        entries = json.loads(data)
+        entries = jsontext.loads(data)
     except (OSError, ValueError, RecursionError):  # hostile or half-made state is no cache
         return {}
     finally:
@@ -77,7 +77,7 @@ def _entries(path: str) -> dict[str, Any]:
 def _store(cache_dir: str, entries: dict[str, Any]) -> None:
     """Writes the cache whole (a temporary file renamed over it), or leaves it as it was."""
     try:
-        data = json.dumps(entries, separators=(",", ":")).encode()
+        data = jsontext.dumps(entries, separators=(",", ":")).encode()
     except (TypeError, ValueError, RecursionError):  # a date or time in the table: parsed each time
         return
     if len(data) > _MOST_BYTES:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "seq_hooks"
 MAP = (ROOT / "docs" / "architecture.md").read_text()
 
-BASE = {"records", "errors", "envnames", "display", "options", "sizes"}
+BASE = {"records", "errors", "envnames", "display", "options", "sizes", "jsontext"}
 SETTINGS = {"config", "context", "project"}
 TOP_FAMILIES = ("hooks", "commands", "checks")
 

@@ -25,10 +25,10 @@ taken over.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 
+from seq_hooks import jsontext
 from seq_hooks.errors import on_file
 from seq_hooks.records import TYPE_CHECKING, NamedTuple
 
@@ -156,8 +156,10 @@ def is_free(ticket: str) -> bool:
 def _parse(number: int, ticket: str, data: bytes, alive: bool) -> TicketInfo | None:
     lines = data.split(b"\n")
     try:
-        head = json.loads(lines[0])
-        granted = float(json.loads(lines[1])["granted"]) if len(lines) > 1 and lines[1] else None
+        head = jsontext.loads(lines[0])
+        granted = (
+            float(jsontext.loads(lines[1])["granted"]) if len(lines) > 1 and lines[1] else None
+        )
         level, limit, deadline, pipeline = _notes(lines[2:])
         argv = [str(a) for a in head["argv"]]
         if head.get("argv_cut"):
@@ -196,7 +198,7 @@ def _notes(lines: list[bytes]) -> tuple[int, int, float | None, float | None]:
     for line in lines:
         if not line:
             continue
-        note = json.loads(line)
+        note = jsontext.loads(line)
         if "memory_level" in note:
             best = max(best, (int(note["memory_level"]), int(note["limit_mb"])))
         elif "deadline" in note:
@@ -454,12 +456,12 @@ def encode_head(pid: int, token: str, argv: list[str], cwd: str, since: float, h
         head.update(expected_fields(expected))
     if terms != (1, 0):
         head["slots"], head["budget_mb"] = terms
-    return (json.dumps(head) + "\n").encode()
+    return (jsontext.dumps(head) + "\n").encode()
 
 
 def encode_granted(when: float) -> bytes:
     """A ticket's second line, appended when its owner gets the lock."""
-    return (json.dumps({"granted": when}) + "\n").encode()
+    return (jsontext.dumps({"granted": when}) + "\n").encode()
 
 
 def make(
@@ -540,13 +542,13 @@ def rewrite(ticket: str, fd: int, changes: dict[str, object]) -> int:
     own."""
     data = os.pread(fd, MAX_READ, 0)
     first, _, rest = data.partition(b"\n")
-    head = json.loads(first)
+    head = jsontext.loads(first)
     head.update(changes)
     tmp = os.path.join(os.path.dirname(ticket), f"{NEW_PREFIX}{os.getpid()}-{head['token']}")
     new = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(new, fcntl.LOCK_EX)
-        os.write(new, (json.dumps(head) + "\n").encode() + rest)
+        os.write(new, (jsontext.dumps(head) + "\n").encode() + rest)
         os.rename(tmp, ticket)
     except BaseException:
         os.close(new)
@@ -559,13 +561,13 @@ def rewrite(ticket: str, fd: int, changes: dict[str, object]) -> int:
 def encode_memory(level: int, limit_mb: int) -> bytes:
     """The line a holder appends when its tree passes `level` % of its memory limit (shown by
     status)."""
-    return (json.dumps({"memory_level": level, "limit_mb": limit_mb}) + "\n").encode()
+    return (jsontext.dumps({"memory_level": level, "limit_mb": limit_mb}) + "\n").encode()
 
 
 def encode_deadline(deadline: float | None, pipeline: float | None) -> bytes:
     """The line a holder appends as each attempt starts: when its unit is killed (its timeout, cut
     to the pipeline deadline) and the pipeline deadline it runs within (shown by status)."""
-    return (json.dumps({"deadline": deadline, "pipeline_deadline": pipeline}) + "\n").encode()
+    return (jsontext.dumps({"deadline": deadline, "pipeline_deadline": pipeline}) + "\n").encode()
 
 
 def mark_granted(fd: int) -> None:
