@@ -42,6 +42,10 @@ FLOOR = ("import json, signal, fcntl, select, _ctypes, os\n"
 # seq-hooks ends with os._exit (entry.exit_now): the same floor without the interpreter's teardown,
 # for a comparison that does not credit seq-hooks with what the floor spends on its own exit
 FLOOR_NO_TEARDOWN = FLOOR + "\nos._exit(0)"
+# seq-hooks writes and reads JSON with the json package's C half (seq_hooks/jsontext.py), not the
+# package: the same floor with _json instead of json (and re, which the console script imports),
+# shown beside it (the ratios divide by FLOOR)
+FLOOR_JSON_C = FLOOR.replace("import json,", "import re, _json,", 1)
 
 
 # Repositories shaped like a user's. A Python project's pyproject.toml, with the usual tables; the
@@ -117,6 +121,10 @@ def cases() -> list[Case]:
         Case(
             "the floor ending with os._exit (no teardown)",
             [sys.executable, "-c", FLOOR_NO_TEARDOWN],
+        ),
+        Case(
+            "the floor with _json, not json (as seq-hooks writes JSON)",
+            [sys.executable, "-c", FLOOR_JSON_C],
         ),
     ]
     for repo, _text in REPOS:
