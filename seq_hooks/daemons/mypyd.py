@@ -305,22 +305,14 @@ def run_unit(
         if not mine:
             note("daemon: in use by another commit in this worktree; plain mypy for this unit")
             return execute(request._replace(daemon="fallback"))
-        argv = daemon_argv(setup, state_dir)
         old = record.read(state_dir, setup.key)
-        if old is not None and old.failed and old.argv == argv and changed(old) is None:
-            return execute(request._replace(daemon="fallback"))  # said when it failed
-        if old is not None and not old.failed:
-            rec = ready(state_dir, old)
-            if rec is not None and _stale(rec, setup, argv) is None:
-                return _through(rec, setup, request, files, state_dir, execute, note)
-            why = None if rec is not None else not_starting(state_dir, old)
-            if why is not None:
-                tend.stop(state_dir, old)
-                record.write(state_dir, old._replace(pid=0, failed=why))
-                note(f"daemon: could not start ({why}); plain mypy until the configuration changes")
-                return execute(request._replace(daemon="fallback"))
-            if rec is None and _stale(old, setup, argv) is None:
-                return execute(request._replace(daemon="cold"))  # it is warming up
+        can, rec = _what_it_can_do(state_dir, old, setup, note)
+        if can == "answer" and rec is not None:
+            return _through(rec, setup, request, files, state_dir, execute, note)
+        if can == "nothing":  # off for this configuration: said once, when that was found
+            return execute(request._replace(daemon="fallback"))
+        if can == "warm up":  # its first check runs: plain mypy meanwhile
+            return execute(request._replace(daemon="cold"))
         if old is not None:
             tend.stop(state_dir, old)
         result = execute(request._replace(daemon="cold"))
@@ -330,6 +322,29 @@ def run_unit(
             if isinstance(started, str):
                 note(f"daemon: could not start ({started}); plain mypy for this unit")
         return result
+
+
+def _what_it_can_do(
+    state_dir: str, old: Record | None, setup: Setup, note: Callable[[str], None]
+) -> tuple[str, Record | None]:
+    """What the recorded daemon can do for this unit: "answer" (with its record, ready), "warm up"
+    (its first check still runs), "nothing" (off until the configuration changes: found now, it is
+    stopped and said), or "replace" (none, or one that cannot answer: a new one is started)."""
+    argv = daemon_argv(setup, state_dir)
+    if old is None:
+        return "replace", None
+    if old.failed:
+        return ("nothing" if old.argv == argv and changed(old) is None else "replace"), None
+    rec = ready(state_dir, old)
+    if rec is not None:
+        return ("answer" if _stale(rec, setup, argv) is None else "replace"), rec
+    why = not_starting(state_dir, old)
+    if why is not None:
+        tend.stop(state_dir, old)
+        record.write(state_dir, old._replace(pid=0, failed=why))
+        note(f"daemon: could not start ({why}); plain mypy until the configuration changes")
+        return "nothing", None
+    return ("warm up" if _stale(old, setup, argv) is None else "replace"), None
 
 
 def _through(
