@@ -57,12 +57,12 @@ def daemons_ready(state_dir: str, limit: float = 120.0) -> float:
     """Waits until every live mypy daemon of the state dir is warm (a daemon warms up at the lowest
     CPU priority after the unit that started it, which ran plain mypy: a user's next commit comes
     minutes later, a benchmark's at once); the seconds it took."""
-    from seq_hooks.daemons import mypyd, record  # only for the benchmarks that start daemons
+    from seq_hooks.daemons import record  # only for the benchmarks that start daemons
 
     start = time.monotonic()
     while time.monotonic() - start < limit:
         live = [r for r in record.all_records(state_dir) if r.pid and record.alive(r)]
-        if all(mypyd.listening(state_dir, r) is not None for r in live):
+        if all(record.listening(state_dir, r) is not None for r in live):
             break
         time.sleep(0.1)
     return time.monotonic() - start

@@ -132,7 +132,7 @@ def warmed(repo: Path) -> None:
 
     def all_ready() -> bool:
         return all(
-            mypyd.listening(where, r) is not None or not record.alive(r)
+            record.listening(where, r) is not None or not record.alive(r)
             for r in record.all_records(where)
             if r.pid
         )

@@ -39,7 +39,7 @@ import time
 from seq_hooks import envnames, runner
 from seq_hooks.config import DEFAULT_LOCK
 from seq_hooks.daemons import record, tend
-from seq_hooks.daemons.dmypy_serve import CYCLE_ORDER, stamp
+from seq_hooks.daemons.dmypy_serve import order_errors, stamp
 from seq_hooks.daemons.record import Record
 from seq_hooks.errors import FatalError, Reason
 from seq_hooks.process import proctree
@@ -238,29 +238,10 @@ def start(setup: Setup, state_dir: str, files: list[str], order_errors: int) -> 
     return rec
 
 
-def listening(state_dir: str, rec: Record) -> Record | None:
-    """The record of a daemon that has become ready since it was started (it listens: it wrote
-    `.ready` once its status file named it, and `.seen`), with what it said it saw; None while it
-    is not ready. Reads only: `status` and the benchmarks ask it too."""
-    if rec.ready:
-        return rec
-    status = record.path(state_dir, rec.key, ".status")
-    try:
-        with open(f"{status}.ready", encoding="utf-8") as f:
-            said = json.load(f)
-        with open(f"{status}.seen", encoding="utf-8") as f:
-            seen = json.load(f)
-        framed, errors = bool(said["framed"]), int(said["order_errors"])
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return None
-    return rec._replace(ready=True, framed=framed, seen={**rec.seen, **seen},
-                        order_errors=max(rec.order_errors, errors))
-
-
 def ready(state_dir: str, rec: Record) -> Record | None:
-    """listening(), and the record saved so when it just became ready (under the daemon's flock:
-    run_unit)."""
-    now = listening(state_dir, rec)
+    """record.listening(), and the record saved so when it just became ready (under the daemon's
+    flock: run_unit)."""
+    now = record.listening(state_dir, rec)
     if now is not None and not rec.ready:
         record.write(state_dir, now)
     return now
@@ -387,13 +368,6 @@ def _through(
     tend.stop(state_dir, rec)
     note(f"daemon: {runner_why(result)}; stopped it, plain mypy for this unit")
     return execute(request._replace(daemon="fallback"))
-
-
-def order_errors(output: str) -> int:
-    """mypy's errors that depend on the order it checks an import cycle in: a warm daemon re-checks
-    a module as a dependent of the edited one, outside its cycle, and can leave them out
-    (docs/design.md, "A warm mypy")."""
-    return sum(CYCLE_ORDER in line for line in output.splitlines())
 
 
 def runner_why(result: Result) -> str:

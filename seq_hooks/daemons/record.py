@@ -115,6 +115,25 @@ def alive(rec: Record) -> bool:
     return info is not None and info.state != "Z" and info.start == rec.start
 
 
+def listening(state_dir: str, rec: Record) -> Record | None:
+    """The record of a daemon that has become ready since it was started (it listens: it wrote
+    `.ready` once its status file named it, and `.seen`), with what it said it saw; None while it
+    is not ready. Reads only: `status` and the benchmarks ask it too."""
+    if rec.ready:
+        return rec
+    status = path(state_dir, rec.key, ".status")
+    try:
+        with open(f"{status}.ready", encoding="utf-8") as f:
+            said = json.load(f)
+        with open(f"{status}.seen", encoding="utf-8") as f:
+            seen = json.load(f)
+        framed, errors = bool(said["framed"]), int(said["order_errors"])
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return rec._replace(ready=True, framed=framed, seen={**rec.seen, **seen},
+                        order_errors=max(rec.order_errors, errors))
+
+
 def took_its_options(state_dir: str, rec: Record) -> bool:
     """Whether the daemon got past its options (it wrote what it saw, `.seen`): one that ended
     before had them refused, and is remembered as failed (mypyd.not_starting), not forgotten."""

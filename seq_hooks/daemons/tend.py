@@ -147,13 +147,6 @@ class View(NamedTuple):
         }
 
 
-def mypyd_ready(state_dir: str, rec: Record) -> bool:
-    """Whether the daemon listens (mypyd.listening: imported here only to be shown)."""
-    from seq_hooks.daemons import mypyd  # mypyd imports us: only for status
-
-    return mypyd.listening(state_dir, rec) is not None
-
-
 def views(state_dir: str, now: float | None = None) -> list[View]:
     """The live daemons, the most recently used first."""
     now = time.time() if now is None else now
@@ -167,7 +160,7 @@ def views(state_dir: str, now: float | None = None) -> list[View]:
             max(now - r.last_used, 0.0),
             r.started,
             r.last_used,
-            mypyd_ready(state_dir, r),
+            record.listening(state_dir, r) is not None,
         )
         for r in sorted(live, key=lambda r: -r.last_used)
     ]
