@@ -62,18 +62,29 @@ def loads(data: bytes | str, parse_constant: Callable[[str], Any] = _CONSTANTS._
     ):
         return _by_json(data, parse_constant)  # a text that is not UTF-8: never ours
     text = data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
-    # what the C scanner reads of a JSONDecoder: json.loads' options (a namespace: no class to make)
-    options: Any = SimpleNamespace(
-        strict=True, object_hook=None, object_pairs_hook=None, parse_float=float, parse_int=int,
-        parse_constant=parse_constant)
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
-        value, end = make_scanner(options)(text, start)
+        value, end = _scanner(parse_constant)(text, start)
     except (StopIteration, SystemError):
         return _by_json(data, parse_constant)
     if text[end:].strip(_WHITESPACE):
         return _by_json(data, parse_constant)  # more after the value
     return value
+
+
+_SCANNERS: dict[object, Callable[[str, int], tuple[Any, int]]] = {}
+
+
+def _scanner(parse_constant: Callable[[str], Any]) -> Callable[[str, int], tuple[Any, int]]:
+    """The C scanner for these options, made once per process (a ticket's read parses each line)."""
+    found = _SCANNERS.get(parse_constant)
+    if found is None:
+        # what the C scanner reads of a JSONDecoder: json.loads' options (a namespace: no class)
+        options: Any = SimpleNamespace(
+            strict=True, object_hook=None, object_pairs_hook=None, parse_float=float,
+            parse_int=int, parse_constant=parse_constant)
+        found = _SCANNERS[parse_constant] = make_scanner(options)
+    return found
 
 
 def _by_json(data: bytes | str, parse_constant: Callable[[str], Any]) -> Any:
